@@ -1,0 +1,195 @@
+//! CEL conditions and expressions, parsed at check time. A condition keeps
+//! its compiled program for the runner and the list of `contact.*` fields it
+//! reads for the linter.
+
+use std::sync::Arc;
+
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+
+use crate::source::Span;
+
+/// Variables a condition may read besides `contact`.
+pub const VARIABLES: [&str; 3] = ["contact", "tags", "now"];
+
+#[derive(Clone, Debug)]
+pub struct Condition {
+    pub source: String,
+    pub span: Span,
+    /// `None` only when the text did not parse; such a funnel fails `check`
+    /// and is never run.
+    pub program: Option<Arc<cel::Program>>,
+    /// `contact.<field>` reads, each with its span in the funnel file.
+    pub fields: Vec<(String, Span)>,
+    /// Top-level identifiers that are not a known variable.
+    pub unknown_variables: Vec<String>,
+}
+
+/// A CEL syntax error, positioned in the funnel file.
+#[derive(Debug)]
+pub struct ConditionError {
+    pub message: String,
+    pub span: Span,
+}
+
+impl Condition {
+    /// `span` is where the expression text was written; `file_text` is the
+    /// whole file, used to place errors and field reads on the exact column.
+    pub fn parse(source: &str, span: Span, file_text: &str) -> Result<Self, ConditionError> {
+        let start = expression_start(source, span, file_text);
+        let program = cel::Program::compile(source).map_err(|errors| {
+            let first = errors.errors.first();
+            let column = first.map_or(0, |e| usize::try_from(e.pos.1).unwrap_or(0));
+            let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
+            ConditionError {
+                message,
+                span: start.map_or(span, |s| Span::new(s + char_offset(source, column), 1)),
+            }
+        })?;
+        let mut reads = Reads::default();
+        reads.walk(program.expression());
+        let fields = reads
+            .fields
+            .into_iter()
+            .map(|field| {
+                let needle = format!("contact.{field}");
+                let at = match (start, source.find(&needle)) {
+                    (Some(s), Some(i)) => Span::new(s + i, needle.len()),
+                    _ => span,
+                };
+                (field, at)
+            })
+            .collect();
+        Ok(Self {
+            source: source.to_string(),
+            span,
+            program: Some(Arc::new(program)),
+            fields,
+            unknown_variables: reads.unknown,
+        })
+    }
+}
+
+impl Condition {
+    /// Stands in for an expression that failed to parse, so the rest of the
+    /// funnel can still be compiled and checked.
+    pub fn invalid(source: &str, span: Span) -> Self {
+        Self {
+            source: source.to_string(),
+            span,
+            program: None,
+            fields: Vec::new(),
+            unknown_variables: Vec::new(),
+        }
+    }
+}
+
+/// Byte offset of the expression text inside the file, when it is written on
+/// one line as a plain or quoted scalar (almost always).
+fn expression_start(source: &str, span: Span, file_text: &str) -> Option<usize> {
+    let from = span.offset.min(file_text.len());
+    let window = file_text.get(from..)?;
+    let end = window.find('\n').unwrap_or(window.len());
+    window[..end].find(source).map(|i| from + i)
+}
+
+fn char_offset(source: &str, chars: usize) -> usize {
+    source
+        .char_indices()
+        .nth(chars)
+        .map_or(source.len(), |(i, _)| i)
+}
+
+/// Collects `contact.<field>` selections and unknown identifiers.
+#[derive(Default)]
+struct Reads {
+    fields: Vec<String>,
+    unknown: Vec<String>,
+    /// Comprehension variables in scope (`x` in `tags.exists(x, ...)`).
+    bound: Vec<String>,
+}
+
+impl Reads {
+    fn walk(&mut self, node: &IdedExpr) {
+        match &node.expr {
+            Expr::Select(select) => match &select.operand.expr {
+                Expr::Ident(name) if name == "contact" => push_once(&mut self.fields, &select.field),
+                _ => self.walk(&select.operand),
+            },
+            Expr::Ident(name) => {
+                let known = VARIABLES.contains(&name.as_str()) || self.bound.contains(name);
+                if !known {
+                    push_once(&mut self.unknown, name);
+                }
+            }
+            Expr::Call(call) => {
+                call.target.iter().for_each(|t| self.walk(t));
+                call.args.iter().for_each(|a| self.walk(a));
+            }
+            Expr::List(list) => list.elements.iter().for_each(|e| self.walk(e)),
+            Expr::Map(map) => map.entries.iter().for_each(|e| self.walk_entry(&e.expr)),
+            Expr::Struct(st) => st.entries.iter().for_each(|e| self.walk_entry(&e.expr)),
+            Expr::Comprehension(c) => {
+                self.walk(&c.iter_range);
+                self.walk(&c.accu_init);
+                let scope = self.bound.len();
+                self.bound.push(c.iter_var.clone());
+                self.bound.extend(c.iter_var2.clone());
+                self.bound.push(c.accu_var.clone());
+                for part in [&c.loop_cond, &c.loop_step, &c.result] {
+                    self.walk(part);
+                }
+                self.bound.truncate(scope);
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+
+    fn walk_entry(&mut self, entry: &EntryExpr) {
+        match entry {
+            EntryExpr::StructField(field) => self.walk(&field.value),
+            EntryExpr::MapEntry(pair) => {
+                self.walk(&pair.key);
+                self.walk(&pair.value);
+            }
+        }
+    }
+}
+
+fn push_once(list: &mut Vec<String>, name: &str) {
+    if !list.iter().any(|n| n == name) {
+        list.push(name.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(source: &str) -> Result<Condition, ConditionError> {
+        let file = format!("when: \"{source}\"\n");
+        Condition::parse(source, Span::new(6, source.len() + 2), &file)
+    }
+
+    #[test]
+    fn lists_contact_fields_with_their_position() {
+        let c = parse("has(contact.paid_at) && contact.score >= 9 && 'vip' in tags").unwrap();
+        let names: Vec<&str> = c.fields.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(names, ["paid_at", "score"]);
+        // `contact.score` starts 24 characters into the expression, which starts at byte 7.
+        assert_eq!(c.fields[1].1, Span::new(7 + 24, 13));
+        assert!(c.unknown_variables.is_empty());
+    }
+
+    #[test]
+    fn comprehension_variables_are_not_unknown() {
+        let c = parse("tags.exists(t, t == 'vip') && customer.x").unwrap();
+        assert_eq!(c.unknown_variables, ["customer"]);
+    }
+
+    #[test]
+    fn syntax_error_points_into_the_expression() {
+        let err = parse("contact.score >= ").unwrap_err();
+        assert!(err.span.offset >= 7, "{err:?}");
+        assert!(!err.message.is_empty());
+    }
+}

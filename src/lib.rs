@@ -1,0 +1,166 @@
+//! funnel: sales and service funnels as code.
+//!
+//! The pipeline, one file per stage: `parser` (YAML -> `document`),
+//! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
+//! `linter` (runs `rules`), `report` (renders diagnostics). `run` is the
+//! command-line entry point; the library never prints except through the
+//! writers `run` is given.
+
+pub mod cli;
+pub mod compiler;
+pub mod condition;
+pub mod config;
+pub mod diagnostic;
+pub mod diagram;
+pub mod document;
+pub mod duration;
+pub mod error;
+pub mod graph;
+pub mod linter;
+pub mod model;
+pub mod parser;
+pub mod report;
+pub mod rules;
+pub mod schedule;
+pub mod source;
+pub mod template;
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+
+use clap::Parser as _;
+
+use crate::cli::{CheckArgs, Cli, Color, Command, GraphArgs, RulesArgs};
+use crate::config::Config;
+use crate::diagnostic::Severity;
+use crate::error::Error;
+use crate::linter::Linter;
+use crate::report::Format;
+
+/// Runs the command line `args` (program name first), writing to `stdout`
+/// and `stderr`; returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = error.exit_code();
+            let text = if stdout_is_terminal() { error.render().ansi().to_string() } else { error.render().to_string() };
+            let sink: &mut dyn Write = if code == 0 { stdout } else { stderr };
+            return match sink.write_all(text.as_bytes()) {
+                Ok(()) => code,
+                Err(e) => io_failure(&e, stderr),
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check(&args, stdout, stderr),
+        Command::Graph(args) => graph(&args, stdout),
+        Command::Schema => schema(stdout),
+        Command::Rules(args) => rules_command(&args, stdout),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Io(e)) => io_failure(&e, stderr),
+        Err(Failure::Error(e)) => {
+            let _ = writeln!(stderr, "error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+enum Failure {
+    Error(Error),
+    Io(io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+/// A closed pipe (`funnel check | head`) is success, like ripgrep.
+fn io_failure(error: &io::Error, stderr: &mut dyn Write) -> i32 {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        return 0;
+    }
+    let _ = writeln!(stderr, "error: cannot write output: {error}");
+    3
+}
+
+fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}
+
+fn check(args: &CheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<i32, Failure> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Read { path: ".".into(), source })?;
+    let config = Config::discover(args.config.as_deref(), &cwd)?;
+    let checked = Linter::new(&config).check(&args.paths)?;
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => stdout_is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    report::render(args.format, &checked, color, stdout)?;
+    if args.format != Format::Human {
+        // Machine formats keep stdout parseable; the summary goes beside it.
+        writeln!(stderr, "{}", report::summary(&checked))?;
+    }
+    let warnings_allowed = args.max_warnings.or(config.max_warnings).unwrap_or(usize::MAX);
+    let failed = checked.count(Severity::Error) > 0 || checked.count(Severity::Warning) > warnings_allowed;
+    Ok(i32::from(failed))
+}
+
+fn graph(args: &GraphArgs, stdout: &mut dyn Write) -> Result<i32, Failure> {
+    let checked = Linter::new(&Config::default()).check(std::slice::from_ref(&args.file))?;
+    let Some(funnel) = checked.funnels.first() else {
+        // It did not parse: say why, the same way `check` does.
+        report::render(Format::Human, &checked, false, stdout)?;
+        return Ok(1);
+    };
+    stdout.write_all(diagram::render(funnel, args.format).as_bytes())?;
+    Ok(0)
+}
+
+/// The JSON Schema of the funnel format, generated from the document types.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(document::Document);
+    serde_json::to_string_pretty(&schema).map(|s| s + "\n").unwrap_or_default()
+}
+
+fn schema(stdout: &mut dyn Write) -> Result<i32, Failure> {
+    stdout.write_all(json_schema().as_bytes())?;
+    Ok(0)
+}
+
+fn rules_command(args: &RulesArgs, stdout: &mut dyn Write) -> Result<i32, Failure> {
+    let Some(id) = &args.rule else {
+        for rule in rules::RULES {
+            writeln!(stdout, "{:<24} {:<8} {}", rule.id, rule.severity.as_str(), rule.summary)?;
+        }
+        return Ok(0);
+    };
+    let Some(rule) = rules::find(id) else {
+        let hint = diagnostic::suggest(id, rules::RULES.iter().map(|r| r.id));
+        return Err(Error::Usage { message: format!("no rule `{id}`: {hint}") }.into());
+    };
+    writeln!(stdout, "{} ({} by default)\n\n{}\n\n## What it does\n{}\n\n## Why is this bad?\n{}\n\n## Example\n{}", rule.id, rule.severity.as_str(), rule.summary, rule.what, rule.why, rule.example)?;
+    Ok(0)
+}
+
+/// Parses and compiles one funnel from text, for unit tests.
+#[cfg(test)]
+pub(crate) fn compile_str(yaml: &str) -> (model::Funnel, Vec<diagnostic::Diagnostic>) {
+    let file = source::SourceFile::new("test.yaml".into(), yaml.to_string());
+    let id = source::SourceId(0);
+    match parser::Parser::parse(id, &file) {
+        Ok(document) => compiler::Compiler::compile(&document, id, &file.text),
+        Err(d) => panic!("test funnel does not parse: {d:?}"),
+    }
+}

@@ -1,0 +1,286 @@
+//! The compiled funnel: what the runner walks and the linter inspects. Every
+//! duration, time and condition is already parsed; every target is resolved
+//! to a stage or step index. Spans stay attached so findings can point back
+//! at the YAML.
+
+use chrono::{NaiveTime, TimeDelta};
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+
+use crate::condition::Condition;
+use crate::document::TaskKind;
+use crate::schedule::{Cap, Reentry, SendWindow};
+use crate::source::{SourceId, Span};
+
+pub type StageId = usize;
+
+#[derive(Debug)]
+pub struct Funnel {
+    pub name: String,
+    pub name_span: Span,
+    pub source: SourceId,
+    pub description: Option<String>,
+    pub timezone: Tz,
+    pub fields: IndexMap<String, Field>,
+    pub staff: IndexMap<String, Staff>,
+    pub entries: Vec<Trigger>,
+    pub reentry: Reentry,
+    pub exits: Vec<Transition>,
+    pub send_window: Option<SendWindow>,
+    pub caps: Caps,
+    pub caps_span: Option<Span>,
+    pub expire: Option<Expire>,
+    pub stages: Vec<Stage>,
+    /// Every template the funnel names, with where.
+    pub templates: Vec<(String, Span)>,
+    /// Every contact field the funnel reads or sets, with where: condition
+    /// reads, `contact.FIELD` assignees, `inactive` fields, `set` targets.
+    pub reads: Vec<(String, Span)>,
+}
+
+impl Funnel {
+    pub fn stage_id(&self, name: &str) -> Option<StageId> {
+        self.stages.iter().position(|s| s.name == name)
+    }
+
+    /// The name of the first `timezone` field: the contact's own timezone.
+    pub fn timezone_field(&self) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(_, f)| f.kind == FieldType::Timezone)
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Timestamp,
+    Date,
+    Email,
+    Phone,
+    Timezone,
+}
+
+impl FieldType {
+    pub const NAMES: [&'static str; 9] = [
+        "string", "int", "float", "bool", "timestamp", "date", "email", "phone", "timezone",
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        use FieldType::*;
+        let all = [String, Int, Float, Bool, Timestamp, Date, Email, Phone, Timezone];
+        Self::NAMES.iter().position(|n| *n == name).map(|i| all[i])
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Field {
+    pub kind: FieldType,
+    pub optional: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Staff {
+    pub supervisor: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Trigger {
+    pub kind: TriggerKind,
+    pub stage: Target,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub enum TriggerKind {
+    When(Condition),
+    Event { name: String, filter: Option<Condition> },
+    On(Condition),
+    Inactive { field: String, span: Span, period: TimeDelta },
+}
+
+/// What makes a transition fire.
+#[derive(Debug)]
+pub enum Signal {
+    When(Condition),
+    Event(String),
+}
+
+#[derive(Debug)]
+pub struct Transition {
+    pub signal: Signal,
+    pub to: Target,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Stage(StageId),
+    Step(StageId, usize),
+    /// The steps of this stage ran out: follow its `exhausted`.
+    Exhausted(StageId),
+    /// Named something that does not exist; reported as `undefined-reference`
+    /// and never present in a funnel that passed `check`.
+    Unresolved,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    pub email: Option<Cap>,
+    pub sms: Option<Cap>,
+    pub messenger: Option<Cap>,
+    pub messages: Option<Cap>,
+}
+
+#[derive(Debug)]
+pub struct Expire {
+    pub after: TimeDelta,
+    pub to: Target,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Stage {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    pub terminal: bool,
+    pub goal: Option<Transition>,
+    pub exits: Vec<Transition>,
+    pub steps: Vec<Step>,
+    pub exhausted: Option<(Target, Span)>,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub id: String,
+    pub span: Span,
+    pub after: Option<TimeDelta>,
+    pub at: Option<NaiveTime>,
+    pub on: Option<Condition>,
+    pub stale_after: Option<TimeDelta>,
+    pub action: Option<Action>,
+    pub outcome: Outcome,
+}
+
+impl Step {
+    /// The least time that passes between the previous step and this one.
+    pub fn min_delay(&self) -> TimeDelta {
+        // `at` and `on` may already have come: they add nothing for sure.
+        self.after.unwrap_or_else(TimeDelta::zero)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+    Messenger,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Messenger => "messenger",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Action {
+    Message {
+        channel: Channel,
+        template: String,
+        transactional: bool,
+    },
+    Webhook {
+        endpoint: String,
+        template: Option<String>,
+    },
+    Task(Task),
+    Set(Vec<(String, Condition)>),
+    Tag(String),
+    Notify {
+        to: Assignee,
+        template: String,
+    },
+    Split(Vec<Variant>),
+}
+
+impl Action {
+    /// The messages this action can send a contact, at most one per channel
+    /// (a split sends one of its variants).
+    pub fn messages(&self) -> Vec<(Channel, bool)> {
+        match self {
+            Action::Message {
+                channel,
+                transactional,
+                ..
+            } => vec![(*channel, *transactional)],
+            Action::Split(variants) => variants
+                .iter()
+                .filter_map(|v| v.action.as_ref())
+                .flat_map(Action::messages)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Variant {
+    pub name: String,
+    pub weight: u32,
+    pub span: Span,
+    pub action: Option<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    Staff(String),
+    /// A contact field holding a staff name.
+    Field(String),
+}
+
+#[derive(Debug)]
+pub struct Task {
+    pub kind: TaskKind,
+    pub assignee: Assignee,
+    pub due: Option<TimeDelta>,
+    pub escalate_to: Option<String>,
+    pub template: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// Go on to the next step (or `exhausted` after the last).
+    Continue,
+    Wait(Wait),
+    Branch(Branch),
+}
+
+#[derive(Debug)]
+pub struct Wait {
+    pub signal: Option<Signal>,
+    pub within: Option<TimeDelta>,
+    pub within_span: Span,
+    pub yes: Target,
+    pub no: Option<Target>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Branch {
+    pub when: Condition,
+    pub yes: Target,
+    pub no: Target,
+    pub span: Span,
+}

@@ -1,0 +1,145 @@
+//! Message templates: `templates/NAME.hbs` beside the funnel files. Loaded
+//! once per directory; each keeps the contact fields it reads so the linter
+//! can check them against the funnel's declaration. Rendering is the
+//! runner's job.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::source::{SourceId, Sources, Span};
+
+/// The subject line that opens an email template, and the line that ends it.
+const SUBJECT: &str = "subject:";
+const HEADER_END: &str = "---";
+
+#[derive(Debug)]
+pub struct Template {
+    pub name: String,
+    pub source: SourceId,
+    /// `contact.<field>` reads, with their span in the template file.
+    pub fields: Vec<(String, Span)>,
+    /// A handlebars syntax error, if the template has one.
+    pub error: Option<(String, Span)>,
+    pub has_subject: bool,
+}
+
+/// The templates of one funnel directory.
+#[derive(Debug, Default)]
+pub struct TemplateDir {
+    pub dir: PathBuf,
+    pub templates: IndexMap<String, Template>,
+}
+
+impl TemplateDir {
+    /// Reads `dir/*.hbs`. A missing directory is an empty catalogue: the
+    /// funnels that name templates then get `missing-template`.
+    pub fn load(dir: &Path, sources: &mut Sources) -> io::Result<Self> {
+        let mut catalogue = TemplateDir {
+            dir: dir.to_path_buf(),
+            templates: IndexMap::new(),
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(catalogue),
+            Err(e) => return Err(e),
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "hbs"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+                continue;
+            };
+            let bytes = std::fs::read(&path)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))?;
+            let template = Template::read(&name, &text, sources.add(&path, text.clone()));
+            catalogue.templates.insert(name, template);
+        }
+        Ok(catalogue)
+    }
+}
+
+impl Template {
+    fn read(name: &str, text: &str, source: SourceId) -> Self {
+        let has_subject = text.starts_with(SUBJECT)
+            && text.lines().any(|line| line.trim_end() == HEADER_END);
+        let error = handlebars::Template::compile(text).err().map(|e| {
+            let offset = e
+                .pos()
+                .map_or(0, |(line, column)| offset_of(text, line, column));
+            (e.reason().to_string(), Span::new(offset, 1))
+        });
+        Self {
+            name: name.to_string(),
+            source,
+            fields: contact_reads(text),
+            error,
+            has_subject,
+        }
+    }
+}
+
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (start + column.saturating_sub(1)).min(text.len())
+}
+
+/// Every `contact.<field>` inside `{{ ... }}`, in order, once each.
+pub fn contact_reads(text: &str) -> Vec<(String, Span)> {
+    let mut reads: Vec<(String, Span)> = Vec::new();
+    let mut rest = 0;
+    while let Some(open) = text[rest..].find("{{") {
+        let start = rest + open + 2;
+        let Some(close) = text[start..].find("}}") else { break };
+        let inside = &text[start..start + close];
+        let mut search = 0;
+        while let Some(at) = inside[search..].find("contact.") {
+            let begin = search + at;
+            let name_start = begin + "contact.".len();
+            let name: String = inside[name_start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let preceded_ok = inside[..begin]
+                .chars()
+                .last()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+            if preceded_ok && !name.is_empty() && !reads.iter().any(|(n, _)| *n == name) {
+                reads.push((name.clone(), Span::new(start + begin, "contact.".len() + name.len())));
+            }
+            search = name_start + name.len();
+        }
+        rest = start + close + 2;
+    }
+    reads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_contact_reads_inside_mustaches_only() {
+        let text = "subject: Hi {{contact.first_name}}\n---\ncontact.nope {{#if contact.vip}}x{{/if}} {{contact.first_name}}";
+        let reads = contact_reads(text);
+        let names: Vec<&str> = reads.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["first_name", "vip"]);
+        assert_eq!(&text[reads[0].1.offset..reads[0].1.offset + reads[0].1.len], "contact.first_name");
+    }
+
+    #[test]
+    fn syntax_errors_are_kept_with_a_position() {
+        let t = Template::read("x", "hello\n{{#if contact.a}}\nno close", SourceId(0));
+        assert!(t.error.is_some());
+        assert!(!t.has_subject);
+    }
+}
