@@ -33,10 +33,14 @@ pub enum Command {
     #[command(after_help = format!("Examples:\n  funnel check\n  funnel check funnels/ other/quote.yaml\n  funnel check --format sarif > funnel.sarif\n  funnel check --format github --max-warnings 0\n\nSilence a finding on one line with `# funnel-ignore: RULE`; set severities in funnel.toml.\n\n{EXIT_CODES}"))]
     Check(CheckArgs),
     /// Draw a funnel as a Mermaid or Graphviz diagram.
-    #[command(after_help = "Examples:\n  funnel graph funnels/quote-follow-up.yaml                 # Mermaid, pastes into a PR\n  funnel graph funnels/quote-follow-up.yaml --format dot | dot -Tsvg > quote.svg")]
+    #[command(
+        after_help = "Examples:\n  funnel graph funnels/quote-follow-up.yaml                 # Mermaid, pastes into a PR\n  funnel graph funnels/quote-follow-up.yaml --format dot | dot -Tsvg > quote.svg"
+    )]
     Graph(GraphArgs),
     /// Print the JSON Schema of the funnel format (for editor autocomplete).
-    #[command(after_help = "Examples:\n  funnel schema > schemas/funnel.schema.json\n\nIn VS Code (YAML extension), put at the top of a funnel file:\n  # yaml-language-server: $schema=../schemas/funnel.schema.json")]
+    #[command(
+        after_help = "Examples:\n  funnel schema > schemas/funnel.schema.json\n\nIn VS Code (YAML extension), put at the top of a funnel file:\n  # yaml-language-server: $schema=../schemas/funnel.schema.json"
+    )]
     Schema,
     /// List the lint rules, or explain one.
     #[command(after_help = "Examples:\n  funnel rules\n  funnel rules dead-end")]

@@ -118,7 +118,13 @@ impl<'a> Compiler<'a> {
         (funnel, compiler.diagnostics)
     }
 
-    fn report(&mut self, rule: &Rule, span: Span, message: impl Into<String>, help: impl Into<String>) {
+    fn report(
+        &mut self,
+        rule: &Rule,
+        span: Span,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let diagnostic = Diagnostic::new(rule, self.source, span, message).help(help);
         self.diagnostics.push(diagnostic);
     }
@@ -193,7 +199,10 @@ impl<'a> Compiler<'a> {
                         "targets name steps and stages alike; rename the step",
                     );
                 } else if let Some((other_stage, _)) = self.steps.get(id) {
-                    let other = doc.stages.get_index(*other_stage).map_or("", |(n, _)| n.as_str());
+                    let other = doc
+                        .stages
+                        .get_index(*other_stage)
+                        .map_or("", |(n, _)| n.as_str());
                     self.report(
                         &rules::duplicate_id::RULE,
                         step.id.span,
@@ -214,8 +223,15 @@ impl<'a> Compiler<'a> {
                 Some(base) => (base.trim(), true),
                 None => (kind.value.trim(), false),
             };
-            let valid_name = name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && name.value.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            let valid_name = name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && name
+                    .value
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
             if !valid_name {
                 self.report(
                     &rules::invalid_value::RULE,
@@ -240,7 +256,7 @@ impl<'a> Compiler<'a> {
                     kind.span,
                     format!("`{}` is not a field type", kind.value),
                     format!(
-                        "{}; add `?` for an optional field",
+                        "{} (add `?` for an optional field)",
                         suggest(type_name, FieldType::NAMES)
                     ),
                 ),
@@ -287,9 +303,16 @@ impl<'a> Compiler<'a> {
     }
 
     fn reentry(&mut self, reentry: Option<&Text>) -> schedule::Reentry {
-        let Some(text) = reentry else { return schedule::Reentry::Never };
+        let Some(text) = reentry else {
+            return schedule::Reentry::Never;
+        };
         schedule::reentry(&text.value).unwrap_or_else(|message| {
-            self.report(&rules::invalid_value::RULE, text.span, message, "never | always | after 90d");
+            self.report(
+                &rules::invalid_value::RULE,
+                text.span,
+                message,
+                "never | always | after 90d",
+            );
             schedule::Reentry::Never
         })
     }
@@ -298,7 +321,12 @@ impl<'a> Compiler<'a> {
         let window = &doc.send_window.as_ref()?.value;
         let days = match &window.days {
             Some(text) => schedule::days(&text.value).unwrap_or_else(|message| {
-                self.report(&rules::invalid_value::RULE, text.span, message, "e.g. mon-fri, sat-sun, mon,wed,fri or every day");
+                self.report(
+                    &rules::invalid_value::RULE,
+                    text.span,
+                    message,
+                    "e.g. mon-fri, sat-sun, mon,wed,fri or every day",
+                );
                 [true; 7]
             }),
             None => [true; 7],
@@ -307,7 +335,12 @@ impl<'a> Compiler<'a> {
         let last = chrono::NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(midnight);
         let (start, end) = match &window.hours {
             Some(text) => schedule::hours(&text.value).unwrap_or_else(|message| {
-                self.report(&rules::invalid_value::RULE, text.span, message, "e.g. 09:00-18:00, in the contact's timezone");
+                self.report(
+                    &rules::invalid_value::RULE,
+                    text.span,
+                    message,
+                    "e.g. 09:00-18:00, in the contact's timezone",
+                );
                 (midnight, last)
             }),
             None => (midnight, last),
@@ -316,12 +349,19 @@ impl<'a> Compiler<'a> {
     }
 
     fn caps(&mut self, doc: &Document) -> Caps {
-        let Some(caps) = &doc.caps else { return Caps::default() };
+        let Some(caps) = &doc.caps else {
+            return Caps::default();
+        };
         let mut one = |text: &Option<Text>| {
             let text = text.as_ref()?;
             schedule::cap(&text.value)
                 .map_err(|message| {
-                    self.report(&rules::invalid_value::RULE, text.span, message, "N per day | N per week | N per DURATION");
+                    self.report(
+                        &rules::invalid_value::RULE,
+                        text.span,
+                        message,
+                        "N per day | N per week | N per DURATION",
+                    );
                 })
                 .ok()
         };
@@ -356,7 +396,11 @@ impl<'a> Compiler<'a> {
                         &rules::undefined_reference::RULE,
                         text.span,
                         format!("`{name}` is not something a condition can read"),
-                        format!("conditions read {}; {}", VARIABLES.join(", "), suggest(name, VARIABLES)),
+                        format!(
+                            "{} Conditions read {}.",
+                            suggest(name, VARIABLES),
+                            VARIABLES.join(", ")
+                        ),
                     );
                 }
                 self.reads.extend(condition.fields.iter().cloned());
@@ -388,7 +432,11 @@ impl<'a> Compiler<'a> {
         let help = if self.steps.contains_key(text.as_str()) {
             format!("`{}` is a step; name a stage here", text.value)
         } else {
-            format!("{} (stages: {})", suggest(&text.value, self.stage_names()), self.stage_names().join(", "))
+            format!(
+                "{} (stages: {})",
+                suggest(&text.value, self.stage_names()),
+                self.stage_names().join(", ")
+            )
         };
         self.report(
             &rules::undefined_reference::RULE,
@@ -424,7 +472,12 @@ impl<'a> Compiler<'a> {
             (None, None) => {
                 let known: Vec<&str> = std::iter::once("next")
                     .chain(self.stage_names())
-                    .chain(self.steps.iter().filter(|(_, (s, _))| *s == stage).map(|(n, _)| *n))
+                    .chain(
+                        self.steps
+                            .iter()
+                            .filter(|(_, (s, _))| *s == stage)
+                            .map(|(n, _)| *n),
+                    )
                     .collect();
                 self.report(
                     &rules::undefined_reference::RULE,
@@ -449,7 +502,7 @@ impl<'a> Compiler<'a> {
                 &rules::undefined_reference::RULE,
                 text.span,
                 format!("no staff member named `{}`", text.value),
-                format!("{hint}; declare people under `staff:` or use contact.FIELD"),
+                format!("{hint} Declare people under `staff:`, or use contact.FIELD"),
             );
         }
         Assignee::Staff(text.value.clone())
@@ -469,10 +522,14 @@ impl<'a> Compiler<'a> {
 
     fn trigger(&mut self, trigger: &Spanned<TriggerDoc>) -> Option<Trigger> {
         let doc = &trigger.value;
-        let kinds: Vec<&str> = [("event", doc.event.is_some()), ("on", doc.on.is_some()), ("inactive", doc.inactive.is_some())]
-            .into_iter()
-            .filter_map(|(k, present)| present.then_some(k))
-            .collect();
+        let kinds: Vec<&str> = [
+            ("event", doc.event.is_some()),
+            ("on", doc.on.is_some()),
+            ("inactive", doc.inactive.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, present)| present.then_some(k))
+        .collect();
         let stage = self.stage_target(&doc.stage);
         if let Target::Stage(id) = stage
             && self.terminal(id)
@@ -480,7 +537,10 @@ impl<'a> Compiler<'a> {
             self.report(
                 &rules::invalid_entry::RULE,
                 doc.stage.span,
-                format!("contacts would enter the terminal stage `{}`", doc.stage.value),
+                format!(
+                    "contacts would enter the terminal stage `{}`",
+                    doc.stage.value
+                ),
                 "enter a stage that has automation; terminal stages end a journey",
             );
         }
@@ -503,9 +563,17 @@ impl<'a> Compiler<'a> {
             (["inactive"], None) => {
                 let field = doc.inactive.as_ref()?;
                 let period = self.duration(doc.for_.as_ref()?)?;
-                let name = field.value.strip_prefix("contact.").unwrap_or(&field.value).to_string();
+                let name = field
+                    .value
+                    .strip_prefix("contact.")
+                    .unwrap_or(&field.value)
+                    .to_string();
                 self.reads.push((name.clone(), field.span));
-                TriggerKind::Inactive { field: name, span: field.span, period }
+                TriggerKind::Inactive {
+                    field: name,
+                    span: field.span,
+                    period,
+                }
             }
             _ => {
                 self.report(
@@ -517,14 +585,24 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
-        Some(Trigger { kind, stage, span: trigger.span })
+        Some(Trigger {
+            kind,
+            stage,
+            span: trigger.span,
+        })
     }
 
     fn terminal(&self, stage: StageId) -> bool {
         self.terminal.get(stage).copied().unwrap_or(false)
     }
 
-    fn signal(&mut self, when: &Option<Text>, event: &Option<Text>, span: Span, what: &str) -> Option<Signal> {
+    fn signal(
+        &mut self,
+        when: &Option<Text>,
+        event: &Option<Text>,
+        span: Span,
+        what: &str,
+    ) -> Option<Signal> {
         match (when, event) {
             (Some(when), None) => Some(Signal::When(self.condition(when))),
             (None, Some(event)) => Some(Signal::Event(event.value.clone())),
@@ -555,7 +633,10 @@ impl<'a> Compiler<'a> {
     fn stage(&mut self, id: StageId, name: &Text, doc: &'a StageDoc) -> Stage {
         let terminal = doc.terminal.as_ref().is_some_and(|t| t.value);
         if terminal {
-            for (key, span) in [("goal", doc.goal.as_ref().map(|g| g.span)), ("exhausted", doc.exhausted.as_ref().map(|e| e.span))] {
+            for (key, span) in [
+                ("goal", doc.goal.as_ref().map(|g| g.span)),
+                ("exhausted", doc.exhausted.as_ref().map(|e| e.span)),
+            ] {
                 if let Some(span) = span {
                     self.report(
                         &rules::conflicting_keys::RULE,
@@ -580,7 +661,10 @@ impl<'a> Compiler<'a> {
                 .enumerate()
                 .map(|(index, step)| self.step(id, index, count, step))
                 .collect(),
-            exhausted: doc.exhausted.as_ref().map(|e| (self.stage_target(e), e.span)),
+            exhausted: doc
+                .exhausted
+                .as_ref()
+                .map(|e| (self.stage_target(e), e.span)),
         }
     }
 
@@ -595,7 +679,14 @@ impl<'a> Compiler<'a> {
         }
         let at = doc.at.as_ref().and_then(|t| {
             schedule::time_of_day(&t.value)
-                .map_err(|message| self.report(&rules::invalid_value::RULE, t.span, message, "e.g. at: \"09:00\""))
+                .map_err(|message| {
+                    self.report(
+                        &rules::invalid_value::RULE,
+                        t.span,
+                        message,
+                        "e.g. at: \"09:00\"",
+                    )
+                })
                 .ok()
         });
         let outcome = match (&doc.wait, &doc.branch) {
@@ -631,12 +722,18 @@ impl<'a> Compiler<'a> {
             self.report(
                 &rules::conflicting_keys::RULE,
                 present[1].1,
-                format!("`{}` has {} actions: {}", owner.value, names.len(), names.join(", ")),
+                format!(
+                    "`{}` has {} actions: {}",
+                    owner.value,
+                    names.len(),
+                    names.join(", ")
+                ),
                 "one action per step; put the others in steps of their own",
             );
         }
         let message = |channel, doc: &Spanned<MessageDoc>, this: &mut Self| {
-            this.templates.push((doc.value.template.value.clone(), doc.value.template.span));
+            this.templates
+                .push((doc.value.template.value.clone(), doc.value.template.span));
             Action::Message {
                 channel,
                 template: doc.value.template.value.clone(),
@@ -654,7 +751,10 @@ impl<'a> Compiler<'a> {
         }
         if let Some(doc) = keys.webhook {
             let template = doc.value.template.as_ref().map(|t| self.template(t));
-            return Some(Action::Webhook { endpoint: doc.value.endpoint.value.clone(), template });
+            return Some(Action::Webhook {
+                endpoint: doc.value.endpoint.value.clone(),
+                template,
+            });
         }
         if let Some(doc) = keys.task {
             return Some(Action::Task(self.task(&doc.value)));
@@ -707,7 +807,10 @@ impl<'a> Compiler<'a> {
                 self.report(
                     &rules::duplicate_id::RULE,
                     doc.variant.span,
-                    format!("variant `{}` is named twice in this split", doc.variant.value),
+                    format!(
+                        "variant `{}` is named twice in this split",
+                        doc.variant.value
+                    ),
                     "reports compare variants by name; give each its own",
                 );
             }
@@ -723,7 +826,13 @@ impl<'a> Compiler<'a> {
         variants
     }
 
-    fn wait(&mut self, wait: &Spanned<WaitDoc>, stage: StageId, index: usize, count: usize) -> Wait {
+    fn wait(
+        &mut self,
+        wait: &Spanned<WaitDoc>,
+        stage: StageId,
+        index: usize,
+        count: usize,
+    ) -> Wait {
         let doc = &wait.value;
         let signal = match (&doc.event, &doc.until) {
             (Some(event), None) => Some(Signal::Event(event.value.clone())),
@@ -747,12 +856,21 @@ impl<'a> Compiler<'a> {
                 None if index + 1 < count => Target::Step(stage, index + 1),
                 None => Target::Exhausted(stage),
             },
-            no: doc.no.as_ref().map(|text| self.step_target(text, stage, index, count)),
+            no: doc
+                .no
+                .as_ref()
+                .map(|text| self.step_target(text, stage, index, count)),
             span: wait.span,
         }
     }
 
-    fn branch(&mut self, branch: &Spanned<BranchDoc>, stage: StageId, index: usize, count: usize) -> Branch {
+    fn branch(
+        &mut self,
+        branch: &Spanned<BranchDoc>,
+        stage: StageId,
+        index: usize,
+        count: usize,
+    ) -> Branch {
         let doc = &branch.value;
         Branch {
             when: self.condition(&doc.when),

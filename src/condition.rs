@@ -112,7 +112,9 @@ impl Reads {
     fn walk(&mut self, node: &IdedExpr) {
         match &node.expr {
             Expr::Select(select) => match &select.operand.expr {
-                Expr::Ident(name) if name == "contact" => push_once(&mut self.fields, &select.field),
+                Expr::Ident(name) if name == "contact" => {
+                    push_once(&mut self.fields, &select.field)
+                }
                 _ => self.walk(&select.operand),
             },
             Expr::Ident(name) => {

@@ -43,7 +43,10 @@ impl Config {
     pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<Self> {
         let path = match explicit {
             Some(path) => Some(path.to_path_buf()),
-            None => start.ancestors().map(|d| d.join(FILE_NAME)).find(|p| p.is_file()),
+            None => start
+                .ancestors()
+                .map(|d| d.join(FILE_NAME))
+                .find(|p| p.is_file()),
         };
         match path {
             Some(path) => Self::load(&path),
@@ -60,7 +63,10 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let bad = |message: String| Error::Config { path: path.to_path_buf(), message };
+        let bad = |message: String| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        };
         let file: File = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
         let mut rules_by_id = HashMap::new();
         for (id, level) in file.rules {
@@ -74,10 +80,16 @@ impl Config {
                 "off" => Severity::Off,
                 "warn" | "warning" => Severity::Warning,
                 "error" => Severity::Error,
-                other => return Err(bad(format!("rule `{id}`: `{other}` is not a severity; use off, warn or error"))),
+                other => {
+                    return Err(bad(format!(
+                        "rule `{id}`: `{other}` is not a severity; use off, warn or error"
+                    )));
+                }
             };
             if !rule.configurable() && severity != Severity::Error {
-                return Err(bad(format!("rule `{id}` reports unreadable YAML and cannot be turned down")));
+                return Err(bad(format!(
+                    "rule `{id}` reports unreadable YAML and cannot be turned down"
+                )));
             }
             rules_by_id.insert(id, severity);
         }
@@ -105,18 +117,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.max_warnings, Some(3));
-        assert_eq!(config.severity("unused-template", Severity::Warning), Severity::Off);
-        assert_eq!(config.severity("no-opt-out", Severity::Warning), Severity::Error);
-        assert_eq!(config.severity("dead-end", Severity::Error), Severity::Error);
+        assert_eq!(
+            config.severity("unused-template", Severity::Warning),
+            Severity::Off
+        );
+        assert_eq!(
+            config.severity("no-opt-out", Severity::Warning),
+            Severity::Error
+        );
+        assert_eq!(
+            config.severity("dead-end", Severity::Error),
+            Severity::Error
+        );
     }
 
     #[test]
     fn unknown_rules_and_levels_are_errors() {
-        let err = Config::parse(Path::new("funnel.toml"), "[rules]\ndead-ends = \"off\"\n").unwrap_err();
-        assert!(err.to_string().contains("did you mean `dead-end`?"), "{err}");
-        let err = Config::parse(Path::new("funnel.toml"), "[rules]\ndead-end = \"loud\"\n").unwrap_err();
+        let err =
+            Config::parse(Path::new("funnel.toml"), "[rules]\ndead-ends = \"off\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("did you mean `dead-end`?"),
+            "{err}"
+        );
+        let err =
+            Config::parse(Path::new("funnel.toml"), "[rules]\ndead-end = \"loud\"\n").unwrap_err();
         assert!(err.to_string().contains("not a severity"), "{err}");
-        let err = Config::parse(Path::new("funnel.toml"), "[rules]\nyaml-syntax = \"off\"\n").unwrap_err();
+        let err = Config::parse(Path::new("funnel.toml"), "[rules]\nyaml-syntax = \"off\"\n")
+            .unwrap_err();
         assert!(err.to_string().contains("cannot be turned down"), "{err}");
     }
 }

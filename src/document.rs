@@ -82,7 +82,10 @@ pub type Text = Spanned<String>;
 /// A funnel file. See docs/language.md.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "funnel", description = "A sales or service funnel: who enters, the stages a contact moves through and the timed steps of each stage.")]
+#[schemars(
+    title = "funnel",
+    description = "A sales or service funnel: who enters, the stages a contact moves through and the timed steps of each stage."
+)]
 pub struct Document {
     /// The funnel's name: lowercase letters, digits and `-`.
     pub funnel: Text,

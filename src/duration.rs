@@ -50,7 +50,13 @@ pub fn format(delta: TimeDelta) -> String {
         out.push('-');
         seconds = -seconds;
     }
-    for (unit, size) in [('w', 604_800), ('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)] {
+    for (unit, size) in [
+        ('w', 604_800),
+        ('d', 86_400),
+        ('h', 3_600),
+        ('m', 60),
+        ('s', 1),
+    ] {
         if seconds >= size {
             out.push_str(&format!("{}{unit}", seconds / size));
             seconds %= size;
@@ -59,7 +65,8 @@ pub fn format(delta: TimeDelta) -> String {
     out
 }
 
-pub const HELP: &str = "write a number and a unit, e.g. 30m, 4h, 1d, 2w or 1d12h (units: s, m, h, d, w)";
+pub const HELP: &str =
+    "write a number and a unit, e.g. 30m, 4h, 1d, 2w or 1d12h (units: s, m, h, d, w)";
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,9 @@ use petgraph::visit::EdgeRef;
 
 use crate::model::{Funnel, Outcome, StageId, Target};
 
+/// The longest delay an edge records: a century is "never" for a funnel.
+pub const MAX_DELAY: TimeDelta = TimeDelta::days(36_525);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Node {
     Entry,
@@ -33,7 +36,10 @@ pub enum EdgeKind {
 impl EdgeKind {
     /// Positive moves are drawn solid, negative ones dashed.
     pub fn positive(self) -> bool {
-        matches!(self, EdgeKind::Enter | EdgeKind::Next | EdgeKind::Yes | EdgeKind::Goal)
+        matches!(
+            self,
+            EdgeKind::Enter | EdgeKind::Next | EdgeKind::Yes | EdgeKind::Goal
+        )
     }
 
     pub fn label(self) -> &'static str {
@@ -76,14 +82,25 @@ impl FunnelGraph {
     pub fn build(funnel: &Funnel) -> Self {
         let mut graph = DiGraph::new();
         let entry = graph.add_node(Node::Entry);
-        let stages: Vec<NodeIndex> = (0..funnel.stages.len()).map(|s| graph.add_node(Node::Stage(s))).collect();
+        let stages: Vec<NodeIndex> = (0..funnel.stages.len())
+            .map(|s| graph.add_node(Node::Stage(s)))
+            .collect();
         let steps = funnel
             .stages
             .iter()
             .enumerate()
-            .map(|(s, stage)| (0..stage.steps.len()).map(|i| graph.add_node(Node::Step(s, i))).collect())
+            .map(|(s, stage)| {
+                (0..stage.steps.len())
+                    .map(|i| graph.add_node(Node::Step(s, i)))
+                    .collect()
+            })
             .collect();
-        let mut this = FunnelGraph { graph, entry, stages, steps };
+        let mut this = FunnelGraph {
+            graph,
+            entry,
+            stages,
+            steps,
+        };
         this.connect(funnel);
         this
     }
@@ -101,9 +118,20 @@ impl FunnelGraph {
         }
     }
 
-    fn link(&mut self, funnel: &Funnel, from: NodeIndex, target: Target, kind: EdgeKind, base: TimeDelta) {
+    fn link(
+        &mut self,
+        funnel: &Funnel,
+        from: NodeIndex,
+        target: Target,
+        kind: EdgeKind,
+        base: TimeDelta,
+    ) {
         if let Some((to, extra)) = self.land(funnel, target) {
-            self.graph.add_edge(from, to, Edge { kind, delay: base + extra });
+            // Clamped so that sums along any path stay far from overflow.
+            let delay = base
+                .checked_add(&extra)
+                .map_or(MAX_DELAY, |d| d.min(MAX_DELAY));
+            self.graph.add_edge(from, to, Edge { kind, delay });
         }
     }
 
@@ -114,17 +142,33 @@ impl FunnelGraph {
         }
         for (s, stage) in funnel.stages.iter().enumerate() {
             let here = self.stages[s];
-            let anywhere_in_stage: Vec<NodeIndex> = std::iter::once(here).chain(self.steps[s].iter().copied()).collect();
+            let anywhere_in_stage: Vec<NodeIndex> = std::iter::once(here)
+                .chain(self.steps[s].iter().copied())
+                .collect();
             match stage.steps.first() {
                 Some(_) => self.link(funnel, here, Target::Step(s, 0), EdgeKind::Next, zero),
-                None => self.link(funnel, here, Target::Exhausted(s), EdgeKind::Exhausted, zero),
+                None => self.link(
+                    funnel,
+                    here,
+                    Target::Exhausted(s),
+                    EdgeKind::Exhausted,
+                    zero,
+                ),
             }
             for (i, step) in stage.steps.iter().enumerate() {
                 let node = self.steps[s][i];
-                let next = if i + 1 < stage.steps.len() { Target::Step(s, i + 1) } else { Target::Exhausted(s) };
+                let next = if i + 1 < stage.steps.len() {
+                    Target::Step(s, i + 1)
+                } else {
+                    Target::Exhausted(s)
+                };
                 match &step.outcome {
                     Outcome::Continue => {
-                        let kind = if i + 1 < stage.steps.len() { EdgeKind::Next } else { EdgeKind::Exhausted };
+                        let kind = if i + 1 < stage.steps.len() {
+                            EdgeKind::Next
+                        } else {
+                            EdgeKind::Exhausted
+                        };
                         self.link(funnel, node, next, kind, zero);
                     }
                     Outcome::Wait(wait) => {
@@ -146,7 +190,11 @@ impl FunnelGraph {
                 .map(|g| (g.to, EdgeKind::Goal))
                 .chain(stage.exits.iter().map(|e| (e.to, EdgeKind::Exit)));
             let globals = funnel.exits.iter().map(|e| (e.to, EdgeKind::GlobalExit));
-            let moves: Vec<(Target, EdgeKind)> = if stage.terminal { moves.collect() } else { moves.chain(globals).collect() };
+            let moves: Vec<(Target, EdgeKind)> = if stage.terminal {
+                moves.collect()
+            } else {
+                moves.chain(globals).collect()
+            };
             for &node in &anywhere_in_stage {
                 for &(to, kind) in &moves {
                     self.link(funnel, node, to, kind, zero);
@@ -164,8 +212,17 @@ impl FunnelGraph {
 
     /// Which nodes can be reached from `starts` (or, `backwards`, which can
     /// reach them), following only edges `follow` accepts.
-    pub fn reach(&self, starts: &[NodeIndex], backwards: bool, follow: impl Fn(&Edge) -> bool) -> Vec<bool> {
-        let direction = if backwards { Direction::Incoming } else { Direction::Outgoing };
+    pub fn reach(
+        &self,
+        starts: &[NodeIndex],
+        backwards: bool,
+        follow: impl Fn(&Edge) -> bool,
+    ) -> Vec<bool> {
+        let direction = if backwards {
+            Direction::Incoming
+        } else {
+            Direction::Outgoing
+        };
         let mut seen = vec![false; self.graph.node_count()];
         let mut stack: Vec<NodeIndex> = starts.to_vec();
         for start in starts {
@@ -173,7 +230,11 @@ impl FunnelGraph {
         }
         while let Some(node) = stack.pop() {
             for edge in self.graph.edges_directed(node, direction) {
-                let other = if backwards { edge.source() } else { edge.target() };
+                let other = if backwards {
+                    edge.source()
+                } else {
+                    edge.target()
+                };
                 if follow(edge.weight()) && !seen[other.index()] {
                     seen[other.index()] = true;
                     stack.push(other);

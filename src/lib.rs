@@ -39,12 +39,20 @@ use crate::report::Format;
 
 /// Runs the command line `args` (program name first), writing to `stdout`
 /// and `stderr`; returns the process exit code.
-pub fn run(args: impl IntoIterator<Item = OsString>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             let code = error.exit_code();
-            let text = if stdout_is_terminal() { error.render().ansi().to_string() } else { error.render().to_string() };
+            let text = if stdout_is_terminal() {
+                error.render().ansi().to_string()
+            } else {
+                error.render().to_string()
+            };
             let sink: &mut dyn Write = if code == 0 { stdout } else { stderr };
             return match sink.write_all(text.as_bytes()) {
                 Ok(()) => code,
@@ -99,7 +107,10 @@ fn stdout_is_terminal() -> bool {
 }
 
 fn check(args: &CheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<i32, Failure> {
-    let cwd = std::env::current_dir().map_err(|source| Error::Read { path: ".".into(), source })?;
+    let cwd = std::env::current_dir().map_err(|source| Error::Read {
+        path: ".".into(),
+        source,
+    })?;
     let config = Config::discover(args.config.as_deref(), &cwd)?;
     let checked = Linter::new(&config).check(&args.paths)?;
     let color = match args.color {
@@ -112,8 +123,12 @@ fn check(args: &CheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
         // Machine formats keep stdout parseable; the summary goes beside it.
         writeln!(stderr, "{}", report::summary(&checked))?;
     }
-    let warnings_allowed = args.max_warnings.or(config.max_warnings).unwrap_or(usize::MAX);
-    let failed = checked.count(Severity::Error) > 0 || checked.count(Severity::Warning) > warnings_allowed;
+    let warnings_allowed = args
+        .max_warnings
+        .or(config.max_warnings)
+        .unwrap_or(usize::MAX);
+    let failed =
+        checked.count(Severity::Error) > 0 || checked.count(Severity::Warning) > warnings_allowed;
     Ok(i32::from(failed))
 }
 
@@ -131,7 +146,9 @@ fn graph(args: &GraphArgs, stdout: &mut dyn Write) -> Result<i32, Failure> {
 /// The JSON Schema of the funnel format, generated from the document types.
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(document::Document);
-    serde_json::to_string_pretty(&schema).map(|s| s + "\n").unwrap_or_default()
+    serde_json::to_string_pretty(&schema)
+        .map(|s| s + "\n")
+        .unwrap_or_default()
 }
 
 fn schema(stdout: &mut dyn Write) -> Result<i32, Failure> {
@@ -142,15 +159,33 @@ fn schema(stdout: &mut dyn Write) -> Result<i32, Failure> {
 fn rules_command(args: &RulesArgs, stdout: &mut dyn Write) -> Result<i32, Failure> {
     let Some(id) = &args.rule else {
         for rule in rules::RULES {
-            writeln!(stdout, "{:<24} {:<8} {}", rule.id, rule.severity.as_str(), rule.summary)?;
+            writeln!(
+                stdout,
+                "{:<24} {:<8} {}",
+                rule.id,
+                rule.severity.as_str(),
+                rule.summary
+            )?;
         }
         return Ok(0);
     };
     let Some(rule) = rules::find(id) else {
         let hint = diagnostic::suggest(id, rules::RULES.iter().map(|r| r.id));
-        return Err(Error::Usage { message: format!("no rule `{id}`: {hint}") }.into());
+        return Err(Error::Usage {
+            message: format!("no rule `{id}`: {hint}"),
+        }
+        .into());
     };
-    writeln!(stdout, "{} ({} by default)\n\n{}\n\n## What it does\n{}\n\n## Why is this bad?\n{}\n\n## Example\n{}", rule.id, rule.severity.as_str(), rule.summary, rule.what, rule.why, rule.example)?;
+    writeln!(
+        stdout,
+        "{} ({} by default)\n\n{}\n\n## What it does\n{}\n\n## Why is this bad?\n{}\n\n## Example\n{}",
+        rule.id,
+        rule.severity.as_str(),
+        rule.summary,
+        rule.what,
+        rule.why,
+        rule.example
+    )?;
     Ok(0)
 }
 

@@ -33,7 +33,10 @@ pub struct Checked {
 
 impl Checked {
     pub fn count(&self, severity: Severity) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
     }
 }
 
@@ -48,7 +51,10 @@ impl<'a> Linter<'a> {
 
     pub fn check(&self, paths: &[PathBuf]) -> Result<Checked> {
         let files = discover(paths)?;
-        let mut checked = Checked { files: files.len(), ..Checked::default() };
+        let mut checked = Checked {
+            files: files.len(),
+            ..Checked::default()
+        };
         // Template directories, each with the funnels that use it.
         let mut dirs: BTreeMap<PathBuf, (TemplateDir, Vec<usize>)> = BTreeMap::new();
         let mut graphs = Vec::new();
@@ -67,7 +73,13 @@ impl<'a> Linter<'a> {
             checked.diagnostics.extend(diagnostics);
             let dir = path.parent().unwrap_or(Path::new(".")).join("templates");
             if !dirs.contains_key(&dir) {
-                let templates = TemplateDir::load(&dir, &mut checked.sources).map_err(|source| Error::Read { path: dir.clone(), source })?;
+                let templates =
+                    TemplateDir::load(&dir, &mut checked.sources).map_err(|source| {
+                        Error::Read {
+                            path: dir.clone(),
+                            source,
+                        }
+                    })?;
                 dirs.insert(dir.clone(), (templates, Vec::new()));
             }
             if let Some((_, users)) = dirs.get_mut(&dir) {
@@ -77,8 +89,15 @@ impl<'a> Linter<'a> {
             checked.funnels.push(funnel);
         }
         for (funnel, (graph, dir)) in checked.funnels.iter().zip(&graphs) {
-            let Some((templates, _)) = dirs.get(dir) else { continue };
-            let cx = Context { funnel, graph, templates, sources: &checked.sources };
+            let Some((templates, _)) = dirs.get(dir) else {
+                continue;
+            };
+            let cx = Context {
+                funnel,
+                graph,
+                templates,
+                sources: &checked.sources,
+            };
             for rule in rules::RULES {
                 if let Check::Funnel(check) = rule.check {
                     checked.diagnostics.extend(check(&cx));
@@ -88,7 +107,12 @@ impl<'a> Linter<'a> {
         let project = Project {
             dirs: dirs
                 .values()
-                .map(|(templates, users)| (templates, users.iter().map(|&i| &checked.funnels[i]).collect()))
+                .map(|(templates, users)| {
+                    (
+                        templates,
+                        users.iter().map(|&i| &checked.funnels[i]).collect(),
+                    )
+                })
                 .collect(),
         };
         for rule in rules::RULES {
@@ -128,7 +152,9 @@ fn suppressed(sources: &Sources, diagnostic: &Diagnostic) -> bool {
 
 /// Whether a line's `# funnel-ignore` comment covers `code`.
 fn ignores(line: &str, code: &str) -> bool {
-    let Some(at) = line.find(&format!("# {IGNORE}")) else { return false };
+    let Some(at) = line.find(&format!("# {IGNORE}")) else {
+        return false;
+    };
     let rest = &line[at + 2 + IGNORE.len()..];
     match rest.trim_start().strip_prefix(':') {
         Some(list) => list.split([',', ' ']).map(str::trim).any(|c| c == code),
@@ -141,7 +167,10 @@ fn ignores(line: &str, code: &str) -> bool {
 fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| Error::Read { path: path.clone(), source })?;
+        let meta = std::fs::metadata(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             let before = files.len();
             walk(path, &mut files)?;
@@ -156,7 +185,10 @@ fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
@@ -173,16 +205,25 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 fn read(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     String::from_utf8(bytes).map_err(|e| Error::Read {
         path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        ),
     })
 }
 
 /// Diagnostics of a single funnel given as text, for tests and benchmarks.
 pub fn check_text(path: &Path, text: &str, templates: TemplateDir) -> Checked {
-    let mut checked = Checked { files: 1, ..Checked::default() };
+    let mut checked = Checked {
+        files: 1,
+        ..Checked::default()
+    };
     let id: SourceId = checked.sources.add(path, text.to_string());
     let file = checked.sources.get(id);
     match Parser::parse(id, file) {
@@ -191,7 +232,12 @@ pub fn check_text(path: &Path, text: &str, templates: TemplateDir) -> Checked {
             let (funnel, diagnostics) = Compiler::compile(&document, id, &file.text);
             checked.diagnostics.extend(diagnostics);
             let graph = FunnelGraph::build(&funnel);
-            let cx = Context { funnel: &funnel, graph: &graph, templates: &templates, sources: &checked.sources };
+            let cx = Context {
+                funnel: &funnel,
+                graph: &graph,
+                templates: &templates,
+                sources: &checked.sources,
+            };
             for rule in rules::RULES {
                 if let Check::Funnel(check) = rule.check {
                     checked.diagnostics.extend(check(&cx));
@@ -210,9 +256,15 @@ mod tests {
 
     #[test]
     fn ignore_comments_name_rules_or_cover_all() {
-        assert!(ignores("  a: b  # funnel-ignore: dead-end, redundant-branch", "dead-end"));
+        assert!(ignores(
+            "  a: b  # funnel-ignore: dead-end, redundant-branch",
+            "dead-end"
+        ));
         assert!(ignores("  a: b  # funnel-ignore", "dead-end"));
-        assert!(!ignores("  a: b  # funnel-ignore: redundant-branch", "dead-end"));
+        assert!(!ignores(
+            "  a: b  # funnel-ignore: redundant-branch",
+            "dead-end"
+        ));
         assert!(!ignores("  a: b  # a comment", "dead-end"));
     }
 }

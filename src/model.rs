@@ -67,12 +67,22 @@ pub enum FieldType {
 
 impl FieldType {
     pub const NAMES: [&'static str; 9] = [
-        "string", "int", "float", "bool", "timestamp", "date", "email", "phone", "timezone",
+        "string",
+        "int",
+        "float",
+        "bool",
+        "timestamp",
+        "date",
+        "email",
+        "phone",
+        "timezone",
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
         use FieldType::*;
-        let all = [String, Int, Float, Bool, Timestamp, Date, Email, Phone, Timezone];
+        let all = [
+            String, Int, Float, Bool, Timestamp, Date, Email, Phone, Timezone,
+        ];
         Self::NAMES.iter().position(|n| *n == name).map(|i| all[i])
     }
 }
@@ -100,9 +110,16 @@ pub struct Trigger {
 #[derive(Debug)]
 pub enum TriggerKind {
     When(Condition),
-    Event { name: String, filter: Option<Condition> },
+    Event {
+        name: String,
+        filter: Option<Condition>,
+    },
     On(Condition),
-    Inactive { field: String, span: Span, period: TimeDelta },
+    Inactive {
+        field: String,
+        span: Span,
+        period: TimeDelta,
+    },
 }
 
 /// What makes a transition fire.

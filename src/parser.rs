@@ -71,7 +71,10 @@ impl Parser {
             | YamlError::AliasExpansionLimitExceeded { .. }
             | YamlError::AliasReplayStackDepthExceeded { .. } => (
                 &rules::yaml_limits::RULE,
-                Some("a funnel needs no deep nesting or repeated aliases; write the values out".to_string()),
+                Some(
+                    "a funnel needs no deep nesting or repeated aliases; write the values out"
+                        .to_string(),
+                ),
             ),
             YamlError::SerdeInvalidType { .. }
             | YamlError::SerdeInvalidValue { .. }
@@ -138,7 +141,10 @@ mod tests {
     fn unknown_key_suggests_the_closest() {
         let err = parse("funnel: x\nstages:\n  a:\n    stepz: []\n").unwrap_err();
         assert_eq!(err.code, "unknown-key");
-        assert_eq!(err.message, "unknown field `stepz`, expected one of description, terminal, goal, exit, steps, exhausted");
+        assert_eq!(
+            err.message,
+            "unknown field `stepz`, expected one of description, terminal, goal, exit, steps, exhausted"
+        );
         assert_eq!(err.help.as_deref(), Some("did you mean `steps`?"));
         assert_eq!(err.span.offset, 27);
     }
@@ -155,7 +161,7 @@ mod tests {
         let mut yaml = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let prev = format!("*a{}", i - 1);
-            let list = vec![prev.as_str(); 10].join(", ");
+            let list = [prev.as_str(); 10].join(", ");
             yaml.push_str(&format!("a{i}: &a{i} [{list}]\n"));
         }
         yaml.push_str("funnel: x\nstages: {}\ndescription: *a11\n");

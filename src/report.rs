@@ -24,7 +24,12 @@ pub enum Format {
     Github,
 }
 
-pub fn render(format: Format, checked: &Checked, color: bool, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    format: Format,
+    checked: &Checked,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Human => human(checked, color, out),
         Format::Json => write_json(out, &json_report(checked)),
@@ -35,8 +40,17 @@ pub fn render(format: Format, checked: &Checked, color: bool, out: &mut dyn Writ
 
 /// `N problems (E errors, W warnings) in F funnels`.
 pub fn summary(checked: &Checked) -> String {
-    let (errors, warnings) = (checked.count(Severity::Error), checked.count(Severity::Warning));
-    let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
+    let (errors, warnings) = (
+        checked.count(Severity::Error),
+        checked.count(Severity::Warning),
+    );
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
     format!(
         "{} ({}, {}) in {}",
         plural(errors + warnings, "problem"),
@@ -59,7 +73,13 @@ fn place(checked: &Checked, d: &Diagnostic) -> Place {
     let file: &SourceFile = checked.sources.get(d.source);
     let (line, column) = file.line_col(d.span.offset);
     let (end_line, end_column) = file.line_col(d.span.offset + d.span.len.max(1) - 1);
-    Place { file: file.name(), line, column, end_line, end_column: end_column + 1 }
+    Place {
+        file: file.name(),
+        line,
+        column,
+        end_line,
+        end_column: end_column + 1,
+    }
 }
 
 /// A diagnostic with its source, in the shape miette renders.
@@ -88,7 +108,10 @@ impl miette::Diagnostic for Snippet<'_> {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.source)
@@ -101,13 +124,24 @@ impl miette::Diagnostic for Snippet<'_> {
 }
 
 fn human(checked: &Checked, color: bool, out: &mut dyn Write) -> io::Result<()> {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false);
     for d in &checked.diagnostics {
         let file = checked.sources.get(d.source);
-        let snippet = Snippet { diagnostic: d, source: NamedSource::new(file.name(), file.text.clone()) };
+        let snippet = Snippet {
+            diagnostic: d,
+            source: NamedSource::new(file.name(), file.text.clone()),
+        };
         let mut text = String::new();
-        handler.render_report(&mut text, &snippet).map_err(io::Error::other)?;
+        handler
+            .render_report(&mut text, &snippet)
+            .map_err(io::Error::other)?;
         writeln!(out, "{text}")?;
     }
     writeln!(out, "{}", summary(checked))
@@ -144,7 +178,13 @@ fn json_report(checked: &Checked) -> Value {
 }
 
 fn sarif(checked: &Checked) -> Value {
-    let level = |s: Severity| if s == Severity::Error { "error" } else { "warning" };
+    let level = |s: Severity| {
+        if s == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        }
+    };
     let rules: Vec<Value> = rules::RULES
         .iter()
         .map(|r| {
@@ -204,14 +244,25 @@ fn sarif(checked: &Checked) -> Value {
 /// GitHub workflow commands escape `%`, CR and LF in messages, and also `:`
 /// and `,` in properties.
 fn escape(text: &str, property: bool) -> String {
-    let text = text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    if property { text.replace(':', "%3A").replace(',', "%2C") } else { text }
+    let text = text
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        text.replace(':', "%3A").replace(',', "%2C")
+    } else {
+        text
+    }
 }
 
 fn github(checked: &Checked, out: &mut dyn Write) -> io::Result<()> {
     for d in &checked.diagnostics {
         let p = place(checked, d);
-        let command = if d.severity == Severity::Error { "error" } else { "warning" };
+        let command = if d.severity == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
         let message = match &d.help {
             Some(help) => format!("{}\n{help}", d.message),
             None => d.message.clone(),

@@ -94,7 +94,8 @@ impl Cap {
 
 /// `3 per week`, `1 per day`, `2 per 48h`.
 pub fn cap(text: &str) -> Result<Cap, String> {
-    let bad = || format!("`{text}` is not a cap; write e.g. `3 per week`, `1 per day` or `2 per 48h`");
+    let bad =
+        || format!("`{text}` is not a cap; write e.g. `3 per week`, `1 per day` or `2 per 48h`");
     let (count, period) = text.split_once(" per ").ok_or_else(bad)?;
     let count: u32 = count.trim().parse().map_err(|_| bad())?;
     let period = match period.trim() {
@@ -126,7 +127,9 @@ pub fn reentry(text: &str) -> Result<Reentry, String> {
             .strip_prefix("after ")
             .and_then(|d| duration::parse(d).ok())
             .map(Reentry::After)
-            .ok_or_else(|| format!("`{text}` is not a re-entry policy; write never, always or `after 90d`")),
+            .ok_or_else(|| {
+                format!("`{text}` is not a re-entry policy; write never, always or `after 90d`")
+            }),
     }
 }
 
@@ -136,9 +139,18 @@ mod tests {
 
     #[test]
     fn days_accept_ranges_lists_and_wraparound() {
-        assert_eq!(days("mon-fri"), Ok([true, true, true, true, true, false, false]));
-        assert_eq!(days("mon, wed,fri"), Ok([true, false, true, false, true, false, false]));
-        assert_eq!(days("fri-mon"), Ok([true, false, false, false, true, true, true]));
+        assert_eq!(
+            days("mon-fri"),
+            Ok([true, true, true, true, true, false, false])
+        );
+        assert_eq!(
+            days("mon, wed,fri"),
+            Ok([true, false, true, false, true, false, false])
+        );
+        assert_eq!(
+            days("fri-mon"),
+            Ok([true, false, false, false, true, true, true])
+        );
         assert_eq!(days("every day"), Ok([true; 7]));
         assert!(days("funday").is_err());
     }
@@ -160,7 +172,10 @@ mod tests {
 
     #[test]
     fn reentry_policies() {
-        assert_eq!(reentry("after 90d"), Ok(Reentry::After(TimeDelta::days(90))));
+        assert_eq!(
+            reentry("after 90d"),
+            Ok(Reentry::After(TimeDelta::days(90)))
+        );
         assert_eq!(reentry("always"), Ok(Reentry::Always));
         assert!(reentry("sometimes").is_err());
     }

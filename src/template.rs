@@ -51,7 +51,11 @@ impl TemplateDir {
             .collect();
         paths.sort();
         for path in paths {
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+            let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
                 continue;
             };
             let bytes = std::fs::read(&path)?;
@@ -66,8 +70,8 @@ impl TemplateDir {
 
 impl Template {
     fn read(name: &str, text: &str, source: SourceId) -> Self {
-        let has_subject = text.starts_with(SUBJECT)
-            && text.lines().any(|line| line.trim_end() == HEADER_END);
+        let has_subject =
+            text.starts_with(SUBJECT) && text.lines().any(|line| line.trim_end() == HEADER_END);
         let error = handlebars::Template::compile(text).err().map(|e| {
             let offset = e
                 .pos()
@@ -99,7 +103,9 @@ pub fn contact_reads(text: &str) -> Vec<(String, Span)> {
     let mut rest = 0;
     while let Some(open) = text[rest..].find("{{") {
         let start = rest + open + 2;
-        let Some(close) = text[start..].find("}}") else { break };
+        let Some(close) = text[start..].find("}}") else {
+            break;
+        };
         let inside = &text[start..start + close];
         let mut search = 0;
         while let Some(at) = inside[search..].find("contact.") {
@@ -114,7 +120,10 @@ pub fn contact_reads(text: &str) -> Vec<(String, Span)> {
                 .last()
                 .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
             if preceded_ok && !name.is_empty() && !reads.iter().any(|(n, _)| *n == name) {
-                reads.push((name.clone(), Span::new(start + begin, "contact.".len() + name.len())));
+                reads.push((
+                    name.clone(),
+                    Span::new(start + begin, "contact.".len() + name.len()),
+                ));
             }
             search = name_start + name.len();
         }
@@ -133,7 +142,10 @@ mod tests {
         let reads = contact_reads(text);
         let names: Vec<&str> = reads.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["first_name", "vip"]);
-        assert_eq!(&text[reads[0].1.offset..reads[0].1.offset + reads[0].1.len], "contact.first_name");
+        assert_eq!(
+            &text[reads[0].1.offset..reads[0].1.offset + reads[0].1.len],
+            "contact.first_name"
+        );
     }
 
     #[test]

@@ -44,8 +44,12 @@ fn runs_out(stage: &Stage, s: StageId) -> Option<usize> {
     stage.steps.iter().enumerate().find_map(|(i, step)| {
         let out = match &step.outcome {
             Outcome::Continue => i == last,
-            Outcome::Wait(wait) => wait.yes == Target::Exhausted(s) || wait.no == Some(Target::Exhausted(s)),
-            Outcome::Branch(branch) => branch.yes == Target::Exhausted(s) || branch.no == Target::Exhausted(s),
+            Outcome::Wait(wait) => {
+                wait.yes == Target::Exhausted(s) || wait.no == Some(Target::Exhausted(s))
+            }
+            Outcome::Branch(branch) => {
+                branch.yes == Target::Exhausted(s) || branch.no == Target::Exhausted(s)
+            }
         };
         out.then_some(i)
     })
@@ -53,7 +57,9 @@ fn runs_out(stage: &Stage, s: StageId) -> Option<usize> {
 
 fn waits(cx: &Context, stage: &Stage, found: &mut Vec<Diagnostic>) {
     for step in &stage.steps {
-        let Outcome::Wait(wait) = &step.outcome else { continue };
+        let Outcome::Wait(wait) = &step.outcome else {
+            continue;
+        };
         if wait.no.is_none() {
             found.push(
                 Diagnostic::new(&RULE, cx.funnel.source, wait.span, format!("the wait of step `{}` has no negative branch", step.id))
@@ -63,8 +69,15 @@ fn waits(cx: &Context, stage: &Stage, found: &mut Vec<Diagnostic>) {
         }
         if wait.within.is_none() && wait.within_span == wait.span {
             found.push(
-                Diagnostic::new(&RULE, cx.funnel.source, wait.span, format!("the wait of step `{}` has no time window", step.id))
-                    .help("add `within: <duration>`: how long to wait before taking the negative branch"),
+                Diagnostic::new(
+                    &RULE,
+                    cx.funnel.source,
+                    wait.span,
+                    format!("the wait of step `{}` has no time window", step.id),
+                )
+                .help(
+                    "add `within: <duration>`: how long to wait before taking the negative branch",
+                ),
             );
         }
     }

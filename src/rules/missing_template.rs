@@ -21,9 +21,18 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         .filter(|(name, _)| !cx.templates.templates.contains_key(name))
         .map(|(name, span)| {
             let file = cx.templates.dir.join(format!("{name}.hbs"));
-            Diagnostic::new(&RULE, cx.funnel.source, *span, format!("no template `{name}`"))
-                .label(format!("expected {}", file.display()))
-                .help(format!("{}; or create {}", suggest(name, known()), file.display()))
+            Diagnostic::new(
+                &RULE,
+                cx.funnel.source,
+                *span,
+                format!("no template `{name}`"),
+            )
+            .label(format!("expected {}", file.display()))
+            .help(format!(
+                "{} Or create {}",
+                suggest(name, known()),
+                file.display()
+            ))
         })
         .collect()
 }

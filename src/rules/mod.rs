@@ -147,7 +147,12 @@ mod tests {
                 "{} is not kebab-case",
                 rule.id
             );
-            for (section, text) in [("summary", rule.summary), ("what", rule.what), ("why", rule.why), ("example", rule.example)] {
+            for (section, text) in [
+                ("summary", rule.summary),
+                ("what", rule.what),
+                ("why", rule.why),
+                ("example", rule.example),
+            ] {
                 assert!(text.trim().len() > 20, "{} has no {section}", rule.id);
             }
         }

@@ -19,11 +19,13 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
     if !funnel.exits.is_empty() {
         return Vec::new();
     }
-    let marketing = funnel
-        .stages
-        .iter()
-        .flat_map(|s| &s.steps)
-        .find(|step| step.action.as_ref().is_some_and(|a| Action::messages(a).iter().any(|(_, transactional)| !transactional)));
+    let marketing = funnel.stages.iter().flat_map(|s| &s.steps).find(|step| {
+        step.action.as_ref().is_some_and(|a| {
+            Action::messages(a)
+                .iter()
+                .any(|(_, transactional)| !transactional)
+        })
+    });
     match marketing {
         Some(step) => vec![
             Diagnostic::new(&RULE, funnel.source, funnel.name_span, format!("funnel `{}` sends marketing messages but has no opt-out exit", funnel.name))

@@ -17,24 +17,40 @@ pub const RULE: Rule = Rule {
 fn check(cx: &Context) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for step in cx.funnel.stages.iter().flat_map(|s| &s.steps) {
-        let Some(Action::Split(variants)) = &step.action else { continue };
+        let Some(Action::Split(variants)) = &step.action else {
+            continue;
+        };
         let span = variants.first().map_or(step.span, |v| v.span);
         let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
         let problem = if variants.len() < 2 {
-            Some(format!("split in step `{}` has {} variant(s); a split needs at least two", step.id, variants.len()))
+            Some(format!(
+                "split in step `{}` has {} variant(s); a split needs at least two",
+                step.id,
+                variants.len()
+            ))
         } else if total != 100 {
-            Some(format!("the weights of the split in step `{}` add up to {total}, not 100", step.id))
+            Some(format!(
+                "the weights of the split in step `{}` add up to {total}, not 100",
+                step.id
+            ))
         } else {
-            variants
-                .iter()
-                .find(|v| v.weight == 0)
-                .map(|v| format!("variant `{}` has weight 0 and would never be chosen", v.name))
+            variants.iter().find(|v| v.weight == 0).map(|v| {
+                format!(
+                    "variant `{}` has weight 0 and would never be chosen",
+                    v.name
+                )
+            })
         };
         if let Some(message) = problem {
-            let shares: Vec<String> = variants.iter().map(|v| format!("{} {}", v.name, v.weight)).collect();
+            let shares: Vec<String> = variants
+                .iter()
+                .map(|v| format!("{} {}", v.name, v.weight))
+                .collect();
             found.push(
-                Diagnostic::new(&RULE, cx.funnel.source, span, message)
-                    .help(format!("weights are percentages that add up to 100 (now: {})", shares.join(", "))),
+                Diagnostic::new(&RULE, cx.funnel.source, span, message).help(format!(
+                    "weights are percentages that add up to 100 (now: {})",
+                    shares.join(", ")
+                )),
             );
         }
     }

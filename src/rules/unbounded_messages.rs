@@ -37,7 +37,11 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         None if none_declared => limits.push(("messages", None, DEFAULT_PER_WEEK)),
         None => {}
     }
-    for (channel, cap) in [(Channel::Email, caps.email), (Channel::Sms, caps.sms), (Channel::Messenger, caps.messenger)] {
+    for (channel, cap) in [
+        (Channel::Email, caps.email),
+        (Channel::Sms, caps.sms),
+        (Channel::Messenger, caps.messenger),
+    ] {
         if let Some(cap) = cap {
             limits.push((channel.name(), Some(channel), cap.per_week()));
         }
@@ -50,9 +54,24 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
             (worst.count > limit).then(|| {
                 let path: Vec<String> = worst.path.iter().map(|n| describe(funnel, *n)).collect();
                 let bound = if worst.complete { "" } else { "at least " };
-                let cap = if none_declared { format!("the default limit is {limit} per week") } else { format!("the cap is {limit} per week") };
-                Diagnostic::new(&RULE, funnel.source, span, format!("a contact can receive {bound}{} {name} in 7 days; {cap}", worst.count))
-                    .help(format!("space the steps out or raise the cap; the worst path: {}", path.join(" -> ")))
+                let cap = if none_declared {
+                    format!("the default limit is {limit} per week")
+                } else {
+                    format!("the cap is {limit} per week")
+                };
+                Diagnostic::new(
+                    &RULE,
+                    funnel.source,
+                    span,
+                    format!(
+                        "a contact can receive {bound}{} {name} in 7 days; {cap}",
+                        worst.count
+                    ),
+                )
+                .help(format!(
+                    "space the steps out or raise the cap; the worst path: {}",
+                    path.join(" -> ")
+                ))
             })
         })
         .collect()
@@ -67,8 +86,13 @@ struct Worst {
 /// Messages a node's action sends on `channel` (or on any, with `None`).
 fn sends(funnel: &Funnel, node: Node, channel: Option<Channel>) -> u64 {
     let Node::Step(s, i) = node else { return 0 };
-    let Some(action) = &funnel.stages[s].steps[i].action else { return 0 };
-    let any = action.messages().iter().any(|(c, _)| channel.is_none_or(|want| *c == want));
+    let Some(action) = &funnel.stages[s].steps[i].action else {
+        return 0;
+    };
+    let any = action
+        .messages()
+        .iter()
+        .any(|(c, _)| channel.is_none_or(|want| *c == want));
     u64::from(any)
 }
 
@@ -91,7 +115,12 @@ fn worst_week(cx: &Context, channel: Option<Channel>) -> Worst {
         let count = sends(cx.funnel, graph[node], channel);
         if count > 0 {
             front[node.index()].push((TimeDelta::zero(), count));
-            states.push(State { node, elapsed: TimeDelta::zero(), count, parent: None });
+            states.push(State {
+                node,
+                elapsed: TimeDelta::zero(),
+                count,
+                parent: None,
+            });
             queue.push(states.len() - 1);
         }
     }
@@ -101,7 +130,11 @@ fn worst_week(cx: &Context, channel: Option<Channel>) -> Worst {
             complete = false;
             break;
         }
-        let (node, elapsed, count) = (states[current].node, states[current].elapsed, states[current].count);
+        let (node, elapsed, count) = (
+            states[current].node,
+            states[current].elapsed,
+            states[current].count,
+        );
         for edge in graph.edges(node) {
             let at = elapsed + edge.weight().delay;
             if at >= week {
@@ -115,12 +148,21 @@ fn worst_week(cx: &Context, channel: Option<Channel>) -> Worst {
             }
             known.retain(|&(e, c)| !(at <= e && total >= c));
             known.push((at, total));
-            states.push(State { node: next, elapsed: at, count: total, parent: Some(current) });
+            states.push(State {
+                node: next,
+                elapsed: at,
+                count: total,
+                parent: Some(current),
+            });
             queue.push(states.len() - 1);
         }
     }
     let Some(best) = (0..states.len()).max_by_key(|&i| states[i].count) else {
-        return Worst { count: 0, path: Vec::new(), complete };
+        return Worst {
+            count: 0,
+            path: Vec::new(),
+            complete,
+        };
     };
     let mut path = Vec::new();
     let mut at = Some(best);
@@ -130,5 +172,9 @@ fn worst_week(cx: &Context, channel: Option<Channel>) -> Worst {
     }
     path.reverse();
     path.retain(|n| matches!(n, Node::Step(..)));
-    Worst { count: states[best].count, path, complete }
+    Worst {
+        count: states[best].count,
+        path,
+        complete,
+    }
 }

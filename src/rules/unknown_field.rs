@@ -19,7 +19,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
     let declared = |name: &str| name == "id" || funnel.fields.contains_key(name);
     let help = |name: &str| {
         format!(
-            "{}; declare it under `contact:`, e.g. `{name}: string?`",
+            "{} Declare it under `contact:`, e.g. `{name}: string?`",
             suggest(name, funnel.fields.keys().map(String::as_str))
         )
     };
@@ -28,13 +28,20 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         .iter()
         .filter(|(name, _)| !declared(name))
         .map(|(name, span)| {
-            Diagnostic::new(&RULE, funnel.source, *span, format!("contact field `{name}` is not declared"))
-                .help(help(name))
+            Diagnostic::new(
+                &RULE,
+                funnel.source,
+                *span,
+                format!("contact field `{name}` is not declared"),
+            )
+            .help(help(name))
         })
         .collect();
     let mut seen: Vec<&str> = Vec::new();
     for (name, _) in &funnel.templates {
-        let Some(template) = cx.templates.templates.get(name) else { continue };
+        let Some(template) = cx.templates.templates.get(name) else {
+            continue;
+        };
         if seen.contains(&name.as_str()) {
             continue;
         }

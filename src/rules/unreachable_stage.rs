@@ -24,8 +24,13 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         .enumerate()
         .filter(|(s, _)| !reached[cx.graph.stages[*s].index()])
         .map(|(_, stage)| {
-            Diagnostic::new(&RULE, cx.funnel.source, stage.span, format!("no contact can reach stage `{}`", stage.name))
-                .help("point a trigger, goal, exit, wait or `exhausted` at it, or delete it")
+            Diagnostic::new(
+                &RULE,
+                cx.funnel.source,
+                stage.span,
+                format!("no contact can reach stage `{}`", stage.name),
+            )
+            .help("point a trigger, goal, exit, wait or `exhausted` at it, or delete it")
         })
         .collect()
 }

@@ -26,8 +26,16 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         for (i, step) in stage.steps.iter().enumerate() {
             if !reached[cx.graph.steps[s][i].index()] {
                 found.push(
-                    Diagnostic::new(&RULE, cx.funnel.source, step.span, format!("no path reaches step `{}`", step.id))
-                        .help(format!("point a wait or branch of stage `{}` at `{}`, or delete the step", stage.name, step.id)),
+                    Diagnostic::new(
+                        &RULE,
+                        cx.funnel.source,
+                        step.span,
+                        format!("no path reaches step `{}`", step.id),
+                    )
+                    .help(format!(
+                        "point a wait or branch of stage `{}` at `{}`, or delete the step",
+                        stage.name, step.id
+                    )),
                 );
             }
         }

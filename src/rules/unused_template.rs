@@ -17,11 +17,20 @@ pub const RULE: Rule = Rule {
 fn check(project: &Project) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for (dir, funnels) in &project.dirs {
-        let used = |name: &str| funnels.iter().any(|f| f.templates.iter().any(|(n, _)| n == name));
+        let used = |name: &str| {
+            funnels
+                .iter()
+                .any(|f| f.templates.iter().any(|(n, _)| n == name))
+        };
         for template in dir.templates.values().filter(|t| !used(&t.name)) {
             found.push(
-                Diagnostic::new(&RULE, template.source, Span::new(0, 0), format!("template `{}` is not used by any funnel", template.name))
-                    .help("delete it, or fix the `template:` that was meant to name it"),
+                Diagnostic::new(
+                    &RULE,
+                    template.source,
+                    Span::new(0, 0),
+                    format!("template `{}` is not used by any funnel", template.name),
+                )
+                .help("delete it, or fix the `template:` that was meant to name it"),
             );
         }
     }

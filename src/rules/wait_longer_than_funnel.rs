@@ -18,15 +18,27 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(cx: &Context) -> Vec<Diagnostic> {
-    let Some(expire) = &cx.funnel.expire else { return Vec::new() };
+    let Some(expire) = &cx.funnel.expire else {
+        return Vec::new();
+    };
     let graph = cx.graph;
-    let earliest = dijkstra(&graph.graph, graph.entry, None, |e| e.weight().delay.num_seconds().max(0));
+    let earliest = dijkstra(&graph.graph, graph.entry, None, |e| {
+        e.weight().delay.num_seconds().max(0)
+    });
     let mut found = Vec::new();
     for (s, stage) in cx.funnel.stages.iter().enumerate() {
         for (i, step) in stage.steps.iter().enumerate() {
-            let Outcome::Wait(wait) = &step.outcome else { continue };
-            let (Some(within), Some(&start)) = (wait.within, earliest.get(&graph.steps[s][i])) else { continue };
-            let ends = chrono::TimeDelta::seconds(start) + within;
+            let Outcome::Wait(wait) = &step.outcome else {
+                continue;
+            };
+            let (Some(within), Some(&start)) = (wait.within, earliest.get(&graph.steps[s][i]))
+            else {
+                continue;
+            };
+            // Edge delays are clamped, so `start` fits; a huge `within` saturates.
+            let ends = chrono::TimeDelta::try_seconds(start)
+                .and_then(|s| s.checked_add(&within))
+                .unwrap_or(chrono::TimeDelta::MAX);
             if ends >= expire.after {
                 found.push(
                     Diagnostic::new(&RULE, cx.funnel.source, wait.within_span, format!("the wait of step `{}` ends at the earliest {} after entry, but `expire` moves contacts out after {}", step.id, duration::format(ends), duration::format(expire.after)))

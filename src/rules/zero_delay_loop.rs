@@ -22,9 +22,12 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
     let instant = EdgeFiltered::from_fn(graph, |e| e.weight().delay <= chrono::TimeDelta::zero());
     let mut found = Vec::new();
     for component in tarjan_scc(&instant) {
-        let cycle = component.len() > 1 || graph.contains_edge(component[0], component[0]) && {
-            graph.edges_connecting(component[0], component[0]).any(|e| e.weight().delay <= chrono::TimeDelta::zero())
-        };
+        let cycle = component.len() > 1
+            || graph.contains_edge(component[0], component[0]) && {
+                graph
+                    .edges_connecting(component[0], component[0])
+                    .any(|e| e.weight().delay <= chrono::TimeDelta::zero())
+            };
         if !cycle {
             continue;
         }

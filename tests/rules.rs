@@ -1,0 +1,79 @@
+//! One valid and one invalid fixture per rule, bpmnlint style:
+//! `tests/rules/<rule-id>/valid.yaml` must check clean, and
+//! `tests/rules/<rule-id>/invalid.yaml` must trigger the rule; the human
+//! report of the invalid one is snapshotted so reviewers see what users see.
+
+use std::path::{Path, PathBuf};
+
+use funnel::config::Config;
+use funnel::linter::{Checked, Linter};
+use funnel::report::{self, Format};
+use funnel::rules::RULES;
+
+fn fixture_dir(id: &str) -> PathBuf {
+    Path::new("tests/rules").join(id)
+}
+
+/// `<id>/<kind>.yaml`, or `<id>/<kind>/funnel.yaml` for rules whose valid and
+/// invalid fixtures need different `templates/` directories.
+fn fixture(id: &str, kind: &str) -> PathBuf {
+    let flat = fixture_dir(id).join(format!("{kind}.yaml"));
+    if flat.is_file() {
+        flat
+    } else {
+        fixture_dir(id).join(kind).join("funnel.yaml")
+    }
+}
+
+fn check(path: &Path) -> Checked {
+    match Linter::new(&Config::default()).check(&[path.to_path_buf()]) {
+        Ok(checked) => checked,
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+}
+
+fn human(checked: &Checked) -> String {
+    let mut out = Vec::new();
+    report::render(Format::Human, checked, false, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn every_rule_has_fixtures() {
+    for rule in RULES {
+        for kind in ["valid", "invalid"] {
+            let path = fixture(rule.id, kind);
+            assert!(path.is_file(), "missing {}", path.display());
+        }
+    }
+}
+
+#[test]
+fn valid_fixtures_check_clean() {
+    for rule in RULES {
+        let path = fixture(rule.id, "valid");
+        let checked = check(&path);
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{} should be clean:\n{}",
+            path.display(),
+            human(&checked)
+        );
+    }
+}
+
+#[test]
+fn invalid_fixtures_trigger_their_rule() {
+    for rule in RULES {
+        let path = fixture(rule.id, "invalid");
+        let checked = check(&path);
+        assert!(
+            checked.diagnostics.iter().any(|d| d.code == rule.id),
+            "{} should trigger {}:\n{}",
+            path.display(),
+            rule.id,
+            human(&checked)
+        );
+        insta::assert_snapshot!(rule.id, human(&checked));
+    }
+}
