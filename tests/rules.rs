@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! One valid and one invalid fixture per rule, bpmnlint style:
 //! `tests/rules/<rule-id>/valid.yaml` must check clean, and
 //! `tests/rules/<rule-id>/invalid.yaml` must trigger the rule; the human
