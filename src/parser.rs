@@ -118,9 +118,13 @@ impl Parser {
     }
 }
 
-/// serde-saphyr appends " at line L, column C"; the renderers add their own.
+/// serde-saphyr appends " at line L, column C" (the renderers add their
+/// own) and, for duplicate keys, advice about its API that means nothing to
+/// a funnel author.
 fn strip_location(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message);
+    let first = first.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    let first = first.as_str();
     match first.rfind(" at line ") {
         Some(at) => first[..at].to_string(),
         None => first.to_string(),

@@ -76,6 +76,8 @@ impl Template {
             let offset = e
                 .pos()
                 .map_or(0, |(line, column)| offset_of(text, line, column));
+            // Errors "at the end" point past the last character: show the last line.
+            let offset = offset.min(text.trim_end().len().saturating_sub(1));
             (e.reason().to_string(), Span::new(offset, 1))
         });
         Self {

@@ -22,7 +22,11 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
             Outcome::Branch(branch) => (branch.yes, Some(branch.no), branch.span),
             Outcome::Continue => continue,
         };
-        if no == Some(yes) && yes != Target::Unresolved {
+        // Compare where the outcomes land: `next` after the last step and
+        // the stage named by `exhausted` are the same place.
+        let land = |t: Target| cx.graph.land(cx.funnel, t).map(|(node, _)| node);
+        let same = no.is_some_and(|no| no == yes || land(no).is_some() && land(no) == land(yes));
+        if same && yes != Target::Unresolved {
             found.push(
                 Diagnostic::new(&RULE, cx.funnel.source, span, format!("both outcomes of step `{}` go to the same place", step.id))
                     .help("send the negative outcome somewhere that reacts to it (a reminder, another channel, a call task), or drop the wait"),
@@ -30,4 +34,20 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::linter::check_text;
+    use crate::template::TemplateDir;
+
+    /// Regression: `yes: next` after the last step lands on `exhausted`,
+    /// which was compared as a different target from the same stage.
+    #[test]
+    fn next_after_the_last_step_is_the_exhausted_stage() {
+        let text = "funnel: t\nenter: [{ when: 'true', stage: a }]\nstages:\n  a:\n    steps:\n      - id: s\n        wait: { event: e, within: 1d, yes: next, no: lost }\n    exhausted: lost\n  lost: { terminal: true }\n";
+        let checked = check_text("t.yaml".as_ref(), text, TemplateDir::default());
+        let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["redundant-branch"]);
+    }
 }

@@ -53,6 +53,11 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
             let worst = worst_week(cx, channel);
             (worst.count > limit).then(|| {
                 let path: Vec<String> = worst.path.iter().map(|n| describe(funnel, *n)).collect();
+                let what = if channel.is_some() {
+                    format!("{name} messages")
+                } else {
+                    "messages".to_string()
+                };
                 let bound = if worst.complete { "" } else { "at least " };
                 let cap = if none_declared {
                     format!("the default limit is {limit} per week")
@@ -64,7 +69,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
                     funnel.source,
                     span,
                     format!(
-                        "a contact can receive {bound}{} {name} in 7 days; {cap}",
+                        "a contact can receive {bound}{} {what} in 7 days; {cap}",
                         worst.count
                     ),
                 )

@@ -8,9 +8,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     check: Check::Parse,
     summary: "The file is not valid YAML.",
-    what: "Reports text that YAML cannot read: a missing colon, bad indentation, an unclosed bracket or quote.",
+    what: "Reports text that YAML cannot read: an unclosed bracket or quote, a tab used for indentation, a key without its colon at the top level. (A missing colon deeper down often reads as valid YAML of the wrong shape: that is `invalid-type`.)",
     why: "Nothing else in the file can be checked until it parses; CI must stop before a half-read funnel reaches contacts.",
-    example: r#"stages:
-  requested
-    steps: []     # `requested` needs a colon: `requested:`"#,
+    example: r#"goal: { when: "has(contact.paid_at)", to: won     # the `{` is never closed"#,
 };
