@@ -98,11 +98,7 @@ impl<'a> Linter<'a> {
                 templates,
                 sources: &checked.sources,
             };
-            for rule in rules::RULES {
-                if let Check::Funnel(check) = rule.check {
-                    checked.diagnostics.extend(check(&cx));
-                }
-            }
+            checked.diagnostics.extend(funnel_rules(&cx));
         }
         let project = Project {
             dirs: dirs
@@ -139,6 +135,18 @@ impl<'a> Linter<'a> {
         });
         checked.diagnostics.dedup();
     }
+}
+
+/// Every funnel rule's findings for one funnel.
+fn funnel_rules(cx: &Context) -> Vec<Diagnostic> {
+    rules::RULES
+        .iter()
+        .filter_map(|rule| match rule.check {
+            Check::Funnel(check) => Some(check(cx)),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 fn suppressed(sources: &Sources, diagnostic: &Diagnostic) -> bool {
@@ -238,11 +246,7 @@ pub fn check_text(path: &Path, text: &str, templates: TemplateDir) -> Checked {
                 templates: &templates,
                 sources: &checked.sources,
             };
-            for rule in rules::RULES {
-                if let Check::Funnel(check) = rule.check {
-                    checked.diagnostics.extend(check(&cx));
-                }
-            }
+            checked.diagnostics.extend(funnel_rules(&cx));
             checked.funnels.push(funnel);
         }
     }
