@@ -233,7 +233,6 @@ fn sarif(checked: &Checked) -> Value {
             "tool": { "driver": {
                 "name": "funnel",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/funnel-as-code/funnel",
                 "rules": rules,
             }},
             "results": results,
