@@ -76,6 +76,8 @@ pub struct FunnelGraph {
     pub entry: NodeIndex,
     pub stages: Vec<NodeIndex>,
     pub steps: Vec<Vec<NodeIndex>>,
+    /// Which nodes some path from the entry reaches, by node index.
+    pub reached: Vec<bool>,
 }
 
 impl FunnelGraph {
@@ -100,8 +102,10 @@ impl FunnelGraph {
             entry,
             stages,
             steps,
+            reached: Vec::new(),
         };
         this.connect(funnel);
+        this.reached = this.reach(&[entry], false, |_| true);
         this
     }
 

@@ -13,7 +13,7 @@ use crate::graph::FunnelGraph;
 use crate::model::Funnel;
 use crate::parser::Parser;
 use crate::rules::{self, Check, Context, Project};
-use crate::source::{SourceId, Sources};
+use crate::source::Sources;
 use crate::template::TemplateDir;
 
 /// The comment that silences rules on its line: `# funnel-ignore` (all) or
@@ -59,18 +59,9 @@ impl<'a> Linter<'a> {
         let mut dirs: BTreeMap<PathBuf, (TemplateDir, Vec<usize>)> = BTreeMap::new();
         let mut graphs = Vec::new();
         for path in &files {
-            let text = read(path)?;
-            let id = checked.sources.add(path, text);
-            let file = checked.sources.get(id);
-            let document = match Parser::parse(id, file) {
-                Ok(document) => document,
-                Err(diagnostic) => {
-                    checked.diagnostics.push(diagnostic);
-                    continue;
-                }
+            let Some(funnel) = compile(&mut checked, path, read(path)?) else {
+                continue;
             };
-            let (funnel, diagnostics) = Compiler::compile(&document, id, &file.text);
-            checked.diagnostics.extend(diagnostics);
             let dir = path.parent().unwrap_or(Path::new(".")).join("templates");
             if !dirs.contains_key(&dir) {
                 let templates =
@@ -96,7 +87,6 @@ impl<'a> Linter<'a> {
                 funnel,
                 graph,
                 templates,
-                sources: &checked.sources,
             };
             checked.diagnostics.extend(funnel_rules(&cx));
         }
@@ -134,6 +124,24 @@ impl<'a> Linter<'a> {
             key(a).cmp(&key(b))
         });
         checked.diagnostics.dedup();
+    }
+}
+
+/// Adds a funnel file to `checked`, parses and compiles it, and keeps the
+/// diagnostics; `None` when it does not parse.
+fn compile(checked: &mut Checked, path: &Path, text: String) -> Option<Funnel> {
+    let id = checked.sources.add(path, text);
+    let file = checked.sources.get(id);
+    match Parser::parse(id, file) {
+        Ok(document) => {
+            let (funnel, diagnostics) = Compiler::compile(&document, id, &file.text);
+            checked.diagnostics.extend(diagnostics);
+            Some(funnel)
+        }
+        Err(diagnostic) => {
+            checked.diagnostics.push(diagnostic);
+            None
+        }
     }
 }
 
@@ -232,23 +240,15 @@ pub fn check_text(path: &Path, text: &str, templates: TemplateDir) -> Checked {
         files: 1,
         ..Checked::default()
     };
-    let id: SourceId = checked.sources.add(path, text.to_string());
-    let file = checked.sources.get(id);
-    match Parser::parse(id, file) {
-        Err(diagnostic) => checked.diagnostics.push(diagnostic),
-        Ok(document) => {
-            let (funnel, diagnostics) = Compiler::compile(&document, id, &file.text);
-            checked.diagnostics.extend(diagnostics);
-            let graph = FunnelGraph::build(&funnel);
-            let cx = Context {
-                funnel: &funnel,
-                graph: &graph,
-                templates: &templates,
-                sources: &checked.sources,
-            };
-            checked.diagnostics.extend(funnel_rules(&cx));
-            checked.funnels.push(funnel);
-        }
+    if let Some(funnel) = compile(&mut checked, path, text.to_string()) {
+        let graph = FunnelGraph::build(&funnel);
+        let cx = Context {
+            funnel: &funnel,
+            graph: &graph,
+            templates: &templates,
+        };
+        checked.diagnostics.extend(funnel_rules(&cx));
+        checked.funnels.push(funnel);
     }
     Linter::new(&Config::default()).settle(&mut checked);
     checked

@@ -10,7 +10,6 @@
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::FunnelGraph;
 use crate::model::Funnel;
-use crate::source::Sources;
 use crate::template::TemplateDir;
 
 pub mod conflicting_keys;
@@ -45,7 +44,6 @@ pub struct Context<'a> {
     pub funnel: &'a Funnel,
     pub graph: &'a FunnelGraph,
     pub templates: &'a TemplateDir,
-    pub sources: &'a Sources,
 }
 
 /// What a rule that looks across funnels sees: each template directory with

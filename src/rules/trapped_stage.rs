@@ -24,7 +24,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         .map(|(i, _)| graph.stages[i])
         .collect();
     let can_finish = graph.reach(&terminals, true, |e| !e.kind.global());
-    let reached = graph.reach(&[graph.entry], false, |_| true);
+    let reached = &graph.reached;
     funnel
         .stages
         .iter()

@@ -17,7 +17,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
     if cx.funnel.entries.is_empty() {
         return Vec::new(); // `invalid-entry` already says nobody can enter.
     }
-    let reached = cx.graph.reach(&[cx.graph.entry], false, |_| true);
+    let reached = &cx.graph.reached;
     cx.funnel
         .stages
         .iter()

@@ -17,7 +17,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
     if cx.funnel.entries.is_empty() {
         return Vec::new();
     }
-    let reached = cx.graph.reach(&[cx.graph.entry], false, |_| true);
+    let reached = &cx.graph.reached;
     let mut found = Vec::new();
     for (s, stage) in cx.funnel.stages.iter().enumerate() {
         if !reached[cx.graph.stages[s].index()] {
