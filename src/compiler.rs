@@ -10,7 +10,7 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 
-use crate::condition::{Condition, VARIABLES};
+use crate::condition::{Condition, Parsed, VARIABLES};
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::document::{
     BranchDoc, Document, MessageDoc, NotifyDoc, Spanned, StageDoc, StepDoc, TaskDoc, Text,
@@ -32,6 +32,7 @@ pub struct Compiler<'a> {
     steps: HashMap<&'a str, (StageId, usize)>,
     staff: Vec<&'a str>,
     terminal: Vec<bool>,
+    parsed: HashMap<String, Parsed>,
     reads: Vec<(String, Span)>,
     templates: Vec<(String, Span)>,
 }
@@ -111,6 +112,7 @@ impl<'a> Compiler<'a> {
                 .values()
                 .map(|s| s.terminal.as_ref().is_some_and(|t| t.value))
                 .collect(),
+            parsed: HashMap::new(),
             reads: Vec::new(),
             templates: Vec::new(),
         };
@@ -389,7 +391,14 @@ impl<'a> Compiler<'a> {
     }
 
     fn condition(&mut self, text: &Text) -> Condition {
-        match Condition::parse(&text.value, text.span, self.text) {
+        // Funnels repeat conditions (the same opt-out, the same goal in many
+        // stages): each distinct text is parsed once.
+        if !self.parsed.contains_key(text.as_str()) {
+            self.parsed
+                .insert(text.value.clone(), Parsed::new(&text.value));
+        }
+        let parsed = &self.parsed[text.as_str()];
+        match Condition::place(parsed, &text.value, text.span, self.text) {
             Ok(condition) => {
                 for name in &condition.unknown_variables {
                     self.report(

@@ -31,40 +31,88 @@ pub struct ConditionError {
     pub span: Span,
 }
 
+/// What parsing an expression's text yields, independent of where it was
+/// written: the compiler parses each distinct text once and places it at
+/// every use with [`Condition::place`].
+#[derive(Clone, Debug)]
+pub enum Parsed {
+    Program {
+        program: Arc<cel::Program>,
+        fields: Vec<String>,
+        unknown: Vec<String>,
+    },
+    /// The parser's message and the character column of the error.
+    Error { message: String, column: usize },
+}
+
+impl Parsed {
+    pub fn new(source: &str) -> Self {
+        match cel::Program::compile(source) {
+            Ok(program) => {
+                let mut reads = Reads::default();
+                reads.walk(program.expression());
+                Parsed::Program {
+                    program: Arc::new(program),
+                    fields: reads.fields,
+                    unknown: reads.unknown,
+                }
+            }
+            Err(errors) => {
+                let first = errors.errors.first();
+                Parsed::Error {
+                    column: first.map_or(0, |e| usize::try_from(e.pos.1).unwrap_or(0)),
+                    message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
+                }
+            }
+        }
+    }
+}
+
 impl Condition {
     /// `span` is where the expression text was written; `file_text` is the
     /// whole file, used to place errors and field reads on the exact column.
     pub fn parse(source: &str, span: Span, file_text: &str) -> Result<Self, ConditionError> {
+        Self::place(&Parsed::new(source), source, span, file_text)
+    }
+
+    /// A parsed expression at one place in the file.
+    pub fn place(
+        parsed: &Parsed,
+        source: &str,
+        span: Span,
+        file_text: &str,
+    ) -> Result<Self, ConditionError> {
         let start = expression_start(source, span, file_text);
-        let program = cel::Program::compile(source).map_err(|errors| {
-            let first = errors.errors.first();
-            let column = first.map_or(0, |e| usize::try_from(e.pos.1).unwrap_or(0));
-            let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
-            ConditionError {
-                message,
-                span: start.map_or(span, |s| Span::new(s + char_offset(source, column), 1)),
+        let (program, fields, unknown) = match parsed {
+            Parsed::Program {
+                program,
+                fields,
+                unknown,
+            } => (program, fields, unknown),
+            Parsed::Error { message, column } => {
+                return Err(ConditionError {
+                    message: message.clone(),
+                    span: start.map_or(span, |s| Span::new(s + char_offset(source, *column), 1)),
+                });
             }
-        })?;
-        let mut reads = Reads::default();
-        reads.walk(program.expression());
-        let fields = reads
-            .fields
-            .into_iter()
+        };
+        let fields = fields
+            .iter()
             .map(|field| {
                 let needle = format!("contact.{field}");
                 let at = match (start, source.find(&needle)) {
                     (Some(s), Some(i)) => Span::new(s + i, needle.len()),
                     _ => span,
                 };
-                (field, at)
+                (field.clone(), at)
             })
             .collect();
         Ok(Self {
             source: source.to_string(),
             span,
-            program: Some(Arc::new(program)),
+            program: Some(Arc::clone(program)),
             fields,
-            unknown_variables: reads.unknown,
+            unknown_variables: unknown.clone(),
         })
     }
 }
