@@ -15,6 +15,7 @@ pub mod diagram;
 pub mod document;
 pub mod duration;
 pub mod error;
+pub mod feed;
 pub mod graph;
 pub mod linter;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod report;
 pub mod rules;
 pub mod schedule;
 pub mod source;
+pub mod store;
 pub mod template;
 
 use std::ffi::OsString;

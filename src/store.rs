@@ -1,0 +1,497 @@
+//! Store: the runner's durable state in one SQLite file. Owns the schema and
+//! its migrations, the run lock, and every read and write of journeys,
+//! history, the outbox and tasks. Knows nothing of funnel semantics.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+/// Migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    now TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT
+);
+CREATE TABLE journeys (
+    funnel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    entry INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    clock TEXT NOT NULL,
+    waiting_since TEXT,
+    active INTEGER NOT NULL,
+    entered_at TEXT NOT NULL,
+    left_at TEXT,
+    PRIMARY KEY (funnel, contact)
+);
+CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY,
+    funnel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    entry INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    from_stage TEXT,
+    from_step TEXT,
+    to_stage TEXT,
+    to_step TEXT,
+    reason TEXT NOT NULL,
+    version TEXT NOT NULL
+);
+CREATE INDEX history_contact ON history (contact, id);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    funnel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    step TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX outbox_status ON outbox (status, next_attempt_at);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    funnel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    step TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    assignee TEXT NOT NULL,
+    escalate_to TEXT,
+    created_at TEXT NOT NULL,
+    due_at TEXT,
+    status TEXT NOT NULL,
+    done_at TEXT,
+    escalated_at TEXT
+);
+CREATE INDEX tasks_open ON tasks (status, due_at);
+"#];
+
+/// Errors of the state file, each with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another `funnel run` holds the state.
+    #[error("{} is in use by another funnel run; nothing was changed", path.display())]
+    Locked { path: PathBuf },
+    /// The lock file or the state directory could not be created.
+    #[error("cannot open {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// SQLite failed.
+    #[error("state database: {source}")]
+    Sqlite {
+        #[from]
+        source: rusqlite::Error,
+    },
+    /// The state was written by a newer funnel.
+    #[error("{} has schema version {found}; this funnel knows up to {known}: upgrade funnel", path.display())]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    /// `--now` is before the last run's.
+    #[error("--now {now} is before the last run's {last}; runs must move forward in time")]
+    Backwards { now: String, last: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Times are stored as RFC 3339 text in UTC, which sorts as it should.
+pub fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Where one contact is in one funnel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Journey {
+    pub funnel: String,
+    pub contact: String,
+    /// How many times the contact entered the funnel, this time included.
+    pub entry: i64,
+    pub stage: String,
+    /// Index of the step being worked on; `steps.len()` when they ran out.
+    pub step: usize,
+    /// When the current step's delay started counting.
+    pub clock: DateTime<Utc>,
+    /// Set while the current step's action is done and its wait is open.
+    pub waiting_since: Option<DateTime<Utc>>,
+    pub active: bool,
+    pub entered_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+/// One line of a contact's history.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Transition {
+    pub funnel: String,
+    pub contact: String,
+    pub entry: i64,
+    pub at: String,
+    pub from_stage: Option<String>,
+    pub from_step: Option<String>,
+    pub to_stage: Option<String>,
+    pub to_step: Option<String>,
+    pub reason: String,
+}
+
+/// An action queued for delivery.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OutboxRow {
+    pub key: String,
+    pub funnel: String,
+    pub contact: String,
+    pub step: String,
+    pub channel: String,
+    pub payload: serde_json::Value,
+    pub due_at: String,
+    pub status: String,
+}
+
+/// A staff task.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub key: String,
+    pub funnel: String,
+    pub contact: String,
+    pub step: String,
+    pub kind: String,
+    pub assignee: String,
+    pub escalate_to: Option<String>,
+    pub created_at: String,
+    pub due_at: Option<String>,
+    pub status: String,
+    pub escalated_at: Option<String>,
+}
+
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+    /// Held for the store's life: the OS lock that keeps a second run out.
+    _lock: Option<File>,
+}
+
+impl Store {
+    /// Opens (creating and migrating) the state at `path` and takes the run
+    /// lock. A second process gets [`StoreError::Locked`] at once.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let lock_path = path.with_extension("lock");
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Locked { path: path.to_path_buf() });
+        }
+        let connection = Connection::open(path)?;
+        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        let mut store = Store { connection, path: path.to_path_buf(), _lock: Some(lock) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the state read-only without the lock, for `status`, `history`
+    /// and `tasks` while a run may be going on.
+    pub fn open_read(path: &Path) -> StoreResult<Self> {
+        let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        Ok(Store { connection, path: path.to_path_buf(), _lock: None })
+    }
+
+    fn migrate(&mut self) -> StoreResult<()> {
+        let version: i64 = self.connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+        }
+        let tx = self.connection.transaction()?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the start of a run at `now`, refusing to go back in time.
+    pub fn begin_run(&mut self, now: DateTime<Utc>, started: DateTime<Utc>) -> StoreResult<i64> {
+        let last: Option<String> = self
+            .connection
+            .query_row("SELECT now FROM runs ORDER BY now DESC LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        if let Some(last) = last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
+            return Err(StoreError::Backwards { now: time(now), last });
+        }
+        self.connection.execute("INSERT INTO runs (now, started_at) VALUES (?1, ?2)", params![time(now), time(started)])?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    pub fn finish_run(&mut self, run: i64, finished: DateTime<Utc>, summary: &serde_json::Value) -> StoreResult<()> {
+        self.connection.execute(
+            "UPDATE runs SET finished_at = ?1, summary = ?2 WHERE id = ?3",
+            params![time(finished), summary.to_string(), run],
+        )?;
+        Ok(())
+    }
+
+    pub fn transaction(&mut self) -> StoreResult<Transaction<'_>> {
+        Ok(self.connection.transaction()?)
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}
+
+fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
+    let t = |s: String| parse_time(&s).unwrap_or_default();
+    Ok(Journey {
+        funnel: row.get(0)?,
+        contact: row.get(1)?,
+        entry: row.get(2)?,
+        stage: row.get(3)?,
+        step: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+        clock: t(row.get(5)?),
+        waiting_since: row.get::<_, Option<String>>(6)?.and_then(|s| parse_time(&s)),
+        active: row.get(7)?,
+        entered_at: t(row.get(8)?),
+        left_at: row.get::<_, Option<String>>(9)?.and_then(|s| parse_time(&s)),
+    })
+}
+
+const JOURNEY_COLUMNS: &str = "funnel, contact, entry, stage, step, clock, waiting_since, active, entered_at, left_at";
+
+/// Reads and writes inside one transaction: a contact's changes and the
+/// outbox rows they create commit together.
+pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
+    let sql = format!("SELECT {JOURNEY_COLUMNS} FROM journeys WHERE funnel = ?1 AND contact = ?2");
+    Ok(tx.query_row(&sql, params![funnel, contact], journey_from).optional()?)
+}
+
+pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
+    tx.execute(
+        &format!("INSERT OR REPLACE INTO journeys ({JOURNEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        params![
+            j.funnel,
+            j.contact,
+            j.entry,
+            j.stage,
+            j.step as i64,
+            time(j.clock),
+            j.waiting_since.map(time),
+            j.active,
+            time(j.entered_at),
+            j.left_at.map(time)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO history (funnel, contact, entry, at, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![t.funnel, t.contact, t.entry, t.at, t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
+    )?;
+    Ok(())
+}
+
+/// Queues an action; a row with the same idempotency key is left alone.
+/// Returns whether a row was added.
+pub fn enqueue(tx: &Connection, row: &OutboxRow, created: DateTime<Utc>) -> StoreResult<bool> {
+    let added = tx.execute(
+        "INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created)],
+    )?;
+    Ok(added > 0)
+}
+
+pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
+    let added = tx.execute(
+        "INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')",
+        params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at],
+    )?;
+    Ok(added > 0)
+}
+
+fn task_from(row: &rusqlite::Row) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: row.get(0)?,
+        key: row.get(1)?,
+        funnel: row.get(2)?,
+        contact: row.get(3)?,
+        step: row.get(4)?,
+        kind: row.get(5)?,
+        assignee: row.get(6)?,
+        escalate_to: row.get(7)?,
+        created_at: row.get(8)?,
+        due_at: row.get(9)?,
+        status: row.get(10)?,
+        escalated_at: row.get(11)?,
+    })
+}
+
+const TASK_COLUMNS: &str = "id, key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, escalated_at";
+
+/// Open tasks past their due time that have not been escalated yet.
+pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<Vec<Task>> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 ORDER BY due_at, id");
+    let mut statement = tx.prepare(&sql)?;
+    let rows = statement.query_map(params![time(now)], task_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn mark_escalated(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    tx.execute("UPDATE tasks SET escalated_at = ?1 WHERE id = ?2", params![time(at), id])?;
+    Ok(())
+}
+
+/// Marks a task done; false when there is no such open task.
+pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+    let changed = tx.execute("UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'", params![time(at), id])?;
+    Ok(changed > 0)
+}
+
+/// Marks the open tasks a contact's step created as done (a `task.done` event).
+pub fn complete_step_tasks(tx: &Connection, funnel: &str, contact: &str, step: &str, at: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(tx.execute(
+        "UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
+        params![time(at), funnel, contact, step],
+    )?)
+}
+
+/// Tasks, filtered; `overdue_at` keeps open tasks due before it.
+pub fn tasks(connection: &Connection, overdue_at: Option<DateTime<Utc>>, assignee: Option<&str>) -> StoreResult<Vec<Task>> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
+    );
+    let mut statement = connection.prepare(&sql)?;
+    let rows = statement.query_map(params![overdue_at.map(time), assignee], task_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
+    let mut statement = connection.prepare(
+        "SELECT funnel, contact, entry, at, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
+    )?;
+    let rows = statement.query_map(params![contact], |r| {
+        Ok(Transition {
+            funnel: r.get(0)?,
+            contact: r.get(1)?,
+            entry: r.get(2)?,
+            at: r.get(3)?,
+            from_stage: r.get(4)?,
+            from_step: r.get(5)?,
+            to_stage: r.get(6)?,
+            to_step: r.get(7)?,
+            reason: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Outbox rows of one status, oldest first.
+pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRow>> {
+    let mut statement = connection.prepare(
+        "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
+    )?;
+    let rows = statement.query_map(params![status], |r| {
+        Ok(OutboxRow {
+            key: r.get(0)?,
+            funnel: r.get(1)?,
+            contact: r.get(2)?,
+            step: r.get(3)?,
+            channel: r.get(4)?,
+            payload: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or(serde_json::Value::Null),
+            due_at: r.get(6)?,
+            status: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResult<()> {
+    tx.execute("UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2", params![status, key])?;
+    Ok(())
+}
+
+/// Contacts per funnel, stage and step, for `status`.
+pub fn positions(connection: &Connection) -> StoreResult<Vec<(String, String, i64, bool, i64)>> {
+    let mut statement = connection.prepare(
+        "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
+    )?;
+    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Outbox counts by status.
+pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(String, i64)>> {
+    let mut statement = connection.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
+    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        parse_time(text).unwrap()
+    }
+
+    #[test]
+    fn migrates_once_and_refuses_going_back_in_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let mut store = Store::open(&path).unwrap();
+            store.begin_run(at("2026-01-02T00:00:00Z"), Utc::now()).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store.connection().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let err = store.begin_run(at("2026-01-01T00:00:00Z"), Utc::now()).unwrap_err();
+        assert!(matches!(err, StoreError::Backwards { .. }), "{err}");
+        store.begin_run(at("2026-01-02T00:00:00Z"), Utc::now()).unwrap();
+    }
+
+    #[test]
+    fn a_second_writer_is_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let _first = Store::open(&path).unwrap();
+        assert!(matches!(Store::open(&path), Err(StoreError::Locked { .. })));
+    }
+
+    #[test]
+    fn the_same_idempotency_key_is_queued_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let row = OutboxRow {
+            key: "f/c/1/step".into(),
+            funnel: "f".into(),
+            contact: "c".into(),
+            step: "step".into(),
+            channel: "email".into(),
+            payload: serde_json::json!({"body": "hi"}),
+            due_at: "2026-01-01T00:00:00Z".into(),
+            status: "queued".into(),
+        };
+        let tx = store.transaction().unwrap();
+        assert!(enqueue(&tx, &row, Utc::now()).unwrap());
+        assert!(!enqueue(&tx, &row, Utc::now()).unwrap());
+        tx.commit().unwrap();
+        assert_eq!(outbox(store.connection(), "queued").unwrap().len(), 1);
+    }
+}
