@@ -15,7 +15,6 @@ pub mod diagram;
 pub mod document;
 pub mod duration;
 pub mod error;
-pub mod feed;
 pub mod graph;
 pub mod linter;
 pub mod model;

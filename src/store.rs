@@ -25,6 +25,7 @@ CREATE TABLE journeys (
     step INTEGER NOT NULL,
     clock TEXT NOT NULL,
     waiting_since TEXT,
+    stage_since TEXT NOT NULL,
     active INTEGER NOT NULL,
     entered_at TEXT NOT NULL,
     left_at TEXT,
@@ -77,6 +78,17 @@ CREATE TABLE tasks (
     escalated_at TEXT
 );
 CREATE INDEX tasks_open ON tasks (status, due_at);
+CREATE TABLE contact_fields (
+    contact TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (contact, field)
+);
+CREATE TABLE tags (
+    contact TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (contact, tag)
+);
 "#];
 
 /// Errors of the state file, each with what was being done.
@@ -87,7 +99,10 @@ pub enum StoreError {
     Locked { path: PathBuf },
     /// The lock file or the state directory could not be created.
     #[error("cannot open {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// SQLite failed.
     #[error("state database: {source}")]
     Sqlite {
@@ -96,7 +111,11 @@ pub enum StoreError {
     },
     /// The state was written by a newer funnel.
     #[error("{} has schema version {found}; this funnel knows up to {known}: upgrade funnel", path.display())]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     /// `--now` is before the last run's.
     #[error("--now {now} is before the last run's {last}; runs must move forward in time")]
     Backwards { now: String, last: String },
@@ -110,7 +129,9 @@ pub fn time(at: DateTime<Utc>) -> String {
 }
 
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Where one contact is in one funnel.
@@ -127,6 +148,8 @@ pub struct Journey {
     pub clock: DateTime<Utc>,
     /// Set while the current step's action is done and its wait is open.
     pub waiting_since: Option<DateTime<Utc>>,
+    /// When the contact entered the current stage.
+    pub stage_since: DateTime<Utc>,
     pub active: bool,
     pub entered_at: DateTime<Utc>,
     pub left_at: Option<DateTime<Utc>>,
@@ -187,18 +210,34 @@ impl Store {
     /// Opens (creating and migrating) the state at `path` and takes the run
     /// lock. A second process gets [`StoreError::Locked`] at once.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+        let io = |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let lock_path = path.with_extension("lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
         if lock.try_lock().is_err() {
-            return Err(StoreError::Locked { path: path.to_path_buf() });
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+            });
         }
         let connection = Connection::open(path)?;
-        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-        let mut store = Store { connection, path: path.to_path_buf(), _lock: Some(lock) };
+        connection.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )?;
+        let mut store = Store {
+            connection,
+            path: path.to_path_buf(),
+            _lock: Some(lock),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -206,18 +245,33 @@ impl Store {
     /// Opens the state read-only without the lock, for `status`, `history`
     /// and `tasks` while a run may be going on.
     pub fn open_read(path: &Path) -> StoreResult<Self> {
-        let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        Ok(Store { connection, path: path.to_path_buf(), _lock: None })
+        let connection =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        Ok(Store {
+            connection,
+            path: path.to_path_buf(),
+            _lock: None,
+        })
     }
 
     fn migrate(&mut self) -> StoreResult<()> {
-        let version: i64 = self.connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version: i64 = self
+            .connection
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
         }
         let tx = self.connection.transaction()?;
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        for (index, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", index as i64 + 1)?;
         }
@@ -229,16 +283,29 @@ impl Store {
     pub fn begin_run(&mut self, now: DateTime<Utc>, started: DateTime<Utc>) -> StoreResult<i64> {
         let last: Option<String> = self
             .connection
-            .query_row("SELECT now FROM runs ORDER BY now DESC LIMIT 1", [], |r| r.get(0))
+            .query_row("SELECT now FROM runs ORDER BY now DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         if let Some(last) = last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
-            return Err(StoreError::Backwards { now: time(now), last });
+            return Err(StoreError::Backwards {
+                now: time(now),
+                last,
+            });
         }
-        self.connection.execute("INSERT INTO runs (now, started_at) VALUES (?1, ?2)", params![time(now), time(started)])?;
+        self.connection.execute(
+            "INSERT INTO runs (now, started_at) VALUES (?1, ?2)",
+            params![time(now), time(started)],
+        )?;
         Ok(self.connection.last_insert_rowid())
     }
 
-    pub fn finish_run(&mut self, run: i64, finished: DateTime<Utc>, summary: &serde_json::Value) -> StoreResult<()> {
+    pub fn finish_run(
+        &mut self,
+        run: i64,
+        finished: DateTime<Utc>,
+        summary: &serde_json::Value,
+    ) -> StoreResult<()> {
         self.connection.execute(
             "UPDATE runs SET finished_at = ?1, summary = ?2 WHERE id = ?3",
             params![time(finished), summary.to_string(), run],
@@ -264,25 +331,32 @@ fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
         stage: row.get(3)?,
         step: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
         clock: t(row.get(5)?),
-        waiting_since: row.get::<_, Option<String>>(6)?.and_then(|s| parse_time(&s)),
-        active: row.get(7)?,
-        entered_at: t(row.get(8)?),
-        left_at: row.get::<_, Option<String>>(9)?.and_then(|s| parse_time(&s)),
+        waiting_since: row
+            .get::<_, Option<String>>(6)?
+            .and_then(|s| parse_time(&s)),
+        stage_since: t(row.get(7)?),
+        active: row.get(8)?,
+        entered_at: t(row.get(9)?),
+        left_at: row
+            .get::<_, Option<String>>(10)?
+            .and_then(|s| parse_time(&s)),
     })
 }
 
-const JOURNEY_COLUMNS: &str = "funnel, contact, entry, stage, step, clock, waiting_since, active, entered_at, left_at";
+const JOURNEY_COLUMNS: &str = "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at";
 
 /// Reads and writes inside one transaction: a contact's changes and the
 /// outbox rows they create commit together.
 pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
     let sql = format!("SELECT {JOURNEY_COLUMNS} FROM journeys WHERE funnel = ?1 AND contact = ?2");
-    Ok(tx.query_row(&sql, params![funnel, contact], journey_from).optional()?)
+    Ok(tx
+        .query_row(&sql, params![funnel, contact], journey_from)
+        .optional()?)
 }
 
 pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
     tx.execute(
-        &format!("INSERT OR REPLACE INTO journeys ({JOURNEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!("INSERT OR REPLACE INTO journeys ({JOURNEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
         params![
             j.funnel,
             j.contact,
@@ -291,6 +365,7 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
             j.step as i64,
             time(j.clock),
             j.waiting_since.map(time),
+            time(j.stage_since),
             j.active,
             time(j.entered_at),
             j.left_at.map(time)
@@ -346,25 +421,39 @@ const TASK_COLUMNS: &str = "id, key, funnel, contact, step, kind, assignee, esca
 
 /// Open tasks past their due time that have not been escalated yet.
 pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<Vec<Task>> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 ORDER BY due_at, id");
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 ORDER BY due_at, id"
+    );
     let mut statement = tx.prepare(&sql)?;
     let rows = statement.query_map(params![time(now)], task_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn mark_escalated(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
-    tx.execute("UPDATE tasks SET escalated_at = ?1 WHERE id = ?2", params![time(at), id])?;
+    tx.execute(
+        "UPDATE tasks SET escalated_at = ?1 WHERE id = ?2",
+        params![time(at), id],
+    )?;
     Ok(())
 }
 
 /// Marks a task done; false when there is no such open task.
 pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
-    let changed = tx.execute("UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'", params![time(at), id])?;
+    let changed = tx.execute(
+        "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
+        params![time(at), id],
+    )?;
     Ok(changed > 0)
 }
 
 /// Marks the open tasks a contact's step created as done (a `task.done` event).
-pub fn complete_step_tasks(tx: &Connection, funnel: &str, contact: &str, step: &str, at: DateTime<Utc>) -> StoreResult<usize> {
+pub fn complete_step_tasks(
+    tx: &Connection,
+    funnel: &str,
+    contact: &str,
+    step: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<usize> {
     Ok(tx.execute(
         "UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
         params![time(at), funnel, contact, step],
@@ -372,7 +461,11 @@ pub fn complete_step_tasks(tx: &Connection, funnel: &str, contact: &str, step: &
 }
 
 /// Tasks, filtered; `overdue_at` keeps open tasks due before it.
-pub fn tasks(connection: &Connection, overdue_at: Option<DateTime<Utc>>, assignee: Option<&str>) -> StoreResult<Vec<Task>> {
+pub fn tasks(
+    connection: &Connection,
+    overdue_at: Option<DateTime<Utc>>,
+    assignee: Option<&str>,
+) -> StoreResult<Vec<Task>> {
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
     );
@@ -413,7 +506,8 @@ pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRo
             contact: r.get(2)?,
             step: r.get(3)?,
             channel: r.get(4)?,
-            payload: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or(serde_json::Value::Null),
+            payload: serde_json::from_str(&r.get::<_, String>(5)?)
+                .unwrap_or(serde_json::Value::Null),
             due_at: r.get(6)?,
             status: r.get(7)?,
         })
@@ -422,22 +516,86 @@ pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRo
 }
 
 pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResult<()> {
-    tx.execute("UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2", params![status, key])?;
+    tx.execute(
+        "UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2",
+        params![status, key],
+    )?;
     Ok(())
 }
 
-/// Contacts per funnel, stage and step, for `status`.
-pub fn positions(connection: &Connection) -> StoreResult<Vec<(String, String, i64, bool, i64)>> {
+/// Values set by `set` actions, which override the feed's.
+pub fn overrides(tx: &Connection, contact: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
+    let mut statement =
+        tx.prepare_cached("SELECT field, value FROM contact_fields WHERE contact = ?1")?;
+    let rows = statement.query_map(params![contact], |r| {
+        let value: String = r.get(1)?;
+        Ok((
+            r.get(0)?,
+            serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_field(
+    tx: &Connection,
+    contact: &str,
+    field: &str,
+    value: &serde_json::Value,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO contact_fields (contact, field, value) VALUES (?1, ?2, ?3)",
+        params![contact, field, value.to_string()],
+    )?;
+    Ok(())
+}
+
+pub fn tags_of(tx: &Connection, contact: &str) -> StoreResult<Vec<String>> {
+    let mut statement =
+        tx.prepare_cached("SELECT tag FROM tags WHERE contact = ?1 ORDER BY tag")?;
+    let rows = statement.query_map(params![contact], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)",
+        params![contact, tag],
+    )?;
+    Ok(())
+}
+
+/// How many contacts are at one place of one funnel, for `status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Position {
+    pub funnel: String,
+    pub stage: String,
+    pub step: i64,
+    pub active: bool,
+    pub contacts: i64,
+}
+
+/// Contacts per funnel, stage and step.
+pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
     let mut statement = connection.prepare(
         "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
     )?;
-    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+    let rows = statement.query_map([], |r| {
+        Ok(Position {
+            funnel: r.get(0)?,
+            stage: r.get(1)?,
+            step: r.get(2)?,
+            active: r.get(3)?,
+            contacts: r.get(4)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Outbox counts by status.
 pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(String, i64)>> {
-    let mut statement = connection.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
+    let mut statement = connection
+        .prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -456,14 +614,23 @@ mod tests {
         let path = dir.path().join("state.db");
         {
             let mut store = Store::open(&path).unwrap();
-            store.begin_run(at("2026-01-02T00:00:00Z"), Utc::now()).unwrap();
+            store
+                .begin_run(at("2026-01-02T00:00:00Z"), Utc::now())
+                .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
-        let version: i64 = store.connection().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let version: i64 = store
+            .connection()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        let err = store.begin_run(at("2026-01-01T00:00:00Z"), Utc::now()).unwrap_err();
+        let err = store
+            .begin_run(at("2026-01-01T00:00:00Z"), Utc::now())
+            .unwrap_err();
         assert!(matches!(err, StoreError::Backwards { .. }), "{err}");
-        store.begin_run(at("2026-01-02T00:00:00Z"), Utc::now()).unwrap();
+        store
+            .begin_run(at("2026-01-02T00:00:00Z"), Utc::now())
+            .unwrap();
     }
 
     #[test]
