@@ -42,9 +42,121 @@ pub enum Command {
         after_help = "Examples:\n  funnel schema > schemas/funnel.schema.json\n\nIn VS Code (YAML extension), put at the top of a funnel file:\n  # yaml-language-server: $schema=../schemas/funnel.schema.json"
     )]
     Schema,
+    /// Run one tick: move contacts through the funnels and queue due actions.
+    #[command(after_help = format!("Examples:\n  funnel run --contacts contacts.csv\n  funnel run --contacts crm-export.csv --events events.jsonl --now 2026-05-04T09:00:00Z\n  crm-export | funnel run --contacts - --dry-run\n\nRun it from cron every few minutes; it is safe to run late, twice or after a crash.\n\n{RUN_EXIT_CODES}"))]
+    Run(RunArgs),
+    /// Contacts per stage and step, queued and failed actions, overdue tasks.
+    #[command(after_help = "Examples:\n  funnel status\n  funnel status --format json")]
+    Status(StateArgs),
+    /// A contact's journey, with the reason for every move.
+    #[command(after_help = "Examples:\n  funnel history c-1042")]
+    History(HistoryArgs),
+    /// The staff's to-do list.
+    #[command(
+        after_help = "Examples:\n  funnel tasks --overdue\n  funnel tasks --assignee anna --format csv"
+    )]
+    Tasks(TasksArgs),
+    /// Work on one task: `funnel task done ID`.
+    #[command(after_help = "Examples:\n  funnel task done 17")]
+    Task(TaskArgs),
     /// List the lint rules, or explain one.
     #[command(after_help = "Examples:\n  funnel rules\n  funnel rules dead-end")]
     Rules(RulesArgs),
+}
+
+const RUN_EXIT_CODES: &str = "\
+Exit codes:
+  0  the tick ran (bad feed rows are reported, skipped and counted)
+  1  the funnels have errors: nothing was changed
+  2  usage error, or --now before the last run's
+  3  could not read input
+  4  another funnel run holds the state: nothing was changed";
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Funnel files or directories.
+    #[arg(default_value = "funnels")]
+    pub funnels: Vec<PathBuf>,
+    /// The contacts feed: CSV, JSON array or JSON Lines; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub contacts: PathBuf,
+    /// The events feed (contact, event, at, data): JSON Lines or CSV.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Where the embedded file channel appends delivered messages.
+    #[arg(long, value_name = "FILE", default_value = ".funnel/outbox.jsonl")]
+    pub outbox: PathBuf,
+    /// The time of the tick, RFC 3339 (default: now).
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+    /// Print what would happen, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The contacts feed's id column.
+    #[arg(long, value_name = "NAME", default_value = "id")]
+    pub id_column: String,
+    /// Force the CSV delimiter (default: sniffed from the header).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<char>,
+    /// Project config to use instead of the nearest funnel.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StateArgs {
+    /// The state database.
+    #[arg(long, value_name = "PATH", default_value = ".funnel/state.db")]
+    pub state: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TableFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The contact id.
+    pub contact: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TasksArgs {
+    /// Only open tasks past their due time.
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only this person's tasks.
+    #[arg(long, value_name = "NAME")]
+    pub assignee: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TaskArgs {
+    #[command(subcommand)]
+    pub action: TaskAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskAction {
+    /// Mark a task done.
+    Done {
+        /// The task id from `funnel tasks`.
+        id: i64,
+        #[arg(long, value_name = "PATH", default_value = ".funnel/state.db")]
+        state: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,1 +1,1123 @@
-//! Contacts and events feeds (being written).
+//! The feeds of `funnel run`: the contacts feed and the optional events feed,
+//! as CSV, a JSON array or JSON Lines, and the typing of a contact row by a
+//! funnel's declared `contact:` fields.
+//!
+//! The caller reads the file or stdin and hands over bytes; this module does
+//! no I/O and never prints. A bad row, event or value becomes a [`Problem`]
+//! naming its line (the physical line where the record starts, the CSV
+//! header being line 1) and field, and the rest of the feed proceeds. Only a
+//! feed that cannot be read at all (a bad CSV header, a broken JSON array) is
+//! a [`FeedError`]. What happens to a contact in a funnel is the runner's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use csv::ByteRecord;
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use crate::model::{Field, FieldType};
+
+/// A value as the feed wrote it, before typing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Raw {
+    /// A CSV cell.
+    Text(String),
+    /// A value of a JSON object.
+    Json(Json),
+}
+
+/// One contact row as read. `values` holds every non-empty cell or key,
+/// the id column included; empty cells and JSON nulls are left out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub line: usize,
+    pub id: String,
+    pub values: BTreeMap<String, Raw>,
+}
+
+/// A typed contact value.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Timestamp(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+/// A contact typed for one funnel: only the declared fields (plus "id" as
+/// String), missing optional ones Null.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contact {
+    pub id: String,
+    pub line: usize,
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// A row, event or field that was skipped, and why. `message` is complete
+/// for an operator; `field` is the column or key it is about, if one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub line: usize,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Something a contact did, from the events feed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub line: usize,
+    pub contact: String,
+    pub name: String,
+    pub at: DateTime<Utc>,
+    pub data: Json,
+}
+
+/// How a feed is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    JsonLines,
+}
+
+impl Format {
+    /// Guesses the format from the first non-space character: `[` is a JSON
+    /// array, `{` JSON Lines, anything else CSV.
+    pub fn detect(bytes: &[u8]) -> Format {
+        let bytes = strip_bom(bytes);
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => Format::Json,
+            Some(b'{') => Format::JsonLines,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// How to read a feed. `id_column` names the contact id in the contacts
+/// feed; the events feed always names it `contact`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedOptions {
+    /// The column or key holding the contact id; `id` by default.
+    pub id_column: String,
+    /// The CSV delimiter; sniffed from the header when `None`.
+    pub delimiter: Option<u8>,
+    /// The format; detected from the content when `None`.
+    pub format: Option<Format>,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        Self {
+            id_column: "id".to_string(),
+            delimiter: None,
+            format: None,
+        }
+    }
+}
+
+/// A feed that cannot be read at all. `Display` starts with the line, so the
+/// caller can prefix the file name.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The CSV header, or a JSON array document, is not valid UTF-8.
+    #[error("line {line}: not valid UTF-8; save the file as UTF-8")]
+    NotUtf8 { line: usize },
+    /// The CSV header opens a quote that is never closed.
+    #[error("line {line}: the header opens a quote that is never closed")]
+    UnclosedQuote { line: usize },
+    /// The CSV header lacks a column the feed needs.
+    #[error(
+        "line {line}: the header has no `{column}` column (found: {})",
+        quoted_list(found)
+    )]
+    MissingColumn {
+        line: usize,
+        column: String,
+        found: Vec<String>,
+    },
+    /// Two CSV header columns have the same name once trimmed.
+    #[error("line {line}: the header has two `{column}` columns")]
+    DuplicateColumn { line: usize, column: String },
+    /// The csv reader failed on the header for another reason.
+    #[error("line {line}: cannot read the CSV header: {message}")]
+    Csv { line: usize, message: String },
+    /// A JSON array feed is not valid JSON; nothing after the error can be
+    /// trusted, so nothing is read.
+    #[error("line {line}, column {column}: not valid JSON: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A JSON feed whose top level is not an array (JSON Lines start with `{`).
+    #[error("line {line}: expected a JSON array of objects, found {found}")]
+    NotArray { line: usize, found: String },
+}
+
+impl FeedError {
+    /// The line the error is on.
+    pub fn line(&self) -> usize {
+        match self {
+            FeedError::NotUtf8 { line }
+            | FeedError::UnclosedQuote { line }
+            | FeedError::MissingColumn { line, .. }
+            | FeedError::DuplicateColumn { line, .. }
+            | FeedError::Csv { line, .. }
+            | FeedError::Json { line, .. }
+            | FeedError::NotArray { line, .. } => *line,
+        }
+    }
+}
+
+fn quoted_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "no named columns".to_string();
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
+}
+
+/// Reads a contacts feed. Rows without an id, with a repeated id, or that
+/// cannot be read are problems and left out; the rest come in feed order.
+pub fn read_contacts(
+    bytes: &[u8],
+    options: &FeedOptions,
+) -> Result<(Vec<Row>, Vec<Problem>), FeedError> {
+    let id_column = options.id_column.as_str();
+    let records = read_records(bytes, options, &[id_column])?;
+    let mut first_lines: HashMap<String, usize> = HashMap::new();
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for record in records {
+        match record.and_then(|r| contact_row(r, id_column, &mut first_lines)) {
+            Ok(row) => rows.push(row),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    Ok((rows, problems))
+}
+
+fn contact_row(
+    record: Record,
+    id_column: &str,
+    first_lines: &mut HashMap<String, usize>,
+) -> Result<Row, Problem> {
+    let problem = |message: String| Problem {
+        line: record.line,
+        field: Some(id_column.to_string()),
+        message,
+    };
+    let id = match record.values.get(id_column) {
+        None => return Err(problem("missing id".to_string())),
+        Some(raw) => key_text(raw).map_err(|found| {
+            problem(format!(
+                "field `{id_column}`: expected a string or an integer id, found {found}"
+            ))
+        })?,
+    };
+    if id.is_empty() {
+        return Err(problem("missing id".to_string()));
+    }
+    if let Some(first) = first_lines.get(&id) {
+        return Err(problem(format!(
+            "duplicate id `{id}`, first on line {first}"
+        )));
+    }
+    first_lines.insert(id.clone(), record.line);
+    Ok(Row {
+        line: record.line,
+        id,
+        values: record.values,
+    })
+}
+
+/// An id or name: a string (trimmed) or an integer as its decimal text.
+/// The error describes what was found instead.
+fn key_text(raw: &Raw) -> Result<String, String> {
+    match raw {
+        Raw::Text(text) => Ok(text.trim().to_string()),
+        Raw::Json(Json::String(text)) => Ok(text.trim().to_string()),
+        Raw::Json(Json::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        Raw::Json(other) => Err(format!("{} `{other}`", json_kind(other))),
+    }
+}
+
+/// Reads an events feed: JSON Lines (or a JSON array) with keys `contact`,
+/// `event`, `at` and optional `data`, or CSV with those columns, `data`
+/// being JSON text or empty. Events come in feed order.
+pub fn read_events(
+    bytes: &[u8],
+    options: &FeedOptions,
+) -> Result<(Vec<Event>, Vec<Problem>), FeedError> {
+    let records = read_records(bytes, options, &["contact", "event", "at"])?;
+    let mut events = Vec::new();
+    let mut problems = Vec::new();
+    for record in records {
+        match record.and_then(event) {
+            Ok(event) => events.push(event),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    Ok((events, problems))
+}
+
+fn event(record: Record) -> Result<Event, Problem> {
+    let line = record.line;
+    let problem = |field: &str, message: String| Problem {
+        line,
+        field: Some(field.to_string()),
+        message,
+    };
+    let contact = match record.values.get("contact").map(key_text) {
+        Some(Ok(contact)) if !contact.is_empty() => contact,
+        Some(Err(found)) => {
+            let message = format!("field `contact`: expected a contact id, found {found}");
+            return Err(problem("contact", message));
+        }
+        _ => return Err(problem("contact", "missing contact".to_string())),
+    };
+    let name = match record.values.get("event") {
+        Some(Raw::Text(name) | Raw::Json(Json::String(name))) if !name.trim().is_empty() => {
+            name.trim().to_string()
+        }
+        Some(Raw::Json(other)) if !other.is_null() => {
+            let message = format!("field `event`: expected an event name, found `{other}`");
+            return Err(problem("event", message));
+        }
+        _ => return Err(problem("event", "missing event name".to_string())),
+    };
+    let at = match record.values.get("at") {
+        None => return Err(problem("at", "missing `at`".to_string())),
+        Some(raw) => match typed_value(raw, FieldType::Timestamp) {
+            Ok(Value::Timestamp(at)) => at,
+            _ => return Err(problem("at", not_a("at", raw, FieldType::Timestamp))),
+        },
+    };
+    let data = match record.values.get("data") {
+        None => Json::Null,
+        Some(Raw::Json(data)) => data.clone(),
+        Some(Raw::Text(text)) => serde_json::from_str(text).map_err(|e| {
+            let message = format!("field `data`: not valid JSON: {}", json_reason(&e));
+            problem("data", message)
+        })?,
+    };
+    Ok(Event {
+        line,
+        contact,
+        name,
+        at,
+        data,
+    })
+}
+
+/// Types a row by a funnel's declared fields. The first missing required
+/// field, or value that does not parse as its type, is the problem.
+pub fn typed(row: &Row, fields: &IndexMap<String, Field>) -> Result<Contact, Problem> {
+    let mut typed = BTreeMap::new();
+    for (name, field) in fields {
+        let problem = |message: String| Problem {
+            line: row.line,
+            field: Some(name.clone()),
+            message,
+        };
+        let value = match row.values.get(name) {
+            None => Value::Null,
+            Some(raw) => {
+                typed_value(raw, field.kind).map_err(|()| problem(not_a(name, raw, field.kind)))?
+            }
+        };
+        if value == Value::Null && !field.optional {
+            return Err(problem(format!("missing required field `{name}`")));
+        }
+        typed.insert(name.clone(), value);
+    }
+    typed.insert("id".to_string(), Value::String(row.id.clone()));
+    Ok(Contact {
+        id: row.id.clone(),
+        line: row.line,
+        fields: typed,
+    })
+}
+
+/// A raw value as `kind`; blank text and JSON null are `Null`.
+fn typed_value(raw: &Raw, kind: FieldType) -> Result<Value, ()> {
+    let text = match raw {
+        Raw::Text(text) | Raw::Json(Json::String(text)) => text.trim(),
+        Raw::Json(Json::Null) => return Ok(Value::Null),
+        Raw::Json(other) => return typed_json(other, kind).ok_or(()),
+    };
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    typed_text(text, kind).ok_or(())
+}
+
+fn typed_text(text: &str, kind: FieldType) -> Option<Value> {
+    let string = || Value::String(text.to_string());
+    match kind {
+        FieldType::String => Some(string()),
+        FieldType::Email => is_email(text).then(string),
+        FieldType::Phone => is_phone(text).then(string),
+        FieldType::Timezone => text
+            .parse::<chrono_tz::Tz>()
+            .ok()
+            .map(|tz| Value::String(tz.name().to_string())),
+        FieldType::Int => text.parse().ok().map(Value::Int),
+        FieldType::Float => text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Value::Float),
+        FieldType::Bool => parse_bool(text).map(Value::Bool),
+        FieldType::Timestamp => parse_timestamp(text).map(Value::Timestamp),
+        FieldType::Date => parse_date(text).map(Value::Date),
+    }
+}
+
+/// A JSON bool or number as `kind`, where that is natural.
+fn typed_json(json: &Json, kind: FieldType) -> Option<Value> {
+    match (json, kind) {
+        (Json::Bool(b), FieldType::Bool) => Some(Value::Bool(*b)),
+        (Json::Number(n), FieldType::Bool) => match n.as_u64() {
+            Some(0) => Some(Value::Bool(false)),
+            Some(1) => Some(Value::Bool(true)),
+            _ => None,
+        },
+        (Json::Number(n), FieldType::Int) => {
+            n.as_i64().or_else(|| whole(n.as_f64()?)).map(Value::Int)
+        }
+        (Json::Number(n), FieldType::Float) => n.as_f64().map(Value::Float),
+        // Phone numbers and codes are often written as JSON numbers.
+        (Json::Number(n), FieldType::String | FieldType::Phone) => typed_text(&n.to_string(), kind),
+        _ => None,
+    }
+}
+
+/// `3.0` as 3: some writers put every JSON number as a float.
+fn whole(f: f64) -> Option<i64> {
+    // i64::MIN as f64 is exact (-2^63); 2^63 itself is out of range.
+    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f);
+    #[allow(clippy::cast_possible_truncation)]
+    (f.fract() == 0.0 && in_range).then_some(f as i64)
+}
+
+fn is_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !text.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn is_phone(text: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_digit() || " +-()".contains(c);
+    text.chars().all(allowed) && text.chars().filter(char::is_ascii_digit).count() >= 6
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Some(true),
+        "false" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` / `YYYY-MM-DDTHH:MM[:SS]` in UTC.
+fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    if !starts_with_date(text) {
+        return None;
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&Utc));
+    }
+    const FORMATS: [&str; 4] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ];
+    FORMATS
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|at| at.and_utc())
+}
+
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    if text.len() != 10 || !starts_with_date(text) {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// `YYYY-MM-DD` exactly, so chrono's lenient `%Y`/`%m` do not take `24-5-1`.
+fn starts_with_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 10
+        && b[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+/// "field `score`: `abc` is not an int (expected a whole number like 42)".
+fn not_a(name: &str, raw: &Raw, kind: FieldType) -> String {
+    let shown = match raw {
+        Raw::Text(text) | Raw::Json(Json::String(text)) => text.trim().to_string(),
+        Raw::Json(other) => other.to_string(),
+    };
+    let (what, expected) = match kind {
+        FieldType::String => ("a string", "text"),
+        FieldType::Int => ("an int", "a whole number like 42"),
+        FieldType::Float => ("a float", "a number like 3.5, with a dot"),
+        FieldType::Bool => ("a bool", "true/false, yes/no, y/n or 1/0"),
+        FieldType::Timestamp => (
+            "a timestamp",
+            "RFC 3339 like 2024-05-01T09:30:00Z, or 2024-05-01 09:30 in UTC",
+        ),
+        FieldType::Date => ("a date", "YYYY-MM-DD"),
+        FieldType::Email => ("an email address", "one @ with text on both sides"),
+        FieldType::Phone => (
+            "a phone number",
+            "at least 6 digits, and only spaces, +, -, ( and ) besides",
+        ),
+        FieldType::Timezone => ("a timezone", "an IANA name like Europe/Budapest"),
+    };
+    format!(
+        "field `{name}`: `{}` is not {what} (expected {expected})",
+        clip(&shown)
+    )
+}
+
+/// Long values are cut so a message stays one readable line.
+fn clip(text: &str) -> String {
+    const MAX: usize = 40;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Records: the format-independent rows both feeds are built from.
+
+/// One object or CSV row, blank values left out.
+struct Record {
+    line: usize,
+    values: BTreeMap<String, Raw>,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(BOM).unwrap_or(bytes)
+}
+
+/// Every record or problem in feed order. `required` are the CSV columns
+/// without which nothing can be read.
+fn read_records(
+    bytes: &[u8],
+    options: &FeedOptions,
+    required: &[&str],
+) -> Result<Vec<Result<Record, Problem>>, FeedError> {
+    let bytes = strip_bom(bytes);
+    match options.format.unwrap_or_else(|| Format::detect(bytes)) {
+        Format::Csv => {
+            let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(bytes));
+            CsvFeed::read(bytes, delimiter, required)
+        }
+        Format::Json => json_array(bytes),
+        Format::JsonLines => Ok(json_lines(bytes)),
+    }
+}
+
+/// Start offsets of the lines of a feed, to turn byte offsets into lines.
+struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn new(bytes: &[u8]) -> Self {
+        let newlines = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n');
+        Self {
+            starts: std::iter::once(0)
+                .chain(newlines.map(|(i, _)| i + 1))
+                .collect(),
+        }
+    }
+
+    /// The 1-based line of `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|start| *start <= offset)
+    }
+
+    /// The 1-based column (in bytes) of `offset`.
+    fn column(&self, offset: usize) -> usize {
+        let start = self.starts.get(self.line(offset) - 1).copied().unwrap_or(0);
+        offset - start + 1
+    }
+}
+
+fn utf8_problem(
+    line: usize,
+    field: Option<&str>,
+    bytes: &[u8],
+    error: std::str::Utf8Error,
+) -> Problem {
+    let byte = bytes.get(error.valid_up_to()).copied().unwrap_or_default();
+    let prefix = field.map(|f| format!("field `{f}`: ")).unwrap_or_default();
+    Problem {
+        line,
+        field: field.map(str::to_string),
+        message: format!("{prefix}not valid UTF-8 (byte 0x{byte:02X}); save the file as UTF-8"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// CSV
+
+/// The delimiter among `,` `;` and tab occurring most outside quotes in the
+/// header line; `,` when none does (a one-column file).
+fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    const CANDIDATES: [u8; 3] = [b',', b';', b'\t'];
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    let mut started = false;
+    for &byte in bytes {
+        match byte {
+            b'"' => quoted = !quoted,
+            b'\r' | b'\n' if !quoted && started => break,
+            b'\r' | b'\n' if !quoted => continue,
+            _ if !quoted => {
+                if let Some(i) = CANDIDATES.iter().position(|c| *c == byte) {
+                    counts[i] += 1;
+                }
+            }
+            _ => {}
+        }
+        started = true;
+    }
+    let best =
+        (0..CANDIDATES.len()).fold(0, |best, i| if counts[i] > counts[best] { i } else { best });
+    CANDIDATES[best]
+}
+
+/// A quote the csv crate reads leniently but that means a broken row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum QuoteFault {
+    /// A quoted field that runs to the end of the file.
+    Unclosed,
+    /// Text after the closing quote of a field: an undoubled quote inside.
+    TextAfter,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Fault {
+    offset: usize,
+    field: usize,
+    kind: QuoteFault,
+}
+
+/// Finds quote faults by walking the bytes as csv-core does (its states,
+/// without the output), since the csv crate accepts both silently.
+fn quote_faults(bytes: &[u8], delimiter: u8) -> Vec<Fault> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        StartField,
+        InField,
+        InQuotes,
+        QuoteInQuotes,
+    }
+    let mut faults = Vec::new();
+    let (mut state, mut field, mut opened) = (State::StartField, 0, 0);
+    for (offset, &byte) in bytes.iter().enumerate() {
+        let newline = byte == b'\n' || byte == b'\r';
+        state = match state {
+            State::InQuotes if byte == b'"' => State::QuoteInQuotes,
+            State::InQuotes => State::InQuotes,
+            State::QuoteInQuotes if byte == b'"' => State::InQuotes,
+            State::StartField if byte == b'"' => {
+                opened = offset;
+                State::InQuotes
+            }
+            _ if byte == delimiter => {
+                field += 1;
+                State::StartField
+            }
+            _ if newline => {
+                field = 0;
+                State::StartField
+            }
+            State::QuoteInQuotes => {
+                let kind = QuoteFault::TextAfter;
+                faults.push(Fault {
+                    offset,
+                    field,
+                    kind,
+                });
+                State::InField
+            }
+            _ => State::InField,
+        };
+    }
+    if state == State::InQuotes {
+        let kind = QuoteFault::Unclosed;
+        faults.push(Fault {
+            offset: opened,
+            field,
+            kind,
+        });
+    }
+    faults
+}
+
+/// The bytes one csv record was read from, blank lines before it skipped.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// What reading the next csv record gave.
+enum Read {
+    End,
+    Record(Span),
+    WrongLength {
+        span: Span,
+        expected: u64,
+        found: u64,
+    },
+    Failed {
+        span: Span,
+        message: String,
+    },
+}
+
+fn next_record(reader: &mut csv::Reader<&[u8]>, record: &mut ByteRecord, bytes: &[u8]) -> Read {
+    // usize holds any offset into a slice.
+    let offset = |reader: &csv::Reader<&[u8]>| reader.position().byte() as usize;
+    let mut start = offset(reader);
+    let result = reader.read_byte_record(record);
+    // The reader's position is before the blank lines it skips.
+    while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+        start += 1;
+    }
+    let span = Span {
+        start,
+        end: offset(reader),
+    };
+    match result {
+        Ok(false) => Read::End,
+        Ok(true) => Read::Record(span),
+        Err(error) => match error.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => Read::WrongLength {
+                span,
+                expected: *expected_len,
+                found: *len,
+            },
+            _ => Read::Failed {
+                span,
+                message: error.to_string(),
+            },
+        },
+    }
+}
+
+fn is_blank(record: &ByteRecord) -> bool {
+    record
+        .iter()
+        .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
+}
+
+/// A CSV feed being read: its bytes, quote faults and header.
+struct CsvFeed<'a> {
+    bytes: &'a [u8],
+    lines: Lines,
+    faults: Vec<Fault>,
+    header: Vec<String>,
+}
+
+impl<'a> CsvFeed<'a> {
+    fn read(
+        bytes: &'a [u8],
+        delimiter: u8,
+        required: &[&str],
+    ) -> Result<Vec<Result<Record, Problem>>, FeedError> {
+        let mut feed = CsvFeed {
+            bytes,
+            lines: Lines::new(bytes),
+            faults: quote_faults(bytes, delimiter),
+            header: Vec::new(),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(false)
+            .delimiter(delimiter)
+            .from_reader(bytes);
+        let mut record = ByteRecord::new();
+        match next_record(&mut reader, &mut record, bytes) {
+            Read::End => return Ok(Vec::new()),
+            Read::Record(span) => feed.header = feed.header(&record, span, required)?,
+            Read::WrongLength { span, .. } | Read::Failed { span, .. } => {
+                let line = feed.lines.line(span.start);
+                let message = "the csv reader failed".to_string();
+                return Err(FeedError::Csv { line, message });
+            }
+        }
+        let mut records = Vec::new();
+        loop {
+            let (span, result) = match next_record(&mut reader, &mut record, bytes) {
+                Read::End => break,
+                Read::Record(span) => (span, feed.row(&record, span)),
+                Read::WrongLength {
+                    span,
+                    expected,
+                    found,
+                } => (span, feed.wrong_length(&record, span, expected, found)),
+                Read::Failed { span, message } => {
+                    records.push(Err(feed.failed(span, &message)));
+                    break;
+                }
+            };
+            records.extend(result);
+            if feed
+                .fault(span)
+                .is_some_and(|f| f.kind == QuoteFault::Unclosed)
+            {
+                // The open quote swallowed the rest of the file.
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    fn header(
+        &self,
+        record: &ByteRecord,
+        span: Span,
+        required: &[&str],
+    ) -> Result<Vec<String>, FeedError> {
+        let line = self.lines.line(span.start);
+        if let Some(fault) = self.fault(span).filter(|f| f.kind == QuoteFault::Unclosed) {
+            let line = self.lines.line(fault.offset);
+            return Err(FeedError::UnclosedQuote { line });
+        }
+        let mut names: Vec<String> = Vec::new();
+        for cell in record {
+            let name = std::str::from_utf8(cell)
+                .map_err(|_| FeedError::NotUtf8 { line })?
+                .trim();
+            if !name.is_empty() && names.iter().any(|n| n == name) {
+                let column = name.to_string();
+                return Err(FeedError::DuplicateColumn { line, column });
+            }
+            names.push(name.to_string());
+        }
+        if let Some(column) = required.iter().find(|c| !names.iter().any(|n| n == *c)) {
+            return Err(FeedError::MissingColumn {
+                line,
+                column: column.to_string(),
+                found: names.into_iter().filter(|n| !n.is_empty()).collect(),
+            });
+        }
+        Ok(names)
+    }
+
+    /// A record, a problem, or nothing for a blank row (Excel writes `;;;`).
+    fn row(&self, record: &ByteRecord, span: Span) -> Option<Result<Record, Problem>> {
+        if is_blank(record) {
+            return None;
+        }
+        if let Some(fault) = self.fault(span) {
+            return Some(Err(self.quote_problem(fault, span)));
+        }
+        let line = self.lines.line(span.start);
+        let mut values = BTreeMap::new();
+        // Cells under a blank header name (a trailing delimiter) are ignored.
+        let named = self
+            .header
+            .iter()
+            .zip(record)
+            .filter(|(name, _)| !name.is_empty());
+        for (name, cell) in named {
+            match std::str::from_utf8(cell) {
+                Err(error) => return Some(Err(utf8_problem(line, Some(name), cell, error))),
+                Ok(text) if text.trim().is_empty() => {}
+                Ok(text) => {
+                    values.insert(name.clone(), Raw::Text(text.to_string()));
+                }
+            }
+        }
+        Some(Ok(Record { line, values }))
+    }
+
+    fn wrong_length(
+        &self,
+        record: &ByteRecord,
+        span: Span,
+        expected: u64,
+        found: u64,
+    ) -> Option<Result<Record, Problem>> {
+        if is_blank(record) {
+            return None;
+        }
+        if let Some(fault) = self.fault(span) {
+            return Some(Err(self.quote_problem(fault, span)));
+        }
+        let (first, last) = self.line_range(span);
+        let mut message = format!("expected {expected} fields, found {found}");
+        if last > first {
+            message += &format!(" in the row on lines {first}-{last} (is a quote left open?)");
+        }
+        Some(Err(Problem {
+            line: first,
+            field: None,
+            message,
+        }))
+    }
+
+    fn failed(&self, span: Span, message: &str) -> Problem {
+        let (first, last) = self.line_range(span);
+        let end = self
+            .lines
+            .line(self.bytes.len().saturating_sub(1))
+            .max(last);
+        Problem {
+            line: first,
+            field: None,
+            message: format!("cannot read lines {first}-{end}: {message}"),
+        }
+    }
+
+    /// The first quote fault inside `span`.
+    fn fault(&self, span: Span) -> Option<Fault> {
+        let i = self.faults.partition_point(|f| f.offset < span.start);
+        self.faults.get(i).copied().filter(|f| f.offset < span.end)
+    }
+
+    fn quote_problem(&self, fault: Fault, span: Span) -> Problem {
+        let (first, last) = self.line_range(span);
+        let field = self
+            .header
+            .get(fault.field)
+            .filter(|n| !n.is_empty())
+            .cloned();
+        let prefix = field
+            .as_ref()
+            .map(|f| format!("field `{f}`: "))
+            .unwrap_or_default();
+        let quote_line = self.lines.line(fault.offset);
+        let what = match fault.kind {
+            QuoteFault::Unclosed if last > first => format!(
+                "the quote opened on line {quote_line} is never closed, so lines {first}-{last} were not read"
+            ),
+            QuoteFault::Unclosed => {
+                format!("the quote opened on line {quote_line} is never closed")
+            }
+            QuoteFault::TextAfter if last > first => format!(
+                "text after a closing quote on line {quote_line}, and lines {first}-{last} were read as one row"
+            ),
+            QuoteFault::TextAfter => "text after a closing quote".to_string(),
+        };
+        Problem {
+            line: first,
+            field,
+            message: format!(
+                "{prefix}{what}; a quote inside a quoted field must be doubled (\"\")"
+            ),
+        }
+    }
+
+    /// The first and last line of a record, its line terminator left out.
+    fn line_range(&self, span: Span) -> (usize, usize) {
+        let mut end = span.end.min(self.bytes.len());
+        while end > span.start && matches!(self.bytes.get(end - 1), Some(b'\r' | b'\n')) {
+            end -= 1;
+        }
+        let first = self.lines.line(span.start);
+        (first, self.lines.line(end.saturating_sub(1)).max(first))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// JSON
+
+fn json_kind(json: &Json) -> &'static str {
+    match json {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// serde_json's message without its " at line L column C", which counts
+/// from where parsing started rather than from the file.
+fn json_reason(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((reason, _)) => reason.to_string(),
+        None => text,
+    }
+}
+
+fn object_record(json: Json, line: usize) -> Result<Record, Problem> {
+    let Json::Object(object) = json else {
+        return Err(Problem {
+            line,
+            field: None,
+            message: format!("expected a JSON object, found {}", json_kind(&json)),
+        });
+    };
+    let blank = |value: &Json| match value {
+        Json::Null => true,
+        Json::String(text) => text.trim().is_empty(),
+        _ => false,
+    };
+    let values = object
+        .into_iter()
+        .filter(|(_, value)| !blank(value))
+        .map(|(key, value)| (key, Raw::Json(value)))
+        .collect();
+    Ok(Record { line, values })
+}
+
+/// One object per line; blank lines are skipped, a bad line is a problem.
+fn json_lines(bytes: &[u8]) -> Vec<Result<Record, Problem>> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, text)| !text.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, text)| json_line(text, i + 1))
+        .collect()
+}
+
+fn json_line(bytes: &[u8], line: usize) -> Result<Record, Problem> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|error| utf8_problem(line, None, bytes, error))?;
+    let json: Json = serde_json::from_str(text).map_err(|error| Problem {
+        line,
+        field: None,
+        message: format!(
+            "not valid JSON at column {}: {}",
+            error.column(),
+            json_reason(&error)
+        ),
+    })?;
+    object_record(json, line)
+}
+
+/// A JSON array of objects; each object's line is where its `{` is.
+fn json_array(bytes: &[u8]) -> Result<Vec<Result<Record, Problem>>, FeedError> {
+    let lines = Lines::new(bytes);
+    if let Err(error) = std::str::from_utf8(bytes) {
+        let line = lines.line(error.valid_up_to());
+        return Err(FeedError::NotUtf8 { line });
+    }
+    let syntax = |offset: usize, message: &str| FeedError::Json {
+        line: lines.line(offset),
+        column: lines.column(offset),
+        message: message.to_string(),
+    };
+    let skip = |mut at: usize| {
+        while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        at
+    };
+    let mut at = skip(0);
+    if bytes.get(at) != Some(&b'[') {
+        let found = match bytes.get(at) {
+            None => "nothing",
+            Some(b'{') => "an object",
+            Some(b'"') => "a string",
+            Some(b't' | b'f') => "a bool",
+            Some(b'n') => "null",
+            Some(b'-' | b'0'..=b'9') => "a number",
+            Some(_) => "something that is not JSON",
+        };
+        let line = lines.line(at.min(bytes.len().saturating_sub(1)));
+        return Err(FeedError::NotArray {
+            line,
+            found: found.to_string(),
+        });
+    }
+    at = skip(at + 1);
+    let mut records = Vec::new();
+    if bytes.get(at) == Some(&b']') {
+        at = skip(at + 1);
+    } else {
+        loop {
+            let (json, end) = json_element(bytes, at, &lines)?;
+            records.push(object_record(json, lines.line(at)));
+            at = skip(end);
+            match bytes.get(at) {
+                Some(b',') => at = skip(at + 1),
+                Some(b']') => {
+                    at = skip(at + 1);
+                    break;
+                }
+                Some(_) => return Err(syntax(at, "expected `,` or `]` after an array element")),
+                None => return Err(syntax(bytes.len(), "the array is never closed with `]`")),
+            }
+        }
+    }
+    if at < bytes.len() {
+        return Err(syntax(at, "text after the closing `]`"));
+    }
+    Ok(records)
+}
+
+/// The JSON value starting at `start`, and the offset just after it.
+fn json_element(bytes: &[u8], start: usize, lines: &Lines) -> Result<(Json, usize), FeedError> {
+    let rest = bytes.get(start..).unwrap_or_default();
+    let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Json>();
+    match stream.next() {
+        Some(Ok(json)) => Ok((json, start + stream.byte_offset())),
+        Some(Err(error)) => {
+            // serde_json counts from `start`; turn that into file lines.
+            let first = lines.line(start);
+            let (line, column) = if error.line() <= 1 {
+                (
+                    first,
+                    lines.column(start) + error.column().saturating_sub(1),
+                )
+            } else {
+                (first + error.line() - 1, error.column())
+            };
+            let message = json_reason(&error);
+            Err(FeedError::Json {
+                line,
+                column,
+                message,
+            })
+        }
+        None => Err(FeedError::Json {
+            line: lines.line(bytes.len().saturating_sub(1)),
+            column: lines.column(bytes.len().saturating_sub(1)),
+            message: "the array is never closed with `]`".to_string(),
+        }),
+    }
+}

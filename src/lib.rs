@@ -12,19 +12,24 @@ pub mod condition;
 pub mod config;
 pub mod diagnostic;
 pub mod diagram;
+pub mod dispatcher;
 pub mod document;
 pub mod duration;
 pub mod error;
+pub mod feed;
 pub mod graph;
 pub mod linter;
 pub mod model;
+pub mod operate;
 pub mod parser;
 pub mod report;
 pub mod rules;
+pub mod runner;
 pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod template;
+pub mod tick;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -66,6 +71,11 @@ pub fn run(
         Command::Graph(args) => graph(&args, stdout),
         Command::Schema => schema(stdout),
         Command::Rules(args) => rules_command(&args, stdout),
+        Command::Run(args) => operated(operate::run(&args, stdout, stderr), stderr),
+        Command::Status(args) => operated(operate::status(&args, stdout), stderr),
+        Command::History(args) => operated(operate::history(&args, stdout), stderr),
+        Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
+        Command::Task(args) => operated(operate::task(&args, stdout), stderr),
     };
     match result {
         Ok(code) => code,
@@ -73,6 +83,17 @@ pub fn run(
         Err(Failure::Error(e)) => {
             let _ = writeln!(stderr, "error: {e}");
             e.exit_code()
+        }
+    }
+}
+
+/// Prints an operator command's failure message and gives its exit code.
+fn operated(result: io::Result<operate::Outcome>, stderr: &mut dyn Write) -> Result<i32, Failure> {
+    match result? {
+        Ok(code) => Ok(code),
+        Err((message, code)) => {
+            writeln!(stderr, "{message}")?;
+            Ok(code)
         }
     }
 }

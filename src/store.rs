@@ -281,6 +281,16 @@ impl Store {
 
     /// Records the start of a run at `now`, refusing to go back in time.
     pub fn begin_run(&mut self, now: DateTime<Utc>, started: DateTime<Utc>) -> StoreResult<i64> {
+        self.check_forward(now)?;
+        self.connection.execute(
+            "INSERT INTO runs (now, started_at) VALUES (?1, ?2)",
+            params![time(now), time(started)],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Refuses a `now` before the last run's.
+    pub fn check_forward(&self, now: DateTime<Utc>) -> StoreResult<()> {
         let last: Option<String> = self
             .connection
             .query_row("SELECT now FROM runs ORDER BY now DESC LIMIT 1", [], |r| {
@@ -293,11 +303,7 @@ impl Store {
                 last,
             });
         }
-        self.connection.execute(
-            "INSERT INTO runs (now, started_at) VALUES (?1, ?2)",
-            params![time(now), time(started)],
-        )?;
-        Ok(self.connection.last_insert_rowid())
+        Ok(())
     }
 
     pub fn finish_run(

@@ -1,0 +1,319 @@
+//! The operator's commands: `run`, `status`, `history`, `tasks` and
+//! `task done`. Each turns flags into a call on the tick or the store and
+//! renders the answer; nothing here decides funnel semantics.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::{HistoryArgs, RunArgs, StateArgs, TableFormat, TaskAction, TaskArgs, TasksArgs};
+use crate::config::Config;
+use crate::feed::FeedOptions;
+use crate::report::{self, Format};
+use crate::store::{self, Store, StoreError};
+use crate::tick::{TickError, TickOptions, tick};
+
+/// Exit code when another run holds the state.
+pub const LOCKED: i32 = 4;
+
+/// A command's outcome: an exit code, or a message for stderr with one.
+pub type Outcome = Result<i32, (String, i32)>;
+
+fn store_failure(error: StoreError) -> (String, i32) {
+    let code = match error {
+        StoreError::Locked { .. } => LOCKED,
+        StoreError::Backwards { .. } => 2,
+        StoreError::Io { .. } => 3,
+        _ => 3,
+    };
+    (format!("error: {error}"), code)
+}
+
+fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, (String, i32)> {
+    match text {
+        None => Ok(Utc::now()),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| (format!("error: --now `{text}` is not an RFC 3339 timestamp, e.g. 2026-05-04T09:00:00Z"), 2)),
+    }
+}
+
+pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Outcome> {
+    let now = match parse_now(args.now.as_deref()) {
+        Ok(now) => now,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let delimiter = match args.delimiter.map(u8::try_from) {
+        Some(Ok(byte)) => Some(byte),
+        Some(Err(_)) => {
+            return Ok(Err((
+                "error: --delimiter must be a single ASCII character".to_string(),
+                2,
+            )));
+        }
+        None => None,
+    };
+    let cwd = std::env::current_dir()?;
+    let config = match Config::discover(args.config.as_deref(), &cwd) {
+        Ok(config) => config,
+        Err(e) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
+    };
+    let options = TickOptions {
+        funnels: args.funnels.clone(),
+        contacts: args.contacts.clone(),
+        events: args.events.clone(),
+        state: args.state.state.clone(),
+        outbox: args.outbox.clone(),
+        now,
+        dry_run: args.dry_run,
+        feed: FeedOptions {
+            id_column: args.id_column.clone(),
+            delimiter,
+            ..FeedOptions::default()
+        },
+    };
+    let ticked = match tick(&options, &config) {
+        Ok(ticked) => ticked,
+        Err(TickError::Funnels(checked)) => {
+            report::render(Format::Human, &checked, false, err)?;
+            return Ok(Err((
+                "error: the funnels have errors; nothing was changed".to_string(),
+                1,
+            )));
+        }
+        Err(TickError::Store(e)) => return Ok(Err(store_failure(e))),
+        Err(TickError::Check(e)) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
+        Err(e) => return Ok(Err((format!("error: {e}"), 3))),
+    };
+    for (feed, problem) in &ticked.problems {
+        let field = problem
+            .field
+            .as_ref()
+            .map(|f| format!(" field `{f}`:"))
+            .unwrap_or_default();
+        writeln!(
+            err,
+            "warning: {feed}:{}:{field} {} (skipped)",
+            problem.line, problem.message
+        )?;
+    }
+    if args.dry_run {
+        for line in &ticked.plan {
+            writeln!(
+                out,
+                "{}  {}  {}  {}",
+                line.at, line.funnel, line.contact, line.what
+            )?;
+        }
+    }
+    let s = &ticked.summary;
+    writeln!(
+        err,
+        "{}contacts read {} / entered {} / moved {} / exited {}; actions queued {} / skipped as stale {} / deferred {} / failed {}; tasks {} / escalated {}; bad rows {}",
+        if args.dry_run {
+            "dry run, nothing changed: "
+        } else {
+            ""
+        },
+        s.contacts,
+        s.entered,
+        s.moved,
+        s.exited,
+        s.queued,
+        s.stale,
+        s.deferred,
+        s.failed,
+        s.tasks,
+        s.escalated,
+        ticked.problems.len()
+    )?;
+    Ok(Ok(0))
+}
+
+fn open(args: &StateArgs) -> Result<Store, (String, i32)> {
+    if !args.state.exists() {
+        return Err((
+            format!(
+                "error: no state at {}: run `funnel run` first",
+                args.state.display()
+            ),
+            3,
+        ));
+    }
+    Store::open_read(&args.state).map_err(store_failure)
+}
+
+/// Renders rows as an aligned table, CSV or JSON.
+fn table<T: Serialize>(rows: &[T], format: TableFormat, out: &mut dyn Write) -> io::Result<()> {
+    if format == TableFormat::Json {
+        serde_json::to_writer_pretty(&mut *out, rows)?;
+        return writeln!(out);
+    }
+    let values: Vec<serde_json::Map<String, serde_json::Value>> = rows
+        .iter()
+        .filter_map(|r| match serde_json::to_value(r) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => None,
+        })
+        .collect();
+    let Some(first) = values.first() else {
+        return writeln!(out, "(none)");
+    };
+    let headers: Vec<&String> = first.keys().collect();
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let grid: Vec<Vec<String>> = values
+        .iter()
+        .map(|row| headers.iter().map(|h| cell(&row[h.as_str()])).collect())
+        .collect();
+    if format == TableFormat::Csv {
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        writeln!(
+            out,
+            "{}",
+            headers
+                .iter()
+                .map(|h| quote(h))
+                .collect::<Vec<_>>()
+                .join(",")
+        )?;
+        for row in &grid {
+            writeln!(
+                out,
+                "{}",
+                row.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
+            )?;
+        }
+        return Ok(());
+    }
+    let widths: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            grid.iter()
+                .map(|r| r[i].chars().count())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(
+        out,
+        "{}",
+        line(headers.iter().map(|h| h.to_string()).collect()).trim_end()
+    )?;
+    for row in grid {
+        writeln!(out, "{}", line(row).trim_end())?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Status {
+    positions: Vec<store::Position>,
+    outbox: Vec<Count>,
+    overdue_tasks: usize,
+}
+
+#[derive(Serialize)]
+struct Count {
+    status: String,
+    actions: i64,
+}
+
+pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+    let store = match open(args) {
+        Ok(store) => store,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let gather = || -> Result<Status, StoreError> {
+        Ok(Status {
+            positions: store::positions(store.connection())?,
+            outbox: store::outbox_counts(store.connection())?
+                .into_iter()
+                .map(|(status, actions)| Count { status, actions })
+                .collect(),
+            overdue_tasks: store::tasks(store.connection(), Some(Utc::now()), None)?.len(),
+        })
+    };
+    let status = match gather() {
+        Ok(status) => status,
+        Err(e) => return Ok(Err(store_failure(e))),
+    };
+    if args.format == TableFormat::Json {
+        serde_json::to_writer_pretty(&mut *out, &status)?;
+        writeln!(out)?;
+    } else {
+        table(&status.positions, args.format, out)?;
+        writeln!(out)?;
+        table(&status.outbox, args.format, out)?;
+        writeln!(out, "\noverdue tasks: {}", status.overdue_tasks)?;
+    }
+    Ok(Ok(0))
+}
+
+pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+    let store = match open(&args.state) {
+        Ok(store) => store,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    match store::history(store.connection(), &args.contact) {
+        Ok(rows) if rows.is_empty() => Ok(Err((
+            format!("error: no history for contact `{}`", args.contact),
+            1,
+        ))),
+        Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
+        Err(e) => Ok(Err(store_failure(e))),
+    }
+}
+
+pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+    let store = match open(&args.state) {
+        Ok(store) => store,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let overdue = args.overdue.then(Utc::now);
+    match store::tasks(store.connection(), overdue, args.assignee.as_deref()) {
+        Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
+        Err(e) => Ok(Err(store_failure(e))),
+    }
+}
+
+pub fn task(args: &TaskArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+    let TaskAction::Done { id, state } = &args.action;
+    let mut store = match Store::open(state) {
+        Ok(store) => store,
+        Err(e) => return Ok(Err(store_failure(e))),
+    };
+    let done = store.transaction().and_then(|tx| {
+        let done = store::complete_task(&tx, *id, Utc::now())?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(done)
+    });
+    match done {
+        Ok(true) => writeln!(out, "task {id} done").map(|()| Ok(0)),
+        Ok(false) => Ok(Err((
+            format!("error: no open task {id}; see `funnel tasks`"),
+            1,
+        ))),
+        Err(e) => Ok(Err(store_failure(e))),
+    }
+}

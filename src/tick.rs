@@ -1,0 +1,186 @@
+//! One `funnel run`: check and load the funnels, read the feeds, walk every
+//! contact through the [`Runner`] in its own transaction, escalate overdue
+//! tasks, then deliver what was queued. A bad funnel stops the run before
+//! anything changes; a bad feed row is reported and skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::diagnostic::Severity;
+use crate::dispatcher::{DeliverError, Dispatcher};
+use crate::feed::{self, Event, FeedOptions, Problem};
+use crate::linter::{Checked, Linter};
+use crate::runner::{Loaded, Planned, Runner, Summary};
+use crate::store::{Store, StoreError};
+
+pub struct TickOptions {
+    pub funnels: Vec<PathBuf>,
+    pub contacts: PathBuf,
+    pub events: Option<PathBuf>,
+    pub state: PathBuf,
+    pub outbox: PathBuf,
+    pub now: DateTime<Utc>,
+    pub dry_run: bool,
+    pub feed: FeedOptions,
+}
+
+/// What a run did.
+pub struct Ticked {
+    pub summary: Summary,
+    pub plan: Vec<Planned>,
+    /// Bad rows and events, with the feed they came from.
+    pub problems: Vec<(String, Problem)>,
+    pub delivered: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// The funnels have errors: the same report as `funnel check`.
+    #[error("the funnels have errors; run `funnel check` and fix them first")]
+    Funnels(Box<Checked>),
+    #[error(transparent)]
+    Check(#[from] crate::error::Error),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Feed {
+        path: PathBuf,
+        source: feed::FeedError,
+    },
+    #[error("{0}")]
+    Templates(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Deliver(#[from] DeliverError),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TickError> {
+    let result = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    result.map_err(|source| TickError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Compiles the funnels; any error stops the run.
+pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError> {
+    let checked = Linter::new(config).check(paths)?;
+    if checked.count(Severity::Error) > 0 {
+        return Err(TickError::Funnels(Box::new(checked)));
+    }
+    let mut loaded = Vec::new();
+    for funnel in checked.funnels {
+        let file = checked_path(&checked.sources, funnel.source);
+        let text = checked.sources.get(funnel.source).text.clone();
+        let dir = file.parent().unwrap_or(Path::new(".")).join("templates");
+        loaded.push(Loaded::new(funnel, &text, &dir).map_err(TickError::Templates)?);
+    }
+    Ok(loaded)
+}
+
+fn checked_path(sources: &crate::source::Sources, id: crate::source::SourceId) -> PathBuf {
+    sources.get(id).path.clone()
+}
+
+pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError> {
+    let funnels = load(&options.funnels, config)?;
+    let contacts_name = options.contacts.display().to_string();
+    let (rows, row_problems) = feed::read_contacts(&read(&options.contacts)?, &options.feed)
+        .map_err(|source| TickError::Feed {
+            path: options.contacts.clone(),
+            source,
+        })?;
+    let mut problems: Vec<(String, Problem)> = row_problems
+        .into_iter()
+        .map(|p| (contacts_name.clone(), p))
+        .collect();
+    let mut events: Vec<Event> = Vec::new();
+    if let Some(path) = &options.events {
+        let (read_events, event_problems) =
+            feed::read_events(&read(path)?, &FeedOptions::default()).map_err(|source| {
+                TickError::Feed {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        events = read_events;
+        problems.extend(
+            event_problems
+                .into_iter()
+                .map(|p| (path.display().to_string(), p)),
+        );
+    }
+    events.sort_by_key(|e| (e.at, e.line));
+    let mut by_contact: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    for event in &events {
+        by_contact
+            .entry(event.contact.as_str())
+            .or_default()
+            .push(event);
+    }
+
+    let mut store = Store::open(&options.state)?;
+    let run = if options.dry_run {
+        store.check_forward(options.now)?;
+        None
+    } else {
+        Some(store.begin_run(options.now, Utc::now())?)
+    };
+    let mut runner = Runner::new(&funnels, options.now);
+    for row in &rows {
+        let mut typed = BTreeMap::new();
+        for loaded in &funnels {
+            match feed::typed(row, &loaded.funnel.fields) {
+                Ok(contact) => {
+                    typed.insert(loaded.funnel.name.clone(), contact);
+                }
+                Err(problem) => {
+                    problems.push((format!("{contacts_name} ({})", loaded.funnel.name), problem))
+                }
+            }
+        }
+        let contact_events = by_contact.get(row.id.as_str()).cloned().unwrap_or_default();
+        let tx = store.transaction()?;
+        runner.contact(&tx, &typed, &contact_events)?;
+        if options.dry_run {
+            tx.rollback().map_err(StoreError::from)?;
+        } else {
+            tx.commit().map_err(StoreError::from)?;
+        }
+    }
+    let tx = store.transaction()?;
+    runner.escalate(&tx)?;
+    if options.dry_run {
+        tx.rollback().map_err(StoreError::from)?;
+    } else {
+        tx.commit().map_err(StoreError::from)?;
+    }
+    let delivered = if options.dry_run {
+        0
+    } else {
+        Dispatcher::deliver(&mut store, &options.outbox)?
+    };
+    let summary = runner.summary.clone();
+    if let Some(run) = run {
+        let json = serde_json::to_value(&summary).unwrap_or_default();
+        store.finish_run(run, Utc::now(), &json)?;
+    }
+    Ok(Ticked {
+        summary,
+        plan: runner.plan,
+        problems,
+        delivered,
+    })
+}
