@@ -33,7 +33,14 @@ fn fields(spec: &[(&str, &str)]) -> IndexMap<String, Field> {
             let optional = kind.ends_with('?');
             let kind = FieldType::parse(kind.trim_end_matches('?')).unwrap();
             let span = Span::default();
-            (name.to_string(), Field { kind, optional, span })
+            (
+                name.to_string(),
+                Field {
+                    kind,
+                    optional,
+                    span,
+                },
+            )
         })
         .collect()
 }
@@ -167,7 +174,10 @@ fn wrong_types_name_the_field_and_the_value() {
     let typed: Vec<Result<Contact, Problem>> =
         rows.iter().map(|r| feed::typed(r, &declared)).collect();
     let first = typed[0].as_ref().unwrap();
-    assert_eq!(first.fields["born"], Value::Date(NaiveDate::from_ymd_opt(1990, 4, 1).unwrap()));
+    assert_eq!(
+        first.fields["born"],
+        Value::Date(NaiveDate::from_ymd_opt(1990, 4, 1).unwrap())
+    );
     assert_eq!(first.fields["vip"], Value::Bool(true));
     assert_eq!(first.fields["score"], Value::Int(12));
     let errors: Vec<Problem> = typed.into_iter().filter_map(Result::err).collect();
@@ -253,10 +263,18 @@ fn json_array_lines_are_where_each_object_starts() {
         .collect();
     assert_eq!(typed[0].fields["score"], Value::Int(12));
     assert_eq!(typed[0].fields["vip"], Value::Bool(true));
-    assert_eq!(typed[1].fields["score"], Value::Int(7), "a string is parsed");
+    assert_eq!(
+        typed[1].fields["score"],
+        Value::Int(7),
+        "a string is parsed"
+    );
     assert_eq!(typed[1].fields["vip"], Value::Bool(false));
     assert_eq!(typed[2].fields["email"], Value::Null);
-    assert_eq!(typed[2].fields["score"], Value::Int(3), "3.0 is a whole number");
+    assert_eq!(
+        typed[2].fields["score"],
+        Value::Int(3),
+        "3.0 is a whole number"
+    );
     assert_eq!(typed[2].fields["id"], Value::String("c-3".into()));
 }
 
@@ -327,7 +345,10 @@ fn events_from_csv() {
             (3, "b", "call.done", serde_json::Value::Null),
         ]
     );
-    assert_eq!(events[1].at, Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap());
+    assert_eq!(
+        events[1].at,
+        Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap()
+    );
     assert_eq!(
         problems,
         vec![
@@ -357,7 +378,8 @@ fn options_force_the_id_column_delimiter_and_format() {
         delimiter: Some(b'|'),
         format: Some(Format::Csv),
     };
-    let (rows, problems) = feed::read_contacts(b"customer|name\nc1|Anna, Bela\n", &options).unwrap();
+    let (rows, problems) =
+        feed::read_contacts(b"customer|name\nc1|Anna, Bela\n", &options).unwrap();
     assert_eq!(problems, vec![]);
     assert_eq!(ids(&rows), vec![(2, "c1")]);
     assert_eq!(text(&rows[0], "name"), "Anna, Bela");
@@ -367,10 +389,13 @@ fn options_force_the_id_column_delimiter_and_format() {
 
 #[test]
 fn a_csv_without_the_id_column_is_a_feed_error() {
-    let error = feed::read_contacts(&fixture("tabs.tsv"), &FeedOptions {
-        id_column: "contact_id".into(),
-        ..FeedOptions::default()
-    })
+    let error = feed::read_contacts(
+        &fixture("tabs.tsv"),
+        &FeedOptions {
+            id_column: "contact_id".into(),
+            ..FeedOptions::default()
+        },
+    )
     .unwrap_err();
     assert!(matches!(error, FeedError::MissingColumn { line: 1, .. }));
     assert_eq!(

@@ -1,0 +1,360 @@
+#![allow(clippy::unwrap_used)]
+//! `funnel run` scenarios: the real binary over a real SQLite state, with
+//! `--now` stepping through simulated days, asserting who got what when.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Project {
+    /// A project holding the shipped example funnels and their templates.
+    fn with_examples(names: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
+        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
+        for name in names {
+            std::fs::copy(
+                examples.join(format!("{name}.yaml")),
+                dir.path().join(format!("funnels/{name}.yaml")),
+            )
+            .unwrap();
+        }
+        for entry in std::fs::read_dir(examples.join("templates")).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(
+                &path,
+                dir.path()
+                    .join("funnels/templates")
+                    .join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+        // Only the copied funnels' templates are used; silence the rest.
+        std::fs::write(
+            dir.path().join("funnel.toml"),
+            "[rules]\nunused-template = \"off\"\n",
+        )
+        .unwrap();
+        Project { dir }
+    }
+
+    fn with_funnel(yaml: &str, templates: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
+        std::fs::write(dir.path().join("funnels/f.yaml"), yaml).unwrap();
+        for (name, text) in templates {
+            std::fs::write(
+                dir.path().join(format!("funnels/templates/{name}.hbs")),
+                text,
+            )
+            .unwrap();
+        }
+        Project { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    fn funnel(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_funnel"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn run_at(&self, now: &str) -> Run {
+        let mut args = vec!["run", "--contacts", "contacts.csv", "--now", now];
+        if self.path("events.jsonl").exists() {
+            args.extend(["--events", "events.jsonl"]);
+        }
+        let run = self.funnel(&args);
+        assert_eq!(
+            run.code, 0,
+            "run at {now} failed:\n{}{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    /// Delivered messages as (contact, step, channel, due_at).
+    fn outbox(&self) -> Vec<(String, String, String, String)> {
+        let text = std::fs::read_to_string(self.path(".funnel/outbox.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                (s("contact"), s("step"), s("channel"), s("due_at"))
+            })
+            .collect()
+    }
+
+    fn steps_of(&self, contact: &str) -> Vec<String> {
+        self.outbox()
+            .into_iter()
+            .filter(|(c, ..)| c == contact)
+            .map(|(_, step, ..)| step)
+            .collect()
+    }
+}
+
+const QUOTE_HEADER: &str = "id,email,phone,first_name,owner,quote_requested_at,quote_sent_at,replied,reached,unsubscribed\n";
+
+#[test]
+fn quote_follow_up_thanks_tasks_escalation_and_opt_out() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    // Monday 2026-05-04: Ann and Cy ask for a quote; Bob already opted out.
+    p.write(
+        "contacts.csv",
+        &format!(
+            "{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,no,no,no\nbob,bob@example.com,+36 1 234 9999,Bob,assistant,2026-05-04 08:00,,no,no,yes\ncy,cy@example.com,+36 1 234 1111,Cy,assistant,2026-05-04 08:00,,no,no,no\n"
+        ),
+    );
+    let first = p.run_at("2026-05-04T09:00:00Z");
+    assert!(
+        first.stderr.contains("contacts read 3 / entered 2"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(p.steps_of("ann"), ["thanks"]);
+    assert!(
+        p.steps_of("bob").is_empty(),
+        "an opted-out contact never enters"
+    );
+
+    // Tuesday: Cy unsubscribes. The quote-prepare task (due in 1 day) is not done.
+    p.write(
+        "contacts.csv",
+        &format!(
+            "{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,no,no,no\ncy,cy@example.com,+36 1 234 1111,Cy,assistant,2026-05-04 08:00,,no,no,yes\n"
+        ),
+    );
+    p.run_at("2026-05-05T10:00:00Z");
+    let history = p.funnel(&["history", "cy"]);
+    assert!(history.stdout.contains("opted-out"), "{}", history.stdout);
+    let escalations: Vec<_> = p
+        .outbox()
+        .into_iter()
+        .filter(|(_, _, channel, _)| channel == "notify")
+        .collect();
+    assert_eq!(
+        escalations.len(),
+        2,
+        "both overdue prepare-quote tasks escalate once: {escalations:?}"
+    );
+
+    // Thursday: three days after the request, the overdue notice goes to the sales lead;
+    // Cy, opted out, gets nothing more.
+    let before_cy = p.steps_of("cy").len();
+    p.run_at("2026-05-07T10:00:00Z");
+    assert!(
+        p.steps_of("ann").contains(&"quote-overdue".to_string()),
+        "{:?}",
+        p.steps_of("ann")
+    );
+    assert_eq!(p.steps_of("cy").len(), before_cy);
+    let tasks = p.funnel(&["tasks", "--format", "json"]);
+    let tasks: serde_json::Value = serde_json::from_str(&tasks.stdout).unwrap();
+    assert_eq!(tasks.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_second_run_at_the_same_time_changes_nothing() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", &format!("{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,no,no,no\n"));
+    p.run_at("2026-05-04T09:00:00Z");
+    let outbox = std::fs::read_to_string(p.path(".funnel/outbox.jsonl")).unwrap();
+    let again = p.run_at("2026-05-04T09:00:00Z");
+    assert!(
+        again
+            .stderr
+            .contains("entered 0 / moved 0 / exited 0; actions queued 0"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path(".funnel/outbox.jsonl")).unwrap(),
+        outbox
+    );
+}
+
+#[test]
+fn now_going_backwards_is_refused() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    p.run_at("2026-05-04T09:00:00Z");
+    let run = p.funnel(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        "2026-05-03T09:00:00Z",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("is before the last run's 2026-05-04T09:00:00Z"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_held_state_is_refused_with_exit_4() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    let _held = funnel::store::Store::open(&p.path(".funnel/state.db")).unwrap();
+    let run = p.funnel(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        "2026-05-04T09:00:00Z",
+    ]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("in use by another funnel run"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_rows_are_reported_with_their_line_and_skipped() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write(
+        "contacts.csv",
+        &format!("{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,maybe,no,no\ncy,cy@example.com,+36 1 234 1111,Cy,assistant,2026-05-04 08:00,,no,no,no\n"),
+    );
+    let run = p.run_at("2026-05-04T09:00:00Z");
+    assert!(
+        run.stderr.contains(":2: field `replied`:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("bad rows 1"), "{}", run.stderr);
+    assert_eq!(p.steps_of("cy"), ["thanks"]);
+    assert!(p.steps_of("ann").is_empty());
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", &format!("{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,no,no,no\n"));
+    let run = p.funnel(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        "2026-05-04T09:00:00Z",
+        "--dry-run",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("ann  enter: has(contact.quote_requested_at)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("email thanks (queued)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!p.path(".funnel/outbox.jsonl").exists());
+    // The real run afterwards still does everything.
+    p.run_at("2026-05-04T09:00:00Z");
+    assert_eq!(p.steps_of("ann"), ["thanks"]);
+}
+
+const WINDOWED: &str = r#"
+funnel: windowed
+timezone: Europe/Budapest
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: a }]
+exit: [{ when: "contact.unsubscribed", to: out }]
+send_window: { days: mon-fri, hours: "09:00-10:00" }
+stages:
+  a:
+    steps:
+      - id: hello
+        email: { template: hello }
+      - id: reminder
+        after: 3d
+        stale_after: 5d
+        email: { template: hello }
+      - id: late
+        after: 1d
+        stale_after: 1h
+        email: { template: hello }
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+#[test]
+fn send_window_waits_for_the_next_opening_across_dst() {
+    let p = Project::with_funnel(
+        WINDOWED,
+        &[("hello", "subject: Hi\n---\nHello {{contact.email}}\n")],
+    );
+    p.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\n",
+    );
+    // Saturday 2026-03-28 in Budapest: closed until Monday 09:00, which is
+    // 07:00 UTC after the change to summer time on Sunday.
+    let run = p.run_at("2026-03-28T12:00:00Z");
+    assert!(run.stderr.contains("deferred 1"), "{}", run.stderr);
+    assert!(p.outbox().is_empty());
+    p.run_at("2026-03-30T06:59:00Z");
+    assert!(p.outbox().is_empty(), "08:59 local is before the window");
+    p.run_at("2026-03-30T07:00:00Z");
+    assert_eq!(
+        p.outbox(),
+        [(
+            "ann".into(),
+            "hello".into(),
+            "email".into(),
+            "2026-03-30T07:00:00Z".into()
+        )]
+    );
+}
+
+#[test]
+fn missed_runs_catch_up_in_order_and_skip_what_went_stale() {
+    let p = Project::with_funnel(
+        WINDOWED,
+        &[("hello", "subject: Hi\n---\nHello {{contact.email}}\n")],
+    );
+    p.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\n",
+    );
+    p.run_at("2026-05-04T07:00:00Z"); // Monday 09:00 in Budapest
+    // No run for a week: `reminder` (due Thursday) is 4 days late but may be 5;
+    // `late` (due Friday) may only be an hour late and is skipped.
+    let run = p.run_at("2026-05-11T07:30:00Z");
+    assert!(run.stderr.contains("skipped as stale 1"), "{}", run.stderr);
+    assert_eq!(p.steps_of("ann"), ["hello", "reminder"]);
+    let history = p.funnel(&["history", "ann", "--format", "csv"]);
+    assert!(history.stdout.contains("exhausted"), "{}", history.stdout);
+}
