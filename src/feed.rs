@@ -275,51 +275,71 @@ pub fn read_events(
 
 fn event(record: Record) -> Result<Event, Problem> {
     let line = record.line;
-    let problem = |field: &str, message: String| Problem {
+    let value = |key: &str| record.values.get(key);
+    Ok(Event {
+        line,
+        contact: event_contact(value("contact"), line)?,
+        name: event_name(value("event"), line)?,
+        at: event_at(value("at"), line)?,
+        data: event_data(value("data"), line)?,
+    })
+}
+
+fn event_problem(line: usize, field: &str, message: String) -> Problem {
+    Problem {
         line,
         field: Some(field.to_string()),
         message,
-    };
-    let contact = match record.values.get("contact").map(key_text) {
-        Some(Ok(contact)) if !contact.is_empty() => contact,
+    }
+}
+
+fn event_contact(raw: Option<&Raw>, line: usize) -> Result<String, Problem> {
+    match raw.map(key_text) {
+        Some(Ok(contact)) if !contact.is_empty() => Ok(contact),
         Some(Err(found)) => {
             let message = format!("field `contact`: expected a contact id, found {found}");
-            return Err(problem("contact", message));
+            Err(event_problem(line, "contact", message))
         }
-        _ => return Err(problem("contact", "missing contact".to_string())),
-    };
-    let name = match record.values.get("event") {
+        _ => Err(event_problem(line, "contact", "missing contact".into())),
+    }
+}
+
+fn event_name(raw: Option<&Raw>, line: usize) -> Result<String, Problem> {
+    match raw {
         Some(Raw::Text(name) | Raw::Json(Json::String(name))) if !name.trim().is_empty() => {
-            name.trim().to_string()
+            Ok(name.trim().to_string())
         }
         Some(Raw::Json(other)) if !other.is_null() => {
             let message = format!("field `event`: expected an event name, found `{other}`");
-            return Err(problem("event", message));
+            Err(event_problem(line, "event", message))
         }
-        _ => return Err(problem("event", "missing event name".to_string())),
+        _ => Err(event_problem(line, "event", "missing event name".into())),
+    }
+}
+
+fn event_at(raw: Option<&Raw>, line: usize) -> Result<DateTime<Utc>, Problem> {
+    let Some(raw) = raw else {
+        return Err(event_problem(line, "at", "missing `at`".into()));
     };
-    let at = match record.values.get("at") {
-        None => return Err(problem("at", "missing `at`".to_string())),
-        Some(raw) => match typed_value(raw, FieldType::Timestamp) {
-            Ok(Value::Timestamp(at)) => at,
-            _ => return Err(problem("at", not_a("at", raw, FieldType::Timestamp))),
-        },
-    };
-    let data = match record.values.get("data") {
-        None => Json::Null,
-        Some(Raw::Json(data)) => data.clone(),
-        Some(Raw::Text(text)) => serde_json::from_str(text).map_err(|e| {
-            let message = format!("field `data`: not valid JSON: {}", json_reason(&e));
-            problem("data", message)
-        })?,
-    };
-    Ok(Event {
-        line,
-        contact,
-        name,
-        at,
-        data,
-    })
+    match typed_value(raw, FieldType::Timestamp) {
+        Ok(Value::Timestamp(at)) => Ok(at),
+        _ => {
+            let message = not_a("at", raw, FieldType::Timestamp);
+            Err(event_problem(line, "at", message))
+        }
+    }
+}
+
+/// `data` is any JSON value; in CSV it is JSON text.
+fn event_data(raw: Option<&Raw>, line: usize) -> Result<Json, Problem> {
+    match raw {
+        None => Ok(Json::Null),
+        Some(Raw::Json(data)) => Ok(data.clone()),
+        Some(Raw::Text(text)) => serde_json::from_str(text).map_err(|error| {
+            let message = format!("field `data`: not valid JSON: {}", json_reason(&error));
+            event_problem(line, "data", message)
+        }),
+    }
 }
 
 /// Types a row by a funnel's declared fields. The first missing required
@@ -409,7 +429,6 @@ fn typed_json(json: &Json, kind: FieldType) -> Option<Value> {
 fn whole(f: f64) -> Option<i64> {
     // i64::MIN as f64 is exact (-2^63); 2^63 itself is out of range.
     let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f);
-    #[allow(clippy::cast_possible_truncation)]
     (f.fract() == 0.0 && in_range).then_some(f as i64)
 }
 
@@ -778,9 +797,14 @@ impl<'a> CsvFeed<'a> {
         match next_record(&mut reader, &mut record, bytes) {
             Read::End => return Ok(Vec::new()),
             Read::Record(span) => feed.header = feed.header(&record, span, required)?,
-            Read::WrongLength { span, .. } | Read::Failed { span, .. } => {
+            // The first record sets the field count, so it cannot be wrong.
+            Read::WrongLength { span, .. } => {
                 let line = feed.lines.line(span.start);
-                let message = "the csv reader failed".to_string();
+                let message = "unexpected field count".to_string();
+                return Err(FeedError::Csv { line, message });
+            }
+            Read::Failed { span, message } => {
+                let line = feed.lines.line(span.start);
                 return Err(FeedError::Csv { line, message });
             }
         }
@@ -1119,5 +1143,363 @@ fn json_element(bytes: &[u8], start: usize, lines: &Lines) -> Result<(Json, usiz
             column: lines.column(bytes.len().saturating_sub(1)),
             message: "the array is never closed with `]`".to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Span as SourceSpan;
+
+    fn read(text: &str) -> (Vec<Row>, Vec<Problem>) {
+        read_contacts(text.as_bytes(), &FeedOptions::default()).unwrap()
+    }
+
+    fn error(text: &[u8]) -> FeedError {
+        read_contacts(text, &FeedOptions::default()).unwrap_err()
+    }
+
+    fn field(kind: FieldType, optional: bool) -> Field {
+        let span = SourceSpan::default();
+        Field {
+            kind,
+            optional,
+            span,
+        }
+    }
+
+    fn text(raw: &str, kind: FieldType) -> Result<Value, ()> {
+        typed_value(&Raw::Text(raw.to_string()), kind)
+    }
+
+    fn json(raw: Json, kind: FieldType) -> Result<Value, ()> {
+        typed_value(&Raw::Json(raw), kind)
+    }
+
+    fn at(text: &str) -> Option<String> {
+        parse_timestamp(text).map(|t| t.to_rfc3339())
+    }
+
+    #[test]
+    fn detects_the_format_from_the_first_character() {
+        assert_eq!(Format::detect(b"\xEF\xBB\xBF  \n[{}]"), Format::Json);
+        assert_eq!(Format::detect(b"\n{\"id\": 1}\n"), Format::JsonLines);
+        assert_eq!(Format::detect(b"id,name\n"), Format::Csv);
+        assert_eq!(Format::detect(b""), Format::Csv);
+    }
+
+    #[test]
+    fn sniffs_the_delimiter_outside_quotes_on_the_header_line() {
+        assert_eq!(sniff_delimiter(b"id;name;email\n1,2,3,4,5\n"), b';');
+        assert_eq!(sniff_delimiter(b"\"a;b;c\",d,e\n"), b',');
+        assert_eq!(sniff_delimiter(b"\r\n\r\nid\tname\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"id\n1\n"), b',');
+        // A tie goes to the comma.
+        assert_eq!(sniff_delimiter(b"a,b;c\n"), b',');
+    }
+
+    #[test]
+    fn finds_quote_faults_like_csv_core_reads_them() {
+        assert_eq!(quote_faults(b"a,\"b\"\"c\",d\n\"x\ny\",z\n", b','), vec![]);
+        // A quote inside an unquoted field is literal, not a fault.
+        assert_eq!(quote_faults(b"a,b\"c\n", b','), vec![]);
+        assert_eq!(
+            quote_faults(b"a,\"b\"c,d\n", b','),
+            vec![Fault {
+                offset: 5,
+                field: 1,
+                kind: QuoteFault::TextAfter
+            }]
+        );
+        assert_eq!(
+            quote_faults(b"a,b\nc;\"d\n", b';'),
+            vec![Fault {
+                offset: 6,
+                field: 1,
+                kind: QuoteFault::Unclosed
+            }]
+        );
+    }
+
+    #[test]
+    fn an_empty_feed_has_no_rows() {
+        assert_eq!(read(""), (vec![], vec![]));
+        assert_eq!(read("\u{feff}\r\n"), (vec![], vec![]));
+        assert_eq!(read("id,name\r\n"), (vec![], vec![]));
+        let none = read_events(b"[]", &FeedOptions::default()).unwrap();
+        assert_eq!(none, (vec![], vec![]));
+    }
+
+    #[test]
+    fn lines_count_blank_lines_and_quoted_newlines() {
+        let (rows, problems) = read("id,note\r\n\r\n1,\"a\r\nb\"\r\n\r\n2,c");
+        assert_eq!(problems, vec![]);
+        let lines: Vec<usize> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![3, 6]);
+        assert_eq!(rows[0].values["note"], Raw::Text("a\r\nb".into()));
+    }
+
+    #[test]
+    fn a_wrong_field_count_over_several_lines_suggests_an_open_quote() {
+        let (rows, problems) = read("id,name,city\n1,\"Anna,\nBudapest\"\n2,Bob,Pécs\n");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].line, 4);
+        let message = "expected 3 fields, found 2 in the row on lines 2-3 (is a quote left open?)";
+        assert_eq!(
+            problems,
+            vec![Problem {
+                line: 2,
+                field: None,
+                message: message.into()
+            }]
+        );
+    }
+
+    #[test]
+    fn header_errors_stop_the_feed() {
+        let utf8 = error(b"id,n\xE9v\n1,Anna\n");
+        assert_eq!(
+            utf8.to_string(),
+            "line 1: not valid UTF-8; save the file as UTF-8"
+        );
+        let quote = error(b"id,\"name\n1,Anna\n");
+        assert!(matches!(quote, FeedError::UnclosedQuote { line: 1 }));
+        let twice = error(b"id, email ,email\n");
+        assert_eq!(
+            twice.to_string(),
+            "line 1: the header has two `email` columns"
+        );
+        let missing = error(b"\n\nname,,\nAnna,,\n");
+        assert_eq!(
+            missing.to_string(),
+            "line 3: the header has no `id` column (found: `name`)"
+        );
+        assert_eq!(missing.line(), 3);
+    }
+
+    #[test]
+    fn cells_under_a_blank_header_are_ignored() {
+        let (rows, problems) = read("id;name;\n1;Anna;\n2;Bob;x\n");
+        assert_eq!(problems, vec![]);
+        assert_eq!(rows[1].values.keys().collect::<Vec<_>>(), ["id", "name"]);
+    }
+
+    #[test]
+    fn json_syntax_errors_name_the_file_line_and_column() {
+        let broken = error(b"[\n  {\"id\": 1},\n  {\"id\": 2,, }\n]");
+        assert_eq!(
+            broken.to_string(),
+            "line 3, column 12: not valid JSON: key must be a string"
+        );
+        let unclosed = error(b"[{\"id\": 1}");
+        assert_eq!(
+            unclosed.to_string(),
+            "line 1, column 11: not valid JSON: the array is never closed with `]`"
+        );
+        let trailing = error(b"[{\"id\": 1}]\n]");
+        assert_eq!(
+            trailing.to_string(),
+            "line 2, column 1: not valid JSON: text after the closing `]`"
+        );
+        let comma = error(b"[{\"id\": 1},]");
+        assert_eq!(
+            comma.to_string(),
+            "line 1, column 12: not valid JSON: expected value"
+        );
+    }
+
+    #[test]
+    fn a_json_document_that_is_not_an_array_is_a_feed_error() {
+        let options = FeedOptions {
+            format: Some(Format::Json),
+            ..FeedOptions::default()
+        };
+        let error = read_contacts(b"\n{\"id\": 1}", &options).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "line 2: expected a JSON array of objects, found an object"
+        );
+        let latin1 = read_contacts(b"[\n{\"id\": \"Andr\xE9\"}]", &options).unwrap_err();
+        assert!(matches!(latin1, FeedError::NotUtf8 { line: 2 }));
+    }
+
+    #[test]
+    fn json_lines_report_bad_utf8_by_line() {
+        let (rows, problems) = read_contacts(
+            b"{\"id\": 1}\n{\"id\": \"\xE9\"}\n{\"id\": 18446744073709551615}\n",
+            &FeedOptions::default(),
+        )
+        .unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["1", "18446744073709551615"]);
+        let message = "not valid UTF-8 (byte 0xE9); save the file as UTF-8";
+        assert_eq!(
+            problems,
+            vec![Problem {
+                line: 2,
+                field: None,
+                message: message.into()
+            }]
+        );
+    }
+
+    #[test]
+    fn timestamps_in_every_accepted_shape() {
+        let nine_thirty = Some("2024-05-01T09:30:00+00:00".to_string());
+        assert_eq!(at("2024-05-01T09:30:00Z"), nine_thirty);
+        assert_eq!(at("2024-05-01T11:30:00+02:00"), nine_thirty);
+        assert_eq!(at("2024-05-01 09:30"), nine_thirty);
+        assert_eq!(at("2024-05-01 09:30:00"), nine_thirty);
+        assert_eq!(at("2024-05-01T09:30"), nine_thirty);
+        assert_eq!(at("2024-05-01T09:30:00"), nine_thirty);
+        assert_eq!(
+            at("2024-05-01 09:30:00.250"),
+            Some("2024-05-01T09:30:00.250+00:00".into())
+        );
+        assert_eq!(at("2024-05-01"), None);
+        assert_eq!(at("24-5-1 09:30"), None);
+        assert_eq!(at("2024-02-30 09:30"), None);
+        assert_eq!(at("2024-05-01 25:00"), None);
+    }
+
+    #[test]
+    fn text_values_by_type() {
+        use FieldType as T;
+        assert_eq!(text(" 42 ", T::Int), Ok(Value::Int(42)));
+        assert_eq!(text("4.2", T::Int), Err(()));
+        assert_eq!(text("-3.5e1", T::Float), Ok(Value::Float(-35.0)));
+        assert_eq!(text("NaN", T::Float), Err(()));
+        assert_eq!(text("3,5", T::Float), Err(()));
+        assert_eq!(text("Y", T::Bool), Ok(Value::Bool(true)));
+        assert_eq!(text("No", T::Bool), Ok(Value::Bool(false)));
+        assert_eq!(
+            text("2024-05-01", T::Date),
+            Ok(Value::Date(
+                NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default()
+            ))
+        );
+        assert_eq!(text("2024-5-1", T::Date), Err(()));
+        assert_eq!(text("a@b", T::Email), Ok(Value::String("a@b".into())));
+        assert_eq!(text("a@b@c", T::Email), Err(()));
+        assert_eq!(text("@b", T::Email), Err(()));
+        assert_eq!(text("a b@c", T::Email), Err(()));
+        assert_eq!(
+            text("+36 (20) 123-4567", T::Phone),
+            Ok(Value::String("+36 (20) 123-4567".into()))
+        );
+        assert_eq!(text("12-34", T::Phone), Err(()));
+        assert_eq!(text("+36 20 CALL ME", T::Phone), Err(()));
+        assert_eq!(
+            text("Europe/Budapest", T::Timezone),
+            Ok(Value::String("Europe/Budapest".into()))
+        );
+        assert_eq!(text("Mars/Olympus", T::Timezone), Err(()));
+        assert_eq!(text("   ", T::Int), Ok(Value::Null));
+    }
+
+    #[test]
+    fn json_values_by_type() {
+        use FieldType as T;
+        assert_eq!(json(Json::from(7), T::Int), Ok(Value::Int(7)));
+        assert_eq!(json(Json::from(7.5), T::Int), Err(()));
+        assert_eq!(json(Json::from(1e300), T::Int), Err(()));
+        assert_eq!(json(Json::from(7), T::Float), Ok(Value::Float(7.0)));
+        assert_eq!(json(Json::from(true), T::Bool), Ok(Value::Bool(true)));
+        assert_eq!(json(Json::from(0), T::Bool), Ok(Value::Bool(false)));
+        assert_eq!(json(Json::from(2), T::Bool), Err(()));
+        assert_eq!(json(Json::from(true), T::String), Err(()));
+        assert_eq!(
+            json(Json::from(36201234567_i64), T::Phone),
+            Ok(Value::String("36201234567".into()))
+        );
+        assert_eq!(json(Json::from("yes"), T::Bool), Ok(Value::Bool(true)));
+        assert_eq!(json(Json::from(1714555800), T::Timestamp), Err(()));
+        assert_eq!(json(serde_json::json!([1]), T::String), Err(()));
+        assert_eq!(json(Json::Null, T::Int), Ok(Value::Null));
+    }
+
+    #[test]
+    fn typed_keeps_declared_fields_and_the_id() {
+        let row = Row {
+            line: 4,
+            id: "c-1".into(),
+            values: [
+                ("score".to_string(), Raw::Json(Json::from(true))),
+                ("extra".to_string(), Raw::Text("ignored".into())),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let mut fields = IndexMap::new();
+        fields.insert("owner".to_string(), field(FieldType::String, true));
+        let contact = typed(&row, &fields).unwrap();
+        let names: Vec<&String> = contact.fields.keys().collect();
+        assert_eq!(names, ["id", "owner"]);
+        assert_eq!(contact.fields["owner"], Value::Null);
+        fields.insert("score".to_string(), field(FieldType::Int, true));
+        let problem = typed(&row, &fields).unwrap_err();
+        assert_eq!(
+            problem.to_string(),
+            "line 4: field `score`: `true` is not an int (expected a whole number like 42)"
+        );
+    }
+
+    #[test]
+    fn values_serialize_as_plain_json() {
+        let at = parse_timestamp("2024-05-01 09:30").map(Value::Timestamp);
+        let values = vec![
+            Value::Null,
+            Value::Int(3),
+            Value::String("x".into()),
+            at.unwrap_or(Value::Null),
+        ];
+        let text = serde_json::to_string(&values).unwrap_or_default();
+        assert_eq!(text, r#"[null,3,"x","2024-05-01T09:30:00Z"]"#);
+    }
+
+    #[test]
+    fn long_values_are_clipped_in_messages() {
+        let long = "x".repeat(50);
+        let message = not_a("n", &Raw::Text(long), FieldType::Int);
+        assert_eq!(
+            message,
+            format!(
+                "field `n`: `{}…` is not an int (expected a whole number like 42)",
+                "x".repeat(40)
+            )
+        );
+    }
+
+    /// Any byte soup must come back as rows, problems or an error: the
+    /// runner reads feeds nobody checked.
+    #[test]
+    fn garbage_never_panics() {
+        let seeds: [&[u8]; 4] = [
+            b"id;name\r\n1;\"a\"\"b\"\r\n2;x\r\n",
+            b"[{\"id\": 1}, {\"id\": \"2\"}]",
+            b"{\"id\": 1}\n{\"id\": 2}\n",
+            b"contact,event,at,data\na,x,2024-05-01 09:00,{}\n",
+        ];
+        let specials = [b'"', b',', b';', b'\n', b'\r', b'{', b'[', 0xE9, 0xEF, b' '];
+        let mut state = 0x2545_F491_u32;
+        for seed in seeds {
+            for _ in 0..300 {
+                let mut bytes = seed.to_vec();
+                for _ in 0..3 {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    let at = state as usize % (bytes.len() + 1);
+                    let byte = specials[(state >> 8) as usize % specials.len()];
+                    if state & 1 == 0 && at < bytes.len() {
+                        bytes[at] = byte;
+                    } else {
+                        bytes.insert(at, byte);
+                    }
+                }
+                let _ = read_contacts(&bytes, &FeedOptions::default());
+                let _ = read_events(&bytes, &FeedOptions::default());
+            }
+        }
     }
 }
