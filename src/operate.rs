@@ -24,7 +24,6 @@ fn store_failure(error: StoreError) -> (String, i32) {
     let code = match error {
         StoreError::Locked { .. } => LOCKED,
         StoreError::Backwards { .. } => 2,
-        StoreError::Io { .. } => 3,
         _ => 3,
     };
     (format!("error: {error}"), code)
