@@ -56,6 +56,14 @@ pub enum Command {
         after_help = "Examples:\n  funnel tasks --overdue\n  funnel tasks --assignee anna --format csv"
     )]
     Tasks(TasksArgs),
+    /// Deliver the due outbox rows, without a tick (`funnel run` does both).
+    #[command(after_help = format!("Examples:\n  funnel deliver\n  funnel deliver --now 2026-05-04T09:30:00Z\n\nChannels are configured in funnel.toml ([channels.NAME]); with none, rows go to the --outbox file.\nThe funnels are read to recheck opt-outs: a contact who left through a global exit since a row\nwas queued gets nothing.\n\n{DELIVER_EXIT_CODES}"))]
+    Deliver(DeliverArgs),
+    /// Put dead letters back in the queue (all, or the keys given).
+    #[command(
+        after_help = "Examples:\n  funnel retry --list\n  funnel retry                          # every dead letter\n  funnel retry quote-follow-up/c-1042/1/thanks\n\nRe-queued rows start with a fresh count of attempts and go out on the next run or deliver."
+    )]
+    Retry(RetryArgs),
     /// Work on one task: `funnel task done ID`.
     #[command(after_help = "Examples:\n  funnel task done 17")]
     Task(TaskArgs),
@@ -71,6 +79,45 @@ Exit codes:
   2  usage error, or --now before the last run's
   3  could not read input
   4  another funnel run holds the state: nothing was changed";
+
+const DELIVER_EXIT_CODES: &str = "\
+Exit codes:
+  0  the pass ran (failed sends are retried later or dead-lettered, and reported)
+  1  the funnels have errors
+  2  usage error, or a bad funnel.toml
+  3  could not read input, or could not write the outbox file
+  4  another funnel run holds the state: nothing was changed";
+
+#[derive(Debug, clap::Args)]
+pub struct DeliverArgs {
+    /// Funnel files or directories (their global exits are rechecked).
+    #[arg(default_value = "funnels")]
+    pub funnels: Vec<PathBuf>,
+    /// The state database.
+    #[arg(long, value_name = "PATH", default_value = ".funnel/state.db")]
+    pub state: PathBuf,
+    /// Where the embedded file channel appends delivered messages.
+    #[arg(long, value_name = "FILE", default_value = ".funnel/outbox.jsonl")]
+    pub outbox: PathBuf,
+    /// The time of the pass, RFC 3339 (default: now): rows whose retry time
+    /// has come by then are sent.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+    /// Project config to use instead of the nearest funnel.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RetryArgs {
+    /// Idempotency keys of the dead letters to re-queue (default: all).
+    pub keys: Vec<String>,
+    /// List the dead letters instead, with their last error.
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -94,6 +141,9 @@ pub struct RunArgs {
     /// Print what would happen, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Only the tick: leave queued rows for `funnel deliver`.
+    #[arg(long)]
+    pub no_deliver: bool,
     /// The contacts feed's id column.
     #[arg(long, value_name = "NAME", default_value = "id")]
     pub id_column: String,

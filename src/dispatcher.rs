@@ -1,78 +1,425 @@
-//! Dispatcher: delivers queued outbox rows. For now the only channel is the
-//! embedded default, a JSON Lines file (`.funnel/outbox.jsonl`); real SMTP
-//! and HTTP channels come next. Delivery happens after the tick committed:
-//! a row is appended to the file, then marked delivered. A crash between the
-//! two would append it again, so the keys already in the file are skipped.
+//! Dispatcher: delivers the due outbox rows, after the tick committed
+//! (`funnel run`) or on its own (`funnel deliver`). Pages through queued
+//! rows in id order, a batch at a time, so a million rows cost one batch
+//! of memory. For each batch: rows whose contact has since left through a
+//! global exit (opted out) are suppressed; the rest are routed to their
+//! channel (`channel/`); network sends run on a bounded pool of threads,
+//! each channel held to its rate; file rows are appended in one write; then
+//! every outcome and the file's new committed length commit in one
+//! transaction.
+//!
+//! A crash loses nothing: a row is marked delivered only after it went out.
+//! It may send a row twice (sent, then killed before the commit); the
+//! retry carries the same idempotency key and the same body, so the
+//! receiver can tell. Failed sends are retried with exponential backoff
+//! and jitter (`next_attempt_at`), honouring `Retry-After`; after
+//! `max-attempts`, or at once for a permanent failure, a row is dead (see
+//! `funnel retry`). A pass starts no send after its `budget`, so a slow
+//! provider cannot stall a run; what is left goes out next time.
 
-use std::collections::HashSet;
-use std::io::{BufRead, Write};
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::store::{self, Store, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use indexmap::IndexMap;
+use rusqlite::Connection;
+
+use crate::channel::{Channel, Channels, Failure, Route, file};
+use crate::config::{Delivery, Settings};
+use crate::model::{Funnel, Target};
+use crate::store::{self, Attempt, OutboxRow, Pending, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
+    /// The JSON Lines outbox could not be written.
     #[error("cannot write {}: {source}", path.display())]
     File {
-        path: std::path::PathBuf,
+        path: PathBuf,
         source: std::io::Error,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-pub struct Dispatcher;
+/// What one delivery pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Delivered {
+    pub delivered: usize,
+    /// Failed this time, to be tried again later.
+    pub retrying: usize,
+    /// Dead-lettered in this pass.
+    pub dead: usize,
+    /// Not sent: the contact opted out after the row was queued.
+    pub suppressed: usize,
+    /// Left queued, not attempted: their channel is missing or broken.
+    pub held: usize,
+    /// Left queued, not attempted: the pass ran out of time.
+    pub deferred: usize,
+    /// Why rows were held, retried or dead, each reason once (no secrets).
+    pub reasons: Vec<String>,
+}
 
-impl Dispatcher {
-    /// Appends every queued row to `file`; returns how many were delivered.
-    pub fn deliver(store: &mut Store, file: &Path) -> Result<usize, DeliverError> {
-        let io = |source| DeliverError::File {
-            path: file.to_path_buf(),
-            source,
-        };
-        let queued = store::outbox(store.connection(), "queued")?;
-        if queued.is_empty() {
-            return Ok(0);
+impl Delivered {
+    fn note(&mut self, reason: &str) {
+        if self.reasons.len() < 20 && !self.reasons.iter().any(|r| r == reason) {
+            self.reasons.push(reason.to_string());
         }
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let written = keys_in(file).map_err(io)?;
-        let mut out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(file)
-            .map_err(io)?;
-        let mut delivered = 0;
-        for row in queued {
-            if !written.contains(&row.key) {
-                let line = serde_json::to_string(&row).map_err(|e| io(std::io::Error::other(e)))?;
-                writeln!(out, "{line}").map_err(io)?;
-                out.flush().map_err(io)?;
-            }
-            store::set_outbox_status(store.connection(), &row.key, "delivered")?;
-            delivered += 1;
-        }
-        out.sync_all().map_err(io)?;
-        Ok(delivered)
     }
 }
 
-/// Idempotency keys already in the outbox file; a torn last line is ignored.
-fn keys_in(file: &Path) -> std::io::Result<HashSet<String>> {
-    let handle = match std::fs::File::open(file) {
-        Ok(handle) => handle,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
-        Err(e) => return Err(e),
-    };
-    let mut keys = HashSet::new();
-    for line in std::io::BufReader::new(handle).lines() {
-        let line = line?;
-        if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
-            && let Some(key) = value.get("key").and_then(|k| k.as_str())
-        {
-            keys.insert(key.to_string());
+pub struct Dispatcher<'a> {
+    delivery: &'a Delivery,
+    outbox: &'a Path,
+    now: DateTime<Utc>,
+    opt_outs: OptOuts,
+}
+
+/// A network send of one row.
+struct Send<'r, 'c> {
+    pending: &'r Pending,
+    index: usize,
+    channel: &'c dyn Channel,
+}
+
+impl<'a> Dispatcher<'a> {
+    /// `outbox` is the JSON Lines file of the embedded default; `now` the
+    /// pass's time (`--now`), against which retries fall due.
+    pub fn new(delivery: &'a Delivery, outbox: &'a Path, now: DateTime<Utc>) -> Self {
+        Self {
+            delivery,
+            outbox,
+            now,
+            opt_outs: OptOuts::default(),
         }
     }
-    Ok(keys)
+
+    /// Checks every contact-facing row against these funnels' global exits.
+    pub fn funnels<'f>(mut self, funnels: impl IntoIterator<Item = &'f Funnel>) -> Self {
+        self.opt_outs = OptOuts::new(funnels);
+        self
+    }
+
+    pub fn deliver(&self, store: &mut Store) -> Result<Delivered, DeliverError> {
+        let settings = &self.delivery.settings;
+        let channels = Channels::build(self.delivery, self.outbox);
+        let limits: Vec<RateLimit> = channels.rates.iter().map(|r| RateLimit::new(*r)).collect();
+        let budget = settings.budget.to_std().unwrap_or(Duration::from_secs(60));
+        let deadline = Instant::now() + budget;
+        let mut report = Delivered::default();
+        let mut after = 0;
+        loop {
+            let page = store::due_outbox(store.connection(), self.now, after, settings.batch)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.id;
+            let mut outcomes: Vec<(i64, Attempt)> = Vec::new();
+            let mut files: IndexMap<&Path, Vec<&Pending>> = IndexMap::new();
+            let mut sends = Vec::new();
+            for pending in &page {
+                if let Some(reason) = self.opt_outs.check(store.connection(), &pending.row)? {
+                    outcomes.push((pending.id, Attempt::Suppressed { reason }));
+                    continue;
+                }
+                match channels.route(&pending.row) {
+                    Route::File(path) => files.entry(path).or_default().push(pending),
+                    Route::Send { index, channel } => sends.push(Send {
+                        pending,
+                        index,
+                        channel,
+                    }),
+                    Route::Held(reason) => {
+                        report.held += 1;
+                        report.note(&reason);
+                    }
+                }
+            }
+            let results = send_all(&sends, &limits, settings.concurrency, deadline);
+            for (send, result) in sends.iter().zip(results) {
+                match result {
+                    None => report.deferred += 1,
+                    Some(Ok(())) => outcomes.push((send.pending.id, Attempt::Delivered)),
+                    Some(Err(failure)) => {
+                        let attempt = self.failed(send.pending, failure);
+                        if let Attempt::Retry { error, .. } | Attempt::Dead { error } = &attempt {
+                            report.note(&format!("{}: {error}", label(&send.pending.row)));
+                        }
+                        outcomes.push((send.pending.id, attempt));
+                    }
+                }
+            }
+            let lengths = self.write_files(store.connection(), &files, &mut outcomes)?;
+            let tx = store.transaction()?;
+            for (id, attempt) in &outcomes {
+                store::record_attempt(&tx, *id, attempt)?;
+                match attempt {
+                    Attempt::Delivered => report.delivered += 1,
+                    Attempt::Retry { .. } => report.retrying += 1,
+                    Attempt::Dead { .. } => report.dead += 1,
+                    Attempt::Suppressed { .. } => report.suppressed += 1,
+                }
+            }
+            for (path, length) in lengths {
+                store::set_file_length(&tx, &path, length)?;
+            }
+            tx.commit().map_err(StoreError::from)?;
+        }
+        Ok(report)
+    }
+
+    /// Appends each file's rows; gives each file's new committed length.
+    fn write_files(
+        &self,
+        connection: &Connection,
+        files: &IndexMap<&Path, Vec<&Pending>>,
+        outcomes: &mut Vec<(i64, Attempt)>,
+    ) -> Result<Vec<(String, u64)>, DeliverError> {
+        let mut lengths = Vec::new();
+        for (path, rows) in files {
+            let key = path.display().to_string();
+            let committed = store::file_length(connection, &key)?;
+            let rows_only: Vec<&OutboxRow> = rows.iter().map(|p| &p.row).collect();
+            let length =
+                file::append(path, committed, &rows_only).map_err(|source| DeliverError::File {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            outcomes.extend(rows.iter().map(|p| (p.id, Attempt::Delivered)));
+            lengths.push((key, length));
+        }
+        Ok(lengths)
+    }
+
+    /// A failed send: retried later, or dead.
+    fn failed(&self, pending: &Pending, failure: Failure) -> Attempt {
+        let settings = &self.delivery.settings;
+        let made = pending.attempts + 1;
+        match failure {
+            Failure::Permanent(error) => Attempt::Dead { error },
+            Failure::Retry { reason, .. } if made >= settings.max_attempts => Attempt::Dead {
+                error: format!("gave up after {made} attempts: {reason}"),
+            },
+            Failure::Retry { after, reason } => {
+                let wait = match after.and_then(|a| TimeDelta::from_std(a).ok()) {
+                    Some(wait) => wait,
+                    None => backoff(settings, &pending.row.key, made),
+                };
+                Attempt::Retry {
+                    at: self.now + wait,
+                    error: reason,
+                }
+            }
+        }
+    }
+}
+
+/// The channel a row went to, for reports: `sms`, or `webhook crm`.
+fn label(row: &OutboxRow) -> String {
+    match row.payload.get("endpoint").and_then(|e| e.as_str()) {
+        Some(endpoint) if row.channel == "webhook" => format!("webhook {endpoint}"),
+        _ => row.channel.clone(),
+    }
+}
+
+/// Sends on at most `concurrency` threads; `None` for a row not attempted
+/// because the pass ran out of time.
+fn send_all(
+    sends: &[Send],
+    limits: &[RateLimit],
+    concurrency: usize,
+    deadline: Instant,
+) -> Vec<Option<Result<(), Failure>>> {
+    let results = Mutex::new(vec![None; sends.len()]);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.min(sends.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(send) = sends.get(index) else {
+                        break;
+                    };
+                    if Instant::now() >= deadline || !limits[send.index].wait(deadline) {
+                        continue;
+                    }
+                    let result = send.channel.send(&send.pending.row);
+                    let mut slots = results.lock().unwrap_or_else(|p| p.into_inner());
+                    slots[index] = Some(result);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Exponential backoff from `backoff`, doubling per attempt up to
+/// `max-backoff`, with jitter: a stable draw in [d/2, d] from the key and
+/// attempt, so retries of many rows spread out yet tests can predict bounds.
+pub fn backoff(settings: &Settings, key: &str, attempts: u32) -> TimeDelta {
+    let base = settings.backoff.num_seconds().max(1);
+    let max = settings.max_backoff.num_seconds().max(base);
+    let doubled = base.saturating_mul(1_i64 << attempts.saturating_sub(1).min(40));
+    let full = doubled.min(max);
+    let hash = format!("{key}#{attempts}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let half = full / 2;
+    let spread = u64::try_from(full - half).unwrap_or(0);
+    TimeDelta::seconds(half + i64::try_from(hash % (spread + 1)).unwrap_or(0))
+}
+
+/// Messages per second for one channel, shared by the workers.
+struct RateLimit {
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+}
+
+impl RateLimit {
+    fn new(rate: Option<f64>) -> Self {
+        Self {
+            interval: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for this channel's next slot; false if it comes after `deadline`.
+    fn wait(&self, deadline: Instant) -> bool {
+        let Some(interval) = self.interval else {
+            return true;
+        };
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = (*next).max(Instant::now());
+            if slot >= deadline {
+                return false;
+            }
+            *next = slot + interval;
+            slot
+        };
+        std::thread::sleep(slot.saturating_duration_since(Instant::now()));
+        true
+    }
+}
+
+/// The global exits of each funnel, to recheck opt-outs at dispatch.
+#[derive(Default)]
+struct OptOuts {
+    funnels: HashMap<String, Exits>,
+}
+
+struct Exits {
+    /// Stages a global exit leads to (`opted-out`).
+    targets: HashSet<String>,
+    /// The steps of each such stage: their own messages (a goodbye) still go.
+    steps: HashMap<String, HashSet<String>>,
+}
+
+/// The actions that reach the contact; staff notifications and field
+/// changes are not held back.
+const CONTACT_FACING: [&str; 4] = ["email", "sms", "messenger", "webhook"];
+
+impl OptOuts {
+    fn new<'f>(funnels: impl IntoIterator<Item = &'f Funnel>) -> Self {
+        let funnels = funnels
+            .into_iter()
+            .map(|funnel| {
+                let targets: HashSet<String> = funnel
+                    .exits
+                    .iter()
+                    .filter_map(|exit| match exit.to {
+                        Target::Stage(s) => Some(funnel.stages[s].name.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let steps = funnel
+                    .stages
+                    .iter()
+                    .filter(|s| targets.contains(&s.name))
+                    .map(|s| {
+                        (
+                            s.name.clone(),
+                            s.steps.iter().map(|x| x.id.clone()).collect(),
+                        )
+                    })
+                    .collect();
+                (funnel.name.clone(), Exits { targets, steps })
+            })
+            .collect();
+        Self { funnels }
+    }
+
+    /// Why a row must not go out, if it must not: its contact has since
+    /// left this entry of the journey through a global exit.
+    fn check(
+        &self,
+        connection: &Connection,
+        row: &OutboxRow,
+    ) -> Result<Option<String>, StoreError> {
+        if !CONTACT_FACING.contains(&row.channel.as_str()) {
+            return Ok(None);
+        }
+        let Some(exits) = self.funnels.get(&row.funnel) else {
+            return Ok(None);
+        };
+        let Some(journey) = store::journey(connection, &row.funnel, &row.contact)? else {
+            return Ok(None);
+        };
+        // The key is funnel/contact/entry/step; contact ids may hold `/`.
+        let entry = row
+            .key
+            .rsplit('/')
+            .nth(1)
+            .and_then(|e| e.parse::<i64>().ok());
+        let own_step = exits
+            .steps
+            .get(&journey.stage)
+            .is_some_and(|steps| steps.contains(&row.step));
+        if entry != Some(journey.entry) || !exits.targets.contains(&journey.stage) || own_step {
+            return Ok(None);
+        }
+        // Reaching `opted-out` by running out of steps is no opt-out.
+        let why = store::entered_because(connection, &journey)?;
+        if why.is_some_and(|why| why.starts_with("exit:")) {
+            return Ok(Some(format!(
+                "not sent: the contact left for `{}` after it was queued",
+                journey.stage
+            )));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_stops_at_the_maximum() {
+        let settings = Settings {
+            backoff: TimeDelta::seconds(60),
+            max_backoff: TimeDelta::seconds(600),
+            ..Settings::default()
+        };
+        for attempts in 1..=6 {
+            let full = (60_i64 << (attempts - 1)).min(600);
+            let wait = backoff(&settings, "f/c/1/s", attempts).num_seconds();
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "attempt {attempts}: {wait}s"
+            );
+        }
+        assert_ne!(
+            (1..50)
+                .map(|i| backoff(&settings, &format!("f/c{i}/1/s"), 3))
+                .collect::<HashSet<_>>()
+                .len(),
+            1,
+            "jitter spreads rows out"
+        );
+    }
 }

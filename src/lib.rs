@@ -2,10 +2,13 @@
 //!
 //! The pipeline, one file per stage: `parser` (YAML -> `document`),
 //! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
-//! `linter` (runs `rules`), `report` (renders diagnostics). `run` is the
+//! `linter` (runs `rules`), `report` (renders diagnostics). Running them:
+//! `tick` (feeds -> `runner` -> `store`), then `dispatcher` (outbox ->
+//! `channel`s). `run` is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
+pub mod channel;
 pub mod cli;
 pub mod compiler;
 pub mod condition;
@@ -26,6 +29,7 @@ pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod schedule;
+pub mod secret;
 pub mod source;
 pub mod store;
 pub mod template;
@@ -76,6 +80,8 @@ pub fn run(
         Command::History(args) => operated(operate::history(&args, stdout), stderr),
         Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
         Command::Task(args) => operated(operate::task(&args, stdout), stderr),
+        Command::Deliver(args) => operated(operate::deliver(&args, stderr), stderr),
+        Command::Retry(args) => operated(operate::retry(&args, stdout), stderr),
     };
     match result {
         Ok(code) => code,

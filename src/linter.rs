@@ -90,7 +90,14 @@ impl<'a> Linter<'a> {
             };
             checked.diagnostics.extend(funnel_rules(&cx));
         }
+        let config = match (&self.config.path, &self.config.text) {
+            (Some(path), Some(text)) => Some(checked.sources.add(path, text.clone())),
+            _ => None,
+        };
         let project = Project {
+            sources: &checked.sources,
+            config,
+            delivery: config.map(|_| &self.config.delivery),
             dirs: dirs
                 .values()
                 .map(|(templates, users)| {

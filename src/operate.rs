@@ -1,5 +1,5 @@
-//! The operator's commands: `run`, `status`, `history`, `tasks` and
-//! `task done`. Each turns flags into a call on the tick or the store and
+//! The operator's commands: `run`, `deliver`, `retry`, `status`,
+//! `history`, `tasks` and `task done`. Each turns flags into a call on the tick or the store and
 //! renders the answer; nothing here decides funnel semantics.
 
 use std::io::{self, Write};
@@ -7,12 +7,16 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::cli::{HistoryArgs, RunArgs, StateArgs, TableFormat, TaskAction, TaskArgs, TasksArgs};
+use crate::cli::{
+    DeliverArgs, HistoryArgs, RetryArgs, RunArgs, StateArgs, TableFormat, TaskAction, TaskArgs,
+    TasksArgs,
+};
 use crate::config::Config;
+use crate::dispatcher::{Delivered, Dispatcher};
 use crate::feed::FeedOptions;
 use crate::report::{self, Format};
 use crate::store::{self, Store, StoreError};
-use crate::tick::{TickError, TickOptions, tick};
+use crate::tick::{self, TickError, TickOptions, tick};
 
 /// Exit code when another run holds the state.
 pub const LOCKED: i32 = 4;
@@ -66,6 +70,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         outbox: args.outbox.clone(),
         now,
         dry_run: args.dry_run,
+        deliver: !args.no_deliver,
         feed: FeedOptions {
             id_column: args.id_column.clone(),
             delimiter,
@@ -127,7 +132,107 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         s.escalated,
         ticked.problems.len()
     )?;
+    report_delivery(&ticked.delivered, err)?;
     Ok(Ok(0))
+}
+
+/// One line of counts, then why rows were held or dead; silent when the
+/// pass had nothing to do.
+fn report_delivery(delivered: &Delivered, err: &mut dyn Write) -> io::Result<()> {
+    let d = delivered;
+    if *d == Delivered::default() {
+        return Ok(());
+    }
+    writeln!(
+        err,
+        "delivery: delivered {} / retrying {} / dead {} / suppressed {} / held {} / left for the next pass {}",
+        d.delivered, d.retrying, d.dead, d.suppressed, d.held, d.deferred
+    )?;
+    for reason in &d.reasons {
+        writeln!(err, "  {reason}")?;
+    }
+    if d.dead > 0 {
+        writeln!(
+            err,
+            "  see `funnel retry --list`; `funnel retry` re-queues dead letters"
+        )?;
+    }
+    Ok(())
+}
+
+pub fn deliver(args: &DeliverArgs, err: &mut dyn Write) -> io::Result<Outcome> {
+    let now = match parse_now(args.now.as_deref()) {
+        Ok(now) => now,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let cwd = std::env::current_dir()?;
+    let config = match Config::discover(args.config.as_deref(), &cwd) {
+        Ok(config) => config,
+        Err(e) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
+    };
+    let funnels = match tick::load(&args.funnels, &config) {
+        Ok(funnels) => funnels,
+        Err(TickError::Funnels(checked)) => {
+            report::render(Format::Human, &checked, false, err)?;
+            return Ok(Err((
+                "error: the funnels have errors; nothing was delivered".to_string(),
+                1,
+            )));
+        }
+        Err(TickError::Check(e)) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
+        Err(e) => return Ok(Err((format!("error: {e}"), 3))),
+    };
+    let mut store = match Store::open(&args.state) {
+        Ok(store) => store,
+        Err(e) => return Ok(Err(store_failure(e))),
+    };
+    let delivered = Dispatcher::new(&config.delivery, &args.outbox, now)
+        .funnels(funnels.iter().map(|l| &l.funnel))
+        .deliver(&mut store);
+    match delivered {
+        Ok(delivered) if delivered == Delivered::default() => {
+            writeln!(err, "delivery: nothing due")?;
+            Ok(Ok(0))
+        }
+        Ok(delivered) => report_delivery(&delivered, err).map(|()| Ok(0)),
+        Err(crate::dispatcher::DeliverError::Store(e)) => Ok(Err(store_failure(e))),
+        Err(e) => Ok(Err((format!("error: {e}"), 3))),
+    }
+}
+
+pub fn retry(args: &RetryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+    if args.list {
+        let store = match open(&args.state) {
+            Ok(store) => store,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        return match store::dead_letters(store.connection()) {
+            Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
+            Err(e) => Ok(Err(store_failure(e))),
+        };
+    }
+    let mut store = match Store::open(&args.state.state) {
+        Ok(store) => store,
+        Err(e) => return Ok(Err(store_failure(e))),
+    };
+    let requeued = store.transaction().and_then(|tx| {
+        let count = store::requeue_dead(&tx, &args.keys)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(count)
+    });
+    match requeued {
+        Ok(0) if !args.keys.is_empty() => Ok(Err((
+            "error: no dead letter with that key; see `funnel retry --list`".to_string(),
+            1,
+        ))),
+        Ok(count) => writeln!(
+            out,
+            "re-queued {count} dead letter{}; they go out on the next `funnel run` or `funnel deliver`",
+            if count == 1 { "" } else { "s" }
+        )
+        .map(|()| Ok(0)),
+        Err(e) => Ok(Err(store_failure(e))),
+    }
 }
 
 fn open(args: &StateArgs) -> Result<Store, (String, i32)> {

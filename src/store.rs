@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     now TEXT NOT NULL,
@@ -89,7 +90,18 @@ CREATE TABLE tags (
     tag TEXT NOT NULL,
     PRIMARY KEY (contact, tag)
 );
-"#];
+"#,
+    // 2: delivery. The dispatcher pages through queued rows by id, and
+    // records how many bytes of each outbox file are committed, so a crash
+    // between writing and marking rows delivered is undone by truncating.
+    r#"
+CREATE INDEX outbox_pending ON outbox (status, id);
+CREATE TABLE outbox_files (
+    path TEXT PRIMARY KEY,
+    length INTEGER NOT NULL
+);
+"#,
+];
 
 /// Errors of the state file, each with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -527,6 +539,157 @@ pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResul
         params![status, key],
     )?;
     Ok(())
+}
+
+/// Why a contact entered the stage it is in (the history reason of the
+/// move into it), for the dispatcher's opt-out recheck.
+pub fn entered_because(connection: &Connection, journey: &Journey) -> StoreResult<Option<String>> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT reason FROM history WHERE contact = ?1 AND funnel = ?2 AND entry = ?3 AND to_stage = ?4 AND (from_stage IS NULL OR from_stage != to_stage) ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(
+            params![journey.contact, journey.funnel, journey.entry, journey.stage],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// A queued row as the dispatcher sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    pub id: i64,
+    pub row: OutboxRow,
+    /// Attempts already made.
+    pub attempts: u32,
+}
+
+/// Up to `limit` queued rows after id `after` whose retry time has come,
+/// in id order: the dispatcher pages through them without loading all.
+pub fn due_outbox(
+    connection: &Connection,
+    now: DateTime<Utc>,
+    after: i64,
+    limit: usize,
+) -> StoreResult<Vec<Pending>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, key, funnel, contact, step, channel, payload, due_at, status, attempts FROM outbox WHERE status = 'queued' AND id > ?1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?2) ORDER BY id LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![after, time(now), limit as i64], |r| {
+        Ok(Pending {
+            id: r.get(0)?,
+            row: OutboxRow {
+                key: r.get(1)?,
+                funnel: r.get(2)?,
+                contact: r.get(3)?,
+                step: r.get(4)?,
+                channel: r.get(5)?,
+                payload: serde_json::from_str(&r.get::<_, String>(6)?)
+                    .unwrap_or(serde_json::Value::Null),
+                due_at: r.get(7)?,
+                status: r.get(8)?,
+            },
+            attempts: u32::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What became of one delivery attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    Delivered,
+    /// Try again at `at`.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Dead-lettered: kept for `funnel retry`, never sent on its own.
+    Dead {
+        error: String,
+    },
+    /// Not sent, never will be: the contact opted out after it was queued.
+    Suppressed {
+        reason: String,
+    },
+}
+
+/// Records one attempt's outcome; counts the attempt unless suppressed.
+pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResult<()> {
+    let (status, next, error, counted) = match attempt {
+        Attempt::Delivered => ("delivered", None, None, 1),
+        Attempt::Retry { at, error } => ("queued", Some(time(*at)), Some(error.as_str()), 1),
+        Attempt::Dead { error } => ("dead", None, Some(error.as_str()), 1),
+        Attempt::Suppressed { reason } => ("suppressed", None, Some(reason.as_str()), 0),
+    };
+    tx.prepare_cached(
+        "UPDATE outbox SET status = ?1, next_attempt_at = ?2, error = ?3, attempts = attempts + ?4 WHERE id = ?5",
+    )?
+    .execute(params![status, next, error, counted, id])?;
+    Ok(())
+}
+
+/// Committed length of an outbox file, if this state ever wrote it.
+pub fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u64>> {
+    let length: Option<i64> = connection
+        .query_row(
+            "SELECT length FROM outbox_files WHERE path = ?1",
+            params![path],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(length.map(|l| u64::try_from(l).unwrap_or(0)))
+}
+
+pub fn set_file_length(tx: &Connection, path: &str, length: u64) -> StoreResult<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO outbox_files (path, length) VALUES (?1, ?2)",
+        params![path, i64::try_from(length).unwrap_or(i64::MAX)],
+    )?;
+    Ok(())
+}
+
+/// Puts dead letters back in the queue with a fresh count of attempts:
+/// all of them, or those whose key is in `keys`. Returns how many.
+pub fn requeue_dead(tx: &Connection, keys: &[String]) -> StoreResult<usize> {
+    if keys.is_empty() {
+        return Ok(tx.execute(
+            "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE status = 'dead'",
+            [],
+        )?);
+    }
+    let mut count = 0;
+    for key in keys {
+        count += tx.execute(
+            "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE status = 'dead' AND key = ?1",
+            params![key],
+        )?;
+    }
+    Ok(count)
+}
+
+/// One dead letter, for `funnel retry --list` and reports.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetter {
+    pub key: String,
+    pub channel: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+pub fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
+    let mut statement = connection.prepare(
+        "SELECT key, channel, attempts, error FROM outbox WHERE status = 'dead' ORDER BY id",
+    )?;
+    let rows = statement.query_map([], |r| {
+        Ok(DeadLetter {
+            key: r.get(0)?,
+            channel: r.get(1)?,
+            attempts: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Values set by `set` actions, which override the feed's.

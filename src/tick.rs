@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::diagnostic::Severity;
-use crate::dispatcher::{DeliverError, Dispatcher};
+use crate::dispatcher::{DeliverError, Delivered, Dispatcher};
 use crate::feed::{self, Event, FeedOptions, Problem};
 use crate::linter::{Checked, Linter};
 use crate::runner::{Loaded, Planned, Runner, Summary};
@@ -24,6 +24,8 @@ pub struct TickOptions {
     pub outbox: PathBuf,
     pub now: DateTime<Utc>,
     pub dry_run: bool,
+    /// Deliver after the tick (off with `--no-deliver`).
+    pub deliver: bool,
     pub feed: FeedOptions,
 }
 
@@ -33,7 +35,7 @@ pub struct Ticked {
     pub plan: Vec<Planned>,
     /// Bad rows and events, with the feed they came from.
     pub problems: Vec<(String, Problem)>,
-    pub delivered: usize,
+    pub delivered: Delivered,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,10 +169,12 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
     } else {
         tx.commit().map_err(StoreError::from)?;
     }
-    let delivered = if options.dry_run {
-        0
+    let delivered = if options.dry_run || !options.deliver {
+        Delivered::default()
     } else {
-        Dispatcher::deliver(&mut store, &options.outbox)?
+        Dispatcher::new(&config.delivery, &options.outbox, options.now)
+            .funnels(funnels.iter().map(|l| &l.funnel))
+            .deliver(&mut store)?
     };
     let summary = runner.summary.clone();
     if let Some(run) = run {

@@ -26,8 +26,21 @@ fn fixture(id: &str, kind: &str) -> PathBuf {
     }
 }
 
+/// `<id>/funnel.toml` when the rule reads the project config, else none.
+fn config(path: &Path) -> Config {
+    let Some(toml) = path
+        .ancestors()
+        .map(|dir| dir.join("funnel.toml"))
+        .take_while(|p| p.starts_with("tests/rules"))
+        .find(|p| p.is_file())
+    else {
+        return Config::default();
+    };
+    Config::load(&toml).unwrap()
+}
+
 fn check(path: &Path) -> Checked {
-    match Linter::new(&Config::default()).check(&[path.to_path_buf()]) {
+    match Linter::new(&config(path)).check(&[path.to_path_buf()]) {
         Ok(checked) => checked,
         Err(e) => panic!("{}: {e}", path.display()),
     }

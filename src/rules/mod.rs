@@ -7,9 +7,11 @@
 //! the doc only. Funnel and project rules look at the compiled funnel and its
 //! graph, and their files hold the check as well.
 
+use crate::config::Delivery;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::FunnelGraph;
 use crate::model::Funnel;
+use crate::source::{SourceId, Sources};
 use crate::template::TemplateDir;
 
 pub mod conflicting_keys;
@@ -22,6 +24,7 @@ pub mod invalid_entry;
 pub mod invalid_template;
 pub mod invalid_type;
 pub mod invalid_value;
+pub mod literal_secret;
 pub mod missing_template;
 pub mod no_opt_out;
 pub mod redundant_branch;
@@ -29,6 +32,7 @@ pub mod split_weights;
 pub mod trapped_stage;
 pub mod unbounded_messages;
 pub mod undefined_reference;
+pub mod unknown_channel;
 pub mod unknown_field;
 pub mod unknown_key;
 pub mod unreachable_stage;
@@ -47,9 +51,14 @@ pub struct Context<'a> {
 }
 
 /// What a rule that looks across funnels sees: each template directory with
-/// the funnels that use it.
+/// the funnels that use it, and the project config.
 pub struct Project<'a> {
     pub dirs: Vec<(&'a TemplateDir, Vec<&'a Funnel>)>,
+    pub sources: &'a Sources,
+    /// funnel.toml, when there is one.
+    pub config: Option<SourceId>,
+    /// Its channels, when there is a config.
+    pub delivery: Option<&'a Delivery>,
 }
 
 /// Where a rule's findings come from.
@@ -107,6 +116,8 @@ pub static RULES: &[&Rule] = &[
     &unbounded_messages::RULE,
     &wait_longer_than_funnel::RULE,
     &unused_template::RULE,
+    &unknown_channel::RULE,
+    &literal_secret::RULE,
 ];
 
 pub fn find(id: &str) -> Option<&'static Rule> {

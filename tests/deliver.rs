@@ -1,0 +1,548 @@
+#![allow(clippy::unwrap_used)]
+//! Delivery against real servers on loopback: an SMTP server (aiosmtpd)
+//! and an HTTP server started inside each test. The real binary runs
+//! `funnel run` / `funnel deliver` / `funnel retry` with `--now` stepping
+//! through retry times; the tests assert what the servers received.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use support::{HttpServer, Project, Reply, SmtpServer, closed_port};
+
+const T0: &str = "2026-05-04T09:00:00Z";
+const SECRET: &str = "whsec_test_3c9d1f0e8b7a";
+const TOKEN: &str = "tok-5f2e9a77c1";
+
+const FUNNEL: &str = r#"
+funnel: news
+timezone: UTC
+contact: { email: email, phone: phone, first_name: string, unsubscribed: bool }
+enter:
+  - { when: "contact.first_name != ''", stage: welcome }
+exit:
+  - { when: "contact.unsubscribed", to: opted-out }
+stages:
+  welcome:
+    steps:
+      - id: hello
+        email: { template: hello }
+      - id: text
+        sms: { template: text }
+      - id: crm
+        webhook: { endpoint: crm, template: crm }
+      # Keeps the journey open, so an opt-out still finds the contact here.
+      - id: later
+        after: 7d
+        email: { template: hello }
+    exhausted: done
+  done: { terminal: true }
+  opted-out: { terminal: true }
+"#;
+
+const HEADER: &str = "id,email,phone,first_name,unsubscribed\n";
+
+/// A project with the `news` funnel, its templates and a funnel.toml whose
+/// channels point at the given servers; `extra` is appended to `[delivery]`.
+fn project(smtp_port: u16, http_port: u16, delivery: &str, contacts: &str) -> Project {
+    let p = Project::new();
+    p.write("funnels/news.yaml", FUNNEL)
+        .write(
+            "funnels/templates/hello.hbs",
+            "subject: Hello {{contact.first_name}}\n---\nHi {{contact.first_name}} & welcome <3\n",
+        )
+        .write(
+            "funnels/templates/text.hbs",
+            "Hi {{contact.first_name}}, 50% off today. Reply STOP to opt out",
+        )
+        .write(
+            "funnels/templates/crm.hbs",
+            r#"{"event": "welcomed", "name": "{{contact.first_name}}"}"#,
+        )
+        .write("contacts.csv", &format!("{HEADER}{contacts}"))
+        .write(
+            "funnel.toml",
+            &format!(
+                r#"
+[delivery]
+timeout = "1s"
+backoff = "1m"
+max-backoff = "10m"
+max-attempts = 3
+{delivery}
+
+[channels.email]
+kind = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "Acme <hello@acme.test>"
+unsubscribe = "https://acme.test/unsubscribe?c={{{{contact}}}}"
+
+[channels.sms]
+kind = "http"
+url = "http://127.0.0.1:{http_port}/sms/${{SMS_ACCOUNT}}"
+headers = {{ Authorization = "Bearer ${{SMS_TOKEN}}" }}
+form = {{ To = "{{{{to}}}}", From = "+15550001", Body = "{{{{body}}}}" }}
+
+[channels.crm]
+kind = "http"
+url = "http://127.0.0.1:{http_port}/hooks/crm"
+secret = "${{CRM_SECRET}}"
+"#
+            ),
+        );
+    p
+}
+
+const ENV: &[(&str, &str)] = &[
+    ("SMS_ACCOUNT", "AC123"),
+    ("SMS_TOKEN", TOKEN),
+    ("CRM_SECRET", SECRET),
+];
+
+fn run(p: &Project, now: &str) -> support::Run {
+    let run = p.funnel_env(&["run", "--contacts", "contacts.csv", "--now", now], ENV);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run
+}
+
+fn deliver(p: &Project, now: &str) -> support::Run {
+    let run = p.funnel_env(&["deliver", "--now", now], ENV);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run
+}
+
+fn at(base: &str, seconds: i64) -> String {
+    let t =
+        chrono::DateTime::parse_from_rfc3339(base).unwrap() + chrono::TimeDelta::seconds(seconds);
+    t.with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Verifies a `Funnel-Signature` the way the README tells receivers to.
+fn verify(header: &str, body: &str, secret: &str) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = Some(value),
+            Some(("v1", value)) => v1 = Some(value),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let age = chrono::Utc::now().timestamp() - t.parse::<i64>().unwrap();
+    expected == v1 && (0..300).contains(&age)
+}
+
+#[test]
+fn email_sms_and_a_signed_webhook_reach_real_servers() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::ok();
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let out = run(&p, T0);
+    assert!(
+        out.stderr
+            .contains("delivery: delivered 3 / retrying 0 / dead 0"),
+        "{}",
+        out.stderr
+    );
+
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert_eq!(mail.to, ["ann@example.com"]);
+    assert_eq!(mail.from, "hello@acme.test");
+    assert_eq!(mail.header("Subject").unwrap(), "Hello Ann");
+    assert_eq!(mail.header("X-Funnel-Key").unwrap(), "news/ann/1/hello");
+    assert_eq!(
+        mail.header("List-Unsubscribe").unwrap(),
+        "<https://acme.test/unsubscribe?c=ann>"
+    );
+    assert!(mail.data.contains("Hi Ann & welcome <3"), "{}", mail.data);
+
+    let requests = http.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let sms = requests
+        .iter()
+        .find(|r| r.path.starts_with("/sms"))
+        .unwrap();
+    assert_eq!(sms.path, "/sms/AC123");
+    assert_eq!(
+        sms.header("authorization").unwrap(),
+        format!("Bearer {TOKEN}")
+    );
+    assert_eq!(
+        sms.header("content-type").unwrap(),
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(
+        sms.body,
+        "To=%2B3612345678&From=%2B15550001&Body=Hi%20Ann%2C%2050%25%20off%20today.%20Reply%20STOP%20to%20opt%20out"
+    );
+    assert_eq!(sms.header("idempotency-key").unwrap(), "news/ann/1/text");
+
+    let hook = requests.iter().find(|r| r.path == "/hooks/crm").unwrap();
+    assert_eq!(hook.header("idempotency-key").unwrap(), "news/ann/1/crm");
+    assert!(
+        verify(hook.header("funnel-signature").unwrap(), &hook.body, SECRET),
+        "signature does not verify: {:?}",
+        hook
+    );
+    assert!(!verify(
+        hook.header("funnel-signature").unwrap(),
+        &hook.body,
+        "wrong"
+    ));
+    let body: serde_json::Value = serde_json::from_str(&hook.body).unwrap();
+    assert_eq!(body["id"], "news/ann/1/crm");
+    assert_eq!(body["action"], "webhook");
+    assert_eq!(body["funnel"], "news");
+    assert_eq!(body["stage"], "welcome");
+    assert_eq!(body["step"], "crm");
+    assert_eq!(body["contact"]["id"], "ann");
+    assert_eq!(body["contact"]["email"], "ann@example.com");
+    assert_eq!(body["fields"]["event"], "welcomed");
+
+    let counts = p.outbox_counts();
+    assert_eq!(counts.get("delivered"), Some(&3), "{counts:?}");
+    // Secrets never reach the state, the file outbox or the output.
+    let state = std::fs::read(p.path(".funnel/state.db")).unwrap();
+    for secret in [SECRET, TOKEN] {
+        assert!(!String::from_utf8_lossy(&state).contains(secret));
+        assert!(!out.stderr.contains(secret) && !out.stdout.contains(secret));
+    }
+    // A second pass sends nothing again.
+    assert!(deliver(&p, T0).stderr.contains("nothing due"));
+    assert_eq!(http.requests().len(), 2);
+    assert_eq!(smtp.mails().len(), 1);
+}
+
+#[test]
+fn server_errors_are_retried_with_backoff_then_dead_lettered_and_retry_requeues() {
+    let smtp = SmtpServer::start();
+    // The CRM fails three times, then recovers; SMS always works.
+    let crm_calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = crm_calls.clone();
+    let http = HttpServer::start(move |r, _| {
+        if r.path != "/hooks/crm" {
+            return Reply::status(200);
+        }
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < 3 {
+            Reply::status(500)
+        } else {
+            Reply::status(200)
+        }
+    });
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let out = run(&p, T0);
+    assert!(
+        out.stderr.contains("delivered 2 / retrying 1 / dead 0"),
+        "{}",
+        out.stderr
+    );
+    // Not due before its backoff (at least half of the 1m base)...
+    assert!(deliver(&p, &at(T0, 29)).stderr.contains("nothing due"));
+    // ...due once the full minute has passed: attempt 2 fails, backoff 1-2m.
+    let second = deliver(&p, &at(T0, 60));
+    assert!(second.stderr.contains("retrying 1"), "{}", second.stderr);
+    assert!(deliver(&p, &at(T0, 60 + 59)).stderr.contains("nothing due"));
+    // Attempt 3 is the last allowed: dead, shown by status and retry --list.
+    let third = deliver(&p, &at(T0, 60 + 120));
+    assert!(third.stderr.contains("dead 1"), "{}", third.stderr);
+    assert!(
+        third.stderr.contains("gave up after 3 attempts: HTTP 500"),
+        "{}",
+        third.stderr
+    );
+    assert_eq!(p.outbox_counts().get("dead"), Some(&1));
+    let list = p.funnel(&["retry", "--list"]);
+    assert!(list.stdout.contains("news/ann/1/crm"), "{}", list.stdout);
+    // The same key every time: the receiver can drop duplicates.
+    let keys: Vec<String> = http
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/hooks/crm")
+        .map(|r| r.header("idempotency-key").unwrap().to_string())
+        .collect();
+    assert_eq!(keys, ["news/ann/1/crm"; 3]);
+    // `funnel retry` re-queues it; the recovered server takes it.
+    let retried = p.funnel(&["retry"]);
+    assert!(
+        retried.stdout.contains("re-queued 1 dead letter"),
+        "{}",
+        retried.stdout
+    );
+    let last = deliver(&p, &at(T0, 600));
+    assert!(last.stderr.contains("delivered 1"), "{}", last.stderr);
+    assert_eq!(p.outbox_counts().get("dead"), None);
+    assert_eq!(p.outbox_counts().get("delivered"), Some(&3));
+}
+
+#[test]
+fn client_errors_fail_at_once() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::start(|r, _| {
+        if r.path == "/hooks/crm" {
+            Reply::status(422)
+        } else {
+            Reply::status(200)
+        }
+    });
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("dead 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("HTTP 422"), "{}", out.stderr);
+    assert_eq!(
+        http.requests()
+            .iter()
+            .filter(|r| r.path == "/hooks/crm")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn too_many_requests_waits_for_retry_after() {
+    let smtp = SmtpServer::start();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    let http = HttpServer::start(move |r, _| {
+        if r.path == "/hooks/crm" && counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+        {
+            Reply::status(429).header("Retry-After", "600")
+        } else {
+            Reply::status(200)
+        }
+    });
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    assert!(run(&p, T0).stderr.contains("retrying 1"));
+    // The backoff alone would allow 60s; the server asked for 600.
+    assert!(deliver(&p, &at(T0, 599)).stderr.contains("nothing due"));
+    assert!(deliver(&p, &at(T0, 600)).stderr.contains("delivered 1"));
+}
+
+#[test]
+fn a_hanging_provider_times_out_and_the_run_still_finishes_in_its_budget() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::start(|_, _| Reply::status(200).delay(Duration::from_secs(4)));
+    let contacts: String = (0..8)
+        .map(|i| format!("c{i},c{i}@example.com,+361234567{i},C{i},no\n"))
+        .collect();
+    let p = project(
+        smtp.port,
+        http.port,
+        "concurrency = 2\nbudget = \"1s\"",
+        &contacts,
+    );
+    let started = Instant::now();
+    let out = run(&p, T0);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "took {took:?}: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    // The tick committed: every contact entered, whatever the provider did.
+    assert!(out.stderr.contains("entered 8"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("left for the next pass"),
+        "{}",
+        out.stderr
+    );
+    // What did not go out is still queued, for the next pass.
+    let counts = p.outbox_counts();
+    let queued = counts.get("queued").copied().unwrap_or(0);
+    assert!(queued >= 16, "{counts:?}");
+    assert_eq!(queued + counts.get("delivered").copied().unwrap_or(0), 24);
+}
+
+#[test]
+fn refused_connections_are_retried_and_an_smtp_server_down_too() {
+    let p = project(
+        closed_port(),
+        closed_port(),
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("retrying 3"), "{}", out.stderr);
+    assert_eq!(p.outbox_counts().get("queued"), Some(&3));
+}
+
+#[test]
+fn a_rejected_recipient_is_dead_at_once_and_others_still_go() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::ok();
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\nrex,reject@example.com,+3612345679,Rex,no\n",
+    );
+    let out = run(&p, T0);
+    assert!(
+        out.stderr.contains("delivered 5 / retrying 0 / dead 1"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("550"), "{}", out.stderr);
+    assert_eq!(smtp.mails().len(), 1);
+}
+
+#[test]
+fn a_contact_who_opts_out_between_queue_and_dispatch_gets_nothing() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::ok();
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\nbob,bob@example.com,+3612345679,Bob,no\n",
+    );
+    let queued = p.funnel_env(
+        &[
+            "run",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            T0,
+            "--no-deliver",
+        ],
+        ENV,
+    );
+    assert_eq!(queued.code, 0, "{}", queued.stderr);
+    assert_eq!(p.outbox_counts().get("queued"), Some(&6));
+    // Bob says stop before anything went out.
+    p.write(
+        "contacts.csv",
+        &format!("{HEADER}ann,ann@example.com,+3612345678,Ann,no\nbob,bob@example.com,+3612345679,Bob,yes\n"),
+    );
+    let out = run(&p, &at(T0, 300));
+    assert!(out.stderr.contains("exited 1"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("delivered 3 / retrying 0 / dead 0 / suppressed 3"),
+        "{}",
+        out.stderr
+    );
+    assert!(smtp.mails().iter().all(|m| m.to == ["ann@example.com"]));
+    assert!(
+        http.requests().iter().all(|r| r
+            .header("idempotency-key")
+            .unwrap()
+            .starts_with("news/ann/")),
+        "{:?}",
+        http.requests()
+    );
+    assert_eq!(p.outbox_counts().get("suppressed"), Some(&3));
+}
+
+#[test]
+fn per_channel_rate_limits_are_respected() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::ok();
+    let contacts: String = (0..6)
+        .map(|i| format!("c{i},c{i}@example.com,+361234567{i},C{i},no\n"))
+        .collect();
+    let p = project(smtp.port, http.port, "concurrency = 4", &contacts);
+    let toml = std::fs::read_to_string(p.path("funnel.toml")).unwrap();
+    p.write(
+        "funnel.toml",
+        &toml.replace("[channels.crm]", "[channels.crm]\nrate = 4"),
+    );
+    let started = Instant::now();
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("delivered 18"), "{}", out.stderr);
+    // Six webhooks at four a second: the last no sooner than 1.25s after the first.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_250),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn smtp_auth_uses_the_password_from_the_environment() {
+    let smtp = SmtpServer::with_auth("funnel", "s3cret-pw");
+    let http = HttpServer::ok();
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let toml = std::fs::read_to_string(p.path("funnel.toml")).unwrap();
+    p.write(
+        "funnel.toml",
+        &toml.replace(
+            "tls = \"none\"",
+            "tls = \"none\"\nusername = \"funnel\"\npassword = \"${SMTP_PASSWORD}\"",
+        ),
+    );
+    let mut env = ENV.to_vec();
+    env.push(("SMTP_PASSWORD", "s3cret-pw"));
+    let out = p.funnel_env(&["run", "--contacts", "contacts.csv", "--now", T0], &env);
+    assert!(out.stderr.contains("delivered 3"), "{}", out.stderr);
+    assert_eq!(smtp.mails().len(), 1);
+}
+
+#[test]
+fn a_missing_secret_holds_the_channel_and_names_the_variable() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::ok();
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let out = p.funnel_env(
+        &["run", "--contacts", "contacts.csv", "--now", T0],
+        &[("SMS_ACCOUNT", "AC123"), ("SMS_TOKEN", TOKEN)],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("held 1"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("channel `crm`: environment variable CRM_SECRET is not set"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.outbox_counts().get("queued"), Some(&1));
+}
