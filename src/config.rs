@@ -137,6 +137,9 @@ pub struct HttpSpec {
     pub content_type: Option<String>,
     /// HMAC-SHA256 signing key for the `Funnel-Signature` header.
     pub secret: Option<String>,
+    /// HTTP Basic authentication (Twilio: account SID and auth token).
+    pub username: Option<String>,
+    pub password: Option<String>,
     /// Messages per second.
     pub rate: Option<f64>,
 }

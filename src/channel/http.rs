@@ -47,6 +47,7 @@ pub struct Http {
     headers: Vec<String>,
     body: Body,
     secret: Option<Vec<u8>>,
+    basic_auth: Option<(String, Option<String>)>,
     templates: Handlebars<'static>,
     redactor: Redactor,
 }
@@ -77,6 +78,13 @@ impl Http {
             .map(&mut expand)
             .transpose()?
             .map(String::into_bytes);
+        let basic_auth = match &spec.username {
+            Some(username) => Some((
+                expand(username)?,
+                spec.password.as_deref().map(&mut expand).transpose()?,
+            )),
+            None => None,
+        };
         let method = reqwest::Method::from_bytes(spec.method.as_bytes())
             .map_err(|_| format!("`{}` is not an HTTP method", spec.method))?;
         let mut templates = Handlebars::new();
@@ -118,6 +126,7 @@ impl Http {
             headers,
             body,
             secret,
+            basic_auth,
             templates,
             redactor,
         })
@@ -183,6 +192,9 @@ impl Channel for Http {
             .header(reqwest::header::CONTENT_TYPE, content_type);
         for (index, name) in self.headers.iter().enumerate() {
             request = request.header(name, self.render(&format!("header:{index}"), &data)?);
+        }
+        if let Some((username, password)) = &self.basic_auth {
+            request = request.basic_auth(username, password.as_ref());
         }
         if let Some(secret) = &self.secret {
             let timestamp = chrono::Utc::now().timestamp();
