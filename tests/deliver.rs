@@ -712,3 +712,41 @@ fn the_quote_example_delivers_its_emails_and_its_crm_webhook() {
     assert_eq!(body["fields"]["event"], "deal-won");
     assert_eq!(body["fields"]["contact_id"], "ann");
 }
+
+#[test]
+fn a_row_with_an_html_part_goes_out_as_multipart_alternative() {
+    // The runner does not render HTML templates yet; the SMTP channel sends
+    // a row's `html` beside its text when there is one.
+    let smtp = SmtpServer::start();
+    let http = HttpServer::ok();
+    let p = project(smtp.port, http.port, "", "");
+    run(&p, T0);
+    let db = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
+    let payload = serde_json::json!({
+        "to": "ann@example.com", "subject": "Hi", "transactional": true,
+        "body": "Tom & Jerry", "html": "<p>Tom &amp; Jerry</p>"
+    });
+    db.execute(
+        "INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES ('news/ann/1/hello', 'news', 'ann', 'hello', 'email', ?1, ?2, 'queued', ?2)",
+        rusqlite::params![payload.to_string(), T0],
+    )
+    .unwrap();
+    drop(db);
+    assert!(deliver(&p, T0).stderr.contains("delivered 1"));
+    let mail = &smtp.mails()[0];
+    assert!(
+        mail.header("Content-Type")
+            .unwrap()
+            .starts_with("multipart/alternative"),
+        "{}",
+        mail.data
+    );
+    assert!(mail.data.contains("Tom & Jerry"), "{}", mail.data);
+    assert!(
+        mail.data.contains("<p>Tom &amp; Jerry</p>"),
+        "{}",
+        mail.data
+    );
+    // Transactional: no List-Unsubscribe.
+    assert_eq!(mail.header("List-Unsubscribe"), None);
+}

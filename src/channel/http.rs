@@ -361,13 +361,10 @@ mod tests {
 
     #[test]
     fn signatures_follow_the_documented_recipe() {
-        // Independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec
-        let header = signature(b"whsec", 1_700_000_000, br#"{"a":1}"#);
-        assert!(header.starts_with("t=1700000000,v1="), "{header}");
-        assert_eq!(header.len(), "t=1700000000,v1=".len() + 64);
-        assert_ne!(
-            sign(b"other", 1_700_000_000, br#"{"a":1}"#),
-            sign(b"whsec", 1_700_000_000, br#"{"a":1}"#)
+        // python3 -c 'import hmac, hashlib; print(hmac.new(b"whsec", b"1700000000.{\"a\":1}", hashlib.sha256).hexdigest())'
+        assert_eq!(
+            signature(b"whsec", 1_700_000_000, br#"{"a":1}"#),
+            "t=1700000000,v1=8ad37ba156048ae0e0a5533c75cdf26fee88b07f93cb57ee4c80adb053012032"
         );
     }
 
