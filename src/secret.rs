@@ -34,8 +34,8 @@ pub fn expand(text: &str) -> Result<(String, Vec<String>), String> {
     Ok((out, values))
 }
 
-/// Whether `text` holds only `${NAME}` references (and literal text that
-/// is not itself secret-looking, like `Basic ${TOKEN}`).
+/// Whether `text` takes its secret from the environment (`${NAME}`, maybe
+/// with literal text around it, like `Bearer ${TOKEN}`).
 pub fn references_env(text: &str) -> bool {
     text.contains("${")
 }

@@ -750,3 +750,25 @@ fn a_row_with_an_html_part_goes_out_as_multipart_alternative() {
     // Transactional: no List-Unsubscribe.
     assert_eq!(mail.header("List-Unsubscribe"), None);
 }
+
+#[test]
+fn no_more_sends_are_in_flight_than_the_configured_concurrency() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let smtp = SmtpServer::start();
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (in_flight, peak) = (now.clone(), most.clone());
+    let http = HttpServer::start(move |_, _| {
+        let current = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(current, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(150));
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        Reply::status(200)
+    });
+    let contacts: String = (0..6)
+        .map(|i| format!("c{i},c{i}@example.com,+361234567{i},C{i},no\n"))
+        .collect();
+    let p = project(smtp.port, http.port, "concurrency = 2", &contacts);
+    assert!(run(&p, T0).stderr.contains("delivered 18"));
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+}

@@ -141,7 +141,7 @@ impl Smtp {
             .to(self.recipient(row)?)
             .subject(subject)
             .message_id(Some(message_id(&row.key, &self.from)))
-            .raw_header(raw("X-Funnel-Key", row.key.clone())?);
+            .raw_header(raw("X-Funnel-Key", row.key.clone()));
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
@@ -157,11 +157,11 @@ impl Smtp {
                 .render("unsubscribe", &data)
                 .map_err(|e| Failure::Permanent(format!("unsubscribe template: {}", e.reason())))?;
             builder = builder
-                .raw_header(raw("List-Unsubscribe", format!("<{url}>"))?)
+                .raw_header(raw("List-Unsubscribe", format!("<{url}>")))
                 .raw_header(raw(
                     "List-Unsubscribe-Post",
                     "List-Unsubscribe=One-Click".to_string(),
-                )?);
+                ));
         }
         let body = text("body").unwrap_or("").to_string();
         let built = match text("html") {
@@ -174,9 +174,8 @@ impl Smtp {
     }
 }
 
-fn raw(name: &'static str, value: String) -> Result<HeaderValue, Failure> {
-    let name = HeaderName::new_from_ascii_str(name);
-    Ok(HeaderValue::new(name, value))
+fn raw(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
 /// `<hash-of-key@sender-domain>`: stable across retries of one row.
