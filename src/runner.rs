@@ -24,7 +24,7 @@ use crate::model::{
     Action, Assignee, Channel, Funnel, Outcome, Signal, StageId, Target, TriggerKind,
 };
 use crate::schedule::Reentry;
-use crate::store::{self, Journey, OutboxRow, StoreError, Task, Transition};
+use crate::store::{self, Journey, Kind, OutboxRow, StoreError, Task, Transition};
 
 /// How far one contact may move in one tick before the runner calls it a
 /// loop; `check` rejects zero-delay loops, so only a bug can get here.
@@ -44,6 +44,9 @@ pub struct Loaded {
     pub funnel: Funnel,
     /// A hash of the funnel file, recorded in history.
     pub version: String,
+    /// The funnel file, and the git commit it is unchanged since, if any.
+    pub path: String,
+    pub git_commit: Option<String>,
     pub templates: Handlebars<'static>,
 }
 
@@ -75,6 +78,8 @@ impl Loaded {
         Ok(Self {
             funnel,
             version: version(source_text),
+            path: String::new(),
+            git_commit: None,
             templates,
         })
     }
@@ -241,7 +246,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         // Global exits first: opt-out always wins.
         if let Some((to, at, why)) = self.first_exit(since) {
             if active {
-                self.move_to(to, at, format!("exit: {why}"))?;
+                self.move_to(to, at, Kind::Exit, format!("exit: {why}"))?;
                 self.runner.summary.exited += 1;
                 self.stop(at);
             }
@@ -331,7 +336,13 @@ impl Walk<'_, '_, '_, '_, '_> {
             entered_at: at,
             left_at: None,
         });
-        self.history(None, Some(name), at, format!("enter: {why}"))?;
+        self.history(
+            Kind::Enter,
+            (None, None),
+            (Some(name), None),
+            at,
+            format!("enter: {why}"),
+        )?;
         self.runner.summary.entered += 1;
         Ok(true)
     }
@@ -392,19 +403,34 @@ impl Walk<'_, '_, '_, '_, '_> {
         if let Some(goal) = &stage.goal
             && let Some((at, why)) = self.fired(&goal.signal, journey.stage_since)
         {
-            self.move_to(goal.to, at.max(journey.clock), format!("goal: {why}"))?;
+            self.move_to(
+                goal.to,
+                at.max(journey.clock),
+                Kind::Goal,
+                format!("goal: {why}"),
+            )?;
             return Ok(true);
         }
         for exit in &stage.exits {
             if let Some((at, why)) = self.fired(&exit.signal, journey.stage_since) {
-                self.move_to(exit.to, at.max(journey.clock), format!("exit: {why}"))?;
+                self.move_to(
+                    exit.to,
+                    at.max(journey.clock),
+                    Kind::Exit,
+                    format!("exit: {why}"),
+                )?;
                 return Ok(true);
             }
         }
         let Some(step) = stage.steps.get(journey.step) else {
             return match stage.exhausted {
                 Some((target, _)) if !stage.terminal => {
-                    self.move_to(target, journey.clock, "exhausted".to_string())?;
+                    self.move_to(
+                        target,
+                        journey.clock,
+                        Kind::Exhausted,
+                        "exhausted".to_string(),
+                    )?;
                     Ok(true)
                 }
                 _ => {
@@ -448,12 +474,16 @@ impl Walk<'_, '_, '_, '_, '_> {
             }
             Outcome::Branch(branch) => {
                 let yes = self.truthy(&branch.when);
-                let (target, label) = if yes {
-                    (branch.yes, "yes")
+                let (target, kind, label) = if yes {
+                    (branch.yes, Kind::BranchYes, "yes")
                 } else {
-                    (branch.no, "no")
+                    (branch.no, Kind::BranchNo, "no")
                 };
-                self.go(target, due, Some(format!("branch {}: {label}", step.id)))?;
+                self.go(
+                    target,
+                    due,
+                    Some((kind, format!("branch {}: {label}", step.id))),
+                )?;
             }
         }
         Ok(true)
@@ -484,7 +514,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             self.go(
                 wait.yes,
                 at.max(since),
-                Some(format!("wait {step_id}: yes")),
+                Some((Kind::WaitYes, format!("wait {step_id}: yes"))),
             )?;
             return Ok(true);
         }
@@ -493,9 +523,12 @@ impl Walk<'_, '_, '_, '_, '_> {
                 self.go(
                     no,
                     deadline,
-                    Some(format!(
-                        "wait {step_id}: no reaction within {}",
-                        crate::duration::format(deadline - since)
+                    Some((
+                        Kind::WaitNo,
+                        format!(
+                            "wait {step_id}: no reaction within {}",
+                            crate::duration::format(deadline - since)
+                        ),
                     )),
                 )?;
                 Ok(true)
@@ -590,15 +623,22 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let Some(variant) = choose(&key, variants) else {
                     return Ok(());
                 };
+                // Recorded once per entry, even when the variant does
+                // nothing, so `report` can count every arm.
+                let stage = self.loaded.funnel.stages[s].name.clone();
+                let split = (self.funnel().name.as_str(), self.contact.id.as_str());
+                if !store::split_recorded(self.tx, split, entry, &step.id)? {
+                    self.history(
+                        Kind::Split,
+                        (Some(stage.clone()), Some(step.id.clone())),
+                        (Some(stage), Some(variant.name.clone())),
+                        due,
+                        format!("split {}: variant {}", step.id, variant.name),
+                    )?;
+                }
                 let Some(action) = &variant.action else {
                     return Ok(());
                 };
-                self.runner.plan(
-                    &self.loaded.funnel.name,
-                    &self.contact.id,
-                    due,
-                    format!("split {}: variant {}", step.id, variant.name),
-                );
                 action
             }
             other => other,
@@ -813,23 +853,25 @@ impl Walk<'_, '_, '_, '_, '_> {
     }
 
     /// Follows a target from a step: another step of the stage, a stage, or
-    /// the end of the steps.
+    /// the end of the steps. `why` is recorded in history; plain progress to
+    /// the next step is not.
     fn go(
         &mut self,
         target: Target,
         at: DateTime<Utc>,
-        why: Option<String>,
+        why: Option<(Kind, String)>,
     ) -> Result<(), StoreError> {
         match target {
-            Target::Step(_, index) => {
-                let from = self.journey.as_ref().map(|j| j.stage.clone());
+            Target::Step(s, index) => {
+                let from = self.position();
                 if let Some(j) = self.journey.as_mut() {
                     j.step = index;
                     j.clock = at;
                     j.waiting_since = None;
                 }
-                if let Some(why) = why {
-                    self.history(from.clone(), from, at, why)?;
+                if let Some((kind, why)) = why {
+                    let to = (from.0.clone(), self.step_id(s, index));
+                    self.history(kind, from, to, at, why)?;
                 }
                 Ok(())
             }
@@ -838,7 +880,8 @@ impl Walk<'_, '_, '_, '_, '_> {
                 self.go(Target::Step(s, count), at, why)
             }
             Target::Stage(_) => {
-                self.move_to(target, at, why.unwrap_or_else(|| "moved".to_string()))
+                let (kind, why) = why.unwrap_or((Kind::Moved, "moved".to_string()));
+                self.move_to(target, at, kind, why)
             }
             Target::Unresolved => Ok(()),
         }
@@ -848,6 +891,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         &mut self,
         target: Target,
         at: DateTime<Utc>,
+        kind: Kind,
         why: String,
     ) -> Result<(), StoreError> {
         let stage = match target {
@@ -856,7 +900,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             Target::Unresolved => return Ok(()),
         };
         let name = self.funnel().stages[stage].name.clone();
-        let from = self.journey.as_ref().map(|j| j.stage.clone());
+        let from = self.position();
         if let Some(j) = self.journey.as_mut() {
             j.stage = name.clone();
             j.step = 0;
@@ -865,7 +909,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             j.waiting_since = None;
         }
         self.runner.summary.moved += 1;
-        self.history(from, Some(name), at, why)
+        self.history(kind, from, (Some(name), None), at, why)
     }
 
     /// The journey ends (a terminal stage whose steps are done).
@@ -876,10 +920,30 @@ impl Walk<'_, '_, '_, '_, '_> {
         }
     }
 
+    /// The contact's stage and step (when one is being worked on).
+    fn position(&self) -> (Option<String>, Option<String>) {
+        let Some(journey) = &self.journey else {
+            return (None, None);
+        };
+        let step = self
+            .funnel()
+            .stage_id(&journey.stage)
+            .and_then(|s| self.step_id(s, journey.step));
+        (Some(journey.stage.clone()), step)
+    }
+
+    fn step_id(&self, s: StageId, index: usize) -> Option<String> {
+        self.funnel().stages[s]
+            .steps
+            .get(index)
+            .map(|step| step.id.clone())
+    }
+
     fn history(
         &mut self,
-        from: Option<String>,
-        to: Option<String>,
+        kind: Kind,
+        (from_stage, from_step): (Option<String>, Option<String>),
+        (to_stage, to_step): (Option<String>, Option<String>),
         at: DateTime<Utc>,
         reason: String,
     ) -> Result<(), StoreError> {
@@ -889,10 +953,11 @@ impl Walk<'_, '_, '_, '_, '_> {
             contact: self.contact.id.clone(),
             entry,
             at: store::time(at),
-            from_stage: from,
-            from_step: None,
-            to_stage: to,
-            to_step: None,
+            kind,
+            from_stage,
+            from_step,
+            to_stage,
+            to_step,
             reason: reason.clone(),
         };
         store::record(self.tx, &transition, &self.loaded.version)?;

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     now TEXT NOT NULL,
@@ -89,7 +90,22 @@ CREATE TABLE tags (
     tag TEXT NOT NULL,
     PRIMARY KEY (contact, tag)
 );
-"#];
+"#,
+    // v2: what kind of move each history line is, so `report` can count
+    // without parsing reasons; and every funnel version that ran.
+    r#"
+ALTER TABLE history ADD COLUMN kind TEXT NOT NULL DEFAULT 'moved';
+CREATE INDEX history_stage ON history (funnel, version, kind, from_stage, to_stage);
+CREATE TABLE versions (
+    funnel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    path TEXT NOT NULL,
+    git_commit TEXT,
+    first_run TEXT NOT NULL,
+    PRIMARY KEY (funnel, version)
+);
+"#,
+];
 
 /// Errors of the state file, each with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -162,11 +178,76 @@ pub struct Transition {
     pub contact: String,
     pub entry: i64,
     pub at: String,
+    /// What moved the contact: one of [`Kind`]'s names.
+    pub kind: Kind,
     pub from_stage: Option<String>,
     pub from_step: Option<String>,
     pub to_stage: Option<String>,
     pub to_step: Option<String>,
     pub reason: String,
+}
+
+/// What a history line records. Stage moves say why the contact left
+/// (`goal`, `exit`, `exhausted`, or the outcome of the step it left from);
+/// a step's outcome inside a stage has `from_step`/`to_step` set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Entered the funnel.
+    Enter,
+    /// The stage's goal was reached.
+    Goal,
+    /// A global or stage exit (opt-out and the like).
+    Exit,
+    /// The stage's steps ran out without the goal.
+    Exhausted,
+    /// A wait's positive outcome: the event or condition happened in time.
+    WaitYes,
+    /// A wait's negative outcome: the window passed.
+    WaitNo,
+    BranchYes,
+    BranchNo,
+    /// An A/B split chose a variant (`to_step` holds its name).
+    Split,
+    /// A move of a state written before kinds were recorded.
+    Moved,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Enter,
+        Kind::Goal,
+        Kind::Exit,
+        Kind::Exhausted,
+        Kind::WaitYes,
+        Kind::WaitNo,
+        Kind::BranchYes,
+        Kind::BranchNo,
+        Kind::Split,
+        Kind::Moved,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Enter => "enter",
+            Kind::Goal => "goal",
+            Kind::Exit => "exit",
+            Kind::Exhausted => "exhausted",
+            Kind::WaitYes => "wait-yes",
+            Kind::WaitNo => "wait-no",
+            Kind::BranchYes => "branch-yes",
+            Kind::BranchNo => "branch-no",
+            Kind::Split => "split",
+            Kind::Moved => "moved",
+        }
+    }
+
+    pub fn parse(name: &str) -> Kind {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .unwrap_or(Kind::Moved)
+    }
 }
 
 /// An action queued for delivery.
@@ -382,8 +463,40 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
 
 pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO history (funnel, contact, entry, at, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![t.funnel, t.contact, t.entry, t.at, t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
+        "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
+    )?;
+    Ok(())
+}
+
+/// Whether the variant of a split step was already recorded for this
+/// entry (a loop back to the step must not count the contact twice).
+pub fn split_recorded(
+    tx: &Connection,
+    (funnel, contact): (&str, &str),
+    entry: i64,
+    step: &str,
+) -> StoreResult<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM history WHERE contact = ?2 AND funnel = ?1 AND entry = ?3 AND kind = 'split' AND from_step = ?4)",
+        params![funnel, contact, entry, step],
+        |r| r.get(0),
+    )?)
+}
+
+/// Records a funnel version the first time it runs: its content hash, the
+/// file it came from and the git commit, when there is one.
+pub fn record_version(
+    tx: &Connection,
+    funnel: &str,
+    version: &str,
+    path: &str,
+    git_commit: Option<&str>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO versions (funnel, version, path, git_commit, first_run) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![funnel, version, path, git_commit, time(at)],
     )?;
     Ok(())
 }
@@ -482,7 +595,7 @@ pub fn tasks(
 
 pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
     let mut statement = connection.prepare(
-        "SELECT funnel, contact, entry, at, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
+        "SELECT funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
     )?;
     let rows = statement.query_map(params![contact], |r| {
         Ok(Transition {
@@ -490,11 +603,12 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
             contact: r.get(1)?,
             entry: r.get(2)?,
             at: r.get(3)?,
-            from_stage: r.get(4)?,
-            from_step: r.get(5)?,
-            to_stage: r.get(6)?,
-            to_step: r.get(7)?,
-            reason: r.get(8)?,
+            kind: Kind::parse(&r.get::<_, String>(4)?),
+            from_stage: r.get(5)?,
+            from_step: r.get(6)?,
+            to_stage: r.get(7)?,
+            to_step: r.get(8)?,
+            reason: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -14,7 +14,7 @@ use crate::dispatcher::{DeliverError, Dispatcher};
 use crate::feed::{self, Event, FeedOptions, Problem};
 use crate::linter::{Checked, Linter};
 use crate::runner::{Loaded, Planned, Runner, Summary};
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
 
 pub struct TickOptions {
     pub funnels: Vec<PathBuf>,
@@ -85,9 +85,49 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
         let file = checked_path(&checked.sources, funnel.source);
         let text = checked.sources.get(funnel.source).text.clone();
         let dir = file.parent().unwrap_or(Path::new(".")).join("templates");
-        loaded.push(Loaded::new(funnel, &text, &dir).map_err(TickError::Templates)?);
+        let mut one = Loaded::new(funnel, &text, &dir).map_err(TickError::Templates)?;
+        one.git_commit = git_commit(&file);
+        one.path = file.display().to_string();
+        loaded.push(one);
     }
     Ok(loaded)
+}
+
+/// The last commit of `file` when the file is tracked and unchanged since,
+/// so a report can name the exact revision; `None` outside git, with git
+/// missing, or with local edits (the content hash still tells versions
+/// apart).
+fn git_commit(file: &Path) -> Option<String> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let name = file.file_name()?;
+    let git = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+    };
+    let clean = git(&[
+        "diff".as_ref(),
+        "--quiet".as_ref(),
+        "HEAD".as_ref(),
+        "--".as_ref(),
+        name,
+    ])?;
+    if !clean.status.success() {
+        return None;
+    }
+    let log = git(&[
+        "log".as_ref(),
+        "-1".as_ref(),
+        "--format=%H".as_ref(),
+        "--".as_ref(),
+        name,
+    ])?;
+    let commit = String::from_utf8(log.stdout).ok()?.trim().to_string();
+    (log.status.success() && !commit.is_empty()).then_some(commit)
 }
 
 fn checked_path(sources: &crate::source::Sources, id: crate::source::SourceId) -> PathBuf {
@@ -138,6 +178,20 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
     } else {
         Some(store.begin_run(options.now, Utc::now())?)
     };
+    if !options.dry_run {
+        let tx = store.transaction()?;
+        for loaded in &funnels {
+            store::record_version(
+                &tx,
+                &loaded.funnel.name,
+                &loaded.version,
+                &loaded.path,
+                loaded.git_commit.as_deref(),
+                options.now,
+            )?;
+        }
+        tx.commit().map_err(StoreError::from)?;
+    }
     let mut runner = Runner::new(&funnels, options.now);
     for row in &rows {
         let mut typed = BTreeMap::new();

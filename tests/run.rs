@@ -151,6 +151,15 @@ fn quote_follow_up_thanks_tasks_escalation_and_opt_out() {
     p.run_at("2026-05-05T10:00:00Z");
     let history = p.funnel(&["history", "cy"]);
     assert!(history.stdout.contains("opted-out"), "{}", history.stdout);
+    let history = p.funnel(&["history", "cy", "--format", "json"]);
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let moves: Vec<_> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["kind"].as_str().unwrap(), t["to_stage"].as_str().unwrap()))
+        .collect();
+    assert_eq!(moves, [("enter", "requested"), ("exit", "opted-out")]);
     let escalations: Vec<_> = p
         .outbox()
         .into_iter()
