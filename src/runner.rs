@@ -451,9 +451,9 @@ impl Walk<'_, '_, '_, '_, '_> {
         if due > self.now() {
             return Ok(false);
         }
-        let due = match (&step.action, &self.funnel().send_window) {
-            (Some(action), Some(_)) if !action.messages().is_empty() => {
-                let opens = self.next_opening(due);
+        let due = match &step.action {
+            Some(action) if !action.messages().is_empty() => {
+                let opens = self.opening(action, due)?;
                 if opens > self.now() {
                     self.runner.summary.deferred += 1;
                     return Ok(false);
@@ -560,6 +560,60 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     /// The first moment at or after `due` inside the send window, in the
     /// contact's timezone (DST-correct through chrono-tz).
+    /// When a message due at `due` may go: the send window's next opening,
+    /// pushed on by the frequency caps until both agree.
+    fn opening(&self, action: &Action, due: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let mut at = due;
+        // Each pass can only move later, and a window opens at least weekly,
+        // so a few passes settle it; the bound guards a pathological cap.
+        for _ in 0..16 {
+            let opens = self.next_opening(at);
+            at = self.cap_opening(action, opens)?;
+            if at == opens {
+                break;
+            }
+        }
+        Ok(at)
+    }
+
+    /// The earliest moment from `at` on when sending `action` keeps the
+    /// contact within the funnel's caps. Marketing messages to the contact
+    /// from every funnel count; transactional ones neither count nor wait.
+    fn cap_opening(&self, action: &Action, at: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let caps = &self.funnel().caps;
+        let mut opening = at;
+        for (channel, transactional) in action.messages() {
+            if transactional {
+                continue;
+            }
+            let own = match channel {
+                Channel::Email => caps.email,
+                Channel::Sms => caps.sms,
+                Channel::Messenger => caps.messenger,
+            };
+            let limits = [
+                own.map(|cap| (cap, vec![channel.name()])),
+                caps.messages
+                    .map(|cap| (cap, vec!["email", "sms", "messenger"])),
+            ];
+            for (cap, channels) in limits.into_iter().flatten() {
+                let count = usize::try_from(cap.count).unwrap_or(usize::MAX);
+                let sent = store::marketing_sent_after(
+                    self.tx,
+                    &self.contact.id,
+                    &channels,
+                    at - cap.period,
+                )?;
+                // Once the oldest of the last `count` leaves the period,
+                // there is room for one more.
+                if let Some(oldest) = sent.len().checked_sub(count).and_then(|i| sent.get(i)) {
+                    opening = opening.max(*oldest + cap.period);
+                }
+            }
+        }
+        Ok(opening)
+    }
+
     fn next_opening(&self, due: DateTime<Utc>) -> DateTime<Utc> {
         let Some(window) = &self.funnel().send_window else {
             return due;

@@ -96,6 +96,7 @@ CREATE TABLE tags (
     r#"
 ALTER TABLE history ADD COLUMN kind TEXT NOT NULL DEFAULT 'moved';
 CREATE INDEX history_stage ON history (funnel, version, kind, from_stage, to_stage);
+CREATE INDEX outbox_contact ON outbox (contact, channel, due_at);
 CREATE TABLE versions (
     funnel TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -467,6 +468,34 @@ pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()>
         params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
     )?;
     Ok(())
+}
+
+/// When the marketing messages to `contact` on `channels` that reach (or
+/// will reach) them were due, after `after`, oldest first: what frequency
+/// caps count. Transactional messages and rows that never go out (stale,
+/// failed, suppressed, dead) do not count.
+pub fn marketing_sent_after(
+    tx: &Connection,
+    contact: &str,
+    channels: &[&str],
+    after: DateTime<Utc>,
+) -> StoreResult<Vec<DateTime<Utc>>> {
+    let mut statement = tx.prepare_cached(
+        "SELECT due_at FROM outbox WHERE contact = ?1 AND channel = ?2 AND due_at > ?3 \
+         AND status NOT IN ('stale', 'failed', 'suppressed', 'dead') \
+         AND json_extract(payload, '$.transactional') IS NOT 1",
+    )?;
+    let mut times = Vec::new();
+    for channel in channels {
+        let rows = statement.query_map(params![contact, channel, time(after)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        for row in rows {
+            times.extend(parse_time(&row?));
+        }
+    }
+    times.sort();
+    Ok(times)
 }
 
 /// Whether the variant of a split step was already recorded for this

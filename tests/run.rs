@@ -367,3 +367,116 @@ fn missed_runs_catch_up_in_order_and_skip_what_went_stale() {
     let history = p.funnel(&["history", "ann", "--format", "csv"]);
     assert!(history.stdout.contains("exhausted"), "{}", history.stdout);
 }
+
+const CAPPED: &str = r#"
+funnel: capped
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: a }]
+exit: [{ when: "contact.unsubscribed", to: out }]
+caps: { email: 2 per day }
+stages:
+  a:
+    steps:
+      - id: one
+        email: { template: hello }
+      - id: two
+        email: { template: hello }
+      - id: receipt
+        email: { template: hello, transactional: true }
+      - id: three
+        email: { template: hello }
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+/// A second funnel mailing the same contacts: its messages count against
+/// the first funnel's caps, since the cap protects the contact.
+const NEIGHBOUR: &str = r#"
+funnel: neighbour
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: a }]
+exit: [{ when: "contact.unsubscribed", to: out }]
+stages:
+  a:
+    steps:
+      - id: news
+        after: 1h
+        email: { template: hello }
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+#[test]
+fn frequency_caps_defer_marketing_messages_but_not_transactional_ones() {
+    let p = Project::with_funnel(CAPPED, &[("hello", "subject: Hi\n---\nHello\n")]);
+    p.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\n",
+    );
+    let first = p.run_at("2026-03-02T10:00:00Z");
+    assert!(first.stderr.contains("deferred 1"), "{}", first.stderr);
+    let sent = |p: &Project| -> Vec<(String, String)> {
+        p.outbox()
+            .into_iter()
+            .map(|(_, step, _, due)| (step, due))
+            .collect()
+    };
+    // Two marketing emails fill the day; the receipt is transactional, so
+    // it neither waits nor counts.
+    let day_one = [
+        ("one".to_string(), "2026-03-02T10:00:00Z".to_string()),
+        ("two".into(), "2026-03-02T10:00:00Z".into()),
+        ("receipt".into(), "2026-03-02T10:00:00Z".into()),
+    ];
+    assert_eq!(sent(&p), day_one);
+    p.run_at("2026-03-03T09:59:00Z");
+    assert_eq!(sent(&p), day_one, "a day has not passed since `one`");
+    p.run_at("2026-03-03T12:00:00Z");
+    let mut all = day_one.to_vec();
+    all.push(("three".into(), "2026-03-03T10:00:00Z".into()));
+    assert_eq!(sent(&p), all, "due when the cap had room again");
+}
+
+#[test]
+fn frequency_caps_count_messages_from_every_funnel() {
+    let later = CAPPED.replace("      - id: one\n", "      - id: one\n        after: 2h\n");
+    let p = Project::with_funnel(&later, &[("hello", "subject: Hi\n---\nHello\n")]);
+    p.write("funnels/neighbour.yaml", NEIGHBOUR);
+    p.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\n",
+    );
+    // The neighbour's news goes at 09:00, so at 10:00 `capped` may send only
+    // one email; the next has to wait until the news is a day old.
+    for now in [
+        "2026-03-02T08:00:00Z",
+        "2026-03-02T09:30:00Z",
+        "2026-03-02T10:00:00Z",
+    ] {
+        p.run_at(now);
+    }
+    let sent = |p: &Project| -> Vec<String> {
+        p.outbox()
+            .into_iter()
+            .map(|(_, step, _, due)| format!("{step} {due}"))
+            .collect()
+    };
+    assert_eq!(
+        sent(&p),
+        ["news 2026-03-02T09:00:00Z", "one 2026-03-02T10:00:00Z"]
+    );
+    p.run_at("2026-03-03T09:30:00Z");
+    p.run_at("2026-03-03T10:30:00Z");
+    assert_eq!(
+        sent(&p),
+        [
+            "news 2026-03-02T09:00:00Z",
+            "one 2026-03-02T10:00:00Z",
+            "two 2026-03-03T09:00:00Z",
+            "receipt 2026-03-03T09:00:00Z",
+            "three 2026-03-03T10:00:00Z",
+        ]
+    );
+}
