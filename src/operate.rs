@@ -2,9 +2,10 @@
 //! `task done`. Each turns flags into a call on the tick or the store and
 //! renders the answer; nothing here decides funnel semantics.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::{HistoryArgs, RunArgs, StateArgs, TableFormat, TaskAction, TaskArgs, TasksArgs};
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::feed::FeedOptions;
 use crate::report::{self, Format};
 use crate::store::{self, Store, StoreError};
-use crate::tick::{TickError, TickOptions, tick};
+use crate::tick::{Progress, TickError, TickOptions, tick};
 
 /// Exit code when another run holds the state.
 pub const LOCKED: i32 = 4;
@@ -72,7 +73,26 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
             ..FeedOptions::default()
         },
     };
-    let ticked = match tick(&options, &config) {
+    // A bar only for a person watching: cron's mail stays a summary line.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {percent:>3}% of the contacts feed, {eta} left")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut progress = |p: Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.lines as u64);
+            bar.set_position(p.line as u64);
+        }
+    };
+    let ticked = tick(&options, &config, &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let ticked = match ticked {
         Ok(ticked) => ticked,
         Err(TickError::Funnels(checked)) => {
             report::render(Format::Human, &checked, false, err)?;

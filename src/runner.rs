@@ -9,8 +9,11 @@
 //! a second run at the same `now` changes nothing. Missed runs catch up:
 //! every step is dated by when it was due, not by when the run happened.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -122,18 +125,25 @@ pub struct Runner<'a> {
     pub now: DateTime<Utc>,
     pub summary: Summary,
     pub plan: Vec<Planned>,
+    /// CEL's standard library, built once: building it is most of the cost
+    /// of a fresh context.
+    cel: Arc<cel::Env>,
+    planning: bool,
 }
 
 /// Events of one contact, by time.
 pub type Events<'e> = Vec<&'e Event>;
 
 impl<'a> Runner<'a> {
-    pub fn new(funnels: &'a [Loaded], now: DateTime<Utc>) -> Self {
+    /// `planning` keeps the plan of what happens and why (`--dry-run`).
+    pub fn new(funnels: &'a [Loaded], now: DateTime<Utc>, planning: bool) -> Self {
         Self {
             funnels,
             now,
             summary: Summary::default(),
             plan: Vec::new(),
+            cel: Arc::new(cel::Env::stdlib()),
+            planning,
         }
     }
 
@@ -161,6 +171,7 @@ impl<'a> Runner<'a> {
                 contact: typed,
                 events,
                 journey: None,
+                cel: RefCell::new(None),
             }
             .run()?;
         }
@@ -198,7 +209,7 @@ impl<'a> Runner<'a> {
                         &task.funnel,
                         &task.contact,
                         self.now,
-                        format!("escalate overdue task {} to {to}", task.id),
+                        format_args!("escalate overdue task {} to {to}", task.id),
                     );
                 }
             }
@@ -207,12 +218,17 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn plan(&mut self, funnel: &str, contact: &str, at: DateTime<Utc>, what: String) {
+    /// Notes a line of the plan; only a dry run keeps one, so a real run of
+    /// millions does not hold a line per action.
+    fn plan(&mut self, funnel: &str, contact: &str, at: DateTime<Utc>, what: impl Display) {
+        if !self.planning {
+            return;
+        }
         self.plan.push(Planned {
             funnel: funnel.to_string(),
             contact: contact.to_string(),
             at: store::time(at),
-            what,
+            what: what.to_string(),
         });
     }
 }
@@ -225,6 +241,9 @@ struct Walk<'r, 'a, 't, 'c, 'e> {
     contact: &'c Contact,
     events: &'e [&'e Event],
     journey: Option<Journey>,
+    /// The contact's CEL context, built on first use and dropped when a
+    /// `set` or `tag` action changes what conditions see.
+    cel: RefCell<Option<cel::Context<'static, 'static>>>,
 }
 
 impl Walk<'_, '_, '_, '_, '_> {
@@ -238,6 +257,16 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     fn run(mut self) -> Result<(), StoreError> {
         self.journey = store::journey(self.tx, &self.funnel().name, &self.contact.id)?;
+        let before = self.journey.clone();
+        self.walk()?;
+        // Most contacts wait most of the time: write only what changed.
+        match &self.journey {
+            Some(journey) if self.journey != before => store::save_journey(self.tx, journey),
+            _ => Ok(()),
+        }
+    }
+
+    fn walk(&mut self) -> Result<(), StoreError> {
         let active = self.journey.as_ref().is_some_and(|j| j.active);
         let since = self
             .journey
@@ -250,24 +279,17 @@ impl Walk<'_, '_, '_, '_, '_> {
                 self.runner.summary.exited += 1;
                 self.stop(at);
             }
-            return self.save();
+            return Ok(());
         }
         if !active && !self.enter()? {
-            return self.save();
+            return Ok(());
         }
         for _ in 0..MAX_MOVES {
             if !self.advance()? {
-                return self.save();
+                break;
             }
         }
-        self.save()
-    }
-
-    fn save(&self) -> Result<(), StoreError> {
-        match &self.journey {
-            Some(journey) => store::save_journey(self.tx, journey),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     fn first_exit(&self, since: DateTime<Utc>) -> Option<(Target, DateTime<Utc>, String)> {
@@ -756,7 +778,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                         &self.loaded.funnel.name,
                         &self.contact.id,
                         due,
-                        format!("task {} for {assignee}", step.id),
+                        format_args!("task {} for {assignee}", step.id),
                     );
                 }
                 return Ok(());
@@ -766,6 +788,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 for (field, expression) in assignments {
                     if let Some(value) = self.evaluate(expression) {
                         store::set_field(self.tx, &self.contact.id, field, &value)?;
+                        self.cel.replace(None);
                         set.insert(field.clone(), value);
                     }
                 }
@@ -773,6 +796,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             }
             Action::Tag(tag) => {
                 store::add_tag(self.tx, &self.contact.id, tag)?;
+                self.cel.replace(None);
                 ("tag", Ok(json!({ "tag": tag })))
             }
             Action::Split(_) => return Ok(()),
@@ -802,7 +826,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 &row.funnel,
                 &row.contact,
                 due,
-                format!("{channel} {} ({status})", step.id),
+                format_args!("{channel} {} ({status})", step.id),
             );
         }
         Ok(())
@@ -869,7 +893,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             .into_iter()
             .map(|t| cel::Value::String(t.into()))
             .collect();
-        let mut context = cel::Context::default();
+        let mut context = cel::Context::with_env(self.runner.cel.clone());
         context.add_variable_from_value("contact", fields);
         context.add_variable_from_value("tags", cel::Value::List(tags.into()));
         context.add_variable_from_value("now", cel::Value::Timestamp(self.now().fixed_offset()));
@@ -878,7 +902,9 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     fn execute(&self, condition: &Condition) -> Option<cel::Value> {
         let program = condition.program.as_ref()?;
-        program.execute(&self.cel_context()).ok()
+        let mut cached = self.cel.borrow_mut();
+        let context = cached.get_or_insert_with(|| self.cel_context());
+        program.execute(context).ok()
     }
 
     /// A condition that cannot be evaluated (a field not set) is false.

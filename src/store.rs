@@ -438,14 +438,16 @@ const JOURNEY_COLUMNS: &str = "funnel, contact, entry, stage, step, clock, waiti
 pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
     let sql = format!("SELECT {JOURNEY_COLUMNS} FROM journeys WHERE funnel = ?1 AND contact = ?2");
     Ok(tx
-        .query_row(&sql, params![funnel, contact], journey_from)
+        .prepare_cached(&sql)?
+        .query_row(params![funnel, contact], journey_from)
         .optional()?)
 }
 
 pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
-    tx.execute(
+    tx.prepare_cached(
         &format!("INSERT OR REPLACE INTO journeys ({JOURNEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-        params![
+    )?
+    .execute(params![
             j.funnel,
             j.contact,
             j.entry,
@@ -457,16 +459,13 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
             j.active,
             time(j.entered_at),
             j.left_at.map(time)
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
-    )?;
+    tx.prepare_cached("INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
+        .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
     Ok(())
 }
 
@@ -506,11 +505,11 @@ pub fn split_recorded(
     entry: i64,
     step: &str,
 ) -> StoreResult<bool> {
-    Ok(tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM history WHERE contact = ?2 AND funnel = ?1 AND entry = ?3 AND kind = 'split' AND from_step = ?4)",
-        params![funnel, contact, entry, step],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM history WHERE contact = ?2 AND funnel = ?1 AND entry = ?3 AND kind = 'split' AND from_step = ?4)",
+        )?
+        .query_row(params![funnel, contact, entry, step], |r| r.get(0))?)
 }
 
 /// Records a funnel version the first time it runs: its content hash, the
@@ -523,28 +522,22 @@ pub fn record_version(
     git_commit: Option<&str>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO versions (funnel, version, path, git_commit, first_run) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![funnel, version, path, git_commit, time(at)],
-    )?;
+    tx.prepare_cached("INSERT OR IGNORE INTO versions (funnel, version, path, git_commit, first_run) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![funnel, version, path, git_commit, time(at)])?;
     Ok(())
 }
 
 /// Queues an action; a row with the same idempotency key is left alone.
 /// Returns whether a row was added.
 pub fn enqueue(tx: &Connection, row: &OutboxRow, created: DateTime<Utc>) -> StoreResult<bool> {
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created)],
-    )?;
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
+        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created)])?;
     Ok(added > 0)
 }
 
 pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')",
-        params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at],
-    )?;
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')")?
+        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at])?;
     Ok(added > 0)
 }
 
@@ -572,25 +565,24 @@ pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<V
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 ORDER BY due_at, id"
     );
-    let mut statement = tx.prepare(&sql)?;
+    let mut statement = tx.prepare_cached(&sql)?;
     let rows = statement.query_map(params![time(now)], task_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn mark_escalated(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
-    tx.execute(
-        "UPDATE tasks SET escalated_at = ?1 WHERE id = ?2",
-        params![time(at), id],
-    )?;
+    tx.prepare_cached("UPDATE tasks SET escalated_at = ?1 WHERE id = ?2")?
+        .execute(params![time(at), id])?;
     Ok(())
 }
 
 /// Marks a task done; false when there is no such open task.
 pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
-    let changed = tx.execute(
-        "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
-        params![time(at), id],
-    )?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
+        )?
+        .execute(params![time(at), id])?;
     Ok(changed > 0)
 }
 
@@ -602,10 +594,8 @@ pub fn complete_step_tasks(
     step: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<usize> {
-    Ok(tx.execute(
-        "UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
-        params![time(at), funnel, contact, step],
-    )?)
+    Ok(tx.prepare_cached("UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'")?
+        .execute(params![time(at), funnel, contact, step])?)
 }
 
 /// Tasks, filtered; `overdue_at` keeps open tasks due before it.
@@ -617,13 +607,13 @@ pub fn tasks(
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
     );
-    let mut statement = connection.prepare(&sql)?;
+    let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(params![overdue_at.map(time), assignee], task_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
-    let mut statement = connection.prepare(
+    let mut statement = connection.prepare_cached(
         "SELECT funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
     )?;
     let rows = statement.query_map(params![contact], |r| {
@@ -645,7 +635,7 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
 
 /// Outbox rows of one status, oldest first.
 pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRow>> {
-    let mut statement = connection.prepare(
+    let mut statement = connection.prepare_cached(
         "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
     )?;
     let rows = statement.query_map(params![status], |r| {
@@ -665,10 +655,8 @@ pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRo
 }
 
 pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResult<()> {
-    tx.execute(
-        "UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2",
-        params![status, key],
-    )?;
+    tx.prepare_cached("UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2")?
+        .execute(params![status, key])?;
     Ok(())
 }
 
@@ -692,10 +680,10 @@ pub fn set_field(
     field: &str,
     value: &serde_json::Value,
 ) -> StoreResult<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO contact_fields (contact, field, value) VALUES (?1, ?2, ?3)",
-        params![contact, field, value.to_string()],
-    )?;
+    )?
+    .execute(params![contact, field, value.to_string()])?;
     Ok(())
 }
 
@@ -707,10 +695,8 @@ pub fn tags_of(tx: &Connection, contact: &str) -> StoreResult<Vec<String>> {
 }
 
 pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)",
-        params![contact, tag],
-    )?;
+    tx.prepare_cached("INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)")?
+        .execute(params![contact, tag])?;
     Ok(())
 }
 
@@ -726,7 +712,7 @@ pub struct Position {
 
 /// Contacts per funnel, stage and step.
 pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
-    let mut statement = connection.prepare(
+    let mut statement = connection.prepare_cached(
         "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
     )?;
     let rows = statement.query_map([], |r| {
@@ -744,7 +730,7 @@ pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
 /// Outbox counts by status.
 pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(String, i64)>> {
     let mut statement = connection
-        .prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
+        .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

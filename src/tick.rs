@@ -3,7 +3,7 @@
 //! tasks, then deliver what was queued. A bad funnel stops the run before
 //! anything changes; a bad feed row is reported and skipped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -134,36 +134,46 @@ fn checked_path(sources: &crate::source::Sources, id: crate::source::SourceId) -
     sources.get(id).path.clone()
 }
 
-pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError> {
+/// Contacts per transaction. Each contact's moves and the actions they
+/// queue still commit together (a crash loses whole batches, which the next
+/// run redoes), and a commit per thousand contacts instead of one each makes
+/// a run of millions several times faster.
+const BATCH: usize = 1_000;
+
+/// How far a run is through the contacts feed, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub line: usize,
+    pub lines: usize,
+}
+
+pub fn tick(
+    options: &TickOptions,
+    config: &Config,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Ticked, TickError> {
     let funnels = load(&options.funnels, config)?;
     let contacts_name = options.contacts.display().to_string();
-    let (rows, row_problems) = feed::read_contacts(&read(&options.contacts)?, &options.feed)
-        .map_err(|source| TickError::Feed {
-            path: options.contacts.clone(),
-            source,
-        })?;
-    let mut problems: Vec<(String, Problem)> = row_problems
-        .into_iter()
-        .map(|p| (contacts_name.clone(), p))
-        .collect();
+    let bytes = read(&options.contacts)?;
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
+    let rows = feed::contacts(&bytes, &options.feed).map_err(|source| TickError::Feed {
+        path: options.contacts.clone(),
+        source,
+    })?;
+    let mut problems: Vec<(String, Problem)> = Vec::new();
+    let mut event_problems: Vec<(String, Problem)> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     if let Some(path) = &options.events {
-        let (read_events, event_problems) =
-            feed::read_events(&read(path)?, &FeedOptions::default()).map_err(|source| {
-                TickError::Feed {
-                    path: path.clone(),
-                    source,
-                }
+        let (read_events, unread) = feed::read_events(&read(path)?, &FeedOptions::default())
+            .map_err(|source| TickError::Feed {
+                path: path.clone(),
+                source,
             })?;
         events = read_events;
-        problems.extend(
-            event_problems
-                .into_iter()
-                .map(|p| (path.display().to_string(), p)),
-        );
+        event_problems.extend(unread.into_iter().map(|p| (path.display().to_string(), p)));
     }
     events.sort_by_key(|e| (e.at, e.line));
-    let mut by_contact: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    let mut by_contact: HashMap<&str, Vec<&Event>> = HashMap::new();
     for event in &events {
         by_contact
             .entry(event.contact.as_str())
@@ -192,11 +202,24 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
         }
         tx.commit().map_err(StoreError::from)?;
     }
-    let mut runner = Runner::new(&funnels, options.now);
-    for row in &rows {
+    let mut runner = Runner::new(&funnels, options.now, options.dry_run);
+    let mut tx = store.transaction()?;
+    let mut batch = 0;
+    for row in rows {
+        let row = match row {
+            Ok(row) => row,
+            Err(problem) => {
+                problems.push((contacts_name.clone(), problem));
+                continue;
+            }
+        };
+        progress(Progress {
+            line: row.line,
+            lines,
+        });
         let mut typed = BTreeMap::new();
         for loaded in &funnels {
-            match feed::typed(row, &loaded.funnel.fields) {
+            match feed::typed(&row, &loaded.funnel.fields) {
                 Ok(contact) => {
                     typed.insert(loaded.funnel.name.clone(), contact);
                 }
@@ -206,21 +229,18 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
             }
         }
         let contact_events = by_contact.get(row.id.as_str()).cloned().unwrap_or_default();
-        let tx = store.transaction()?;
         runner.contact(&tx, &typed, &contact_events)?;
-        if options.dry_run {
-            tx.rollback().map_err(StoreError::from)?;
-        } else {
-            tx.commit().map_err(StoreError::from)?;
+        batch += 1;
+        if batch == BATCH {
+            close(tx, options.dry_run)?;
+            tx = store.transaction()?;
+            batch = 0;
         }
     }
-    let tx = store.transaction()?;
     runner.escalate(&tx)?;
-    if options.dry_run {
-        tx.rollback().map_err(StoreError::from)?;
-    } else {
-        tx.commit().map_err(StoreError::from)?;
-    }
+    close(tx, options.dry_run)?;
+    progress(Progress { line: lines, lines });
+    problems.extend(event_problems);
     let delivered = if options.dry_run {
         0
     } else {
@@ -237,4 +257,14 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
         problems,
         delivered,
     })
+}
+
+/// Ends a batch: committed, or for a dry run rolled back.
+fn close(tx: rusqlite::Transaction<'_>, dry_run: bool) -> Result<(), TickError> {
+    if dry_run {
+        tx.rollback().map_err(StoreError::from)?;
+    } else {
+        tx.commit().map_err(StoreError::from)?;
+    }
+    Ok(())
 }
