@@ -129,6 +129,10 @@ pub struct Runner<'a> {
     /// of a fresh context.
     cel: Arc<cel::Env>,
     planning: bool,
+    /// Whether any contact has `set` fields or tags in the state; while
+    /// none has, conditions skip the two queries per contact that read them.
+    overrides: bool,
+    tags: bool,
 }
 
 /// Events of one contact, by time.
@@ -144,7 +148,15 @@ impl<'a> Runner<'a> {
             plan: Vec::new(),
             cel: Arc::new(cel::Env::stdlib()),
             planning,
+            overrides: true,
+            tags: true,
         }
+    }
+
+    /// Looks once whether the state holds `set` fields and tags at all.
+    pub fn survey(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        (self.overrides, self.tags) = store::side_tables_used(tx)?;
+        Ok(())
     }
 
     /// Runs one contact through every funnel inside `tx`.
@@ -788,6 +800,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 for (field, expression) in assignments {
                     if let Some(value) = self.evaluate(expression) {
                         store::set_field(self.tx, &self.contact.id, field, &value)?;
+                        self.runner.overrides = true;
                         self.cel.replace(None);
                         set.insert(field.clone(), value);
                     }
@@ -796,6 +809,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             }
             Action::Tag(tag) => {
                 store::add_tag(self.tx, &self.contact.id, tag)?;
+                self.runner.tags = true;
                 self.cel.replace(None);
                 ("tag", Ok(json!({ "tag": tag })))
             }
@@ -881,15 +895,20 @@ impl Walk<'_, '_, '_, '_, '_> {
             };
             fields.insert(name.clone(), value);
         }
-        if let Ok(overrides) = store::overrides(self.tx, &self.contact.id) {
+        if self.runner.overrides
+            && let Ok(overrides) = store::overrides(self.tx, &self.contact.id)
+        {
             for (name, value) in overrides {
                 if let Ok(value) = cel::to_value(value) {
                     fields.insert(name, value);
                 }
             }
         }
-        let tags: Vec<cel::Value> = store::tags_of(self.tx, &self.contact.id)
-            .unwrap_or_default()
+        let tags = match self.runner.tags {
+            true => store::tags_of(self.tx, &self.contact.id).unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let tags: Vec<cel::Value> = tags
             .into_iter()
             .map(|t| cel::Value::String(t.into()))
             .collect();

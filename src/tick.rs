@@ -204,6 +204,7 @@ pub fn tick(
     }
     let mut runner = Runner::new(&funnels, options.now, options.dry_run);
     let mut tx = store.transaction()?;
+    runner.survey(&tx)?;
     let mut batch = 0;
     for row in rows {
         let row = match row {
