@@ -480,3 +480,147 @@ fn frequency_caps_count_messages_from_every_funnel() {
         ]
     );
 }
+
+const WELCOME: &str = r#"
+funnel: welcome
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: new }]
+exit: [{ when: "contact.unsubscribed", to: out }]
+stages:
+  new:
+    steps:
+      - id: hello
+        email: { template: hello }
+      - id: tips
+        email: { template: hello }
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+/// A project with `count` contacts who each get two emails at once.
+fn crowd(count: usize) -> Project {
+    let p = Project::with_funnel(
+        WELCOME,
+        &[("hello", "subject: Hi\n---\nHello {{contact.email}}\n")],
+    );
+    let mut csv = String::from("id,email,unsubscribed\n");
+    for i in 0..count {
+        csv += &format!("c{i},c{i}@example.com,no\n");
+    }
+    p.write("contacts.csv", &csv);
+    p
+}
+
+fn start_run(p: &Project) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_funnel"))
+        .args([
+            "run",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2026-03-02T10:00:00Z",
+        ])
+        .current_dir(p.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Every outbox key with how often it was written.
+fn outbox_keys(p: &Project) -> std::collections::BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(p.path(".funnel/outbox.jsonl")).unwrap_or_default();
+    let mut keys = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("outbox line {} is not JSON ({e}): {line}", n + 1));
+        *keys
+            .entry(v["key"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    keys
+}
+
+#[test]
+fn a_run_killed_at_random_points_loses_and_doubles_nothing() {
+    const CONTACTS: usize = 3_000;
+    // How long a whole run takes here, so the kills land inside one.
+    let reference = crowd(CONTACTS);
+    let started = std::time::Instant::now();
+    assert!(start_run(&reference).wait().unwrap().success());
+    let whole = started.elapsed();
+
+    let p = crowd(CONTACTS);
+    // Fixed fractions with a spread, so the kills land while contacts are
+    // walked and while the outbox is written.
+    for fraction in [0.12, 0.31, 0.47, 0.66, 0.83, 0.95] {
+        let mut child = start_run(&p);
+        std::thread::sleep(whole.mul_f64(fraction));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let last = start_run(&p).wait_with_output().unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+
+    let keys = outbox_keys(&p);
+    let doubled: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "written twice: {doubled:?}");
+    let expected: std::collections::BTreeSet<String> = (0..CONTACTS)
+        .flat_map(|i| ["hello", "tips"].map(|step| format!("welcome/c{i}/1/{step}")))
+        .collect();
+    let written: std::collections::BTreeSet<String> = keys.into_keys().collect();
+    assert_eq!(
+        expected.difference(&written).count(),
+        0,
+        "lost: {:?}",
+        expected.difference(&written).take(5).collect::<Vec<_>>()
+    );
+    assert_eq!(written.len(), expected.len());
+
+    // The history agrees: one entry and one exhausted move per contact.
+    let db = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM history WHERE kind = 'enter'"),
+        CONTACTS as i64
+    );
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT contact) FROM history"),
+        CONTACTS as i64
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM history"), 2 * CONTACTS as i64);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox WHERE status = 'delivered'"),
+        2 * CONTACTS as i64
+    );
+}
+
+#[test]
+fn two_runs_at_once_never_double_anything() {
+    let p = crowd(2_000);
+    for _ in 0..3 {
+        let (a, b) = (start_run(&p), start_run(&p));
+        let outputs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let codes: Vec<i32> = outputs
+            .iter()
+            .map(|o| o.status.code().unwrap_or(-1))
+            .collect();
+        assert!(codes.contains(&0), "{codes:?}");
+        for (output, code) in outputs.iter().zip(&codes) {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            match code {
+                0 => {}
+                4 => assert!(stderr.contains("in use by another funnel run"), "{stderr}"),
+                other => panic!("exit {other}: {stderr}"),
+            }
+        }
+    }
+    let keys = outbox_keys(&p);
+    assert_eq!(keys.len(), 4_000);
+    assert!(keys.values().all(|n| *n == 1));
+}
