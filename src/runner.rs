@@ -149,7 +149,14 @@ impl<'a> Runner<'a> {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;
             };
-            for event in events.iter().filter(|e| e.name == "task.done") {
+            // A `task.done` closes a task of the current journey: the feed
+            // still holds the ones that closed an earlier journey's tasks.
+            let since = store::journey(tx, &loaded.funnel.name, &typed.id)?
+                .map_or(DateTime::<Utc>::MAX_UTC, |j| j.entered_at);
+            let done = events
+                .iter()
+                .filter(|e| e.name == "task.done" && e.at >= since && e.at <= self.now);
+            for event in done {
                 if let Some(step) = event.data.get("step").and_then(Json::as_str) {
                     store::complete_step_tasks(tx, &loaded.funnel.name, &typed.id, step, event.at)?;
                 }
@@ -306,15 +313,11 @@ impl Walk<'_, '_, '_, '_, '_> {
                 return Ok(false);
             }
         }
-        let after = previous
-            .as_ref()
-            .and_then(|p| p.left_at)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let Some((stage, at, why)) = self
             .funnel()
             .entries
             .iter()
-            .find_map(|t| self.triggered(t, after))
+            .find_map(|t| self.triggered(t, previous.as_ref()))
         else {
             return Ok(false);
         };
@@ -347,12 +350,34 @@ impl Walk<'_, '_, '_, '_, '_> {
         Ok(true)
     }
 
+    /// Whether an event may start a journey after `previous`: not while the
+    /// reentry gap runs (a purchase inside it must not start a journey once
+    /// it has passed), and not the event that started `previous`. The event
+    /// that ended `previous` may (a no-show's new booking is a new booking).
+    fn may_enter_on(&self, event: &Event, previous: Option<&Journey>) -> bool {
+        let Some(previous) = previous else {
+            return true;
+        };
+        let gap = match self.funnel().reentry {
+            Reentry::After(gap) => gap,
+            Reentry::Never | Reentry::Always => TimeDelta::zero(),
+        };
+        let from = previous
+            .left_at
+            .and_then(|left| left.checked_add_signed(gap))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        event.at >= from && event.at > previous.entered_at
+    }
+
     fn triggered(
         &self,
         trigger: &crate::model::Trigger,
-        after: DateTime<Utc>,
+        previous: Option<&Journey>,
     ) -> Option<(Target, DateTime<Utc>, String)> {
         let now = self.now();
+        let after = previous
+            .and_then(|p| p.left_at)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let (at, why) = match &trigger.kind {
             TriggerKind::When(condition) => self
                 .truthy(condition)
@@ -361,7 +386,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let event = self
                     .events
                     .iter()
-                    .find(|e| &e.name == name && e.at > after && e.at <= now)?;
+                    .find(|e| &e.name == name && e.at <= now && self.may_enter_on(e, previous))?;
                 if filter.as_ref().is_some_and(|f| !self.truthy(f)) {
                     return None;
                 }
