@@ -262,12 +262,39 @@ impl Walk<'_, '_, '_, '_, '_> {
         if !active && !self.enter()? {
             return self.save();
         }
+        self.expire()?;
         for _ in 0..MAX_MOVES {
             if !self.advance()? {
                 return self.save();
             }
         }
         self.save()
+    }
+
+    /// `expire`: the longest a contact may stay in the funnel, counted from
+    /// entry; dated when it ran out. Checked before the stage's own moves,
+    /// like a global exit, so a contact stuck on a step that can never fall
+    /// due still leaves.
+    fn expire(&mut self) -> Result<(), StoreError> {
+        let (Some(expire), Some(journey)) = (&self.loaded.funnel.expire, &self.journey) else {
+            return Ok(());
+        };
+        let terminal = self
+            .funnel()
+            .stage_id(&journey.stage)
+            .is_none_or(|s| self.funnel().stages[s].terminal);
+        let Some(at) = journey.entered_at.checked_add_signed(expire.after) else {
+            return Ok(());
+        };
+        if !journey.active || terminal || at > self.now() {
+            return Ok(());
+        }
+        let at = at.max(journey.clock);
+        let why = format!(
+            "expire: in the funnel for {}",
+            crate::duration::format(expire.after)
+        );
+        self.move_to(expire.to, at, Kind::Exit, why)
     }
 
     fn save(&self) -> Result<(), StoreError> {

@@ -247,6 +247,68 @@ fn quote_follow_up_reaches_customer_goes_unreachable_or_refuses() {
     assert_nothing_failed(&p);
 }
 
+#[test]
+fn quote_follow_up_expires_a_lead_stuck_without_a_meeting_date_after_120_days() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    // Dan books a meeting by phone, but nobody enters its date: the
+    // reminder and the decision call, timed from `meeting_at`, never fall
+    // due. `expire: { after: 120d, to: lost }` is what gets him out.
+    p.write(
+        "contacts.csv",
+        &format!("{QUOTE}{}", quote_row("dan", "", "", false)),
+    );
+    p.run_at("2026-05-04T08:00:00Z");
+    p.event_with(
+        "dan",
+        "task.done",
+        "2026-05-04T16:00:00Z",
+        json!({ "step": "prepare-quote" }),
+    );
+    p.write(
+        "contacts.csv",
+        &format!("{QUOTE}{}", quote_row("dan", "2026-05-05 08:30", "", true)),
+    );
+    p.run_at("2026-05-05T09:00:00Z");
+    p.event("dan", "meeting.booked", "2026-05-07T10:00:00Z");
+    run_each(
+        &p,
+        &[
+            "2026-05-07T11:00:00Z",
+            "2026-07-01T09:00:00Z",
+            "2026-09-01T07:59:00Z",
+        ],
+    );
+    assert_eq!(stage_of(&p, "dan"), "meeting");
+    p.run_at("2026-09-01T09:00:00Z");
+    assert_eq!(
+        p.moves("dan"),
+        [
+            "2026-05-04T08:00:00Z enter - -> requested",
+            "2026-05-05T09:00:00Z goal requested/quote-overdue -> quoted",
+            "2026-05-05T09:00:00Z wait-yes quoted/await-answer -> quoted/quote-nudge",
+            "2026-05-07T10:00:00Z goal quoted/quote-nudge -> meeting",
+            "2026-09-01T08:00:00Z exit meeting/meeting-reminder -> lost",
+        ]
+    );
+    let expired = &p.history("dan")[4];
+    assert!(
+        expired["reason"].as_str().unwrap().starts_with("expire: "),
+        "{expired}"
+    );
+    assert_eq!(
+        p.sent("dan"),
+        [
+            "2026-05-04T08:00:00Z email thanks",
+            "2026-05-07T10:00:00Z email meeting-confirm",
+            "2026-09-01T08:00:00Z webhook deal-lost-crm",
+        ]
+    );
+    // Expired once: a later run changes nothing.
+    p.run_at("2026-09-02T09:00:00Z");
+    assert_eq!(p.moves("dan").len(), 5);
+    assert_nothing_failed(&p);
+}
+
 const APPOINTMENT: &str =
     "id,first_name,email,phone,appointment_at,service_name,location,map_url,rating,unsubscribed\n";
 
