@@ -171,7 +171,14 @@ impl<'a> Runner<'a> {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;
             };
-            for event in events.iter().filter(|e| e.name == "task.done") {
+            // A `task.done` closes a task of the current journey: the feed
+            // still holds the ones that closed an earlier journey's tasks.
+            let since = store::journey(tx, &loaded.funnel.name, &typed.id)?
+                .map_or(DateTime::<Utc>::MAX_UTC, |j| j.entered_at);
+            let done = events
+                .iter()
+                .filter(|e| e.name == "task.done" && e.at >= since && e.at <= self.now);
+            for event in done {
                 if let Some(step) = event.data.get("step").and_then(Json::as_str) {
                     store::complete_step_tasks(tx, &loaded.funnel.name, &typed.id, step, event.at)?;
                 }
@@ -296,12 +303,39 @@ impl Walk<'_, '_, '_, '_, '_> {
         if !active && !self.enter()? {
             return Ok(());
         }
+        self.expire()?;
         for _ in 0..MAX_MOVES {
             if !self.advance()? {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// `expire`: the longest a contact may stay in the funnel, counted from
+    /// entry; dated when it ran out. Checked before the stage's own moves,
+    /// like a global exit, so a contact stuck on a step that can never fall
+    /// due still leaves.
+    fn expire(&mut self) -> Result<(), StoreError> {
+        let (Some(expire), Some(journey)) = (&self.loaded.funnel.expire, &self.journey) else {
+            return Ok(());
+        };
+        let terminal = self
+            .funnel()
+            .stage_id(&journey.stage)
+            .is_none_or(|s| self.funnel().stages[s].terminal);
+        let Some(at) = journey.entered_at.checked_add_signed(expire.after) else {
+            return Ok(());
+        };
+        if !journey.active || terminal || at > self.now() {
+            return Ok(());
+        }
+        let at = at.max(journey.clock);
+        let why = format!(
+            "expire: in the funnel for {}",
+            crate::duration::format(expire.after)
+        );
+        self.move_to(expire.to, at, Kind::Exit, why)
     }
 
     fn first_exit(&self, since: DateTime<Utc>) -> Option<(Target, DateTime<Utc>, String)> {
@@ -340,15 +374,11 @@ impl Walk<'_, '_, '_, '_, '_> {
                 return Ok(false);
             }
         }
-        let after = previous
-            .as_ref()
-            .and_then(|p| p.left_at)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let Some((stage, at, why)) = self
             .funnel()
             .entries
             .iter()
-            .find_map(|t| self.triggered(t, after))
+            .find_map(|t| self.triggered(t, previous.as_ref()))
         else {
             return Ok(false);
         };
@@ -381,12 +411,34 @@ impl Walk<'_, '_, '_, '_, '_> {
         Ok(true)
     }
 
+    /// Whether an event may start a journey after `previous`: not while the
+    /// reentry gap runs (a purchase inside it must not start a journey once
+    /// it has passed), and not the event that started `previous`. The event
+    /// that ended `previous` may (a no-show's new booking is a new booking).
+    fn may_enter_on(&self, event: &Event, previous: Option<&Journey>) -> bool {
+        let Some(previous) = previous else {
+            return true;
+        };
+        let gap = match self.funnel().reentry {
+            Reentry::After(gap) => gap,
+            Reentry::Never | Reentry::Always => TimeDelta::zero(),
+        };
+        let from = previous
+            .left_at
+            .and_then(|left| left.checked_add_signed(gap))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        event.at >= from && event.at > previous.entered_at
+    }
+
     fn triggered(
         &self,
         trigger: &crate::model::Trigger,
-        after: DateTime<Utc>,
+        previous: Option<&Journey>,
     ) -> Option<(Target, DateTime<Utc>, String)> {
         let now = self.now();
+        let after = previous
+            .and_then(|p| p.left_at)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let (at, why) = match &trigger.kind {
             TriggerKind::When(condition) => self
                 .truthy(condition)
@@ -395,7 +447,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let event = self
                     .events
                     .iter()
-                    .find(|e| &e.name == name && e.at > after && e.at <= now)?;
+                    .find(|e| &e.name == name && e.at <= now && self.may_enter_on(e, previous))?;
                 if filter.as_ref().is_some_and(|f| !self.truthy(f)) {
                     return None;
                 }
