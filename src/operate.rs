@@ -249,8 +249,13 @@ fn table<T: Serialize>(rows: &[T], format: TableFormat, out: &mut dyn Write) -> 
 struct Status {
     positions: Vec<store::Position>,
     outbox: Vec<Count>,
+    /// The most recent actions that did not go out, with why.
+    failed: Vec<store::Failed>,
     overdue_tasks: usize,
 }
+
+/// How many failed actions `status` lists.
+const FAILED_SHOWN: usize = 20;
 
 #[derive(Serialize)]
 struct Count {
@@ -270,6 +275,7 @@ pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
                 .into_iter()
                 .map(|(status, actions)| Count { status, actions })
                 .collect(),
+            failed: store::failed(store.connection(), FAILED_SHOWN)?,
             overdue_tasks: store::tasks(store.connection(), Some(Utc::now()), None)?.len(),
         })
     };
@@ -284,6 +290,10 @@ pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         table(&status.positions, args.format, out)?;
         writeln!(out)?;
         table(&status.outbox, args.format, out)?;
+        if !status.failed.is_empty() {
+            writeln!(out, "\nlatest failed actions:")?;
+            table(&status.failed, args.format, out)?;
+        }
         writeln!(out, "\noverdue tasks: {}", status.overdue_tasks)?;
     }
     Ok(Ok(0))

@@ -657,6 +657,34 @@ pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRo
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// An action that did not go out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Failed {
+    pub key: String,
+    pub channel: String,
+    pub status: String,
+    pub error: String,
+}
+
+/// The `limit` most recent failed or dead-lettered actions, newest first.
+/// A render failure keeps its error in the payload; a delivery failure in
+/// the `error` column.
+pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT key, channel, status, COALESCE(error, json_extract(payload, '$.error'), '') \
+         FROM outbox WHERE status IN ('failed', 'dead') ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = statement.query_map(params![limit as i64], |r| {
+        Ok(Failed {
+            key: r.get(0)?,
+            channel: r.get(1)?,
+            status: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResult<()> {
     tx.prepare_cached("UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2")?
         .execute(params![status, key])?;

@@ -515,3 +515,54 @@ fn two_runs_at_once_never_double_anything() {
     assert_eq!(keys.len(), 4_000);
     assert!(keys.values().all(|n| *n == 1));
 }
+
+#[test]
+fn status_shows_positions_counts_and_why_actions_failed() {
+    let p = Project::with_funnel(
+        &WELCOME.replace("{ email: email,", "{ email: email, nickname: string?,"),
+        &[("hello", "subject: Hi\n---\nHello {{contact.nickname}}\n")],
+    );
+    p.write(
+        "contacts.csv",
+        "id,email,nickname,unsubscribed\nann,ann@example.com,Annie,no\nbob,bob@example.com,,no\n",
+    );
+    p.run_at("2026-03-02T10:00:00Z");
+    let status = p.funnel(&["status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let counts: Vec<(String, i64)> = status["outbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap().to_string(),
+                c["actions"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("delivered".to_string(), 2), ("failed".to_string(), 2)]
+    );
+    let positions = &status["positions"][0];
+    assert_eq!(
+        (
+            &positions["stage"],
+            &positions["contacts"],
+            &positions["active"]
+        ),
+        (
+            &serde_json::json!("out"),
+            &serde_json::json!(2),
+            &serde_json::json!(false)
+        )
+    );
+    let failed = status["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0]["key"], "welcome/bob/1/tips");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("nickname"), "{error}");
+    let table = p.funnel(&["status"]).stdout;
+    assert!(table.contains("latest failed actions"), "{table}");
+    assert!(table.contains("welcome/bob/1/hello"), "{table}");
+}
