@@ -106,9 +106,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         Err(e) => return Ok(Err((format!("error: {e}"), 3))),
     };
     for (feed, problem) in &ticked.problems {
+        // Most messages name their field already.
         let field = problem
             .field
             .as_ref()
+            .filter(|_| !problem.message.starts_with("field `"))
             .map(|f| format!(" field `{f}`:"))
             .unwrap_or_default();
         writeln!(
