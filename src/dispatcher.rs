@@ -383,8 +383,7 @@ impl OptOuts {
             return Ok(None);
         }
         // Reaching `opted-out` by running out of steps is no opt-out.
-        let why = store::entered_because(connection, &journey)?;
-        if why.is_some_and(|why| why.starts_with("exit:")) {
+        if store::entered_by_exit(connection, &journey)? {
             return Ok(Some(format!(
                 "not sent: the contact left for `{}` after it was queued",
                 journey.stage

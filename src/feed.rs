@@ -190,18 +190,30 @@ fn quoted_list(names: &[String]) -> String {
 }
 
 /// Reads a contacts feed. Rows without an id, with a repeated id, or that
-/// cannot be read are problems and left out; the rest come in feed order.
+/// cannot be read are problems; rows come in feed order, one at a time, so
+/// a feed of millions is never held as rows.
+pub fn contacts<'a>(
+    bytes: &'a [u8],
+    options: &FeedOptions,
+) -> Result<impl Iterator<Item = Result<Row, Problem>> + 'a, FeedError> {
+    let id_column = options.id_column.clone();
+    let records = read_records(bytes, options, &[id_column.as_str()])?;
+    let mut first_lines: HashMap<String, usize> = HashMap::new();
+    Ok(
+        records
+            .map(move |record| record.and_then(|r| contact_row(r, &id_column, &mut first_lines))),
+    )
+}
+
+/// [`contacts`], collected: the rows and the problems.
 pub fn read_contacts(
     bytes: &[u8],
     options: &FeedOptions,
 ) -> Result<(Vec<Row>, Vec<Problem>), FeedError> {
-    let id_column = options.id_column.as_str();
-    let records = read_records(bytes, options, &[id_column])?;
-    let mut first_lines: HashMap<String, usize> = HashMap::new();
     let mut rows = Vec::new();
     let mut problems = Vec::new();
-    for record in records {
-        match record.and_then(|r| contact_row(r, id_column, &mut first_lines)) {
+    for row in contacts(bytes, options)? {
+        match row {
             Ok(row) => rows.push(row),
             Err(problem) => problems.push(problem),
         }
@@ -550,23 +562,28 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(BOM).unwrap_or(bytes)
 }
 
-/// Every record or problem in feed order. `required` are the CSV columns
-/// without which nothing can be read.
-fn read_records(
-    bytes: &[u8],
+/// Every record or problem in feed order, read as the caller asks (a JSON
+/// array is checked whole first: a broken one cannot be read at all).
+/// `required` are the CSV columns without which nothing can be read.
+fn read_records<'a>(
+    bytes: &'a [u8],
     options: &FeedOptions,
     required: &[&str],
-) -> Result<Vec<Result<Record, Problem>>, FeedError> {
+) -> Result<Records<'a>, FeedError> {
     let bytes = strip_bom(bytes);
-    match options.format.unwrap_or_else(|| Format::detect(bytes)) {
-        Format::Csv => {
-            let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(bytes));
-            CsvFeed::read(bytes, delimiter, required)
-        }
-        Format::Json => json_array(bytes),
-        Format::JsonLines => Ok(json_lines(bytes)),
-    }
+    Ok(
+        match options.format.unwrap_or_else(|| Format::detect(bytes)) {
+            Format::Csv => {
+                let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(bytes));
+                Box::new(CsvFeed::open(bytes, delimiter, required)?)
+            }
+            Format::Json => Box::new(json_array(bytes)?.into_iter()),
+            Format::JsonLines => Box::new(json_lines(bytes)),
+        },
+    )
 }
+
+type Records<'a> = Box<dyn Iterator<Item = Result<Record, Problem>> + 'a>;
 
 /// Start offsets of the lines of a feed, to turn byte offsets into lines.
 struct Lines {
@@ -776,12 +793,21 @@ struct CsvFeed<'a> {
     header: Vec<String>,
 }
 
+/// The records of a CSV feed, read one at a time as the caller asks.
+struct CsvRecords<'a> {
+    feed: CsvFeed<'a>,
+    reader: csv::Reader<&'a [u8]>,
+    record: ByteRecord,
+    done: bool,
+}
+
 impl<'a> CsvFeed<'a> {
-    fn read(
+    /// Reads the header; the rows follow lazily.
+    fn open(
         bytes: &'a [u8],
         delimiter: u8,
         required: &[&str],
-    ) -> Result<Vec<Result<Record, Problem>>, FeedError> {
+    ) -> Result<CsvRecords<'a>, FeedError> {
         let mut feed = CsvFeed {
             bytes,
             lines: Lines::new(bytes),
@@ -794,8 +820,9 @@ impl<'a> CsvFeed<'a> {
             .delimiter(delimiter)
             .from_reader(bytes);
         let mut record = ByteRecord::new();
+        let mut done = false;
         match next_record(&mut reader, &mut record, bytes) {
-            Read::End => return Ok(Vec::new()),
+            Read::End => done = true,
             Read::Record(span) => feed.header = feed.header(&record, span, required)?,
             // The first record sets the field count, so it cannot be wrong.
             Read::WrongLength { span, .. } => {
@@ -808,31 +835,12 @@ impl<'a> CsvFeed<'a> {
                 return Err(FeedError::Csv { line, message });
             }
         }
-        let mut records = Vec::new();
-        loop {
-            let (span, result) = match next_record(&mut reader, &mut record, bytes) {
-                Read::End => break,
-                Read::Record(span) => (span, feed.row(&record, span)),
-                Read::WrongLength {
-                    span,
-                    expected,
-                    found,
-                } => (span, feed.wrong_length(&record, span, expected, found)),
-                Read::Failed { span, message } => {
-                    records.push(Err(feed.failed(span, &message)));
-                    break;
-                }
-            };
-            records.extend(result);
-            if feed
-                .fault(span)
-                .is_some_and(|f| f.kind == QuoteFault::Unclosed)
-            {
-                // The open quote swallowed the rest of the file.
-                break;
-            }
-        }
-        Ok(records)
+        Ok(CsvRecords {
+            feed,
+            reader,
+            record,
+            done,
+        })
     }
 
     fn header(
@@ -983,6 +991,40 @@ impl<'a> CsvFeed<'a> {
     }
 }
 
+impl Iterator for CsvRecords<'_> {
+    type Item = Result<Record, Problem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let feed = &self.feed;
+            let (span, result) = match next_record(&mut self.reader, &mut self.record, feed.bytes) {
+                Read::End => return None,
+                Read::Record(span) => (span, feed.row(&self.record, span)),
+                Read::WrongLength {
+                    span,
+                    expected,
+                    found,
+                } => (span, feed.wrong_length(&self.record, span, expected, found)),
+                Read::Failed { span, message } => {
+                    self.done = true;
+                    return Some(Err(feed.failed(span, &message)));
+                }
+            };
+            if feed
+                .fault(span)
+                .is_some_and(|f| f.kind == QuoteFault::Unclosed)
+            {
+                // The open quote swallowed the rest of the file.
+                self.done = true;
+            }
+            if result.is_some() {
+                return result;
+            }
+        }
+        None
+    }
+}
+
 // ---------------------------------------------------------------------------
 // JSON
 
@@ -1029,13 +1071,12 @@ fn object_record(json: Json, line: usize) -> Result<Record, Problem> {
 }
 
 /// One object per line; blank lines are skipped, a bad line is a problem.
-fn json_lines(bytes: &[u8]) -> Vec<Result<Record, Problem>> {
+fn json_lines(bytes: &[u8]) -> impl Iterator<Item = Result<Record, Problem>> + '_ {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
         .filter(|(_, text)| !text.iter().all(u8::is_ascii_whitespace))
         .map(|(i, text)| json_line(text, i + 1))
-        .collect()
 }
 
 fn json_line(bytes: &[u8], line: usize) -> Result<Record, Problem> {

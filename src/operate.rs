@@ -2,9 +2,10 @@
 //! `history`, `tasks` and `task done`. Each turns flags into a call on the tick or the store and
 //! renders the answer; nothing here decides funnel semantics.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::{
@@ -16,7 +17,7 @@ use crate::dispatcher::{Delivered, Dispatcher};
 use crate::feed::FeedOptions;
 use crate::report::{self, Format};
 use crate::store::{self, Store, StoreError};
-use crate::tick::{self, TickError, TickOptions, tick};
+use crate::tick::{self, Progress, TickError, TickOptions, tick};
 
 /// Exit code when another run holds the state.
 pub const LOCKED: i32 = 4;
@@ -77,7 +78,26 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
             ..FeedOptions::default()
         },
     };
-    let ticked = match tick(&options, &config) {
+    // A bar only for a person watching: cron's mail stays a summary line.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {percent:>3}% of the contacts feed, {eta} left")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut progress = |p: Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.lines as u64);
+            bar.set_position(p.line as u64);
+        }
+    };
+    let ticked = tick(&options, &config, &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let ticked = match ticked {
         Ok(ticked) => ticked,
         Err(TickError::Funnels(checked)) => {
             report::render(Format::Human, &checked, false, err)?;
@@ -91,9 +111,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         Err(e) => return Ok(Err((format!("error: {e}"), 3))),
     };
     for (feed, problem) in &ticked.problems {
+        // Most messages name their field already.
         let field = problem
             .field
             .as_ref()
+            .filter(|_| !problem.message.starts_with("field `"))
             .map(|f| format!(" field `{f}`:"))
             .unwrap_or_default();
         writeln!(
@@ -334,8 +356,13 @@ fn table<T: Serialize>(rows: &[T], format: TableFormat, out: &mut dyn Write) -> 
 struct Status {
     positions: Vec<store::Position>,
     outbox: Vec<Count>,
+    /// The most recent actions that did not go out, with why.
+    failed: Vec<store::Failed>,
     overdue_tasks: usize,
 }
+
+/// How many failed actions `status` lists.
+const FAILED_SHOWN: usize = 20;
 
 #[derive(Serialize)]
 struct Count {
@@ -355,6 +382,7 @@ pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
                 .into_iter()
                 .map(|(status, actions)| Count { status, actions })
                 .collect(),
+            failed: store::failed(store.connection(), FAILED_SHOWN)?,
             overdue_tasks: store::tasks(store.connection(), Some(Utc::now()), None)?.len(),
         })
     };
@@ -369,6 +397,10 @@ pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         table(&status.positions, args.format, out)?;
         writeln!(out)?;
         table(&status.outbox, args.format, out)?;
+        if !status.failed.is_empty() {
+            writeln!(out, "\nlatest failed actions:")?;
+            table(&status.failed, args.format, out)?;
+        }
         writeln!(out, "\noverdue tasks: {}", status.overdue_tasks)?;
     }
     Ok(Ok(0))

@@ -9,8 +9,11 @@
 //! a second run at the same `now` changes nothing. Missed runs catch up:
 //! every step is dated by when it was due, not by when the run happened.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -24,7 +27,7 @@ use crate::model::{
     Action, Assignee, Channel, Funnel, Outcome, Signal, StageId, Target, TriggerKind,
 };
 use crate::schedule::Reentry;
-use crate::store::{self, Journey, OutboxRow, StoreError, Task, Transition};
+use crate::store::{self, Journey, Kind, OutboxRow, StoreError, Task, Transition};
 
 /// How far one contact may move in one tick before the runner calls it a
 /// loop; `check` rejects zero-delay loops, so only a bug can get here.
@@ -44,6 +47,9 @@ pub struct Loaded {
     pub funnel: Funnel,
     /// A hash of the funnel file, recorded in history.
     pub version: String,
+    /// The funnel file, and the git commit it is unchanged since, if any.
+    pub path: String,
+    pub git_commit: Option<String>,
     pub templates: Handlebars<'static>,
 }
 
@@ -75,6 +81,8 @@ impl Loaded {
         Ok(Self {
             funnel,
             version: version(source_text),
+            path: String::new(),
+            git_commit: None,
             templates,
         })
     }
@@ -117,19 +125,38 @@ pub struct Runner<'a> {
     pub now: DateTime<Utc>,
     pub summary: Summary,
     pub plan: Vec<Planned>,
+    /// CEL's standard library, built once: building it is most of the cost
+    /// of a fresh context.
+    cel: Arc<cel::Env>,
+    planning: bool,
+    /// Whether any contact has `set` fields or tags in the state; while
+    /// none has, conditions skip the two queries per contact that read them.
+    overrides: bool,
+    tags: bool,
 }
 
 /// Events of one contact, by time.
 pub type Events<'e> = Vec<&'e Event>;
 
 impl<'a> Runner<'a> {
-    pub fn new(funnels: &'a [Loaded], now: DateTime<Utc>) -> Self {
+    /// `planning` keeps the plan of what happens and why (`--dry-run`).
+    pub fn new(funnels: &'a [Loaded], now: DateTime<Utc>, planning: bool) -> Self {
         Self {
             funnels,
             now,
             summary: Summary::default(),
             plan: Vec::new(),
+            cel: Arc::new(cel::Env::stdlib()),
+            planning,
+            overrides: true,
+            tags: true,
         }
+    }
+
+    /// Looks once whether the state holds `set` fields and tags at all.
+    pub fn survey(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        (self.overrides, self.tags) = store::side_tables_used(tx)?;
+        Ok(())
     }
 
     /// Runs one contact through every funnel inside `tx`.
@@ -144,7 +171,14 @@ impl<'a> Runner<'a> {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;
             };
-            for event in events.iter().filter(|e| e.name == "task.done") {
+            // A `task.done` closes a task of the current journey: the feed
+            // still holds the ones that closed an earlier journey's tasks.
+            let since = store::journey(tx, &loaded.funnel.name, &typed.id)?
+                .map_or(DateTime::<Utc>::MAX_UTC, |j| j.entered_at);
+            let done = events
+                .iter()
+                .filter(|e| e.name == "task.done" && e.at >= since && e.at <= self.now);
+            for event in done {
                 if let Some(step) = event.data.get("step").and_then(Json::as_str) {
                     store::complete_step_tasks(tx, &loaded.funnel.name, &typed.id, step, event.at)?;
                 }
@@ -156,6 +190,7 @@ impl<'a> Runner<'a> {
                 contact: typed,
                 events,
                 journey: None,
+                cel: RefCell::new(None),
             }
             .run()?;
         }
@@ -193,7 +228,7 @@ impl<'a> Runner<'a> {
                         &task.funnel,
                         &task.contact,
                         self.now,
-                        format!("escalate overdue task {} to {to}", task.id),
+                        format_args!("escalate overdue task {} to {to}", task.id),
                     );
                 }
             }
@@ -202,12 +237,17 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn plan(&mut self, funnel: &str, contact: &str, at: DateTime<Utc>, what: String) {
+    /// Notes a line of the plan; only a dry run keeps one, so a real run of
+    /// millions does not hold a line per action.
+    fn plan(&mut self, funnel: &str, contact: &str, at: DateTime<Utc>, what: impl Display) {
+        if !self.planning {
+            return;
+        }
         self.plan.push(Planned {
             funnel: funnel.to_string(),
             contact: contact.to_string(),
             at: store::time(at),
-            what,
+            what: what.to_string(),
         });
     }
 }
@@ -220,6 +260,9 @@ struct Walk<'r, 'a, 't, 'c, 'e> {
     contact: &'c Contact,
     events: &'e [&'e Event],
     journey: Option<Journey>,
+    /// The contact's CEL context, built on first use and dropped when a
+    /// `set` or `tag` action changes what conditions see.
+    cel: RefCell<Option<cel::Context<'static, 'static>>>,
 }
 
 impl Walk<'_, '_, '_, '_, '_> {
@@ -233,6 +276,16 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     fn run(mut self) -> Result<(), StoreError> {
         self.journey = store::journey(self.tx, &self.funnel().name, &self.contact.id)?;
+        let before = self.journey.clone();
+        self.walk()?;
+        // Most contacts wait most of the time: write only what changed.
+        match &self.journey {
+            Some(journey) if self.journey != before => store::save_journey(self.tx, journey),
+            _ => Ok(()),
+        }
+    }
+
+    fn walk(&mut self) -> Result<(), StoreError> {
         let active = self.journey.as_ref().is_some_and(|j| j.active);
         let since = self
             .journey
@@ -241,28 +294,48 @@ impl Walk<'_, '_, '_, '_, '_> {
         // Global exits first: opt-out always wins.
         if let Some((to, at, why)) = self.first_exit(since) {
             if active {
-                self.move_to(to, at, format!("exit: {why}"))?;
+                self.move_to(to, at, Kind::Exit, format!("exit: {why}"))?;
                 self.runner.summary.exited += 1;
                 self.stop(at);
             }
-            return self.save();
+            return Ok(());
         }
         if !active && !self.enter()? {
-            return self.save();
+            return Ok(());
         }
+        self.expire()?;
         for _ in 0..MAX_MOVES {
             if !self.advance()? {
-                return self.save();
+                break;
             }
         }
-        self.save()
+        Ok(())
     }
 
-    fn save(&self) -> Result<(), StoreError> {
-        match &self.journey {
-            Some(journey) => store::save_journey(self.tx, journey),
-            None => Ok(()),
+    /// `expire`: the longest a contact may stay in the funnel, counted from
+    /// entry; dated when it ran out. Checked before the stage's own moves,
+    /// like a global exit, so a contact stuck on a step that can never fall
+    /// due still leaves.
+    fn expire(&mut self) -> Result<(), StoreError> {
+        let (Some(expire), Some(journey)) = (&self.loaded.funnel.expire, &self.journey) else {
+            return Ok(());
+        };
+        let terminal = self
+            .funnel()
+            .stage_id(&journey.stage)
+            .is_none_or(|s| self.funnel().stages[s].terminal);
+        let Some(at) = journey.entered_at.checked_add_signed(expire.after) else {
+            return Ok(());
+        };
+        if !journey.active || terminal || at > self.now() {
+            return Ok(());
         }
+        let at = at.max(journey.clock);
+        let why = format!(
+            "expire: in the funnel for {}",
+            crate::duration::format(expire.after)
+        );
+        self.move_to(expire.to, at, Kind::Exit, why)
     }
 
     fn first_exit(&self, since: DateTime<Utc>) -> Option<(Target, DateTime<Utc>, String)> {
@@ -301,15 +374,11 @@ impl Walk<'_, '_, '_, '_, '_> {
                 return Ok(false);
             }
         }
-        let after = previous
-            .as_ref()
-            .and_then(|p| p.left_at)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let Some((stage, at, why)) = self
             .funnel()
             .entries
             .iter()
-            .find_map(|t| self.triggered(t, after))
+            .find_map(|t| self.triggered(t, previous.as_ref()))
         else {
             return Ok(false);
         };
@@ -331,17 +400,45 @@ impl Walk<'_, '_, '_, '_, '_> {
             entered_at: at,
             left_at: None,
         });
-        self.history(None, Some(name), at, format!("enter: {why}"))?;
+        self.history(
+            Kind::Enter,
+            (None, None),
+            (Some(name), None),
+            at,
+            format!("enter: {why}"),
+        )?;
         self.runner.summary.entered += 1;
         Ok(true)
+    }
+
+    /// Whether an event may start a journey after `previous`: not while the
+    /// reentry gap runs (a purchase inside it must not start a journey once
+    /// it has passed), and not the event that started `previous`. The event
+    /// that ended `previous` may (a no-show's new booking is a new booking).
+    fn may_enter_on(&self, event: &Event, previous: Option<&Journey>) -> bool {
+        let Some(previous) = previous else {
+            return true;
+        };
+        let gap = match self.funnel().reentry {
+            Reentry::After(gap) => gap,
+            Reentry::Never | Reentry::Always => TimeDelta::zero(),
+        };
+        let from = previous
+            .left_at
+            .and_then(|left| left.checked_add_signed(gap))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        event.at >= from && event.at > previous.entered_at
     }
 
     fn triggered(
         &self,
         trigger: &crate::model::Trigger,
-        after: DateTime<Utc>,
+        previous: Option<&Journey>,
     ) -> Option<(Target, DateTime<Utc>, String)> {
         let now = self.now();
+        let after = previous
+            .and_then(|p| p.left_at)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let (at, why) = match &trigger.kind {
             TriggerKind::When(condition) => self
                 .truthy(condition)
@@ -350,7 +447,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let event = self
                     .events
                     .iter()
-                    .find(|e| &e.name == name && e.at > after && e.at <= now)?;
+                    .find(|e| &e.name == name && e.at <= now && self.may_enter_on(e, previous))?;
                 if filter.as_ref().is_some_and(|f| !self.truthy(f)) {
                     return None;
                 }
@@ -392,19 +489,34 @@ impl Walk<'_, '_, '_, '_, '_> {
         if let Some(goal) = &stage.goal
             && let Some((at, why)) = self.fired(&goal.signal, journey.stage_since)
         {
-            self.move_to(goal.to, at.max(journey.clock), format!("goal: {why}"))?;
+            self.move_to(
+                goal.to,
+                at.max(journey.clock),
+                Kind::Goal,
+                format!("goal: {why}"),
+            )?;
             return Ok(true);
         }
         for exit in &stage.exits {
             if let Some((at, why)) = self.fired(&exit.signal, journey.stage_since) {
-                self.move_to(exit.to, at.max(journey.clock), format!("exit: {why}"))?;
+                self.move_to(
+                    exit.to,
+                    at.max(journey.clock),
+                    Kind::Exit,
+                    format!("exit: {why}"),
+                )?;
                 return Ok(true);
             }
         }
         let Some(step) = stage.steps.get(journey.step) else {
             return match stage.exhausted {
                 Some((target, _)) if !stage.terminal => {
-                    self.move_to(target, journey.clock, "exhausted".to_string())?;
+                    self.move_to(
+                        target,
+                        journey.clock,
+                        Kind::Exhausted,
+                        "exhausted".to_string(),
+                    )?;
                     Ok(true)
                 }
                 _ => {
@@ -425,9 +537,9 @@ impl Walk<'_, '_, '_, '_, '_> {
         if due > self.now() {
             return Ok(false);
         }
-        let due = match (&step.action, &self.funnel().send_window) {
-            (Some(action), Some(_)) if !action.messages().is_empty() => {
-                let opens = self.next_opening(due);
+        let due = match &step.action {
+            Some(action) if !action.messages().is_empty() => {
+                let opens = self.opening(action, due)?;
                 if opens > self.now() {
                     self.runner.summary.deferred += 1;
                     return Ok(false);
@@ -448,12 +560,16 @@ impl Walk<'_, '_, '_, '_, '_> {
             }
             Outcome::Branch(branch) => {
                 let yes = self.truthy(&branch.when);
-                let (target, label) = if yes {
-                    (branch.yes, "yes")
+                let (target, kind, label) = if yes {
+                    (branch.yes, Kind::BranchYes, "yes")
                 } else {
-                    (branch.no, "no")
+                    (branch.no, Kind::BranchNo, "no")
                 };
-                self.go(target, due, Some(format!("branch {}: {label}", step.id)))?;
+                self.go(
+                    target,
+                    due,
+                    Some((kind, format!("branch {}: {label}", step.id))),
+                )?;
             }
         }
         Ok(true)
@@ -484,7 +600,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             self.go(
                 wait.yes,
                 at.max(since),
-                Some(format!("wait {step_id}: yes")),
+                Some((Kind::WaitYes, format!("wait {step_id}: yes"))),
             )?;
             return Ok(true);
         }
@@ -493,9 +609,12 @@ impl Walk<'_, '_, '_, '_, '_> {
                 self.go(
                     no,
                     deadline,
-                    Some(format!(
-                        "wait {step_id}: no reaction within {}",
-                        crate::duration::format(deadline - since)
+                    Some((
+                        Kind::WaitNo,
+                        format!(
+                            "wait {step_id}: no reaction within {}",
+                            crate::duration::format(deadline - since)
+                        ),
                     )),
                 )?;
                 Ok(true)
@@ -527,6 +646,60 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     /// The first moment at or after `due` inside the send window, in the
     /// contact's timezone (DST-correct through chrono-tz).
+    /// When a message due at `due` may go: the send window's next opening,
+    /// pushed on by the frequency caps until both agree.
+    fn opening(&self, action: &Action, due: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let mut at = due;
+        // Each pass can only move later, and a window opens at least weekly,
+        // so a few passes settle it; the bound guards a pathological cap.
+        for _ in 0..16 {
+            let opens = self.next_opening(at);
+            at = self.cap_opening(action, opens)?;
+            if at == opens {
+                break;
+            }
+        }
+        Ok(at)
+    }
+
+    /// The earliest moment from `at` on when sending `action` keeps the
+    /// contact within the funnel's caps. Marketing messages to the contact
+    /// from every funnel count; transactional ones neither count nor wait.
+    fn cap_opening(&self, action: &Action, at: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let caps = &self.funnel().caps;
+        let mut opening = at;
+        for (channel, transactional) in action.messages() {
+            if transactional {
+                continue;
+            }
+            let own = match channel {
+                Channel::Email => caps.email,
+                Channel::Sms => caps.sms,
+                Channel::Messenger => caps.messenger,
+            };
+            let limits = [
+                own.map(|cap| (cap, vec![channel.name()])),
+                caps.messages
+                    .map(|cap| (cap, vec!["email", "sms", "messenger"])),
+            ];
+            for (cap, channels) in limits.into_iter().flatten() {
+                let count = usize::try_from(cap.count).unwrap_or(usize::MAX);
+                let sent = store::marketing_sent_after(
+                    self.tx,
+                    &self.contact.id,
+                    &channels,
+                    at - cap.period,
+                )?;
+                // Once the oldest of the last `count` leaves the period,
+                // there is room for one more.
+                if let Some(oldest) = sent.len().checked_sub(count).and_then(|i| sent.get(i)) {
+                    opening = opening.max(*oldest + cap.period);
+                }
+            }
+        }
+        Ok(opening)
+    }
+
     fn next_opening(&self, due: DateTime<Utc>) -> DateTime<Utc> {
         let Some(window) = &self.funnel().send_window else {
             return due;
@@ -590,15 +763,22 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let Some(variant) = choose(&key, variants) else {
                     return Ok(());
                 };
+                // Recorded once per entry, even when the variant does
+                // nothing, so `report` can count every arm.
+                let stage = self.loaded.funnel.stages[s].name.clone();
+                let split = (self.funnel().name.as_str(), self.contact.id.as_str());
+                if !store::split_recorded(self.tx, split, entry, &step.id)? {
+                    self.history(
+                        Kind::Split,
+                        (Some(stage.clone()), Some(step.id.clone())),
+                        (Some(stage), Some(variant.name.clone())),
+                        due,
+                        format!("split {}: variant {}", step.id, variant.name),
+                    )?;
+                }
                 let Some(action) = &variant.action else {
                     return Ok(());
                 };
-                self.runner.plan(
-                    &self.loaded.funnel.name,
-                    &self.contact.id,
-                    due,
-                    format!("split {}: variant {}", step.id, variant.name),
-                );
                 action
             }
             other => other,
@@ -662,7 +842,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                         &self.loaded.funnel.name,
                         &self.contact.id,
                         due,
-                        format!("task {} for {assignee}", step.id),
+                        format_args!("task {} for {assignee}", step.id),
                     );
                 }
                 return Ok(());
@@ -672,6 +852,8 @@ impl Walk<'_, '_, '_, '_, '_> {
                 for (field, expression) in assignments {
                     if let Some(value) = self.evaluate(expression) {
                         store::set_field(self.tx, &self.contact.id, field, &value)?;
+                        self.runner.overrides = true;
+                        self.cel.replace(None);
                         set.insert(field.clone(), value);
                     }
                 }
@@ -679,6 +861,8 @@ impl Walk<'_, '_, '_, '_, '_> {
             }
             Action::Tag(tag) => {
                 store::add_tag(self.tx, &self.contact.id, tag)?;
+                self.runner.tags = true;
+                self.cel.replace(None);
                 ("tag", Ok(json!({ "tag": tag })))
             }
             Action::Split(_) => return Ok(()),
@@ -708,7 +892,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 &row.funnel,
                 &row.contact,
                 due,
-                format!("{channel} {} ({status})", step.id),
+                format_args!("{channel} {} ({status})", step.id),
             );
         }
         Ok(())
@@ -763,19 +947,24 @@ impl Walk<'_, '_, '_, '_, '_> {
             };
             fields.insert(name.clone(), value);
         }
-        if let Ok(overrides) = store::overrides(self.tx, &self.contact.id) {
+        if self.runner.overrides
+            && let Ok(overrides) = store::overrides(self.tx, &self.contact.id)
+        {
             for (name, value) in overrides {
                 if let Ok(value) = cel::to_value(value) {
                     fields.insert(name, value);
                 }
             }
         }
-        let tags: Vec<cel::Value> = store::tags_of(self.tx, &self.contact.id)
-            .unwrap_or_default()
+        let tags = match self.runner.tags {
+            true => store::tags_of(self.tx, &self.contact.id).unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let tags: Vec<cel::Value> = tags
             .into_iter()
             .map(|t| cel::Value::String(t.into()))
             .collect();
-        let mut context = cel::Context::default();
+        let mut context = cel::Context::with_env(self.runner.cel.clone());
         context.add_variable_from_value("contact", fields);
         context.add_variable_from_value("tags", cel::Value::List(tags.into()));
         context.add_variable_from_value("now", cel::Value::Timestamp(self.now().fixed_offset()));
@@ -784,7 +973,9 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     fn execute(&self, condition: &Condition) -> Option<cel::Value> {
         let program = condition.program.as_ref()?;
-        program.execute(&self.cel_context()).ok()
+        let mut cached = self.cel.borrow_mut();
+        let context = cached.get_or_insert_with(|| self.cel_context());
+        program.execute(context).ok()
     }
 
     /// A condition that cannot be evaluated (a field not set) is false.
@@ -813,23 +1004,25 @@ impl Walk<'_, '_, '_, '_, '_> {
     }
 
     /// Follows a target from a step: another step of the stage, a stage, or
-    /// the end of the steps.
+    /// the end of the steps. `why` is recorded in history; plain progress to
+    /// the next step is not.
     fn go(
         &mut self,
         target: Target,
         at: DateTime<Utc>,
-        why: Option<String>,
+        why: Option<(Kind, String)>,
     ) -> Result<(), StoreError> {
         match target {
-            Target::Step(_, index) => {
-                let from = self.journey.as_ref().map(|j| j.stage.clone());
+            Target::Step(s, index) => {
+                let from = self.position();
                 if let Some(j) = self.journey.as_mut() {
                     j.step = index;
                     j.clock = at;
                     j.waiting_since = None;
                 }
-                if let Some(why) = why {
-                    self.history(from.clone(), from, at, why)?;
+                if let Some((kind, why)) = why {
+                    let to = (from.0.clone(), self.step_id(s, index));
+                    self.history(kind, from, to, at, why)?;
                 }
                 Ok(())
             }
@@ -838,7 +1031,8 @@ impl Walk<'_, '_, '_, '_, '_> {
                 self.go(Target::Step(s, count), at, why)
             }
             Target::Stage(_) => {
-                self.move_to(target, at, why.unwrap_or_else(|| "moved".to_string()))
+                let (kind, why) = why.unwrap_or((Kind::Moved, "moved".to_string()));
+                self.move_to(target, at, kind, why)
             }
             Target::Unresolved => Ok(()),
         }
@@ -848,6 +1042,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         &mut self,
         target: Target,
         at: DateTime<Utc>,
+        kind: Kind,
         why: String,
     ) -> Result<(), StoreError> {
         let stage = match target {
@@ -856,7 +1051,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             Target::Unresolved => return Ok(()),
         };
         let name = self.funnel().stages[stage].name.clone();
-        let from = self.journey.as_ref().map(|j| j.stage.clone());
+        let from = self.position();
         if let Some(j) = self.journey.as_mut() {
             j.stage = name.clone();
             j.step = 0;
@@ -865,7 +1060,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             j.waiting_since = None;
         }
         self.runner.summary.moved += 1;
-        self.history(from, Some(name), at, why)
+        self.history(kind, from, (Some(name), None), at, why)
     }
 
     /// The journey ends (a terminal stage whose steps are done).
@@ -876,10 +1071,30 @@ impl Walk<'_, '_, '_, '_, '_> {
         }
     }
 
+    /// The contact's stage and step (when one is being worked on).
+    fn position(&self) -> (Option<String>, Option<String>) {
+        let Some(journey) = &self.journey else {
+            return (None, None);
+        };
+        let step = self
+            .funnel()
+            .stage_id(&journey.stage)
+            .and_then(|s| self.step_id(s, journey.step));
+        (Some(journey.stage.clone()), step)
+    }
+
+    fn step_id(&self, s: StageId, index: usize) -> Option<String> {
+        self.funnel().stages[s]
+            .steps
+            .get(index)
+            .map(|step| step.id.clone())
+    }
+
     fn history(
         &mut self,
-        from: Option<String>,
-        to: Option<String>,
+        kind: Kind,
+        (from_stage, from_step): (Option<String>, Option<String>),
+        (to_stage, to_step): (Option<String>, Option<String>),
         at: DateTime<Utc>,
         reason: String,
     ) -> Result<(), StoreError> {
@@ -889,10 +1104,11 @@ impl Walk<'_, '_, '_, '_, '_> {
             contact: self.contact.id.clone(),
             entry,
             at: store::time(at),
-            from_stage: from,
-            from_step: None,
-            to_stage: to,
-            to_step: None,
+            kind,
+            from_stage,
+            from_step,
+            to_stage,
+            to_step,
             reason: reason.clone(),
         };
         store::record(self.tx, &transition, &self.loaded.version)?;

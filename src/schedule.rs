@@ -106,6 +106,11 @@ pub fn cap(text: &str) -> Result<Cap, String> {
     if period <= TimeDelta::zero() {
         return Err(bad());
     }
+    if count == 0 {
+        return Err(format!(
+            "`{text}` would hold every message forever; remove the messages instead"
+        ));
+    }
     Ok(Cap { count, period })
 }
 
@@ -168,6 +173,7 @@ mod tests {
         assert_eq!(cap("3 per week").map(|c| c.per_week()), Ok(3));
         assert_eq!(cap("2 per 48h").map(|c| c.per_week()), Ok(8));
         assert!(cap("lots").is_err());
+        assert!(cap("0 per day").is_err());
     }
 
     #[test]

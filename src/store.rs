@@ -91,7 +91,22 @@ CREATE TABLE tags (
     PRIMARY KEY (contact, tag)
 );
 "#,
-    // 2: delivery. The dispatcher pages through queued rows by id, and
+    // v2: what kind of move each history line is, so `report` can count
+    // without parsing reasons; and every funnel version that ran.
+    r#"
+ALTER TABLE history ADD COLUMN kind TEXT NOT NULL DEFAULT 'moved';
+CREATE INDEX history_stage ON history (funnel, version, kind, from_stage, to_stage);
+CREATE INDEX outbox_contact ON outbox (contact, channel, due_at);
+CREATE TABLE versions (
+    funnel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    path TEXT NOT NULL,
+    git_commit TEXT,
+    first_run TEXT NOT NULL,
+    PRIMARY KEY (funnel, version)
+);
+"#,
+    // v3: delivery. The dispatcher pages through queued rows by id, and
     // records how many bytes of each outbox file are committed, so a crash
     // between writing and marking rows delivered is undone by truncating.
     r#"
@@ -174,11 +189,76 @@ pub struct Transition {
     pub contact: String,
     pub entry: i64,
     pub at: String,
+    /// What moved the contact: one of [`Kind`]'s names.
+    pub kind: Kind,
     pub from_stage: Option<String>,
     pub from_step: Option<String>,
     pub to_stage: Option<String>,
     pub to_step: Option<String>,
     pub reason: String,
+}
+
+/// What a history line records. Stage moves say why the contact left
+/// (`goal`, `exit`, `exhausted`, or the outcome of the step it left from);
+/// a step's outcome inside a stage has `from_step`/`to_step` set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Entered the funnel.
+    Enter,
+    /// The stage's goal was reached.
+    Goal,
+    /// A global or stage exit (opt-out and the like).
+    Exit,
+    /// The stage's steps ran out without the goal.
+    Exhausted,
+    /// A wait's positive outcome: the event or condition happened in time.
+    WaitYes,
+    /// A wait's negative outcome: the window passed.
+    WaitNo,
+    BranchYes,
+    BranchNo,
+    /// An A/B split chose a variant (`to_step` holds its name).
+    Split,
+    /// A move of a state written before kinds were recorded.
+    Moved,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Enter,
+        Kind::Goal,
+        Kind::Exit,
+        Kind::Exhausted,
+        Kind::WaitYes,
+        Kind::WaitNo,
+        Kind::BranchYes,
+        Kind::BranchNo,
+        Kind::Split,
+        Kind::Moved,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Enter => "enter",
+            Kind::Goal => "goal",
+            Kind::Exit => "exit",
+            Kind::Exhausted => "exhausted",
+            Kind::WaitYes => "wait-yes",
+            Kind::WaitNo => "wait-no",
+            Kind::BranchYes => "branch-yes",
+            Kind::BranchNo => "branch-no",
+            Kind::Split => "split",
+            Kind::Moved => "moved",
+        }
+    }
+
+    pub fn parse(name: &str) -> Kind {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .unwrap_or(Kind::Moved)
+    }
 }
 
 /// An action queued for delivery.
@@ -243,7 +323,10 @@ impl Store {
         }
         let connection = Connection::open(path)?;
         connection.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            // A 64 MB page cache: a run touches every journey, and the
+            // default 2 MB sends most page reads to the kernel.
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -65536;",
         )?;
         let mut store = Store {
             connection,
@@ -368,14 +451,16 @@ const JOURNEY_COLUMNS: &str = "funnel, contact, entry, stage, step, clock, waiti
 pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
     let sql = format!("SELECT {JOURNEY_COLUMNS} FROM journeys WHERE funnel = ?1 AND contact = ?2");
     Ok(tx
-        .query_row(&sql, params![funnel, contact], journey_from)
+        .prepare_cached(&sql)?
+        .query_row(params![funnel, contact], journey_from)
         .optional()?)
 }
 
 pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
-    tx.execute(
+    tx.prepare_cached(
         &format!("INSERT OR REPLACE INTO journeys ({JOURNEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-        params![
+    )?
+    .execute(params![
             j.funnel,
             j.contact,
             j.entry,
@@ -387,34 +472,85 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
             j.active,
             time(j.entered_at),
             j.left_at.map(time)
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO history (funnel, contact, entry, at, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![t.funnel, t.contact, t.entry, t.at, t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
+    tx.prepare_cached("INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
+        .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
+    Ok(())
+}
+
+/// When the marketing messages to `contact` on `channels` that reach (or
+/// will reach) them were due, after `after`, oldest first: what frequency
+/// caps count. Transactional messages and rows that never go out (stale,
+/// failed, suppressed, dead) do not count.
+pub fn marketing_sent_after(
+    tx: &Connection,
+    contact: &str,
+    channels: &[&str],
+    after: DateTime<Utc>,
+) -> StoreResult<Vec<DateTime<Utc>>> {
+    let mut statement = tx.prepare_cached(
+        "SELECT due_at FROM outbox WHERE contact = ?1 AND channel = ?2 AND due_at > ?3 \
+         AND status NOT IN ('stale', 'failed', 'suppressed', 'dead') \
+         AND json_extract(payload, '$.transactional') IS NOT 1",
     )?;
+    let mut times = Vec::new();
+    for channel in channels {
+        let rows = statement.query_map(params![contact, channel, time(after)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        for row in rows {
+            times.extend(parse_time(&row?));
+        }
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// Whether the variant of a split step was already recorded for this
+/// entry (a loop back to the step must not count the contact twice).
+pub fn split_recorded(
+    tx: &Connection,
+    (funnel, contact): (&str, &str),
+    entry: i64,
+    step: &str,
+) -> StoreResult<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM history WHERE contact = ?2 AND funnel = ?1 AND entry = ?3 AND kind = 'split' AND from_step = ?4)",
+        )?
+        .query_row(params![funnel, contact, entry, step], |r| r.get(0))?)
+}
+
+/// Records a funnel version the first time it runs: its content hash, the
+/// file it came from and the git commit, when there is one.
+pub fn record_version(
+    tx: &Connection,
+    funnel: &str,
+    version: &str,
+    path: &str,
+    git_commit: Option<&str>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO versions (funnel, version, path, git_commit, first_run) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![funnel, version, path, git_commit, time(at)])?;
     Ok(())
 }
 
 /// Queues an action; a row with the same idempotency key is left alone.
 /// Returns whether a row was added.
 pub fn enqueue(tx: &Connection, row: &OutboxRow, created: DateTime<Utc>) -> StoreResult<bool> {
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created)],
-    )?;
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
+        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created)])?;
     Ok(added > 0)
 }
 
 pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')",
-        params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at],
-    )?;
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')")?
+        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at])?;
     Ok(added > 0)
 }
 
@@ -442,25 +578,24 @@ pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<V
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 ORDER BY due_at, id"
     );
-    let mut statement = tx.prepare(&sql)?;
+    let mut statement = tx.prepare_cached(&sql)?;
     let rows = statement.query_map(params![time(now)], task_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn mark_escalated(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
-    tx.execute(
-        "UPDATE tasks SET escalated_at = ?1 WHERE id = ?2",
-        params![time(at), id],
-    )?;
+    tx.prepare_cached("UPDATE tasks SET escalated_at = ?1 WHERE id = ?2")?
+        .execute(params![time(at), id])?;
     Ok(())
 }
 
 /// Marks a task done; false when there is no such open task.
 pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
-    let changed = tx.execute(
-        "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
-        params![time(at), id],
-    )?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
+        )?
+        .execute(params![time(at), id])?;
     Ok(changed > 0)
 }
 
@@ -472,10 +607,8 @@ pub fn complete_step_tasks(
     step: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<usize> {
-    Ok(tx.execute(
-        "UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
-        params![time(at), funnel, contact, step],
-    )?)
+    Ok(tx.prepare_cached("UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'")?
+        .execute(params![time(at), funnel, contact, step])?)
 }
 
 /// Tasks, filtered; `overdue_at` keeps open tasks due before it.
@@ -487,14 +620,14 @@ pub fn tasks(
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
     );
-    let mut statement = connection.prepare(&sql)?;
+    let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(params![overdue_at.map(time), assignee], task_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
-    let mut statement = connection.prepare(
-        "SELECT funnel, contact, entry, at, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
+    let mut statement = connection.prepare_cached(
+        "SELECT funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
     )?;
     let rows = statement.query_map(params![contact], |r| {
         Ok(Transition {
@@ -502,11 +635,12 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
             contact: r.get(1)?,
             entry: r.get(2)?,
             at: r.get(3)?,
-            from_stage: r.get(4)?,
-            from_step: r.get(5)?,
-            to_stage: r.get(6)?,
-            to_step: r.get(7)?,
-            reason: r.get(8)?,
+            kind: Kind::parse(&r.get::<_, String>(4)?),
+            from_stage: r.get(5)?,
+            from_step: r.get(6)?,
+            to_stage: r.get(7)?,
+            to_step: r.get(8)?,
+            reason: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -514,7 +648,7 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
 
 /// Outbox rows of one status, oldest first.
 pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRow>> {
-    let mut statement = connection.prepare(
+    let mut statement = connection.prepare_cached(
         "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
     )?;
     let rows = statement.query_map(params![status], |r| {
@@ -533,26 +667,57 @@ pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRo
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResult<()> {
-    tx.execute(
-        "UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2",
-        params![status, key],
+/// An action that did not go out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Failed {
+    pub key: String,
+    pub channel: String,
+    pub status: String,
+    pub error: String,
+}
+
+/// The `limit` most recent failed or dead-lettered actions, newest first.
+/// A render failure keeps its error in the payload; a delivery failure in
+/// the `error` column.
+pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT key, channel, status, COALESCE(error, json_extract(payload, '$.error'), '') \
+         FROM outbox WHERE status IN ('failed', 'dead') ORDER BY id DESC LIMIT ?1",
     )?;
+    let rows = statement.query_map(params![limit as i64], |r| {
+        Ok(Failed {
+            key: r.get(0)?,
+            channel: r.get(1)?,
+            status: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2")?
+        .execute(params![status, key])?;
     Ok(())
 }
 
-/// Why a contact entered the stage it is in (the history reason of the
-/// move into it), for the dispatcher's opt-out recheck.
-pub fn entered_because(connection: &Connection, journey: &Journey) -> StoreResult<Option<String>> {
-    Ok(connection
+/// Whether a contact entered the stage it is in through an exit (the
+/// history line of the move into it says so), for the dispatcher's opt-out
+/// recheck. States written before kinds were recorded say it in the reason.
+pub fn entered_by_exit(connection: &Connection, journey: &Journey) -> StoreResult<bool> {
+    let found: Option<(String, String)> = connection
         .prepare_cached(
-            "SELECT reason FROM history WHERE contact = ?1 AND funnel = ?2 AND entry = ?3 AND to_stage = ?4 AND (from_stage IS NULL OR from_stage != to_stage) ORDER BY id DESC LIMIT 1",
+            "SELECT kind, reason FROM history WHERE contact = ?1 AND funnel = ?2 AND entry = ?3 AND to_stage = ?4 AND (from_stage IS NULL OR from_stage != to_stage) ORDER BY id DESC LIMIT 1",
         )?
         .query_row(
             params![journey.contact, journey.funnel, journey.entry, journey.stage],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()?)
+        .optional()?;
+    Ok(
+        found
+            .is_some_and(|(kind, reason)| kind == Kind::Exit.name() || reason.starts_with("exit:")),
+    )
 }
 
 /// A queued row as the dispatcher sees it.
@@ -712,10 +877,10 @@ pub fn set_field(
     field: &str,
     value: &serde_json::Value,
 ) -> StoreResult<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO contact_fields (contact, field, value) VALUES (?1, ?2, ?3)",
-        params![contact, field, value.to_string()],
-    )?;
+    )?
+    .execute(params![contact, field, value.to_string()])?;
     Ok(())
 }
 
@@ -726,11 +891,18 @@ pub fn tags_of(tx: &Connection, contact: &str) -> StoreResult<Vec<String>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Whether any contact has `set` fields, and whether any has tags.
+pub fn side_tables_used(tx: &Connection) -> StoreResult<(bool, bool)> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM contact_fields), EXISTS (SELECT 1 FROM tags)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
 pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)",
-        params![contact, tag],
-    )?;
+    tx.prepare_cached("INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)")?
+        .execute(params![contact, tag])?;
     Ok(())
 }
 
@@ -746,7 +918,7 @@ pub struct Position {
 
 /// Contacts per funnel, stage and step.
 pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
-    let mut statement = connection.prepare(
+    let mut statement = connection.prepare_cached(
         "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
     )?;
     let rows = statement.query_map([], |r| {
@@ -764,7 +936,7 @@ pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
 /// Outbox counts by status.
 pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(String, i64)>> {
     let mut statement = connection
-        .prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
+        .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -3,7 +3,7 @@
 //! tasks, then deliver what was queued. A bad funnel stops the run before
 //! anything changes; a bad feed row is reported and skipped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use crate::dispatcher::{DeliverError, Delivered, Dispatcher};
 use crate::feed::{self, Event, FeedOptions, Problem};
 use crate::linter::{Checked, Linter};
 use crate::runner::{Loaded, Planned, Runner, Summary};
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
 
 pub struct TickOptions {
     pub funnels: Vec<PathBuf>,
@@ -87,45 +87,95 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
         let file = checked_path(&checked.sources, funnel.source);
         let text = checked.sources.get(funnel.source).text.clone();
         let dir = file.parent().unwrap_or(Path::new(".")).join("templates");
-        loaded.push(Loaded::new(funnel, &text, &dir).map_err(TickError::Templates)?);
+        let mut one = Loaded::new(funnel, &text, &dir).map_err(TickError::Templates)?;
+        one.git_commit = git_commit(&file);
+        one.path = file.display().to_string();
+        loaded.push(one);
     }
     Ok(loaded)
+}
+
+/// The last commit of `file` when the file is tracked and unchanged since,
+/// so a report can name the exact revision; `None` outside git, with git
+/// missing, or with local edits (the content hash still tells versions
+/// apart).
+fn git_commit(file: &Path) -> Option<String> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let name = file.file_name()?;
+    let git = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+    };
+    let clean = git(&[
+        "diff".as_ref(),
+        "--quiet".as_ref(),
+        "HEAD".as_ref(),
+        "--".as_ref(),
+        name,
+    ])?;
+    if !clean.status.success() {
+        return None;
+    }
+    let log = git(&[
+        "log".as_ref(),
+        "-1".as_ref(),
+        "--format=%H".as_ref(),
+        "--".as_ref(),
+        name,
+    ])?;
+    let commit = String::from_utf8(log.stdout).ok()?.trim().to_string();
+    (log.status.success() && !commit.is_empty()).then_some(commit)
 }
 
 fn checked_path(sources: &crate::source::Sources, id: crate::source::SourceId) -> PathBuf {
     sources.get(id).path.clone()
 }
 
-pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError> {
+/// Contacts per transaction. Each contact's moves and the actions they
+/// queue still commit together (a crash loses whole batches, which the next
+/// run redoes), and a commit per thousand contacts instead of one each makes
+/// a run of millions several times faster.
+const BATCH: usize = 1_000;
+
+/// How far a run is through the contacts feed, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub line: usize,
+    pub lines: usize,
+}
+
+pub fn tick(
+    options: &TickOptions,
+    config: &Config,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Ticked, TickError> {
     let funnels = load(&options.funnels, config)?;
     let contacts_name = options.contacts.display().to_string();
-    let (rows, row_problems) = feed::read_contacts(&read(&options.contacts)?, &options.feed)
-        .map_err(|source| TickError::Feed {
-            path: options.contacts.clone(),
-            source,
-        })?;
-    let mut problems: Vec<(String, Problem)> = row_problems
-        .into_iter()
-        .map(|p| (contacts_name.clone(), p))
-        .collect();
+    let bytes = read(&options.contacts)?;
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
+    let rows = feed::contacts(&bytes, &options.feed).map_err(|source| TickError::Feed {
+        path: options.contacts.clone(),
+        source,
+    })?;
+    let mut problems: Vec<(String, Problem)> = Vec::new();
+    let mut event_problems: Vec<(String, Problem)> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     if let Some(path) = &options.events {
-        let (read_events, event_problems) =
-            feed::read_events(&read(path)?, &FeedOptions::default()).map_err(|source| {
-                TickError::Feed {
-                    path: path.clone(),
-                    source,
-                }
+        let (read_events, unread) = feed::read_events(&read(path)?, &FeedOptions::default())
+            .map_err(|source| TickError::Feed {
+                path: path.clone(),
+                source,
             })?;
         events = read_events;
-        problems.extend(
-            event_problems
-                .into_iter()
-                .map(|p| (path.display().to_string(), p)),
-        );
+        event_problems.extend(unread.into_iter().map(|p| (path.display().to_string(), p)));
     }
     events.sort_by_key(|e| (e.at, e.line));
-    let mut by_contact: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    let mut by_contact: HashMap<&str, Vec<&Event>> = HashMap::new();
     for event in &events {
         by_contact
             .entry(event.contact.as_str())
@@ -140,11 +190,39 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
     } else {
         Some(store.begin_run(options.now, Utc::now())?)
     };
-    let mut runner = Runner::new(&funnels, options.now);
-    for row in &rows {
+    if !options.dry_run {
+        let tx = store.transaction()?;
+        for loaded in &funnels {
+            store::record_version(
+                &tx,
+                &loaded.funnel.name,
+                &loaded.version,
+                &loaded.path,
+                loaded.git_commit.as_deref(),
+                options.now,
+            )?;
+        }
+        tx.commit().map_err(StoreError::from)?;
+    }
+    let mut runner = Runner::new(&funnels, options.now, options.dry_run);
+    let mut tx = store.transaction()?;
+    runner.survey(&tx)?;
+    let mut batch = 0;
+    for row in rows {
+        let row = match row {
+            Ok(row) => row,
+            Err(problem) => {
+                problems.push((contacts_name.clone(), problem));
+                continue;
+            }
+        };
+        progress(Progress {
+            line: row.line,
+            lines,
+        });
         let mut typed = BTreeMap::new();
         for loaded in &funnels {
-            match feed::typed(row, &loaded.funnel.fields) {
+            match feed::typed(&row, &loaded.funnel.fields) {
                 Ok(contact) => {
                     typed.insert(loaded.funnel.name.clone(), contact);
                 }
@@ -154,21 +232,18 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
             }
         }
         let contact_events = by_contact.get(row.id.as_str()).cloned().unwrap_or_default();
-        let tx = store.transaction()?;
         runner.contact(&tx, &typed, &contact_events)?;
-        if options.dry_run {
-            tx.rollback().map_err(StoreError::from)?;
-        } else {
-            tx.commit().map_err(StoreError::from)?;
+        batch += 1;
+        if batch == BATCH {
+            close(tx, options.dry_run)?;
+            tx = store.transaction()?;
+            batch = 0;
         }
     }
-    let tx = store.transaction()?;
     runner.escalate(&tx)?;
-    if options.dry_run {
-        tx.rollback().map_err(StoreError::from)?;
-    } else {
-        tx.commit().map_err(StoreError::from)?;
-    }
+    close(tx, options.dry_run)?;
+    progress(Progress { line: lines, lines });
+    problems.extend(event_problems);
     let delivered = if options.dry_run || !options.deliver {
         Delivered::default()
     } else {
@@ -187,4 +262,14 @@ pub fn tick(options: &TickOptions, config: &Config) -> Result<Ticked, TickError>
         problems,
         delivered,
     })
+}
+
+/// Ends a batch: committed, or for a dry run rolled back.
+fn close(tx: rusqlite::Transaction<'_>, dry_run: bool) -> Result<(), TickError> {
+    if dry_run {
+        tx.rollback().map_err(StoreError::from)?;
+    } else {
+        tx.commit().map_err(StoreError::from)?;
+    }
+    Ok(())
 }

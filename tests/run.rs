@@ -2,120 +2,11 @@
 //! `funnel run` scenarios: the real binary over a real SQLite state, with
 //! `--now` stepping through simulated days, asserting who got what when.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-struct Project {
-    dir: tempfile::TempDir,
-}
+mod common;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Project {
-    /// A project holding the shipped example funnels and their templates.
-    fn with_examples(names: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
-        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
-        for name in names {
-            std::fs::copy(
-                examples.join(format!("{name}.yaml")),
-                dir.path().join(format!("funnels/{name}.yaml")),
-            )
-            .unwrap();
-        }
-        for entry in std::fs::read_dir(examples.join("templates")).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(
-                &path,
-                dir.path()
-                    .join("funnels/templates")
-                    .join(path.file_name().unwrap()),
-            )
-            .unwrap();
-        }
-        // Only the copied funnels' templates are used; silence the rest.
-        std::fs::write(
-            dir.path().join("funnel.toml"),
-            "[rules]\nunused-template = \"off\"\n",
-        )
-        .unwrap();
-        Project { dir }
-    }
-
-    fn with_funnel(yaml: &str, templates: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
-        std::fs::write(dir.path().join("funnels/f.yaml"), yaml).unwrap();
-        for (name, text) in templates {
-            std::fs::write(
-                dir.path().join(format!("funnels/templates/{name}.hbs")),
-                text,
-            )
-            .unwrap();
-        }
-        Project { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path(name), text).unwrap();
-    }
-
-    fn funnel(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_funnel"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn run_at(&self, now: &str) -> Run {
-        let mut args = vec!["run", "--contacts", "contacts.csv", "--now", now];
-        if self.path("events.jsonl").exists() {
-            args.extend(["--events", "events.jsonl"]);
-        }
-        let run = self.funnel(&args);
-        assert_eq!(
-            run.code, 0,
-            "run at {now} failed:\n{}{}",
-            run.stdout, run.stderr
-        );
-        run
-    }
-
-    /// Delivered messages as (contact, step, channel, due_at).
-    fn outbox(&self) -> Vec<(String, String, String, String)> {
-        let text = std::fs::read_to_string(self.path(".funnel/outbox.jsonl")).unwrap_or_default();
-        text.lines()
-            .map(|line| {
-                let v: serde_json::Value = serde_json::from_str(line).unwrap();
-                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                (s("contact"), s("step"), s("channel"), s("due_at"))
-            })
-            .collect()
-    }
-
-    fn steps_of(&self, contact: &str) -> Vec<String> {
-        self.outbox()
-            .into_iter()
-            .filter(|(c, ..)| c == contact)
-            .map(|(_, step, ..)| step)
-            .collect()
-    }
-}
+use common::Project;
 
 const QUOTE_HEADER: &str = "id,email,phone,first_name,owner,quote_requested_at,quote_sent_at,replied,reached,unsubscribed\n";
 
@@ -151,6 +42,15 @@ fn quote_follow_up_thanks_tasks_escalation_and_opt_out() {
     p.run_at("2026-05-05T10:00:00Z");
     let history = p.funnel(&["history", "cy"]);
     assert!(history.stdout.contains("opted-out"), "{}", history.stdout);
+    let history = p.funnel(&["history", "cy", "--format", "json"]);
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let moves: Vec<_> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["kind"].as_str().unwrap(), t["to_stage"].as_str().unwrap()))
+        .collect();
+    assert_eq!(moves, [("enter", "requested"), ("exit", "opted-out")]);
     let escalations: Vec<_> = p
         .outbox()
         .into_iter()
@@ -357,4 +257,312 @@ fn missed_runs_catch_up_in_order_and_skip_what_went_stale() {
     assert_eq!(p.steps_of("ann"), ["hello", "reminder"]);
     let history = p.funnel(&["history", "ann", "--format", "csv"]);
     assert!(history.stdout.contains("exhausted"), "{}", history.stdout);
+}
+
+const CAPPED: &str = r#"
+funnel: capped
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: a }]
+exit: [{ when: "contact.unsubscribed", to: out }]
+caps: { email: 2 per day }
+stages:
+  a:
+    steps:
+      - id: one
+        email: { template: hello }
+      - id: two
+        email: { template: hello }
+      - id: receipt
+        email: { template: hello, transactional: true }
+      - id: three
+        email: { template: hello }
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+/// A second funnel mailing the same contacts: its messages count against
+/// the first funnel's caps, since the cap protects the contact.
+const NEIGHBOUR: &str = r#"
+funnel: neighbour
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: a }]
+exit: [{ when: "contact.unsubscribed", to: out }]
+stages:
+  a:
+    steps:
+      - id: news
+        after: 1h
+        email: { template: hello }
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+#[test]
+fn frequency_caps_defer_marketing_messages_but_not_transactional_ones() {
+    let p = Project::with_funnel(CAPPED, &[("hello", "subject: Hi\n---\nHello\n")]);
+    p.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\n",
+    );
+    let first = p.run_at("2026-03-02T10:00:00Z");
+    assert!(first.stderr.contains("deferred 1"), "{}", first.stderr);
+    let sent = |p: &Project| -> Vec<(String, String)> {
+        p.outbox()
+            .into_iter()
+            .map(|(_, step, _, due)| (step, due))
+            .collect()
+    };
+    // Two marketing emails fill the day; the receipt is transactional, so
+    // it neither waits nor counts.
+    let day_one = [
+        ("one".to_string(), "2026-03-02T10:00:00Z".to_string()),
+        ("two".into(), "2026-03-02T10:00:00Z".into()),
+        ("receipt".into(), "2026-03-02T10:00:00Z".into()),
+    ];
+    assert_eq!(sent(&p), day_one);
+    p.run_at("2026-03-03T09:59:00Z");
+    assert_eq!(sent(&p), day_one, "a day has not passed since `one`");
+    p.run_at("2026-03-03T12:00:00Z");
+    let mut all = day_one.to_vec();
+    all.push(("three".into(), "2026-03-03T10:00:00Z".into()));
+    assert_eq!(sent(&p), all, "due when the cap had room again");
+}
+
+#[test]
+fn frequency_caps_count_messages_from_every_funnel() {
+    let later = CAPPED.replace("      - id: one\n", "      - id: one\n        after: 2h\n");
+    let p = Project::with_funnel(&later, &[("hello", "subject: Hi\n---\nHello\n")]);
+    p.write("funnels/neighbour.yaml", NEIGHBOUR);
+    p.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\n",
+    );
+    // The neighbour's news goes at 09:00, so at 10:00 `capped` may send only
+    // one email; the next has to wait until the news is a day old.
+    for now in [
+        "2026-03-02T08:00:00Z",
+        "2026-03-02T09:30:00Z",
+        "2026-03-02T10:00:00Z",
+    ] {
+        p.run_at(now);
+    }
+    let sent = |p: &Project| -> Vec<String> {
+        p.outbox()
+            .into_iter()
+            .map(|(_, step, _, due)| format!("{step} {due}"))
+            .collect()
+    };
+    assert_eq!(
+        sent(&p),
+        ["news 2026-03-02T09:00:00Z", "one 2026-03-02T10:00:00Z"]
+    );
+    p.run_at("2026-03-03T09:30:00Z");
+    p.run_at("2026-03-03T10:30:00Z");
+    assert_eq!(
+        sent(&p),
+        [
+            "news 2026-03-02T09:00:00Z",
+            "one 2026-03-02T10:00:00Z",
+            "two 2026-03-03T09:00:00Z",
+            "receipt 2026-03-03T09:00:00Z",
+            "three 2026-03-03T10:00:00Z",
+        ]
+    );
+}
+
+const WELCOME: &str = r#"
+funnel: welcome
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: new }]
+exit: [{ when: "contact.unsubscribed", to: out }]
+stages:
+  new:
+    steps:
+      - id: hello
+        email: { template: hello }
+      - id: tips
+        email: { template: hello }
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+/// A project with `count` contacts who each get two emails at once.
+fn crowd(count: usize) -> Project {
+    let p = Project::with_funnel(
+        WELCOME,
+        &[("hello", "subject: Hi\n---\nHello {{contact.email}}\n")],
+    );
+    let mut csv = String::from("id,email,unsubscribed\n");
+    for i in 0..count {
+        csv += &format!("c{i},c{i}@example.com,no\n");
+    }
+    p.write("contacts.csv", &csv);
+    p
+}
+
+fn start_run(p: &Project) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_funnel"))
+        .args([
+            "run",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2026-03-02T10:00:00Z",
+        ])
+        .current_dir(p.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Every outbox key with how often it was written.
+fn outbox_keys(p: &Project) -> std::collections::BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(p.path(".funnel/outbox.jsonl")).unwrap_or_default();
+    let mut keys = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("outbox line {} is not JSON ({e}): {line}", n + 1));
+        *keys
+            .entry(v["key"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    keys
+}
+
+#[test]
+fn a_run_killed_at_random_points_loses_and_doubles_nothing() {
+    const CONTACTS: usize = 3_000;
+    // How long a whole run takes here, so the kills land inside one.
+    let reference = crowd(CONTACTS);
+    let started = std::time::Instant::now();
+    assert!(start_run(&reference).wait().unwrap().success());
+    let whole = started.elapsed();
+
+    let p = crowd(CONTACTS);
+    // Fixed fractions with a spread, so the kills land while contacts are
+    // walked and while the outbox is written.
+    for fraction in [0.12, 0.31, 0.47, 0.66, 0.83, 0.95] {
+        let mut child = start_run(&p);
+        std::thread::sleep(whole.mul_f64(fraction));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let last = start_run(&p).wait_with_output().unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+
+    let keys = outbox_keys(&p);
+    let doubled: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "written twice: {doubled:?}");
+    let expected: std::collections::BTreeSet<String> = (0..CONTACTS)
+        .flat_map(|i| ["hello", "tips"].map(|step| format!("welcome/c{i}/1/{step}")))
+        .collect();
+    let written: std::collections::BTreeSet<String> = keys.into_keys().collect();
+    assert_eq!(
+        expected.difference(&written).count(),
+        0,
+        "lost: {:?}",
+        expected.difference(&written).take(5).collect::<Vec<_>>()
+    );
+    assert_eq!(written.len(), expected.len());
+
+    // The history agrees: one entry and one exhausted move per contact.
+    let db = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM history WHERE kind = 'enter'"),
+        CONTACTS as i64
+    );
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT contact) FROM history"),
+        CONTACTS as i64
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM history"), 2 * CONTACTS as i64);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox WHERE status = 'delivered'"),
+        2 * CONTACTS as i64
+    );
+}
+
+#[test]
+fn two_runs_at_once_never_double_anything() {
+    let p = crowd(2_000);
+    for _ in 0..3 {
+        let (a, b) = (start_run(&p), start_run(&p));
+        let outputs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let codes: Vec<i32> = outputs
+            .iter()
+            .map(|o| o.status.code().unwrap_or(-1))
+            .collect();
+        assert!(codes.contains(&0), "{codes:?}");
+        for (output, code) in outputs.iter().zip(&codes) {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            match code {
+                0 => {}
+                4 => assert!(stderr.contains("in use by another funnel run"), "{stderr}"),
+                other => panic!("exit {other}: {stderr}"),
+            }
+        }
+    }
+    let keys = outbox_keys(&p);
+    assert_eq!(keys.len(), 4_000);
+    assert!(keys.values().all(|n| *n == 1));
+}
+
+#[test]
+fn status_shows_positions_counts_and_why_actions_failed() {
+    let p = Project::with_funnel(
+        &WELCOME.replace("{ email: email,", "{ email: email, nickname: string?,"),
+        &[("hello", "subject: Hi\n---\nHello {{contact.nickname}}\n")],
+    );
+    p.write(
+        "contacts.csv",
+        "id,email,nickname,unsubscribed\nann,ann@example.com,Annie,no\nbob,bob@example.com,,no\n",
+    );
+    p.run_at("2026-03-02T10:00:00Z");
+    let status = p.funnel(&["status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let counts: Vec<(String, i64)> = status["outbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap().to_string(),
+                c["actions"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("delivered".to_string(), 2), ("failed".to_string(), 2)]
+    );
+    let positions = &status["positions"][0];
+    assert_eq!(
+        (
+            &positions["stage"],
+            &positions["contacts"],
+            &positions["active"]
+        ),
+        (
+            &serde_json::json!("out"),
+            &serde_json::json!(2),
+            &serde_json::json!(false)
+        )
+    );
+    let failed = status["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0]["key"], "welcome/bob/1/tips");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("nickname"), "{error}");
+    let table = p.funnel(&["status"]).stdout;
+    assert!(table.contains("latest failed actions"), "{table}");
+    assert!(table.contains("welcome/bob/1/hello"), "{table}");
 }

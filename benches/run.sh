@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `funnel run` at scale: the first run of COUNT synthetic contacts (default a
+# million) entering the ten-stage benchmark funnel, then a tick in which 1%
+# of them changed, each against `sqlite3 .import` of the same CSV.
+#
+#   bash benches/run.sh [COUNT]
+#
+# Needs the sqlite3 command line shell (Debian: apt-get install sqlite3).
+# Prints seconds and peak RSS; figures go to the README's performance
+# section by hand, with the machine they came from.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-1000000}
+command -v sqlite3 >/dev/null || { echo "benches/run.sh needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
+
+cargo build --release --quiet --bin funnel --example gen-contacts
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+target/release/examples/gen-contacts "$count" > "$work/contacts.csv"
+target/release/examples/gen-contacts "$count" --changed 1 > "$work/tick.csv"
+
+# Wall seconds and peak RSS of a command, from the kernel's own accounting.
+measure() {
+    python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+start = time.monotonic()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+seconds = time.monotonic() - start
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+if done.returncode != 0:
+    sys.exit(f"failed ({done.returncode}): {done.stderr}")
+summary = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+print(f"{seconds:8.2f} s {peak:8.0f} MB   {summary}")
+PY
+}
+
+run() {
+    target/release/funnel run benches/funnels --contacts "$1" --now "$2" \
+        --state "$work/state.db" --outbox "$work/outbox.jsonl"
+}
+
+echo "contacts: $count ($(du -h "$work/contacts.csv" | cut -f1) of CSV), $(nproc) cores"
+printf 'sqlite3 .import      '; measure sqlite3 "$work/import.db" ".import --csv $work/contacts.csv c"
+printf 'funnel run, first   '; measure bash -c "$(declare -f run); work=$work; run $work/contacts.csv 2026-06-01T09:00:00Z"
+printf 'funnel run, 1%% tick '; measure bash -c "$(declare -f run); work=$work; run $work/tick.csv 2026-06-01T09:05:00Z"
+echo "state: $(du -h "$work/state.db" | cut -f1), outbox: $(wc -l < "$work/outbox.jsonl") lines"
