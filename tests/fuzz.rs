@@ -261,6 +261,7 @@ fn fast_path_edge_cases() {
         "funnel: x\ndescription: plain\n  continued\nstages: {}\n".to_string(),
         "funnel: 'it''s'\nstages: {a: {}}\nstaff: {s: {}}\nenter: []\n".to_string(),
         "funnel: 12\nreentry: 0x1F\ntimezone: yes\nstages: {}\n".to_string(),
+        "funnel: x\nenter:\n  - when: a\n    stage: a\ncaps:\n  email: 1 per day\nexpire:\n  after: 1d\n  to: a\nstages:\n  a:\n    goal:\n      when: x\n      to: a\n    exit:\n    - event: e\n      to: a\n    steps:\n      - id: s\n        set:\n          f: '1'\n        split:\n          - variant: v\n            weight: 100\n            notify:\n              to: z\n              template: t\n".to_string(),
         "funnel: x\nstages:\n  a:\n    steps:\n    - id: s\n      split:\n      - {variant: a, weight: 40, email: {template: t, transactional: false}}\n      - {variant: b, weight: 60, task: {kind: call, assignee: z}}\n".to_string(),
     ];
     for text in &taken {
