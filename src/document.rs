@@ -5,6 +5,9 @@
 //!
 //! Steps and actions are plain structs, never internally-tagged, untagged or
 //! flattened enums: serde-saphyr loses spans inside those.
+//!
+//! `builder.rs` builds these types straight from YAML events too: a field or
+//! serde attribute changed here must change in its `build_struct!` list.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;

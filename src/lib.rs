@@ -1,6 +1,7 @@
 //! funnel: sales and service funnels as code.
 //!
-//! The pipeline, one file per stage: `parser` (YAML -> `document`),
+//! The pipeline, one file per stage: `parser` (YAML -> `document`, through
+//! the `builder` fast path where it applies),
 //! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
 //! `linter` (runs `rules`), `report` (renders diagnostics). Running them:
 //! `tick` (feeds -> `runner` -> `store`), then `dispatcher` (outbox ->
@@ -8,6 +9,7 @@
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
+pub mod builder;
 pub mod channel;
 pub mod cli;
 pub mod compiler;

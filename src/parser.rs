@@ -2,9 +2,14 @@
 //! the text is not a funnel. YAML stops at the first structural error, so a
 //! file gets at most one parse diagnostic; everything after parsing reports
 //! every problem.
+//!
+//! A file is first read by the [`Builder`], a fast path over the YAML events
+//! that only takes what it can build exactly as serde-saphyr would; whatever
+//! it declines, serde-saphyr reads, and gives every diagnostic.
 
 use serde_saphyr::Error as YamlError;
 
+use crate::builder::Builder;
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::document::Document;
 use crate::rules;
@@ -14,6 +19,21 @@ pub struct Parser;
 
 impl Parser {
     pub fn parse(id: SourceId, file: &SourceFile) -> Result<Document, Diagnostic> {
+        match Self::build(&file.text) {
+            Some(document) => Ok(document),
+            None => Self::parse_with_serde(id, file),
+        }
+    }
+
+    /// The fast path alone: the document, or `None` where serde-saphyr must
+    /// read the file. Public so tests can hold it to [`Self::parse_with_serde`].
+    pub fn build(text: &str) -> Option<Document> {
+        let budget = Self::options().budget?;
+        Builder::build(text, &budget)
+    }
+
+    /// The reference reading, through serde-saphyr alone.
+    pub fn parse_with_serde(id: SourceId, file: &SourceFile) -> Result<Document, Diagnostic> {
         serde_saphyr::from_str_with_options(&file.text, Self::options())
             .map_err(|error| Self::diagnose(id, file, &error))
     }

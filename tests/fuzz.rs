@@ -1,10 +1,15 @@
+#![allow(clippy::unwrap_used)]
 //! Fuzz-style robustness: thousands of deterministic mutations of the shipped
 //! funnels (YAML punctuation inserted, bytes deleted, lines duplicated or
-//! cut) must each end in diagnostics, never a panic or a hang.
+//! cut) must each end in diagnostics, never a panic or a hang; and the
+//! parser's fast path must read every file it accepts exactly as
+//! serde-saphyr does.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use funnel::linter::check_text;
+use funnel::parser::Parser;
+use funnel::source::{SourceFile, SourceId};
 use funnel::template::TemplateDir;
 
 /// xorshift64*: deterministic, so a failure names a reproducible seed.
@@ -93,16 +98,30 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
     bytes.into_iter().collect()
 }
 
+/// The UTF-8 YAML files under `dir` (recursively), sorted, as text.
+fn yaml_files(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir), &mut paths);
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| String::from_utf8(std::fs::read(p).unwrap()).ok())
+        .collect()
+}
+
 #[test]
 fn mutated_funnels_never_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
-    let mut originals: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
-    originals.sort();
+    let originals = yaml_files(Path::new("funnels"));
     let mut rng = Rng(0x5EED_F00D);
     let mut with_findings = 0;
     for round in 0..2_000 {
@@ -145,4 +164,132 @@ fn huge_delays_do_not_overflow_the_graph_searches() {
     let checked = check_text(Path::new("huge.yaml"), text, TemplateDir::default());
     let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
     assert!(codes.contains(&"invalid-duration"), "{codes:?}");
+}
+
+/// Rewrites the values of a few `key: value` lines in another YAML spelling
+/// (quoted, commented, folded onto a second line, non-ASCII before the
+/// spans), which mostly keeps the file a valid funnel.
+fn respell(text: &str, rng: &mut Rng) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for _ in 0..=rng.below(3) {
+        let i = rng.below(lines.len());
+        let Some(colon) = lines[i].find(": ") else {
+            continue;
+        };
+        let (head, value) = lines[i].split_at(colon + 2);
+        if value.is_empty() || value.starts_with(['{', '[', '"', '\'', '|', '>', '#']) {
+            continue;
+        }
+        let indent = " ".repeat(head.len() - head.trim_start().len() + 2);
+        lines[i] = match rng.below(8) {
+            0 => format!("{head}\"{value}\""),
+            1 => format!("{head}'{value}'"),
+            2 => format!("{head}{value}  # note"),
+            3 => format!("{head}\"é\\u00e9 {value}\""),
+            4 => format!("{head}|\n{indent}{value}"),
+            5 => format!("{head}>-\n{indent}{value}\n{indent}more"),
+            6 => format!("{head}{value}\n{indent}continued"),
+            _ => format!("\"{}\": {value}", head.trim_end_matches(": ")),
+        };
+    }
+    lines.join("\n") + "\n"
+}
+
+/// Whether the fast path took `text`; when it did, serde-saphyr must have
+/// read the very same document, spans included.
+fn fast_path_agrees(text: &str) -> bool {
+    let Some(fast) = Parser::build(text) else {
+        return false;
+    };
+    let file = SourceFile::new(PathBuf::from("fuzz.yaml"), text.to_string());
+    let reference = Parser::parse_with_serde(SourceId(0), &file)
+        .unwrap_or_else(|d| panic!("fast path took what serde-saphyr rejects ({d:?}):\n{text}"));
+    assert_eq!(
+        format!("{fast:#?}"),
+        format!("{reference:#?}"),
+        "fast path and serde-saphyr disagree on:\n{text}"
+    );
+    true
+}
+
+/// The builder must never change what a file means: every fixture, shipped
+/// funnel and CLI transcript file, then thousands of respelled and mutated
+/// ones. The shipped funnels must all take the fast path, or it is lost.
+#[test]
+fn fast_path_reads_what_serde_saphyr_reads() {
+    let originals = yaml_files(Path::new("funnels"));
+    for original in &originals {
+        assert!(
+            fast_path_agrees(original),
+            "fast path declined:\n{original}"
+        );
+    }
+    for dir in ["tests/rules", "tests/cli"] {
+        for text in yaml_files(Path::new(dir)) {
+            fast_path_agrees(&text);
+        }
+    }
+    let mut rng = Rng(0xFA57_0A7B);
+    let (mut respelled, mut mutated) = (0, 0);
+    for round in 0..2_000 {
+        let original = &originals[round % originals.len()];
+        respelled += usize::from(fast_path_agrees(&respell(original, &mut rng)));
+        mutated += usize::from(fast_path_agrees(&mutate(original, &mut rng)));
+    }
+    // Most respelled files stay funnels the fast path takes; keep it so.
+    assert!(
+        respelled > 1_000,
+        "fast path took {respelled} respelled files"
+    );
+    assert!(mutated > 100, "fast path took {mutated} mutated files");
+}
+
+/// Spellings the fast path must read as serde-saphyr does, or leave to it.
+#[test]
+fn fast_path_edge_cases() {
+    let base = "funnel: x\nstages:\n  a: { terminal: true }\n";
+    let taken = [
+        base.to_string(),
+        format!("\u{feff}{base}"),
+        format!("---\n{base}..."),
+        format!("# comment\n{base}# end\n"),
+        base.replace('\n', "\r\n"),
+        "funnel: x\nstages:\n  \"a\":\n    goal: {when: 'x',\n      to: \"b\"}\n  b: {terminal: true}\n".to_string(),
+        "funnel: \"é\\u00e9\"\nstages: {\"é a\": {terminal: false}}\n".to_string(),
+        "funnel: x\ndescription: |\n  two\n  lines\nstages: {}\n".to_string(),
+        "funnel: x\ndescription: >-\n  folded\n  text\nstages: {}\n".to_string(),
+        "funnel: x\ndescription: plain\n  continued\nstages: {}\n".to_string(),
+        "funnel: 'it''s'\nstages: {a: {}}\nstaff: {s: {}}\nenter: []\n".to_string(),
+        "funnel: 12\nreentry: 0x1F\ntimezone: yes\nstages: {}\n".to_string(),
+        "funnel: x\nenter:\n  - when: a\n    stage: a\ncaps:\n  email: 1 per day\nexpire:\n  after: 1d\n  to: a\nstages:\n  a:\n    goal:\n      when: x\n      to: a\n    exit:\n    - event: e\n      to: a\n    steps:\n      - id: s\n        set:\n          f: '1'\n        split:\n          - variant: v\n            weight: 100\n            notify:\n              to: z\n              template: t\n".to_string(),
+        "funnel: x\nstages:\n  a:\n    steps:\n    - id: s\n      split:\n      - {variant: a, weight: 40, email: {template: t, transactional: false}}\n      - {variant: b, weight: 60, task: {kind: call, assignee: z}}\n".to_string(),
+    ];
+    for text in &taken {
+        assert!(fast_path_agrees(text), "fast path declined:\n{text}");
+    }
+    let declined = [
+        format!("{base}---\n{base}"),
+        format!("%YAML 1.2\n---\n{base}"),
+        "funnel: x\nstages: {}\ndescription: ~\n".to_string(),
+        "funnel: x\nstages: {}\ndescription:\n".to_string(),
+        "funnel: &a x\nstages: {}\ntimezone: *a\n".to_string(),
+        "funnel: !!str x\nstages: {}\n".to_string(),
+        "funnel: x\nstages: {a: {terminal: yes}}\n".to_string(),
+        "funnel: x\nstages: {a: {}, a: {}}\n".to_string(),
+        "funnel: x\nstages: {a: {}, 'a': {}}\n".to_string(),
+        "funnel: x\nstages: {<<: {a: {}}}\n".to_string(),
+        "funnel: x\nfunnel: y\nstages: {}\n".to_string(),
+        "funnel: x\nstages: {}\nbogus: 1\n".to_string(),
+        "\"funnel\": x\nstages: {}\n".to_string(),
+        "stages: {}\n".to_string(),
+        "funnel: x\nstages: {a: {steps: [{id: s, split: [{variant: v, weight: 050}]}]}}\n"
+            .to_string(),
+        "funnel: x\nstages: {a: {steps: [{id: s, task: {kind: Call, assignee: z}}]}}\n".to_string(),
+        "funnel: [x\n".to_string(),
+        "- funnel: x\n".to_string(),
+        String::new(),
+    ];
+    for text in &declined {
+        assert!(Parser::build(text).is_none(), "fast path took:\n{text}");
+    }
 }
