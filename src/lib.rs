@@ -2,7 +2,10 @@
 //!
 //! The pipeline, one file per stage: `parser` (YAML -> `document`),
 //! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
-//! `linter` (runs `rules`), `report` (renders diagnostics). `run` is the
+//! `linter` (runs `rules`), `report` (renders diagnostics). The operator's
+//! side: `tick` runs `runner` over the `store`; `measure` turns the store's
+//! counters into a `scorecard` (table, JSON, CSV) or a `dashboard` (HTML),
+//! with `stats` for intervals and tests. `run` is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
@@ -10,6 +13,7 @@ pub mod cli;
 pub mod compiler;
 pub mod condition;
 pub mod config;
+pub mod dashboard;
 pub mod diagnostic;
 pub mod diagram;
 pub mod dispatcher;
@@ -19,6 +23,7 @@ pub mod error;
 pub mod feed;
 pub mod graph;
 pub mod linter;
+pub mod measure;
 pub mod model;
 pub mod operate;
 pub mod parser;
@@ -26,7 +31,9 @@ pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod schedule;
+pub mod scorecard;
 pub mod source;
+pub mod stats;
 pub mod store;
 pub mod template;
 pub mod tick;
@@ -76,6 +83,7 @@ pub fn run(
         Command::History(args) => operated(operate::history(&args, stdout), stderr),
         Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
         Command::Task(args) => operated(operate::task(&args, stdout), stderr),
+        Command::Report(args) => operated(operate::report(&args, stdout), stderr),
     };
     match result {
         Ok(code) => code,
