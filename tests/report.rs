@@ -302,3 +302,219 @@ fn quote_follow_up_report_formats() {
     let csv = p.report(&[&args[..], &["--format", "csv"]].concat()).stdout;
     insta::assert_snapshot!("report_csv", stable(&csv, &p));
 }
+
+/// A state with one A/B split of `offer`/`pitch`, written straight through
+/// the store as the runner would (its triggers keep the counters), with
+/// `contacts` per arm and `converted` of them reaching the goal; the rest
+/// run out of steps.
+fn synthetic_split(arms: &[(&str, u64, u64)]) -> Project {
+    use funnel::store::{self, Kind, Store, Transition};
+    let p = Project::new(&[]);
+    let mut state = Store::open(&p.path(".funnel/state.db")).unwrap();
+    let tx = state.transaction().unwrap();
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+    store::record_version(
+        &tx,
+        "ab",
+        "0123456789abcdef",
+        "funnels/ab.yaml",
+        None,
+        at("2026-05-04T10:00:00Z"),
+    )
+    .unwrap();
+    for (variant, contacts, converted) in arms {
+        for i in 0..*contacts {
+            let line =
+                |at: &str, kind, from: Option<(&str, &str)>, to: (&str, Option<&str>)| Transition {
+                    funnel: "ab".into(),
+                    contact: format!("{variant}-{i}"),
+                    entry: 1,
+                    at: at.into(),
+                    kind,
+                    from_stage: from.map(|f| f.0.to_string()),
+                    from_step: from.map(|f| f.1.to_string()).filter(|s| !s.is_empty()),
+                    to_stage: Some(to.0.to_string()),
+                    to_step: to.1.map(String::from),
+                    reason: String::new(),
+                };
+            let lines = [
+                line("2026-05-04T10:00:00Z", Kind::Enter, None, ("offer", None)),
+                line(
+                    "2026-05-04T10:00:00Z",
+                    Kind::Split,
+                    Some(("offer", "pitch")),
+                    ("offer", Some(variant)),
+                ),
+                if i < *converted {
+                    line(
+                        "2026-05-06T10:00:00Z",
+                        Kind::Goal,
+                        Some(("offer", "")),
+                        ("won", None),
+                    )
+                } else {
+                    line(
+                        "2026-05-11T10:00:00Z",
+                        Kind::Exhausted,
+                        Some(("offer", "")),
+                        ("lost", None),
+                    )
+                },
+            ];
+            for l in &lines {
+                store::record(&tx, l, "0123456789abcdef").unwrap();
+            }
+        }
+    }
+    tx.commit().unwrap();
+    p
+}
+
+#[test]
+fn ten_against_fifteen_percent_over_5000_contacts_each_is_significant() {
+    let p = synthetic_split(&[("email", 5000, 500), ("call", 5000, 750)]);
+    let report = p.json(&[]);
+    let split = &report["funnels"][0]["splits"][0];
+    assert_eq!(split["step"], "pitch");
+    let arm = |i: usize| {
+        let v = &split["variants"][i];
+        (
+            v["variant"].as_str().unwrap().to_string(),
+            v["contacts"].as_u64().unwrap(),
+            v["converted"].as_u64().unwrap(),
+            v["rate"].as_f64().unwrap(),
+        )
+    };
+    // Without the funnel file, variants come in name order: call first.
+    assert_eq!(arm(0), ("call".to_string(), 5000, 750, 0.15));
+    assert_eq!(arm(1), ("email".to_string(), 5000, 500, 0.1));
+    let c = &split["comparisons"][0];
+    assert_eq!(
+        (c["control"].as_str(), c["variant"].as_str()),
+        (Some("call"), Some("email"))
+    );
+    assert_eq!(c["difference"], -0.05);
+    assert_eq!(c["significant"], true);
+    assert_eq!(c["p_value"], 0.0, "z = 7.56: p is about 4e-14");
+    // The stage's goal is learnt from the data: `won`.
+    assert_eq!(stage(&report, "offer")["converted"], 1250);
+    assert_eq!(stage(&report, "offer")["rate"], 0.125);
+    let table = p.report(&[]).stdout;
+    assert!(
+        table.contains("email vs call: significant (p = 0.0000)"),
+        "{table}"
+    );
+}
+
+#[test]
+fn no_real_difference_is_not_significant_and_says_how_many_more_would_tell() {
+    let p = synthetic_split(&[("a", 5000, 500), ("b", 5000, 510)]);
+    let report = p.json(&[]);
+    let c = &report["funnels"][0]["splits"][0]["comparisons"][0];
+    assert_eq!(c["significant"], false);
+    assert_eq!(c["p_value"], 0.739992);
+    assert_eq!(c["difference"], 0.002);
+    // 10% against 10.2% needs 356,335 contacts a variant at 80% power.
+    assert_eq!(c["needed_per_variant"], 356_335);
+    assert_eq!(c["more_needed"], 351_335);
+    let table = p.report(&[]).stdout;
+    assert!(
+        table.contains(
+            "b vs a: not significant (p = 0.7400); about 351335 more contacts per variant to tell"
+        ),
+        "{table}"
+    );
+    // Identical rates: no sample would tell them apart.
+    let p = synthetic_split(&[("a", 1000, 100), ("b", 1000, 100)]);
+    let table = p.report(&[]).stdout;
+    assert!(
+        table.contains("b vs a: no difference (p = 1.0000)"),
+        "{table}"
+    );
+}
+
+const STICKY: &str = r#"
+funnel: sticky
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ when: "true", stage: offer }]
+reentry: always
+exit: [{ when: "contact.unsubscribed", to: out }]
+stages:
+  offer:
+    goal: { when: "false", to: won }
+    steps:
+      - id: pitch
+        split:
+          - { variant: a, weight: 50, email: { template: hello } }
+          - { variant: b, weight: 50, email: { template: hello } }
+      - id: close
+        after: 1d
+    exhausted: lost
+  won: { terminal: true }
+  lost: { terminal: true }
+  out: { terminal: true }
+"#;
+
+/// The variants each contact got, in order, from `funnel history`.
+fn variants(p: &Project, contact: &str) -> Vec<String> {
+    let out = p.funnel(&["history", contact, "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "split")
+        .map(|r| r["to_step"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn sticky_project(days: u32) -> Project {
+    let p = Project::new(&[]);
+    std::fs::write(p.path("funnels/sticky.yaml"), STICKY).unwrap();
+    std::fs::write(
+        p.path("funnels/templates/hello.hbs"),
+        "subject: Hi\n---\nHello\n",
+    )
+    .unwrap();
+    let contacts: String = std::iter::once("id,email,unsubscribed\n".to_string())
+        .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no\n")))
+        .collect();
+    for day in 0..days {
+        p.run_at(&format!("2026-05-{:02}T10:00:00Z", 4 + day), &contacts, &[]);
+    }
+    p
+}
+
+#[test]
+fn a_contact_keeps_its_variant_across_reentries_and_reimports() {
+    // Enter, run out a day later, re-enter the day after: three entries.
+    let p = sticky_project(6);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut first = Vec::new();
+    for i in 0..20 {
+        let got = variants(&p, &format!("c{i}"));
+        assert_eq!(got.len(), 3, "c{i}: {got:?}");
+        assert!(
+            got.iter().all(|v| v == &got[0]),
+            "c{i} changed variant: {got:?}"
+        );
+        seen.insert(got[0].clone());
+        first.push(got[0].clone());
+    }
+    assert_eq!(seen.len(), 2, "both variants are used");
+    // A fresh state with the same contacts: the same variants.
+    let again = sticky_project(1);
+    for (i, variant) in first.iter().enumerate() {
+        assert_eq!(&variants(&again, &format!("c{i}"))[0], variant);
+    }
+    // The report counts each entry's assignment once.
+    let report = p.json(&["sticky"]);
+    let arms = &report["funnels"][0]["splits"][0]["variants"];
+    let total: u64 = arms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["contacts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 60);
+}
