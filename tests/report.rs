@@ -518,3 +518,88 @@ fn a_contact_keeps_its_variant_across_reentries_and_reimports() {
         .sum();
     assert_eq!(total, 60);
 }
+
+fn git(p: &Project, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "git {args:?}: {status:?}");
+}
+
+#[test]
+fn an_edited_funnel_is_reported_per_version_and_the_mix_is_named() {
+    let p = Project::new(&[]);
+    std::fs::write(p.path("funnels/sticky.yaml"), STICKY).unwrap();
+    std::fs::write(
+        p.path("funnels/templates/hello.hbs"),
+        "subject: Hi\n---\nHello\n",
+    )
+    .unwrap();
+    git(&p, &["init", "-q"]);
+    git(&p, &["add", "."]);
+    git(&p, &["commit", "-q", "-m", "first"]);
+    let contacts: String = std::iter::once("id,email,unsubscribed\n".to_string())
+        .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no\n")))
+        .collect();
+    // Under the committed version: enter on the 4th, run out on the 5th.
+    p.run_at("2026-05-04T10:00:00Z", &contacts, &[]);
+    p.run_at("2026-05-05T10:00:00Z", &contacts, &[]);
+    // An uncommitted edit is a new version: re-enter on the 6th, run out
+    // on the 7th.
+    std::fs::write(p.path("funnels/sticky.yaml"), format!("{STICKY}# edited\n")).unwrap();
+    p.run_at("2026-05-06T10:00:00Z", &contacts, &[]);
+    p.run_at("2026-05-07T10:00:00Z", &contacts, &[]);
+
+    let mixed = p.json(&["sticky"]);
+    let funnel = &mixed["funnels"][0];
+    assert_eq!(funnel["mixed"], true);
+    let versions = funnel["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    let commit = versions[0]["git_commit"]
+        .as_str()
+        .expect("the first version was committed");
+    assert_eq!(commit.len(), 40);
+    assert_eq!(versions[1]["git_commit"], serde_json::Value::Null);
+    assert_eq!(counts(stage(&mixed, "offer")), [40, 0, 0, 40, 0, 0, 0]);
+    let table = p.report(&["sticky"]).stdout;
+    assert!(table.contains("warning: 2 versions mixed:"), "{table}");
+    assert!(
+        table.contains(&format!("(git {})", &commit[..7])),
+        "{table}"
+    );
+
+    // Select by git commit or by hash prefix: 20 visits each.
+    let first = p.json(&["sticky", "--version", &commit[..7]]);
+    assert_eq!(first["funnels"][0]["mixed"], false);
+    assert_eq!(counts(stage(&first, "offer")), [20, 0, 0, 20, 0, 0, 0]);
+    let second_hash = versions[1]["version"].as_str().unwrap();
+    let second = p.json(&["sticky", "--version", &second_hash[..6]]);
+    assert_eq!(counts(stage(&second, "offer")), [20, 0, 0, 20, 0, 0, 0]);
+    assert_eq!(second["funnels"][0]["versions"][0]["version"], second_hash);
+    // The window counts visits by the day they began.
+    let late = p.json(&["sticky", "--since", "2026-05-06"]);
+    assert_eq!(counts(stage(&late, "offer")), [20, 0, 0, 20, 0, 0, 0]);
+    assert_eq!(late["funnels"][0]["mixed"], false);
+
+    let unknown = p.funnel(&["report", "sticky", "--version", "ffff"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("no version `ffff` has run"),
+        "{}",
+        unknown.stderr
+    );
+    let bad_date = p.funnel(&["report", "--since", "May 4"]);
+    assert_eq!(bad_date.code, 2);
+    let no_funnel = p.funnel(&["report", "nope"]);
+    assert_eq!(no_funnel.code, 2);
+    assert!(
+        no_funnel
+            .stderr
+            .contains("no funnel `nope` has run; known: sticky"),
+        "{}",
+        no_funnel.stderr
+    );
+}
