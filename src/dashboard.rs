@@ -23,7 +23,11 @@ th,td{padding:4px 8px;border-bottom:1px solid #e9ecef;text-align:right;white-spa
 th:first-child,td:first-child{text-align:left}th{font-size:.85em;color:#5c6370}
 tr.hot td{background:#fff5f5;font-weight:600}.verdict{margin:6px 0 14px}
 .yes{color:#2b8a3e;font-weight:600}.no{color:#5c6370}
-svg text{font:13px system-ui,sans-serif}";
+svg text{font:13px system-ui,sans-serif}
+.funnel .stage{margin:0 0 10px;text-align:center}.funnel .label{font-size:.9em}
+.funnel .bar{height:22px;margin:2px auto 0;min-width:4px;border-radius:4px;background:#74c0fc}
+.funnel .hot .bar{background:#ff8787}.funnel .hot .label{color:#c92a2a}
+td:first-child,th:first-child{position:sticky;left:0;background:#fff}tr.hot td:first-child{background:#fff5f5}";
 
 /// The page for the whole scorecard.
 pub fn render(card: &Scorecard) -> String {
@@ -77,8 +81,10 @@ fn section(html: &mut String, funnel: &FunnelCard) {
     html.push_str("</section>\n");
 }
 
-/// One bar per stage that can convert, centred and as wide as the contacts
-/// that entered it: the funnel narrows where contacts are lost.
+/// One bar per stage that can convert, centred and as wide as the share of
+/// contacts that entered it, against the widest: the funnel narrows where
+/// contacts are lost. Plain HTML boxes rather than SVG so the labels keep
+/// their size on a phone.
 fn chart(html: &mut String, funnel: &FunnelCard) {
     let bars: Vec<&StageFigures> = funnel
         .stages
@@ -88,41 +94,23 @@ fn chart(html: &mut String, funnel: &FunnelCard) {
     let Some(widest) = bars.iter().map(|s| s.entered).max() else {
         return;
     };
-    const WIDTH: f64 = 600.0;
-    const ROW: f64 = 46.0;
-    let height = ROW * bars.len() as f64;
-    let _ = writeln!(
-        html,
-        "<h2>Funnel</h2>\n<svg role=\"img\" aria-label=\"funnel chart\" viewBox=\"0 0 {WIDTH} {height}\" width=\"100%\" preserveAspectRatio=\"xMidYMin meet\">"
+    html.push_str(
+        "<h2>Funnel</h2>\n<div class=\"funnel\" role=\"img\" aria-label=\"funnel chart\">\n",
     );
-    for (i, stage) in bars.iter().enumerate() {
+    for stage in bars {
         let hot = funnel.bottleneck.as_deref() == Some(stage.stage.as_str());
-        let w = (WIDTH * stage.entered as f64 / widest as f64).max(8.0);
-        let x = (WIDTH - w) / 2.0;
-        let y = ROW * i as f64;
-        let (fill, stroke) = if hot {
-            ("#ffc9c9", "#e03131")
-        } else {
-            ("#d0ebff", "#1c7ed6")
-        };
-        let label = format!(
-            "{}{}: {} entered, {} converted",
-            stage.stage,
+        let width = 100.0 * stage.entered as f64 / widest as f64;
+        let _ = writeln!(
+            html,
+            "<div class=\"stage{}\"><div class=\"label\"><b>{}</b>{}: {} entered, {} converted</div><div class=\"bar\" style=\"width:{width:.1}%\"></div></div>",
+            if hot { " hot" } else { "" },
+            escape(&stage.stage),
             if hot { " (bottleneck)" } else { "" },
             stage.entered,
             percent(stage.rate)
         );
-        let _ = writeln!(
-            html,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"36\" rx=\"4\" fill=\"{fill}\" stroke=\"{stroke}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#1d2330\"{}>{}</text>",
-            y + 2.0,
-            WIDTH / 2.0,
-            y + 25.0,
-            if hot { " font-weight=\"700\"" } else { "" },
-            escape(&label)
-        );
     }
-    html.push_str("</svg>\n");
+    html.push_str("</div>\n");
 }
 
 fn table(html: &mut String, title: &str, header: &[&str], rows: Vec<(bool, Vec<String>)>) {

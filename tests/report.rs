@@ -603,3 +603,139 @@ fn an_edited_funnel_is_reported_per_version_and_the_mix_is_named() {
         no_funnel.stderr
     );
 }
+
+fn cells(row: scraper::ElementRef) -> Vec<String> {
+    let td = scraper::Selector::parse("td").unwrap();
+    row.select(&td).map(|c| c.text().collect()).collect()
+}
+
+#[test]
+fn the_html_report_is_well_formed_self_contained_and_carries_the_numbers() {
+    let p = quote_scenario();
+    let out = p.report(&[
+        "--min-contacts",
+        "3",
+        "--format",
+        "html",
+        "--out",
+        "report.html",
+    ]);
+    assert!(out.stdout.is_empty(), "--out writes the file only");
+    let html = std::fs::read_to_string(p.path("report.html")).unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    assert!(
+        doc.errors.is_empty(),
+        "HTML5 parse errors: {:?}",
+        doc.errors
+    );
+    for outside in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(
+            !html.contains(outside),
+            "the page must not load anything: {outside}"
+        );
+    }
+    let select = |css: &str| scraper::Selector::parse(css).unwrap();
+    assert_eq!(
+        doc.select(&select("meta[name=viewport]")).count(),
+        1,
+        "phone-sized"
+    );
+    let bottleneck: String = doc
+        .select(&select("p.bottleneck"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(
+        bottleneck,
+        "bottleneck: quoted (2 of 8 converted, 25.0%, 95% CI 7.1-59.1%)"
+    );
+    // The chart: a bar per stage that can convert, the bottleneck marked,
+    // each as wide as its share of the 12 that entered `requested`.
+    let bars: Vec<_> = doc.select(&select(".funnel .bar")).collect();
+    let widths: Vec<&str> = bars
+        .iter()
+        .map(|b| b.value().attr("style").unwrap())
+        .collect();
+    assert_eq!(
+        widths,
+        ["width:100.0%", "width:66.7%", "width:25.0%", "width:25.0%"]
+    );
+    let hot: Vec<String> = doc
+        .select(&select(".funnel .hot .label"))
+        .map(|l| l.text().collect())
+        .collect();
+    assert_eq!(hot, ["quoted (bottleneck): 8 entered, 25.0% converted"]);
+    let tables: Vec<_> = doc.select(&select("table")).collect();
+    assert_eq!(tables.len(), 3, "stages, steps, staff");
+    let rows: Vec<Vec<String>> = tables[0].select(&select("tr")).map(cells).collect();
+    assert_eq!(
+        rows[1],
+        [
+            "requested",
+            "12",
+            "8",
+            "0",
+            "3",
+            "1",
+            "0",
+            "0",
+            "66.7%",
+            "39.1-86.2%",
+            "1d 0h"
+        ]
+    );
+    assert_eq!(
+        rows[2],
+        [
+            "quoted",
+            "8",
+            "2",
+            "3",
+            "2",
+            "1",
+            "0",
+            "0",
+            "25.0%",
+            "7.1-59.1%",
+            "1d 2h"
+        ]
+    );
+    let hot: Vec<_> = tables[0].select(&select("tr.hot")).map(cells).collect();
+    assert_eq!(hot.len(), 1);
+    assert_eq!(hot[0][0], "quoted");
+    let staff: Vec<Vec<String>> = tables[2].select(&select("tr")).map(cells).collect();
+    assert_eq!(
+        staff[1],
+        ["assistant", "17", "5", "4", "1", "12", "12", "12"]
+    );
+
+    // The A/B panel: the variants, their interval bars and the verdict.
+    let p = synthetic_split(&[("email", 5000, 500), ("call", 5000, 750)]);
+    let html = p.report(&["--format", "html"]).stdout;
+    let doc = scraper::Html::parse_document(&html);
+    assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+    let verdict: String = doc
+        .select(&select("p.verdict"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(verdict, "email vs call: significant (p = 0.0000)");
+    assert_eq!(doc.select(&select("svg line")).count(), 2);
+    let variants: Vec<Vec<String>> = doc
+        .select(&select("table"))
+        .nth(1)
+        .unwrap()
+        .select(&select("tr"))
+        .map(cells)
+        .collect();
+    assert_eq!(
+        variants[1],
+        ["call", "5000", "750", "0", "15.0%", "14.0-16.0%"]
+    );
+    assert_eq!(
+        variants[2],
+        ["email", "5000", "500", "0", "10.0%", "9.2-10.9%"]
+    );
+}
