@@ -233,12 +233,21 @@ impl<'a> Measurer<'a> {
             .iter()
             .map(|s| (s.stage.as_str(), s.goal.as_deref()))
             .collect();
+        let mut steps = self.steps(name, definition, selected)?;
+        // Stage by stage, as the stages are listed (stable: the definition's
+        // step order stays within a stage).
+        steps.sort_by_key(|s| {
+            stages
+                .iter()
+                .position(|x| x.stage == s.stage)
+                .unwrap_or(usize::MAX)
+        });
         Ok(FunnelCard {
             funnel: name.to_string(),
             mixed: versions.len() > 1,
             versions,
             bottleneck,
-            steps: self.steps(name, definition, selected)?,
+            steps,
             splits: self.splits(name, definition, selected, &goals)?,
             staff: self.staff(name, selected, as_of)?,
             stages,
