@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::diagram::DiagramFormat;
@@ -67,6 +68,11 @@ pub enum Command {
     /// Work on one task: `funnel task done ID`.
     #[command(after_help = "Examples:\n  funnel task done 17")]
     Task(TaskArgs),
+    /// Measure the funnels: conversion per stage and step, the bottleneck, A/B results, staff.
+    #[command(
+        after_help = "Examples:\n  funnel report\n  funnel report quote-follow-up --since 2026-05-01 --until 2026-05-31\n  funnel report win-back --version 3f2a --format json\n  funnel report --format html --out report.html\n\nStage figures count visits that began in the window; see the README, \"Measuring funnels\"."
+    )]
+    Report(ReportArgs),
     /// List the lint rules, or explain one.
     #[command(after_help = "Examples:\n  funnel rules\n  funnel rules dead-end")]
     Rules(RulesArgs),
@@ -247,4 +253,47 @@ pub struct GraphArgs {
 pub struct RulesArgs {
     /// A rule id to explain; without it, all rules are listed.
     pub rule: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The funnel to report on, by name; every funnel that ran when left out.
+    pub funnel: Option<String>,
+    /// The first day counted, YYYY-MM-DD (UTC).
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub since: Option<NaiveDate>,
+    /// The last day counted, YYYY-MM-DD (UTC), inclusive.
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub until: Option<NaiveDate>,
+    /// Only the figures of this funnel version: a prefix of its hash or git commit.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The state database.
+    #[arg(long, value_name = "PATH", default_value = ".funnel/state.db")]
+    pub state: PathBuf,
+    /// Funnel files or directories, for stage order, goals and end stages.
+    #[arg(long, value_name = "PATH", default_value = "funnels")]
+    pub funnels: PathBuf,
+    /// Stages with fewer contacts than this are not named the bottleneck.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub min_contacts: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+    Html,
+}
+
+fn date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("`{text}` is not a date like 2026-05-04"))
 }

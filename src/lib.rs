@@ -3,9 +3,11 @@
 //! The pipeline, one file per stage: `parser` (YAML -> `document`, through
 //! the `builder` fast path where it applies),
 //! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
-//! `linter` (runs `rules`), `report` (renders diagnostics). Running them:
-//! `tick` (feeds -> `runner` -> `store`), then `dispatcher` (outbox ->
-//! `channel`s). `run` is the
+//! `linter` (runs `rules`), `report` (renders diagnostics). The operator's
+//! side: `tick` (feeds -> `runner` -> `store`), then `dispatcher` (outbox ->
+//! `channel`s); `measure` turns the store's counters into a `scorecard`
+//! (table, JSON, CSV) or a `dashboard` (HTML), with `stats` for intervals
+//! and tests. `run` is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
@@ -15,6 +17,7 @@ pub mod cli;
 pub mod compiler;
 pub mod condition;
 pub mod config;
+pub mod dashboard;
 pub mod diagnostic;
 pub mod diagram;
 pub mod dispatcher;
@@ -24,6 +27,7 @@ pub mod error;
 pub mod feed;
 pub mod graph;
 pub mod linter;
+pub mod measure;
 pub mod model;
 pub mod operate;
 pub mod parser;
@@ -31,8 +35,10 @@ pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod schedule;
+pub mod scorecard;
 pub mod secret;
 pub mod source;
+pub mod stats;
 pub mod store;
 pub mod template;
 pub mod tick;
@@ -84,6 +90,7 @@ pub fn run(
         Command::Task(args) => operated(operate::task(&args, stdout), stderr),
         Command::Deliver(args) => operated(operate::deliver(&args, stderr), stderr),
         Command::Retry(args) => operated(operate::retry(&args, stdout), stderr),
+        Command::Report(args) => operated(operate::report(&args, stdout), stderr),
     };
     match result {
         Ok(code) => code,

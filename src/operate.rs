@@ -1,5 +1,5 @@
 //! The operator's commands: `run`, `deliver`, `retry`, `status`,
-//! `history`, `tasks` and `task done`. Each turns flags into a call on the tick or the store and
+//! `history`, `tasks`, `task done` and `report`. Each turns flags into a call on the tick or the store and
 //! renders the answer; nothing here decides funnel semantics.
 
 use std::io::{self, IsTerminal, Write};
@@ -9,13 +9,17 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::{
-    DeliverArgs, HistoryArgs, RetryArgs, RunArgs, StateArgs, TableFormat, TaskAction, TaskArgs,
-    TasksArgs,
+    DeliverArgs, HistoryArgs, ReportArgs, ReportFormat, RetryArgs, RunArgs, StateArgs, TableFormat,
+    TaskAction, TaskArgs, TasksArgs,
 };
 use crate::config::Config;
+use crate::dashboard;
 use crate::dispatcher::{Delivered, Dispatcher};
 use crate::feed::FeedOptions;
+use crate::linter::Linter;
+use crate::measure::{Filter, MeasureError, Measurer};
 use crate::report::{self, Format};
+use crate::scorecard;
 use crate::store::{self, Store, StoreError};
 use crate::tick::{self, Progress, TickError, TickOptions, tick};
 
@@ -451,5 +455,76 @@ pub fn task(args: &TaskArgs, out: &mut dyn Write) -> io::Result<Outcome> {
             1,
         ))),
         Err(e) => Ok(Err(store_failure(e))),
+    }
+}
+
+pub fn report(args: &ReportArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+    let store = match open_current(&args.state) {
+        Ok(store) => store,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    // The definitions only order and name things: without them (the
+    // funnels moved, or have errors) the report still stands on the state.
+    let definitions = if args.funnels.exists() {
+        Linter::new(&Config::default())
+            .check(std::slice::from_ref(&args.funnels))
+            .map(|checked| checked.funnels)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let filter = Filter {
+        funnel: args.funnel.clone(),
+        since: args.since,
+        until: args.until,
+        version: args.version.clone(),
+        min_contacts: args.min_contacts,
+    };
+    let card = match Measurer::new(store.connection(), &definitions, &filter).measure() {
+        Ok(card) => card,
+        Err(MeasureError::Store(e)) => return Ok(Err(store_failure(e))),
+        Err(e) => return Ok(Err((format!("error: {e}"), 2))),
+    };
+    let mut file;
+    let sink: &mut dyn Write = match &args.out {
+        Some(path) => {
+            file = match std::fs::File::create(path) {
+                Ok(f) => io::BufWriter::new(f),
+                Err(e) => {
+                    return Ok(Err((
+                        format!("error: cannot write {}: {e}", path.display()),
+                        3,
+                    )));
+                }
+            };
+            &mut file
+        }
+        None => out,
+    };
+    match args.format {
+        ReportFormat::Table => scorecard::render(&card, TableFormat::Table, sink)?,
+        ReportFormat::Json => scorecard::render(&card, TableFormat::Json, sink)?,
+        ReportFormat::Csv => scorecard::render(&card, TableFormat::Csv, sink)?,
+        ReportFormat::Html => sink.write_all(dashboard::render(&card).as_bytes())?,
+    }
+    sink.flush()?;
+    Ok(Ok(0))
+}
+
+/// Opens the state to read; a state from an older funnel is migrated
+/// first, which needs the run lock for a moment.
+fn open_current(path: &std::path::Path) -> Result<Store, (String, i32)> {
+    let args = StateArgs {
+        state: path.to_path_buf(),
+        format: TableFormat::Table,
+    };
+    let store = open(&args)?;
+    match store.outdated() {
+        Ok(false) => Ok(store),
+        Ok(true) => {
+            drop(store);
+            Store::open(path).map_err(store_failure)
+        }
+        Err(e) => Err(store_failure(e)),
     }
 }

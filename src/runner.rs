@@ -760,7 +760,8 @@ impl Walk<'_, '_, '_, '_, '_> {
         let stale = self.now() - due > stale_after;
         let action = match action {
             Action::Split(variants) => {
-                let Some(variant) = choose(&key, variants) else {
+                let sticky = format!("{}/{}/{}", self.funnel().name, self.contact.id, step.id);
+                let Some(variant) = choose(&sticky, variants) else {
                     return Ok(());
                 };
                 // Recorded once per entry, even when the variant does
@@ -1135,8 +1136,11 @@ fn local_to_utc(tz: &Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     None
 }
 
-/// The variant a contact gets, for good: a stable hash of the action's key
-/// against the cumulative weights.
+/// The variant a contact gets, for good: a stable hash of funnel, contact
+/// and step (not the entry, so a contact who comes back, or is imported
+/// into a fresh state, gets the same variant again) against the cumulative
+/// weights. The funnel name keeps two funnels' splits with the same step id
+/// independent of each other.
 fn choose<'v>(
     key: &str,
     variants: &'v [crate::model::Variant],

@@ -116,6 +116,12 @@ CREATE TABLE outbox_files (
     length INTEGER NOT NULL
 );
 "#,
+    // v4: summary tables for `funnel report`, kept by triggers so every
+    // writer (runner, dispatcher, `task done`, a future one) keeps them
+    // right without knowing they exist, and a report over millions of
+    // history rows reads a few thousand counters instead. See
+    // `measure.rs` for what each one means.
+    include_str!("store/v4_summaries.sql"),
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -349,6 +355,15 @@ impl Store {
         })
     }
 
+    /// Whether the state was written by an older funnel and needs
+    /// [`Store::open`] to migrate it before it can be read.
+    pub fn outdated(&self) -> StoreResult<bool> {
+        let version: i64 = self
+            .connection
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok(version < MIGRATIONS.len() as i64)
+    }
+
     fn migrate(&mut self) -> StoreResult<()> {
         let version: i64 = self
             .connection
@@ -476,9 +491,13 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
     Ok(())
 }
 
+/// Cached: with the report's triggers, preparing the insert compiles them
+/// too, which would cost more than the insert itself.
 pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()> {
-    tx.prepare_cached("INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
-        .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
+    tx.prepare_cached(
+        "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
     Ok(())
 }
 
@@ -525,8 +544,10 @@ pub fn split_recorded(
         .query_row(params![funnel, contact, entry, step], |r| r.get(0))?)
 }
 
-/// Records a funnel version the first time it runs: its content hash, the
-/// file it came from and the git commit, when there is one.
+/// Records a funnel version: its content hash, the file it came from and
+/// the git commit, when there is one, the first time it runs; and, every
+/// run, that it is the one running now (outbox rows and tasks are tagged
+/// with it).
 pub fn record_version(
     tx: &Connection,
     funnel: &str,
@@ -535,8 +556,11 @@ pub fn record_version(
     git_commit: Option<&str>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    tx.prepare_cached("INSERT OR IGNORE INTO versions (funnel, version, path, git_commit, first_run) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![funnel, version, path, git_commit, time(at)])?;
+    tx.prepare_cached(
+        "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT DO UPDATE SET last_run = excluded.last_run, git_commit = coalesce(versions.git_commit, excluded.git_commit)",
+    )?
+    .execute(params![funnel, version, path, git_commit, time(at)])?;
     Ok(())
 }
 
@@ -972,6 +996,52 @@ mod tests {
         store
             .begin_run(at("2026-01-02T00:00:00Z"), Utc::now())
             .unwrap();
+    }
+
+    /// A state written before the report's counters existed gets them
+    /// counted on upgrade, the same as if the triggers had always run.
+    #[test]
+    fn upgrading_a_v2_state_counts_its_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let connection = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                connection.execute_batch(sql).unwrap();
+            }
+            connection.pragma_update(None, "user_version", 2).unwrap();
+            let line = |id: i64, at: &str, kind: &str, from: Option<&str>, to: &str| {
+                connection.execute(
+                    "INSERT INTO history (id, funnel, contact, entry, at, kind, from_stage, to_stage, reason, version) VALUES (?1, 'f', 'c', 1, ?2, ?3, ?4, ?5, '', 'v1')",
+                    params![id, at, kind, from, to],
+                ).unwrap();
+            };
+            line(1, "2026-05-04T10:00:00Z", "enter", None, "a");
+            line(2, "2026-05-05T12:00:00Z", "goal", Some("a"), "b");
+        }
+        let store = Store::open(&path).unwrap();
+        let flows: Vec<(String, String, String, i64)> = store
+            .connection()
+            .prepare("SELECT stage, day, outcome, contacts FROM stage_flow ORDER BY stage, outcome")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let row = |s: &str, d: &str, o: &str| (s.to_string(), d.to_string(), o.to_string(), 1);
+        assert_eq!(
+            flows,
+            [
+                row("a", "2026-05-04", "entered"),
+                row("a", "2026-05-04", "goal"),
+                row("b", "2026-05-05", "entered")
+            ]
+        );
+        let seconds: i64 = store
+            .connection()
+            .query_row("SELECT seconds FROM stage_times", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seconds, 26 * 3600);
     }
 
     #[test]

@@ -1,0 +1,368 @@
+//! Dashboard: the scorecard as one self-contained HTML page: inline CSS and
+//! SVG, no scripts, no fonts or images from the network, so it can be
+//! mailed or opened offline. A funnel chart (a bar per stage, as wide as
+//! the contacts that entered it, the bottleneck in red), the stage and step
+//! tables, the A/B panel with each variant's interval, and the staff table.
+//! Readable on a phone: one column, tables scroll sideways on their own.
+
+use std::fmt::Write as _;
+
+use crate::scorecard::{
+    self, FunnelCard, Scorecard, SplitFigures, StageFigures, duration, interval, percent,
+};
+
+const STYLE: &str = "
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+main{max-width:960px;margin:0 auto;padding:16px}
+section{background:#fff;border-radius:10px;padding:16px;margin:0 0 20px;box-shadow:0 1px 3px #0002}
+h1{font-size:1.4em;margin:0 0 4px}h2{font-size:1.1em;margin:20px 0 8px}
+.meta{color:#5c6370;margin:0 0 8px}.warn{background:#fff4e6;border-left:4px solid #f08c00;padding:6px 10px}
+.bottleneck{background:#fff5f5;border-left:4px solid #e03131;padding:6px 10px;font-weight:600}
+.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:4px 8px;border-bottom:1px solid #e9ecef;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}th{font-size:.85em;color:#5c6370}
+tr.hot td{background:#fff5f5;font-weight:600}.verdict{margin:6px 0 14px}
+.yes{color:#2b8a3e;font-weight:600}.no{color:#5c6370}
+svg text{font:13px system-ui,sans-serif}
+.funnel .stage{margin:0 0 10px;text-align:center}.funnel .label{font-size:.9em}
+.funnel .bar{height:22px;margin:2px auto 0;min-width:4px;border-radius:4px;background:#74c0fc}
+.funnel .hot .bar{background:#ff8787}.funnel .hot .label{color:#c92a2a}
+td:first-child,th:first-child{position:sticky;left:0;background:#fff}tr.hot td:first-child{background:#fff5f5}";
+
+/// The page for the whole scorecard.
+pub fn render(card: &Scorecard) -> String {
+    let mut html = String::new();
+    let window = match (&card.since, &card.until) {
+        (None, None) => "all time".to_string(),
+        (since, until) => format!(
+            "{} to {}",
+            since.as_deref().unwrap_or("start"),
+            until.as_deref().unwrap_or("now")
+        ),
+    };
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>funnel report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<p class=\"meta\">funnel report, {}{}</p>\n",
+        escape(&window),
+        card.as_of
+            .as_deref()
+            .map(|t| format!(", as of the run at {}", escape(t)))
+            .unwrap_or_default()
+    );
+    if card.funnels.is_empty() {
+        html.push_str("<section><p>No funnel has run yet.</p></section>\n");
+    }
+    for funnel in &card.funnels {
+        section(&mut html, funnel);
+    }
+    html.push_str("</main>\n</body>\n</html>\n");
+    html
+}
+
+fn section(html: &mut String, funnel: &FunnelCard) {
+    let _ = writeln!(html, "<section>\n<h1>{}</h1>", escape(&funnel.funnel));
+    for line in scorecard::headline(funnel) {
+        let class = if line.starts_with("bottleneck") {
+            "bottleneck"
+        } else if funnel.mixed {
+            "warn"
+        } else {
+            "meta"
+        };
+        let _ = writeln!(html, "<p class=\"{class}\">{}</p>", escape(&line));
+    }
+    chart(html, funnel);
+    stages(html, funnel);
+    steps(html, funnel);
+    for split in &funnel.splits {
+        ab_panel(html, split);
+    }
+    staff(html, funnel);
+    html.push_str("</section>\n");
+}
+
+/// One bar per stage that can convert, centred and as wide as the share of
+/// contacts that entered it, against the widest: the funnel narrows where
+/// contacts are lost. Plain HTML boxes rather than SVG so the labels keep
+/// their size on a phone.
+fn chart(html: &mut String, funnel: &FunnelCard) {
+    let bars: Vec<&StageFigures> = funnel
+        .stages
+        .iter()
+        .filter(|s| !s.terminal && s.entered > 0)
+        .collect();
+    let Some(widest) = bars.iter().map(|s| s.entered).max() else {
+        return;
+    };
+    html.push_str(
+        "<h2>Funnel</h2>\n<div class=\"funnel\" role=\"img\" aria-label=\"funnel chart\">\n",
+    );
+    for stage in bars {
+        let hot = funnel.bottleneck.as_deref() == Some(stage.stage.as_str());
+        let width = 100.0 * stage.entered as f64 / widest as f64;
+        let _ = writeln!(
+            html,
+            "<div class=\"stage{}\"><div class=\"label\"><b>{}</b>{}: {} entered, {} converted</div><div class=\"bar\" style=\"width:{width:.1}%\"></div></div>",
+            if hot { " hot" } else { "" },
+            escape(&stage.stage),
+            if hot { " (bottleneck)" } else { "" },
+            stage.entered,
+            percent(stage.rate)
+        );
+    }
+    html.push_str("</div>\n");
+}
+
+fn table(html: &mut String, title: &str, header: &[&str], rows: Vec<(bool, Vec<String>)>) {
+    let _ = write!(
+        html,
+        "<h2>{}</h2>\n<div class=\"scroll\"><table>\n<tr>",
+        escape(title)
+    );
+    for h in header {
+        let _ = write!(html, "<th>{}</th>", escape(h));
+    }
+    html.push_str("</tr>\n");
+    for (hot, cells) in rows {
+        html.push_str(if hot { "<tr class=\"hot\">" } else { "<tr>" });
+        for cell in cells {
+            let _ = write!(html, "<td>{}</td>", escape(&cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table></div>\n");
+}
+
+fn stages(html: &mut String, funnel: &FunnelCard) {
+    let rows = funnel
+        .stages
+        .iter()
+        .map(|s| {
+            let hot = funnel.bottleneck.as_deref() == Some(s.stage.as_str());
+            let name = if s.terminal {
+                format!("{} (end)", s.stage)
+            } else {
+                s.stage.clone()
+            };
+            (
+                hot,
+                vec![
+                    name,
+                    s.entered.to_string(),
+                    s.converted.to_string(),
+                    s.negative.to_string(),
+                    s.exhausted.to_string(),
+                    s.exited.to_string(),
+                    s.other.to_string(),
+                    s.still.to_string(),
+                    percent(s.rate),
+                    interval(s.rate_low, s.rate_high),
+                    duration(s.median_seconds),
+                ],
+            )
+        })
+        .collect();
+    table(
+        html,
+        "Stages",
+        &[
+            "stage",
+            "entered",
+            "converted",
+            "negative",
+            "exhausted",
+            "exited",
+            "other",
+            "still",
+            "rate",
+            "95% CI",
+            "median to goal",
+        ],
+        rows,
+    );
+}
+
+fn steps(html: &mut String, funnel: &FunnelCard) {
+    if funnel.steps.is_empty() {
+        return;
+    }
+    let rows = funnel
+        .steps
+        .iter()
+        .map(|s| {
+            (
+                false,
+                vec![
+                    format!("{} / {}", s.stage, s.step),
+                    s.channel.clone().unwrap_or_else(|| "-".to_string()),
+                    s.queued.to_string(),
+                    s.sent.to_string(),
+                    s.delivered.to_string(),
+                    s.failed.to_string(),
+                    s.skipped.to_string(),
+                    s.yes.to_string(),
+                    s.no.to_string(),
+                    percent(s.yes_rate),
+                ],
+            )
+        })
+        .collect();
+    table(
+        html,
+        "Steps",
+        &[
+            "step",
+            "channel",
+            "queued",
+            "sent",
+            "delivered",
+            "failed",
+            "skipped",
+            "yes",
+            "no",
+            "yes rate",
+        ],
+        rows,
+    );
+}
+
+/// The variants with their rates, each with a bar for its 95% interval on a
+/// common scale, and the verdict of the test.
+fn ab_panel(html: &mut String, split: &SplitFigures) {
+    let top = split
+        .variants
+        .iter()
+        .filter_map(|v| v.rate_high)
+        .fold(0.0_f64, f64::max)
+        .max(0.01);
+    let rows = split
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                false,
+                vec![
+                    v.variant.clone(),
+                    v.contacts.to_string(),
+                    v.converted.to_string(),
+                    v.still.to_string(),
+                    percent(v.rate),
+                    interval(v.rate_low, v.rate_high),
+                ],
+            )
+        })
+        .collect();
+    table(
+        html,
+        &format!("A/B split {} (stage {})", split.step, split.stage),
+        &[
+            "variant",
+            "contacts",
+            "converted",
+            "still",
+            "rate",
+            "95% CI",
+        ],
+        rows,
+    );
+    let _ = writeln!(
+        html,
+        "<svg role=\"img\" aria-label=\"conversion rate and 95% interval per variant\" viewBox=\"0 0 600 {}\" width=\"100%\">",
+        28 * split.variants.len()
+    );
+    for (i, v) in split.variants.iter().enumerate() {
+        let y = 28 * i + 14;
+        let scale = |r: f64| 150.0 + 430.0 * r / top;
+        if let (Some(rate), Some(low), Some(high)) = (v.rate, v.rate_low, v.rate_high) {
+            let _ = writeln!(
+                html,
+                "<text x=\"0\" y=\"{}\">{}</text><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#1c7ed6\" stroke-width=\"6\" stroke-linecap=\"round\"/><circle cx=\"{:.1}\" cy=\"{y}\" r=\"6\" fill=\"#1d2330\"/>",
+                y + 5,
+                escape(&v.variant),
+                scale(low),
+                scale(high),
+                scale(rate)
+            );
+        }
+    }
+    html.push_str("</svg>\n");
+    for c in &split.comparisons {
+        let class = if c.significant { "yes" } else { "no" };
+        let _ = writeln!(
+            html,
+            "<p class=\"verdict\"><span class=\"{class}\">{} vs {}</span>: {}</p>",
+            escape(&c.variant),
+            escape(&c.control),
+            escape(&scorecard::verdict(c))
+        );
+    }
+}
+
+fn staff(html: &mut String, funnel: &FunnelCard) {
+    if funnel.staff.is_empty() {
+        return;
+    }
+    let rows = funnel
+        .staff
+        .iter()
+        .map(|s| {
+            (
+                s.overdue > 0,
+                vec![
+                    s.assignee.clone(),
+                    s.created.to_string(),
+                    s.done.to_string(),
+                    s.on_time.to_string(),
+                    s.late.to_string(),
+                    s.open.to_string(),
+                    s.overdue.to_string(),
+                    s.escalated.to_string(),
+                ],
+            )
+        })
+        .collect();
+    table(
+        html,
+        "Staff",
+        &[
+            "assignee",
+            "tasks",
+            "done",
+            "on time",
+            "late",
+            "open",
+            "overdue",
+            "escalated",
+        ],
+        rows,
+    );
+}
+
+/// Text into HTML: names come from funnel files and feeds.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped() {
+        assert_eq!(
+            escape("<a href='x'>&</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,728 @@
+//! Measure: the figures of `funnel report`, from the state's summary tables
+//! (kept by the triggers of the store's v4 migration, `store/v4_summaries.sql`)
+//! and, when they can be read, the funnel definitions, which give the stage
+//! and step order, each stage's goal and which stages are ends. Reads only
+//! counters, never the history itself, so a report costs the same at ten
+//! thousand history rows as at ten million.
+//!
+//! Definitions, as the README documents them:
+//! - A stage's figures count *visits that began in the window*, under the
+//!   version the contact entered the stage with. A visit *converts* when it
+//!   leaves by the goal, or by a step's positive outcome into the goal's
+//!   stage (`wait: { until: paid, yes: paid }` reaches the same place).
+//! - A split variant converts when the visit of the split's stage in which
+//!   the contact was assigned converts.
+//! - Step outcomes and sends are dated by when they happened or were due;
+//!   tasks by when they were created.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, params};
+
+use crate::model::{Action, Funnel, Target};
+use crate::scorecard::{
+    Comparison, FunnelCard, Scorecard, SplitFigures, StaffFigures, StageFigures, StepFigures,
+    VariantFigures, VersionInfo,
+};
+use crate::stats::{self, Proportion};
+use crate::store::StoreError;
+
+/// What to measure.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// One funnel by name; all when `None`.
+    pub funnel: Option<String>,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    /// A version hash or git commit, or a prefix of one.
+    pub version: Option<String>,
+    pub min_contacts: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    /// The funnel named has never run.
+    #[error("no funnel `{name}` has run; known: {known}")]
+    UnknownFunnel { name: String, known: String },
+    /// No version matches `--version`.
+    #[error("no version `{version}` has run; known: {known}")]
+    UnknownVersion { version: String, known: String },
+    /// `--version` matches more than one version of a funnel.
+    #[error("version `{version}` of {funnel} is ambiguous: {matches}; give more of it")]
+    AmbiguousVersion {
+        version: String,
+        funnel: String,
+        matches: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for MeasureError {
+    fn from(source: rusqlite::Error) -> Self {
+        MeasureError::Store(StoreError::Sqlite { source })
+    }
+}
+
+pub type MeasureResult<T> = Result<T, MeasureError>;
+
+pub struct Measurer<'a> {
+    connection: &'a Connection,
+    definitions: &'a [Funnel],
+    filter: &'a Filter,
+    /// The window as day strings, inclusive; open ends sort outside any day.
+    lo: String,
+    hi: String,
+}
+
+/// One variant of a split: contacts assigned, and how many of their visits
+/// converted or ended otherwise.
+#[derive(Clone, Copy, Debug, Default)]
+struct Arm {
+    assigned: u64,
+    converted: u64,
+    ended: u64,
+}
+
+/// How a visit of a stage ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Ending {
+    Converted,
+    Negative,
+    Exhausted,
+    Exited,
+    Other,
+}
+
+fn ending(outcome: &str, to_stage: &str, goal: Option<&str>) -> Ending {
+    match outcome {
+        "goal" => Ending::Converted,
+        "wait-yes" | "branch-yes" if goal == Some(to_stage) => Ending::Converted,
+        "wait-no" | "branch-no" => Ending::Negative,
+        "exhausted" => Ending::Exhausted,
+        "exit" => Ending::Exited,
+        _ => Ending::Other,
+    }
+}
+
+/// Counts come out of SQLite as i64; a negative one would be a bug, not data.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let scale = 10_f64.powi(places);
+    (x * scale).round() / scale
+}
+
+fn rated(p: Proportion) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let interval = p.wilson();
+    (
+        p.rate().map(|r| round(r, 4)),
+        interval.map(|(low, _)| round(low, 4)),
+        interval.map(|(_, high)| round(high, 4)),
+    )
+}
+
+impl<'a> Measurer<'a> {
+    pub fn new(connection: &'a Connection, definitions: &'a [Funnel], filter: &'a Filter) -> Self {
+        let day = |d: Option<NaiveDate>, open: &str| {
+            d.map_or_else(|| open.to_string(), |d| d.format("%Y-%m-%d").to_string())
+        };
+        Self {
+            connection,
+            definitions,
+            filter,
+            lo: day(filter.since, "0000"),
+            hi: day(filter.until, "9999"),
+        }
+    }
+
+    pub fn measure(&self) -> MeasureResult<Scorecard> {
+        let mut names = self.funnel_names()?;
+        if let Some(name) = &self.filter.funnel {
+            if !names.contains(name) {
+                return Err(MeasureError::UnknownFunnel {
+                    name: name.clone(),
+                    known: names.join(", "),
+                });
+            }
+            names.retain(|n| n == name);
+        }
+        let as_of: Option<String> =
+            self.connection
+                .query_row("SELECT max(now) FROM runs", [], |r| r.get(0))?;
+        let mut funnels = Vec::new();
+        let mut known = Vec::new();
+        for name in names {
+            let versions = self.versions(&name)?;
+            let selected = match &self.filter.version {
+                None => None,
+                Some(wanted) => match pick(wanted, &name, &versions)? {
+                    Some(v) => Some(v),
+                    None => {
+                        known.extend(versions.iter().map(|v| v.version.clone()));
+                        continue;
+                    }
+                },
+            };
+            funnels.push(self.funnel(&name, &versions, selected.as_deref(), as_of.as_deref())?);
+        }
+        if let (Some(version), true) = (&self.filter.version, funnels.is_empty()) {
+            return Err(MeasureError::UnknownVersion {
+                version: version.clone(),
+                known: known.join(", "),
+            });
+        }
+        Ok(Scorecard {
+            since: self.filter.since.map(|d| d.to_string()),
+            until: self.filter.until.map(|d| d.to_string()),
+            as_of,
+            min_contacts: self.filter.min_contacts,
+            funnels,
+        })
+    }
+
+    fn funnel_names(&self) -> MeasureResult<Vec<String>> {
+        let mut statement = self.connection.prepare(
+            "SELECT funnel FROM versions UNION SELECT DISTINCT funnel FROM stage_flow ORDER BY 1",
+        )?;
+        let rows = statement.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn versions(&self, funnel: &str) -> MeasureResult<Vec<VersionInfo>> {
+        let mut statement = self.connection.prepare(
+            "SELECT version, git_commit, path, first_run, last_run FROM versions WHERE funnel = ?1 ORDER BY first_run, version",
+        )?;
+        let rows = statement.query_map(params![funnel], |r| {
+            Ok(VersionInfo {
+                version: r.get(0)?,
+                git_commit: r.get(1)?,
+                path: r.get(2)?,
+                first_run: r.get(3)?,
+                last_run: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn funnel(
+        &self,
+        name: &str,
+        versions: &[VersionInfo],
+        selected: Option<&str>,
+        as_of: Option<&str>,
+    ) -> MeasureResult<FunnelCard> {
+        let definition = self.definitions.iter().find(|f| f.name == name);
+        let shown = self.versions_with_data(name, selected)?;
+        let versions: Vec<VersionInfo> = versions
+            .iter()
+            .filter(|v| shown.contains(&v.version))
+            .cloned()
+            .collect();
+        let stages = self.stages(name, definition, selected)?;
+        let bottleneck = stages
+            .iter()
+            .filter(|s| !s.terminal && s.entered >= self.filter.min_contacts)
+            .filter_map(|s| s.rate.map(|r| (r, s)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, s)| s.stage.clone());
+        let goals: HashMap<&str, Option<&str>> = stages
+            .iter()
+            .map(|s| (s.stage.as_str(), s.goal.as_deref()))
+            .collect();
+        let mut steps = self.steps(name, definition, selected)?;
+        // Stage by stage, as the stages are listed (stable: the definition's
+        // step order stays within a stage).
+        steps.sort_by_key(|s| {
+            stages
+                .iter()
+                .position(|x| x.stage == s.stage)
+                .unwrap_or(usize::MAX)
+        });
+        Ok(FunnelCard {
+            funnel: name.to_string(),
+            mixed: versions.len() > 1,
+            versions,
+            bottleneck,
+            steps,
+            splits: self.splits(name, definition, selected, &goals)?,
+            staff: self.staff(name, selected, as_of)?,
+            stages,
+        })
+    }
+
+    /// The versions that have figures in the window.
+    fn versions_with_data(
+        &self,
+        funnel: &str,
+        selected: Option<&str>,
+    ) -> MeasureResult<Vec<String>> {
+        let mut statement = self.connection.prepare(
+            "SELECT DISTINCT version FROM stage_flow WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             UNION SELECT DISTINCT version FROM step_sends WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)",
+        )?;
+        let rows =
+            statement.query_map(params![funnel, self.lo, self.hi, selected], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn stages(
+        &self,
+        funnel: &str,
+        definition: Option<&Funnel>,
+        selected: Option<&str>,
+    ) -> MeasureResult<Vec<StageFigures>> {
+        let mut statement = self.connection.prepare(
+            "SELECT stage, outcome, to_stage, SUM(contacts) FROM stage_flow
+             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             GROUP BY stage, outcome, to_stage",
+        )?;
+        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                count(r.get(3)?),
+            ))
+        })?;
+        let mut flows: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
+        for row in rows {
+            let (stage, outcome, to, n) = row?;
+            flows.entry(stage).or_default().push((outcome, to, n));
+        }
+        let mut order: Vec<String> = definition
+            .map(|f| f.stages.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default();
+        // Stages the definition does not know (it changed, or is missing)
+        // follow, the bigger first: funnels narrow.
+        let mut extra: Vec<(&String, u64)> = flows
+            .iter()
+            .filter(|(stage, _)| !order.contains(stage))
+            .map(|(stage, f)| (stage, entered(f)))
+            .collect();
+        extra.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        order.extend(extra.into_iter().map(|(s, _)| s.clone()));
+        let mut figures = Vec::new();
+        for stage in order {
+            let flow = flows.get(&stage).map(Vec::as_slice).unwrap_or_default();
+            let defined = definition.and_then(|f| f.stage_id(&stage).map(|s| (f, s)));
+            let goal = match defined {
+                Some((f, s)) => f.stages[s].goal.as_ref().and_then(|g| stage_name(f, g.to)),
+                None => observed_goal(flow),
+            };
+            let departures: u64 = flow
+                .iter()
+                .filter(|(o, ..)| o != "entered")
+                .map(|f| f.2)
+                .sum();
+            let terminal = match defined {
+                Some((f, s)) => f.stages[s].terminal,
+                None => goal.is_none() && departures == 0,
+            };
+            figures.push(self.stage(funnel, stage, flow, goal, terminal, selected)?);
+        }
+        Ok(figures)
+    }
+
+    fn stage(
+        &self,
+        funnel: &str,
+        stage: String,
+        flow: &[(String, String, u64)],
+        goal: Option<String>,
+        terminal: bool,
+        selected: Option<&str>,
+    ) -> MeasureResult<StageFigures> {
+        let mut by = HashMap::new();
+        for (outcome, to, n) in flow.iter().filter(|(o, ..)| o != "entered") {
+            *by.entry(ending(outcome, to, goal.as_deref())).or_insert(0) += n;
+        }
+        let get = |e| by.get(&e).copied().unwrap_or(0);
+        let entered = entered(flow);
+        let converted = get(Ending::Converted);
+        let left: u64 = by.values().sum();
+        let (rate, rate_low, rate_high) = if terminal || goal.is_none() {
+            (None, None, None)
+        } else {
+            rated(Proportion::new(converted, entered))
+        };
+        let median_seconds = match converted {
+            0 => None,
+            n => self.median(funnel, &stage, goal.as_deref(), n, selected)?,
+        };
+        Ok(StageFigures {
+            stage,
+            terminal,
+            goal,
+            entered,
+            converted,
+            negative: get(Ending::Negative),
+            exhausted: get(Ending::Exhausted),
+            exited: get(Ending::Exited),
+            other: get(Ending::Other),
+            still: entered.saturating_sub(left),
+            rate,
+            rate_low,
+            rate_high,
+            median_seconds,
+        })
+    }
+
+    /// The median time to convert: the middle of the index on
+    /// (funnel, stage, seconds), reached by OFFSET instead of a sort.
+    fn median(
+        &self,
+        funnel: &str,
+        stage: &str,
+        goal: Option<&str>,
+        n: u64,
+        selected: Option<&str>,
+    ) -> MeasureResult<Option<i64>> {
+        let (limit, offset) = if n % 2 == 1 {
+            (1, (n - 1) / 2)
+        } else {
+            (2, n / 2 - 1)
+        };
+        let mut statement = self.connection.prepare(
+            "SELECT seconds FROM stage_times
+             WHERE funnel = ?1 AND stage = ?2
+                AND (outcome = 'goal' OR (outcome IN ('wait-yes', 'branch-yes') AND to_stage = ?3))
+                AND day BETWEEN ?4 AND ?5 AND (?6 IS NULL OR version = ?6)
+             ORDER BY seconds LIMIT ?7 OFFSET ?8",
+        )?;
+        let rows = statement.query_map(
+            params![
+                funnel,
+                stage,
+                goal,
+                self.lo,
+                self.hi,
+                selected,
+                limit,
+                offset as i64
+            ],
+            |r| r.get::<_, i64>(0),
+        )?;
+        let middle: Vec<i64> = rows.collect::<Result<_, _>>()?;
+        Ok(match middle.as_slice() {
+            [one] => Some(*one),
+            [a, b] => Some((a + b).div_euclid(2)),
+            _ => None,
+        })
+    }
+
+    fn steps(
+        &self,
+        funnel: &str,
+        definition: Option<&Funnel>,
+        selected: Option<&str>,
+    ) -> MeasureResult<Vec<StepFigures>> {
+        let blank = |stage: &str, step: &str| StepFigures {
+            stage: stage.to_string(),
+            step: step.to_string(),
+            channel: None,
+            queued: 0,
+            sent: 0,
+            delivered: 0,
+            failed: 0,
+            skipped: 0,
+            yes: 0,
+            no: 0,
+            yes_rate: None,
+        };
+        // Keyed by step id, which is unique in a funnel.
+        let mut steps: BTreeMap<String, StepFigures> = BTreeMap::new();
+        let mut statement = self.connection.prepare(
+            "SELECT stage, step, outcome, SUM(contacts) FROM step_flow
+             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             GROUP BY stage, step, outcome",
+        )?;
+        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                count(r.get(3)?),
+            ))
+        })?;
+        for row in rows {
+            let (stage, step, outcome, n) = row?;
+            let figures = steps
+                .entry(step.clone())
+                .or_insert_with(|| blank(&stage, &step));
+            if outcome.ends_with("-yes") {
+                figures.yes += n;
+            } else {
+                figures.no += n;
+            }
+        }
+        let mut statement = self.connection.prepare(
+            "SELECT step, channel, status, SUM(actions) FROM step_sends
+             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             GROUP BY step, channel, status",
+        )?;
+        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                count(r.get(3)?),
+            ))
+        })?;
+        for row in rows {
+            let (step, channel, status, n) = row?;
+            if n == 0 {
+                continue;
+            }
+            let stage = definition
+                .and_then(|f| step_place(f, &step).map(|(s, _)| f.stages[s].name.clone()))
+                .unwrap_or_default();
+            let figures = steps
+                .entry(step.clone())
+                .or_insert_with(|| blank(&stage, &step));
+            match &mut figures.channel {
+                Some(known) if !known.split('/').any(|c| c == channel) => {
+                    known.push('/');
+                    known.push_str(&channel);
+                }
+                Some(_) => {}
+                none => *none = Some(channel),
+            }
+            match status.as_str() {
+                "queued" => figures.queued += n,
+                "delivered" => figures.delivered += n,
+                "stale" | "suppressed" => figures.skipped += n,
+                _ => figures.failed += n,
+            }
+        }
+        let mut steps: Vec<StepFigures> = steps.into_values().collect();
+        for s in &mut steps {
+            s.sent = s.delivered + s.failed;
+            s.yes_rate = Proportion::new(s.yes, s.yes + s.no)
+                .rate()
+                .map(|r| round(r, 4));
+            if s.channel.is_none()
+                && let Some(Action::Task(_)) = definition
+                    .and_then(|f| step_place(f, &s.step).map(|(a, b)| &f.stages[a].steps[b]))
+                    .and_then(|step| step.action.as_ref())
+            {
+                s.channel = Some("task".to_string());
+            }
+        }
+        // Definition order, then what it does not know.
+        steps.sort_by_key(|s| {
+            definition
+                .and_then(|f| step_place(f, &s.step))
+                .unwrap_or((usize::MAX, usize::MAX))
+        });
+        Ok(steps)
+    }
+
+    fn splits(
+        &self,
+        funnel: &str,
+        definition: Option<&Funnel>,
+        selected: Option<&str>,
+        goals: &HashMap<&str, Option<&str>>,
+    ) -> MeasureResult<Vec<SplitFigures>> {
+        let mut statement = self.connection.prepare(
+            "SELECT stage, step, variant, outcome, to_stage, SUM(contacts) FROM split_flow
+             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             GROUP BY stage, step, variant, outcome, to_stage",
+        )?;
+        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                count(r.get(5)?),
+            ))
+        })?;
+        let mut splits: BTreeMap<(String, String), BTreeMap<String, Arm>> = BTreeMap::new();
+        for row in rows {
+            let ((stage, step), variant, outcome, to, n) = row?;
+            let goal = goals.get(stage.as_str()).copied().flatten();
+            let arm = splits
+                .entry((stage, step))
+                .or_default()
+                .entry(variant)
+                .or_default();
+            match outcome.as_str() {
+                "assigned" => arm.assigned += n,
+                _ if ending(&outcome, &to, goal) == Ending::Converted => {
+                    arm.converted += n;
+                    arm.ended += n;
+                }
+                _ => arm.ended += n,
+            }
+        }
+        let mut figures = Vec::new();
+        for ((stage, step), arms) in splits {
+            let order = definition
+                .map(|f| variant_order(f, &step))
+                .unwrap_or_default();
+            let mut arms: Vec<(String, Arm)> = arms.into_iter().collect();
+            arms.sort_by_key(|(name, _)| {
+                order.iter().position(|o| o == name).unwrap_or(usize::MAX)
+            });
+            let variants: Vec<VariantFigures> = arms
+                .into_iter()
+                .map(|(variant, arm)| {
+                    let (rate, rate_low, rate_high) =
+                        rated(Proportion::new(arm.converted, arm.assigned));
+                    VariantFigures {
+                        variant,
+                        contacts: arm.assigned,
+                        converted: arm.converted,
+                        still: arm.assigned.saturating_sub(arm.ended),
+                        rate,
+                        rate_low,
+                        rate_high,
+                    }
+                })
+                .collect();
+            let comparisons = match variants.split_first() {
+                Some((control, rest)) => rest.iter().map(|v| compare(control, v)).collect(),
+                None => Vec::new(),
+            };
+            figures.push(SplitFigures {
+                stage,
+                step,
+                variants,
+                comparisons,
+            });
+        }
+        Ok(figures)
+    }
+
+    fn staff(
+        &self,
+        funnel: &str,
+        selected: Option<&str>,
+        as_of: Option<&str>,
+    ) -> MeasureResult<Vec<StaffFigures>> {
+        let mut statement = self.connection.prepare(
+            "SELECT assignee, COUNT(*),
+                SUM(status = 'done'),
+                SUM(status = 'done' AND (due_at IS NULL OR done_at <= due_at)),
+                SUM(status <> 'done'),
+                SUM(status <> 'done' AND due_at < ?5),
+                SUM(escalated_at IS NOT NULL)
+             FROM tasks
+             WHERE funnel = ?1 AND substr(created_at, 1, 10) BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             GROUP BY assignee ORDER BY assignee",
+        )?;
+        let rows =
+            statement.query_map(params![funnel, self.lo, self.hi, selected, as_of], |r| {
+                let done = count(r.get(2)?);
+                let on_time = count(r.get(3)?);
+                Ok(StaffFigures {
+                    assignee: r.get(0)?,
+                    created: count(r.get(1)?),
+                    done,
+                    on_time,
+                    late: done.saturating_sub(on_time),
+                    open: count(r.get(4)?),
+                    overdue: count(r.get::<_, Option<i64>>(5)?.unwrap_or(0)),
+                    escalated: count(r.get(6)?),
+                })
+            })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn entered(flow: &[(String, String, u64)]) -> u64 {
+    flow.iter()
+        .filter(|(o, ..)| o == "entered")
+        .map(|f| f.2)
+        .sum()
+}
+
+/// Without a definition, the goal is where the stage's goal moves went.
+fn observed_goal(flow: &[(String, String, u64)]) -> Option<String> {
+    flow.iter()
+        .filter(|(o, ..)| o == "goal")
+        .max_by_key(|(_, to, n)| (*n, std::cmp::Reverse(to.clone())))
+        .map(|(_, to, _)| to.clone())
+}
+
+fn stage_name(funnel: &Funnel, target: Target) -> Option<String> {
+    match target {
+        Target::Stage(s) | Target::Step(s, _) | Target::Exhausted(s) => {
+            funnel.stages.get(s).map(|s| s.name.clone())
+        }
+        Target::Unresolved => None,
+    }
+}
+
+/// (stage index, step index) of a step id.
+fn step_place(funnel: &Funnel, step: &str) -> Option<(usize, usize)> {
+    funnel.stages.iter().enumerate().find_map(|(s, stage)| {
+        stage
+            .steps
+            .iter()
+            .position(|x| x.id == step)
+            .map(|i| (s, i))
+    })
+}
+
+fn variant_order(funnel: &Funnel, step: &str) -> Vec<String> {
+    step_place(funnel, step)
+        .and_then(|(s, i)| funnel.stages[s].steps[i].action.as_ref())
+        .map(|action| match action {
+            Action::Split(variants) => variants.iter().map(|v| v.name.clone()).collect(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default()
+}
+
+fn compare(control: &VariantFigures, variant: &VariantFigures) -> Comparison {
+    let a = Proportion::new(control.converted, control.contacts);
+    let b = Proportion::new(variant.converted, variant.contacts);
+    let test = stats::two_proportion(a, b);
+    let needed = match (a.rate(), b.rate()) {
+        (Some(pa), Some(pb)) => stats::needed_per_arm(pa, pb),
+        _ => None,
+    };
+    let smaller = control.contacts.min(variant.contacts);
+    Comparison {
+        control: control.variant.clone(),
+        variant: variant.variant.clone(),
+        difference: test.map(|t| round(t.difference, 4)),
+        p_value: test.map(|t| round(t.p_value, 6)),
+        significant: test.is_some_and(|t| t.significant()),
+        needed_per_variant: needed,
+        more_needed: needed.map(|n| n.saturating_sub(smaller)),
+    }
+}
+
+/// The version `wanted` names in `funnel`: a prefix of its hash or of its
+/// git commit. `None` when it names none of this funnel's.
+fn pick(wanted: &str, funnel: &str, versions: &[VersionInfo]) -> MeasureResult<Option<String>> {
+    let matches: Vec<&VersionInfo> = versions
+        .iter()
+        .filter(|v| {
+            v.version.starts_with(wanted)
+                || v.git_commit
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(wanted))
+        })
+        .collect();
+    match matches.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.version.clone())),
+        many => Err(MeasureError::AmbiguousVersion {
+            version: wanted.to_string(),
+            funnel: funnel.to_string(),
+            matches: many
+                .iter()
+                .map(|v| v.version.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
