@@ -79,7 +79,7 @@ pub fn looks_like_secret(text: &str) -> Option<&'static str> {
             let start = from + at;
             let preceded = text[..start]
                 .chars()
-                .last()
+                .next_back()
                 .is_none_or(|c| !c.is_ascii_alphanumeric());
             let tail: String = text[start + prefix.len()..]
                 .chars()

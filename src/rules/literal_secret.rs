@@ -35,6 +35,11 @@ fn check(project: &Project) -> Vec<Diagnostic> {
 fn shapes(source: SourceId, text: &str) -> Vec<Diagnostic> {
     let mut offset = 0;
     let mut found = Vec::new();
+    // One pass over the whole file first: nearly every file has no secret,
+    // and eleven searches per line cost a quarter of a big file's check.
+    if secret::looks_like_secret(text).is_none() {
+        return found;
+    }
     for line in text.split_inclusive('\n') {
         if let Some(what) = secret::looks_like_secret(line) {
             let start = line.len() - line.trim_start().len();
