@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 
 use crate::scorecard::{
-    self, FunnelCard, Scorecard, SplitFigures, StageFigures, duration, interval, percent,
+    self, FunnelCard, STAFF_COLUMNS, STAGE_COLUMNS, STEP_COLUMNS, Scorecard, SplitFigures,
+    StageFigures, VARIANT_COLUMNS, percent, staff_cells, stage_cells, step_cells, variant_cells,
 };
 
 const STYLE: &str = "
@@ -144,42 +145,12 @@ fn stages(html: &mut String, funnel: &FunnelCard) {
             } else {
                 s.stage.clone()
             };
-            (
-                hot,
-                vec![
-                    name,
-                    s.entered.to_string(),
-                    s.converted.to_string(),
-                    s.negative.to_string(),
-                    s.exhausted.to_string(),
-                    s.exited.to_string(),
-                    s.other.to_string(),
-                    s.still.to_string(),
-                    percent(s.rate),
-                    interval(s.rate_low, s.rate_high),
-                    duration(s.median_seconds),
-                ],
-            )
+            let mut cells = vec![name];
+            cells.extend(stage_cells(s));
+            (hot, cells)
         })
         .collect();
-    table(
-        html,
-        "Stages",
-        &[
-            "stage",
-            "entered",
-            "converted",
-            "negative",
-            "exhausted",
-            "exited",
-            "other",
-            "still",
-            "rate",
-            "95% CI",
-            "median to goal",
-        ],
-        rows,
-    );
+    table(html, "Stages", &STAGE_COLUMNS, rows);
 }
 
 fn steps(html: &mut String, funnel: &FunnelCard) {
@@ -190,40 +161,12 @@ fn steps(html: &mut String, funnel: &FunnelCard) {
         .steps
         .iter()
         .map(|s| {
-            (
-                false,
-                vec![
-                    format!("{} / {}", s.stage, s.step),
-                    s.channel.clone().unwrap_or_else(|| "-".to_string()),
-                    s.queued.to_string(),
-                    s.sent.to_string(),
-                    s.delivered.to_string(),
-                    s.failed.to_string(),
-                    s.skipped.to_string(),
-                    s.yes.to_string(),
-                    s.no.to_string(),
-                    percent(s.yes_rate),
-                ],
-            )
+            let mut cells = vec![format!("{} / {}", s.stage, s.step)];
+            cells.extend(step_cells(s));
+            (false, cells)
         })
         .collect();
-    table(
-        html,
-        "Steps",
-        &[
-            "step",
-            "channel",
-            "queued",
-            "sent",
-            "delivered",
-            "failed",
-            "skipped",
-            "yes",
-            "no",
-            "yes rate",
-        ],
-        rows,
-    );
+    table(html, "Steps", &STEP_COLUMNS, rows);
 }
 
 /// The variants with their rates, each with a bar for its 95% interval on a
@@ -238,31 +181,12 @@ fn ab_panel(html: &mut String, split: &SplitFigures) {
     let rows = split
         .variants
         .iter()
-        .map(|v| {
-            (
-                false,
-                vec![
-                    v.variant.clone(),
-                    v.contacts.to_string(),
-                    v.converted.to_string(),
-                    v.still.to_string(),
-                    percent(v.rate),
-                    interval(v.rate_low, v.rate_high),
-                ],
-            )
-        })
+        .map(|v| (false, variant_cells(v)))
         .collect();
     table(
         html,
         &format!("A/B split {} (stage {})", split.step, split.stage),
-        &[
-            "variant",
-            "contacts",
-            "converted",
-            "still",
-            "rate",
-            "95% CI",
-        ],
+        &VARIANT_COLUMNS,
         rows,
     );
     let _ = writeln!(
@@ -305,40 +229,11 @@ fn staff(html: &mut String, funnel: &FunnelCard) {
     let rows = funnel
         .staff
         .iter()
-        .map(|s| {
-            (
-                s.overdue > 0,
-                vec![
-                    s.assignee.clone(),
-                    s.created.to_string(),
-                    s.done.to_string(),
-                    s.on_time.to_string(),
-                    s.late.to_string(),
-                    s.open.to_string(),
-                    s.overdue.to_string(),
-                    s.escalated.to_string(),
-                ],
-            )
-        })
+        .map(|s| (s.overdue > 0, staff_cells(s)))
         .collect();
-    table(
-        html,
-        "Staff",
-        &[
-            "assignee",
-            "tasks",
-            "done",
-            "on time",
-            "late",
-            "open",
-            "overdue",
-            "escalated",
-        ],
-        rows,
-    );
+    table(html, "Staff", &STAFF_COLUMNS, rows);
 }
 
-/// Text into HTML: names come from funnel files and feeds.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -291,21 +291,112 @@ fn table(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
 
 type Rows = Vec<Vec<String>>;
 
+/// The columns of each table, shared by the terminal table and the HTML page.
+pub const STAGE_COLUMNS: [&str; 11] = [
+    "stage",
+    "entered",
+    "converted",
+    "negative",
+    "exhausted",
+    "exited",
+    "other",
+    "still",
+    "rate",
+    "95% CI",
+    "median to goal",
+];
+pub const STEP_COLUMNS: [&str; 10] = [
+    "step",
+    "channel",
+    "queued",
+    "sent",
+    "delivered",
+    "failed",
+    "skipped",
+    "yes",
+    "no",
+    "yes rate",
+];
+pub const VARIANT_COLUMNS: [&str; 6] = [
+    "variant",
+    "contacts",
+    "converted",
+    "still",
+    "rate",
+    "95% CI",
+];
+pub const STAFF_COLUMNS: [&str; 8] = [
+    "assignee",
+    "tasks",
+    "done",
+    "on time",
+    "late",
+    "open",
+    "overdue",
+    "escalated",
+];
+
+/// A stage's cells after its name (which each format marks its own way).
+pub fn stage_cells(s: &StageFigures) -> Vec<String> {
+    vec![
+        s.entered.to_string(),
+        s.converted.to_string(),
+        s.negative.to_string(),
+        s.exhausted.to_string(),
+        s.exited.to_string(),
+        s.other.to_string(),
+        s.still.to_string(),
+        percent(s.rate),
+        interval(s.rate_low, s.rate_high),
+        duration(s.median_seconds),
+    ]
+}
+
+/// A step's cells after its name.
+pub fn step_cells(s: &StepFigures) -> Vec<String> {
+    vec![
+        s.channel.clone().unwrap_or_else(|| "-".to_string()),
+        s.queued.to_string(),
+        s.sent.to_string(),
+        s.delivered.to_string(),
+        s.failed.to_string(),
+        s.skipped.to_string(),
+        s.yes.to_string(),
+        s.no.to_string(),
+        percent(s.yes_rate),
+    ]
+}
+
+pub fn variant_cells(v: &VariantFigures) -> Vec<String> {
+    vec![
+        v.variant.clone(),
+        v.contacts.to_string(),
+        v.converted.to_string(),
+        v.still.to_string(),
+        percent(v.rate),
+        interval(v.rate_low, v.rate_high),
+    ]
+}
+
+pub fn staff_cells(s: &StaffFigures) -> Vec<String> {
+    vec![
+        s.assignee.clone(),
+        s.created.to_string(),
+        s.done.to_string(),
+        s.on_time.to_string(),
+        s.late.to_string(),
+        s.open.to_string(),
+        s.overdue.to_string(),
+        s.escalated.to_string(),
+    ]
+}
+
+fn header(columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|c| c.to_string()).collect()
+}
+
 fn stage_rows(funnel: &FunnelCard) -> Rows {
-    let header = [
-        "stage",
-        "entered",
-        "converted",
-        "negative",
-        "exhausted",
-        "exited",
-        "other",
-        "still",
-        "rate",
-        "95% CI",
-        "median to goal",
-    ];
-    let mut rows = vec![header.map(String::from).to_vec()];
+    let mut rows = vec![header(&STAGE_COLUMNS)];
     for s in &funnel.stages {
         let mark = if funnel.bottleneck.as_deref() == Some(&s.stage) {
             " <- bottleneck"
@@ -314,101 +405,32 @@ fn stage_rows(funnel: &FunnelCard) -> Rows {
         } else {
             ""
         };
-        rows.push(vec![
-            format!("{}{mark}", s.stage),
-            s.entered.to_string(),
-            s.converted.to_string(),
-            s.negative.to_string(),
-            s.exhausted.to_string(),
-            s.exited.to_string(),
-            s.other.to_string(),
-            s.still.to_string(),
-            percent(s.rate),
-            interval(s.rate_low, s.rate_high),
-            duration(s.median_seconds),
-        ]);
+        let mut row = vec![format!("{}{mark}", s.stage)];
+        row.extend(stage_cells(s));
+        rows.push(row);
     }
     rows
 }
 
 fn step_rows(funnel: &FunnelCard) -> Rows {
-    let header = [
-        "step",
-        "channel",
-        "queued",
-        "sent",
-        "delivered",
-        "failed",
-        "skipped",
-        "yes",
-        "no",
-        "yes rate",
-    ];
-    let mut rows = vec![header.map(String::from).to_vec()];
+    let mut rows = vec![header(&STEP_COLUMNS)];
     for s in &funnel.steps {
-        rows.push(vec![
-            format!("{}/{}", s.stage, s.step),
-            s.channel.clone().unwrap_or_else(|| "-".to_string()),
-            s.queued.to_string(),
-            s.sent.to_string(),
-            s.delivered.to_string(),
-            s.failed.to_string(),
-            s.skipped.to_string(),
-            s.yes.to_string(),
-            s.no.to_string(),
-            percent(s.yes_rate),
-        ]);
+        let mut row = vec![format!("{}/{}", s.stage, s.step)];
+        row.extend(step_cells(s));
+        rows.push(row);
     }
     rows
 }
 
 fn variant_rows(split: &SplitFigures) -> Rows {
-    let header = [
-        "variant",
-        "contacts",
-        "converted",
-        "still",
-        "rate",
-        "95% CI",
-    ];
-    let mut rows = vec![header.map(String::from).to_vec()];
-    for v in &split.variants {
-        rows.push(vec![
-            v.variant.clone(),
-            v.contacts.to_string(),
-            v.converted.to_string(),
-            v.still.to_string(),
-            percent(v.rate),
-            interval(v.rate_low, v.rate_high),
-        ]);
-    }
+    let mut rows = vec![header(&VARIANT_COLUMNS)];
+    rows.extend(split.variants.iter().map(variant_cells));
     rows
 }
 
 fn staff_rows(funnel: &FunnelCard) -> Rows {
-    let header = [
-        "assignee",
-        "tasks",
-        "done",
-        "on time",
-        "late",
-        "open",
-        "overdue",
-        "escalated",
-    ];
-    let mut rows = vec![header.map(String::from).to_vec()];
-    for s in &funnel.staff {
-        rows.push(vec![
-            s.assignee.clone(),
-            s.created.to_string(),
-            s.done.to_string(),
-            s.on_time.to_string(),
-            s.late.to_string(),
-            s.open.to_string(),
-            s.overdue.to_string(),
-            s.escalated.to_string(),
-        ]);
-    }
+    let mut rows = vec![header(&STAFF_COLUMNS)];
+    rows.extend(funnel.staff.iter().map(staff_cells));
     rows
 }
 
