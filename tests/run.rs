@@ -527,19 +527,8 @@ fn status_shows_positions_counts_and_why_actions_failed() {
         "id,email,nickname,unsubscribed\nann,ann@example.com,Annie,no\nbob,bob@example.com,,no\n",
     );
     p.run_at("2026-03-02T10:00:00Z");
-    let status = p.funnel(&["status", "--format", "json"]);
-    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    let counts: Vec<(String, i64)> = status["outbox"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap().to_string(),
-                c["actions"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let status = p.status();
+    let counts = p.outbox_counts();
     assert_eq!(
         counts,
         [("delivered".to_string(), 2), ("failed".to_string(), 2)]
