@@ -33,14 +33,7 @@ td:first-child,th:first-child{position:sticky;left:0;background:#fff}tr.hot td:f
 /// The page for the whole scorecard.
 pub fn render(card: &Scorecard) -> String {
     let mut html = String::new();
-    let window = match (&card.since, &card.until) {
-        (None, None) => "all time".to_string(),
-        (since, until) => format!(
-            "{} to {}",
-            since.as_deref().unwrap_or("start"),
-            until.as_deref().unwrap_or("now")
-        ),
-    };
+    let window = scorecard::window(card);
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>funnel report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<p class=\"meta\">funnel report, {}{}</p>\n",

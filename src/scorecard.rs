@@ -247,15 +247,20 @@ pub fn verdict(c: &Comparison) -> String {
     }
 }
 
-fn table(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
-    let window = match (&card.since, &card.until) {
+/// The period a scorecard covers, in words.
+pub fn window(card: &Scorecard) -> String {
+    match (&card.since, &card.until) {
         (None, None) => "all time".to_string(),
         (since, until) => format!(
             "{} to {}",
             since.as_deref().unwrap_or("start"),
             until.as_deref().unwrap_or("now")
         ),
-    };
+    }
+}
+
+fn table(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
+    let window = window(card);
     if card.funnels.is_empty() {
         return writeln!(out, "no funnel has run yet ({window})");
     }
