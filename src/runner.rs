@@ -222,7 +222,7 @@ impl<'a> Runner<'a> {
                     due_at: due.clone(),
                     status: "queued".to_string(),
                 };
-                if store::enqueue(tx, &row, self.now)? {
+                if store::enqueue(tx, &row, None, self.now)? {
                     self.summary.escalated += 1;
                     self.plan(
                         &task.funnel,
@@ -883,7 +883,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             due_at: store::time(due),
             status: status.to_string(),
         };
-        if store::enqueue(self.tx, &row, self.now())? {
+        if store::enqueue(self.tx, &row, Some(&self.loaded.version), self.now())? {
             match status {
                 "stale" => self.runner.summary.stale += 1,
                 "failed" => self.runner.summary.failed += 1,

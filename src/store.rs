@@ -566,9 +566,16 @@ pub fn record_version(
 
 /// Queues an action; a row with the same idempotency key is left alone.
 /// Returns whether a row was added.
-pub fn enqueue(tx: &Connection, row: &OutboxRow, created: DateTime<Utc>) -> StoreResult<bool> {
-    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
-        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created)])?;
+/// `version` is the funnel version the action was queued under, when the
+/// writer knows it.
+pub fn enqueue(
+    tx: &Connection,
+    row: &OutboxRow,
+    version: Option<&str>,
+    created: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
+        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created), version])?;
     Ok(added > 0)
 }
 
@@ -1067,8 +1074,8 @@ mod tests {
             status: "queued".into(),
         };
         let tx = store.transaction().unwrap();
-        assert!(enqueue(&tx, &row, Utc::now()).unwrap());
-        assert!(!enqueue(&tx, &row, Utc::now()).unwrap());
+        assert!(enqueue(&tx, &row, None, Utc::now()).unwrap());
+        assert!(!enqueue(&tx, &row, None, Utc::now()).unwrap());
         tx.commit().unwrap();
         assert_eq!(outbox(store.connection(), "queued").unwrap().len(), 1);
     }

@@ -147,15 +147,22 @@ BEGIN
 END;
 
 -- Escalation notices are counted with the staff's tasks, not as sends.
+-- The runner writes the version a row was queued under; a row written
+-- without one (an older writer, the upgrade below) gets the funnel's latest.
+CREATE TRIGGER report_version AFTER INSERT ON outbox
+WHEN NEW.version IS NULL AND NEW.key NOT LIKE '%/escalation'
+BEGIN
+    UPDATE outbox SET version = coalesce((
+        SELECT v.version FROM versions v WHERE v.funnel = NEW.funnel ORDER BY v.last_run DESC LIMIT 1), '')
+    WHERE id = NEW.id;
+END;
+
 CREATE TRIGGER report_queued AFTER INSERT ON outbox
 WHEN NEW.key NOT LIKE '%/escalation'
 BEGIN
-    UPDATE outbox SET version = coalesce(NEW.version, (
-        SELECT v.version FROM versions v WHERE v.funnel = NEW.funnel ORDER BY v.last_run DESC LIMIT 1), '')
-    WHERE id = NEW.id;
-    INSERT INTO step_sends
-        SELECT NEW.funnel, NEW.step, NEW.channel, o.version, substr(NEW.due_at, 1, 10), NEW.status, 1
-        FROM outbox o WHERE o.id = NEW.id
+    INSERT INTO step_sends VALUES (NEW.funnel, NEW.step, NEW.channel, coalesce(NEW.version, (
+        SELECT v.version FROM versions v WHERE v.funnel = NEW.funnel ORDER BY v.last_run DESC LIMIT 1), ''),
+        substr(NEW.due_at, 1, 10), NEW.status, 1)
         ON CONFLICT DO UPDATE SET actions = actions + 1;
 END;
 
