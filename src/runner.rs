@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Utc};
@@ -47,9 +47,8 @@ pub struct Loaded {
     pub funnel: Funnel,
     /// A hash of the funnel file, recorded in history.
     pub version: String,
-    /// The funnel file, and the git commit it is unchanged since, if any.
-    pub path: String,
-    pub git_commit: Option<String>,
+    /// The funnel file.
+    pub path: PathBuf,
     pub templates: Handlebars<'static>,
 }
 
@@ -81,8 +80,7 @@ impl Loaded {
         Ok(Self {
             funnel,
             version: version(source_text),
-            path: String::new(),
-            git_commit: None,
+            path: PathBuf::new(),
             templates,
         })
     }

@@ -1,6 +1,6 @@
 //! One `funnel run`: check and load the funnels, read the feeds, walk every
-//! contact through the [`Runner`] in its own transaction, escalate overdue
-//! tasks, then deliver what was queued. A bad funnel stops the run before
+//! contact through the [`Runner`] (a thousand contacts per transaction),
+//! escalate overdue tasks, then deliver what was queued. A bad funnel stops the run before
 //! anything changes; a bad feed row is reported and skipped.
 
 use std::collections::{BTreeMap, HashMap};
@@ -88,8 +88,7 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
         let text = checked.sources.get(funnel.source).text.clone();
         let dir = file.parent().unwrap_or(Path::new(".")).join("templates");
         let mut one = Loaded::new(funnel, &text, &dir).map_err(TickError::Templates)?;
-        one.git_commit = git_commit(&file);
-        one.path = file.display().to_string();
+        one.path = file;
         loaded.push(one);
     }
     Ok(loaded)
@@ -197,8 +196,10 @@ pub fn tick(
                 &tx,
                 &loaded.funnel.name,
                 &loaded.version,
-                &loaded.path,
-                loaded.git_commit.as_deref(),
+                &loaded.path.display().to_string(),
+                // Asked only here, where a run records a version: `deliver`
+                // and `--dry-run` load funnels too but need no commit.
+                git_commit(&loaded.path).as_deref(),
                 options.now,
             )?;
         }
