@@ -675,17 +675,18 @@ impl Walk<'_, '_, '_, '_, '_> {
                 Channel::Sms => caps.sms,
                 Channel::Messenger => caps.messenger,
             };
+            let own_channel = [channel.name()];
             let limits = [
-                own.map(|cap| (cap, vec![channel.name()])),
+                own.map(|cap| (cap, &own_channel[..])),
                 caps.messages
-                    .map(|cap| (cap, vec!["email", "sms", "messenger"])),
+                    .map(|cap| (cap, &["email", "sms", "messenger"][..])),
             ];
             for (cap, channels) in limits.into_iter().flatten() {
                 let count = usize::try_from(cap.count).unwrap_or(usize::MAX);
                 let sent = store::marketing_sent_after(
                     self.tx,
                     &self.contact.id,
-                    &channels,
+                    channels,
                     at - cap.period,
                 )?;
                 // Once the oldest of the last `count` leaves the period,
@@ -955,9 +956,10 @@ impl Walk<'_, '_, '_, '_, '_> {
                 }
             }
         }
-        let tags = match self.runner.tags {
-            true => store::tags_of(self.tx, &self.contact.id).unwrap_or_default(),
-            false => Vec::new(),
+        let tags = if self.runner.tags {
+            store::tags_of(self.tx, &self.contact.id).unwrap_or_default()
+        } else {
+            Vec::new()
         };
         let tags: Vec<cel::Value> = tags
             .into_iter()
