@@ -28,6 +28,7 @@ use crate::model::{
 };
 use crate::schedule::Reentry;
 use crate::store::{self, Journey, Kind, OutboxRow, StoreError, Task, Transition};
+use crate::template::{self, Part};
 
 /// How far one contact may move in one tick before the runner calls it a
 /// loop; `check` rejects zero-delay loops, so only a bug can get here.
@@ -49,32 +50,33 @@ pub struct Loaded {
     pub version: String,
     /// The funnel file.
     pub path: PathBuf,
+    /// Text templates: unescaped, since emails and texts are not web pages.
     pub templates: Handlebars<'static>,
+    /// The HTML bodies of emails (`NAME.html.hbs`), registered as `NAME`
+    /// and HTML-escaping every value they insert.
+    pub html: Handlebars<'static>,
 }
 
 impl Loaded {
-    /// Registers every `templates/*.hbs` of `dir`, strict and unescaped
-    /// (these are emails and texts, not web pages).
+    /// Registers every template file of `dir`, strict, each part in its own
+    /// registry.
     pub fn new(funnel: Funnel, source_text: &str, dir: &Path) -> Result<Self, String> {
         let mut templates = Handlebars::new();
         templates.set_strict_mode(true);
         templates.register_escape_fn(handlebars::no_escape);
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(_) => Vec::new(),
-        };
-        for path in entries {
-            let Some(name) = path
-                .file_stem()
-                .and_then(|n| n.to_str())
-                .filter(|_| path.extension().is_some_and(|x| x == "hbs"))
-            else {
-                continue;
-            };
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
+        // A missing or unreadable directory leaves the registries empty:
+        // `check` has already reported it, and each action then fails alone.
+        for (name, part, path) in template::files(dir).unwrap_or_default() {
             let text =
                 std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            templates
-                .register_template_string(name, text)
+            let registry = match part {
+                Part::Text => &mut templates,
+                Part::Html => &mut html,
+            };
+            registry
+                .register_template_string(&name, text)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         Ok(Self {
@@ -82,6 +84,7 @@ impl Loaded {
             version: version(source_text),
             path: PathBuf::new(),
             templates,
+            html,
         })
     }
 }
@@ -795,10 +798,20 @@ impl Walk<'_, '_, '_, '_, '_> {
                     Channel::Email => self.field_text("email"),
                     Channel::Sms | Channel::Messenger => self.field_text("phone"),
                 };
-                let rendered = self.render(template, &data);
-                let payload = rendered.map(|text| {
+                let html = match channel {
+                    Channel::Email => self.render_html(template, &data).transpose(),
+                    Channel::Sms | Channel::Messenger => Ok(None),
+                };
+                let rendered = self
+                    .render(template, &data)
+                    .and_then(|text| Ok((text, html?)));
+                let payload = rendered.map(|(text, html)| {
                     let (subject, body) = split_subject(&text);
-                    json!({ "to": to, "subject": subject, "body": body, "template": template, "transactional": transactional })
+                    let mut payload = json!({ "to": to, "subject": subject, "body": body, "template": template, "transactional": transactional });
+                    if let Some(html) = html {
+                        payload["html"] = Json::String(html);
+                    }
+                    payload
                 });
                 (channel.name(), payload)
             }
@@ -928,6 +941,15 @@ impl Walk<'_, '_, '_, '_, '_> {
             .templates
             .render(template, data)
             .map_err(|e| format!("template {template}: {}", e.reason()))
+    }
+
+    /// The HTML body of the email `template`, when it has one.
+    fn render_html(&self, template: &str, data: &Json) -> Option<Result<String, String>> {
+        let html = &self.loaded.html;
+        html.has_template(template).then(|| {
+            html.render(template, data)
+                .map_err(|e| format!("template {template}.html: {}", e.reason()))
+        })
     }
 
     fn cel_context(&self) -> cel::Context<'static, 'static> {

@@ -1,6 +1,7 @@
-//! Message templates: `templates/NAME.hbs` beside the funnel files. Loaded
-//! once per directory; each keeps the contact fields it reads so the linter
-//! can check them against the funnel's declaration. Rendering is the
+//! Message templates: `templates/NAME.hbs` beside the funnel files, and
+//! for an email an optional `templates/NAME.html.hbs` with its HTML body.
+//! Loaded once per directory; each keeps the contact fields it reads so the
+//! linter can check them against the funnel's declaration. Rendering is the
 //! runner's job.
 
 use std::io;
@@ -25,11 +26,52 @@ pub struct Template {
     pub has_subject: bool,
 }
 
+/// The HTML body of an email sits beside its text template:
+/// `NAME.html.hbs` next to `NAME.hbs`.
+const HTML_SUFFIX: &str = ".html";
+
+/// Which part of a message a template file renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// `NAME.hbs`: an email's subject and plain text, or a whole SMS,
+    /// webhook body, task brief or notification.
+    Text,
+    /// `NAME.html.hbs`: the HTML alternative of the email `NAME`.
+    Html,
+}
+
+/// The template files of `dir` in name order, each with the template name
+/// and part it holds. A missing directory has none.
+pub fn files(dir: &Path) -> io::Result<Vec<(String, Part, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files: Vec<(String, Part, PathBuf)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "hbs"))
+        .filter_map(|path| {
+            let stem = path.file_stem()?.to_str()?;
+            let (name, part) = match stem.strip_suffix(HTML_SUFFIX) {
+                Some(name) => (name.to_string(), Part::Html),
+                None => (stem.to_string(), Part::Text),
+            };
+            Some((name, part, path))
+        })
+        .collect();
+    files.sort_by(|a, b| a.2.cmp(&b.2));
+    Ok(files)
+}
+
 /// The templates of one funnel directory.
 #[derive(Debug, Default)]
 pub struct TemplateDir {
     pub dir: PathBuf,
+    /// `NAME.hbs` files by name.
     pub templates: IndexMap<String, Template>,
+    /// `NAME.html.hbs` files by the name of the email they belong to.
+    pub html: IndexMap<String, Template>,
 }
 
 impl TemplateDir {
@@ -38,33 +80,32 @@ impl TemplateDir {
     pub fn load(dir: &Path, sources: &mut Sources) -> io::Result<Self> {
         let mut catalogue = TemplateDir {
             dir: dir.to_path_buf(),
-            templates: IndexMap::new(),
+            ..TemplateDir::default()
         };
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(catalogue),
-            Err(e) => return Err(e),
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "hbs"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let Some(name) = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .map(str::to_string)
-            else {
-                continue;
-            };
+        for (name, part, path) in files(dir)? {
             let bytes = std::fs::read(&path)?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))?;
             let template = Template::read(&name, &text, sources.add(&path, text.clone()));
-            catalogue.templates.insert(name, template);
+            match part {
+                Part::Text => catalogue.templates.insert(name, template),
+                Part::Html => catalogue.html.insert(name, template),
+            };
         }
         Ok(catalogue)
+    }
+
+    /// Every template file, text and HTML.
+    pub fn all(&self) -> impl Iterator<Item = &Template> {
+        self.templates.values().chain(self.html.values())
+    }
+
+    /// The files the template `name` renders from: its text, then its HTML.
+    pub fn parts(&self, name: &str) -> impl Iterator<Item = &Template> {
+        self.templates
+            .get(name)
+            .into_iter()
+            .chain(self.html.get(name))
     }
 }
 

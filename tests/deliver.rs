@@ -714,26 +714,25 @@ fn the_quote_example_delivers_its_emails_and_its_crm_webhook() {
 }
 
 #[test]
-fn a_row_with_an_html_part_goes_out_as_multipart_alternative() {
-    // The runner does not render HTML templates yet; the SMTP channel sends
-    // a row's `html` beside its text when there is one.
+fn an_email_with_an_html_template_goes_out_as_multipart_alternative() {
+    // `hello.html.hbs` is the HTML body of the email `hello`: values are
+    // HTML-escaped there and left raw in the text part and subject.
     let smtp = SmtpServer::start();
     let http = HttpServer::ok();
-    let p = project(smtp.port, http.port, "", "");
-    run(&p, T0);
-    let db = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
-    let payload = serde_json::json!({
-        "to": "ann@example.com", "subject": "Hi", "transactional": true,
-        "body": "Tom & Jerry", "html": "<p>Tom &amp; Jerry</p>"
-    });
-    db.execute(
-        "INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES ('news/ann/1/hello', 'news', 'ann', 'hello', 'email', ?1, ?2, 'queued', ?2)",
-        rusqlite::params![payload.to_string(), T0],
-    )
-    .unwrap();
-    drop(db);
-    assert!(deliver(&p, T0).stderr.contains("delivered 1"));
-    let mail = &smtp.mails()[0];
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345670,Tom & <Jerry>,no\n",
+    );
+    p.write(
+        "funnels/templates/hello.html.hbs",
+        "<p>Hi <b>{{contact.first_name}}</b> &amp; welcome</p>\n",
+    );
+    assert!(run(&p, T0).stderr.contains("delivered 3"));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
     assert!(
         mail.header("Content-Type")
             .unwrap()
@@ -741,14 +740,47 @@ fn a_row_with_an_html_part_goes_out_as_multipart_alternative() {
         "{}",
         mail.data
     );
-    assert!(mail.data.contains("Tom & Jerry"), "{}", mail.data);
+    assert_eq!(mail.header("Subject").unwrap(), "Hello Tom & <Jerry>");
     assert!(
-        mail.data.contains("<p>Tom &amp; Jerry</p>"),
+        mail.data.contains("Hi Tom & <Jerry> & welcome <3"),
         "{}",
         mail.data
     );
-    // Transactional: no List-Unsubscribe.
-    assert_eq!(mail.header("List-Unsubscribe"), None);
+    assert!(
+        mail.data
+            .contains("<p>Hi <b>Tom &amp; &lt;Jerry&gt;</b> &amp; welcome</p>"),
+        "{}",
+        mail.data
+    );
+    // The SMS shares the contact but has no HTML part.
+    let text = &http.requests()[0];
+    assert!(!text.body.contains("&lt;"), "{}", text.body);
+}
+
+#[test]
+fn an_html_template_that_fails_to_render_fails_that_email_alone() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::ok();
+    let p = project(smtp.port, http.port, "", "ann,ann@example.com,,Ann,no\n");
+    // Strict mode: a field this contact has no value for is an error,
+    // recorded on the action, not a blank in the email.
+    p.write(
+        "funnels/news.yaml",
+        &FUNNEL.replace("phone: phone,", "phone: phone?,"),
+    )
+    .write(
+        "funnels/templates/hello.html.hbs",
+        "<p>Call us back on {{contact.phone}}</p>",
+    );
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("failed 1"), "{}", out.stderr);
+    assert!(smtp.mails().is_empty());
+    let status = p.funnel(&["status"]);
+    assert!(
+        status.stdout.contains("hello.html") && status.stdout.contains("phone"),
+        "{}",
+        status.stdout
+    );
 }
 
 #[test]

@@ -91,3 +91,54 @@ fn invalid_fixtures_trigger_their_rule() {
         insta::assert_snapshot!(rule.id, human(&checked));
     }
 }
+
+/// `NAME.html.hbs` is the HTML body of the email `NAME`: the template rules
+/// read it with its text template.
+#[test]
+fn html_templates_are_checked_as_part_of_their_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    let funnel = std::fs::read_to_string(fixture("unused-template", "valid"))
+        .unwrap()
+        .replace("template: call-brief", "template: offer");
+    let funnel_path = dir.path().join("funnel.yaml");
+    std::fs::write(&funnel_path, funnel).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(templates.join(name), text).unwrap();
+    write(
+        "welcome.hbs",
+        "subject: Welcome\n---\nHi {{contact.first_name}}\n",
+    );
+    write(
+        "welcome.html.hbs",
+        "<p>Hi {{contact.first_name}} {{contact.nickname}}</p>\n{{#if contact.email}}\n",
+    );
+    // `offer` has only its HTML part: no subject, no text for plain clients.
+    write("offer.html.hbs", "<p>Our offer</p>\n");
+    write("retired.html.hbs", "<p>Old news</p>\n");
+
+    let checked = Linter::new(&Config::default())
+        .check(std::slice::from_ref(&funnel_path))
+        .unwrap();
+    let found: Vec<(&str, String)> = checked
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.message.clone()))
+        .collect();
+    let has = |code: &str, words: &str| found.iter().any(|(c, m)| *c == code && m.contains(words));
+    assert!(
+        has("invalid-template", "`welcome` does not compile"),
+        "{found:?}"
+    );
+    assert!(has("unknown-field", "contact.nickname"), "{found:?}");
+    assert!(has("missing-template", "no template `offer`"), "{found:?}");
+    assert!(has("unused-template", "`retired`"), "{found:?}");
+    assert!(!has("unused-template", "`welcome`"), "{found:?}");
+    assert_eq!(found.len(), 4, "{found:?}");
+    let report = human(&checked);
+    assert!(
+        report.contains("offer.html.hbs is only the HTML part"),
+        "{report}"
+    );
+    assert!(report.contains("welcome.html.hbs"), "{report}");
+}

@@ -166,7 +166,37 @@ pub fn template_data(row: &OutboxRow) -> serde_json::Value {
         "to": field("to"),
         "subject": field("subject"),
         "body": field("body"),
+        "html": field("html"),
         "fields": field("contact"),
         "payload": payload,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_templates_see_the_subject_text_and_html_of_an_email() {
+        let mut email = OutboxRow {
+            key: "f/c/1/s".into(),
+            funnel: "f".into(),
+            contact: "c".into(),
+            step: "s".into(),
+            channel: "email".into(),
+            payload: serde_json::json!({
+                "to": "ann@example.com", "subject": "Hi", "body": "Tom & Jerry",
+                "html": "<p>Tom &amp; Jerry</p>"
+            }),
+            due_at: "2026-01-01T00:00:00Z".into(),
+            status: "queued".into(),
+        };
+        let data = template_data(&email);
+        assert_eq!(data["to"], "ann@example.com");
+        assert_eq!(data["subject"], "Hi");
+        assert_eq!(data["body"], "Tom & Jerry");
+        assert_eq!(data["html"], "<p>Tom &amp; Jerry</p>");
+        email.payload = serde_json::json!({ "body": "Tom & Jerry" });
+        assert_eq!(template_data(&email)["html"], serde_json::Value::Null);
+    }
 }

@@ -8,7 +8,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     check: Check::Project(check),
     summary: "A template file has a handlebars syntax error.",
-    what: "Compiles every `templates/*.hbs` file with handlebars and reports syntax errors at their line and column.",
+    what: "Compiles every `templates/*.hbs` file (text and `.html.hbs`) with handlebars and reports syntax errors at their line and column.",
     why: "A template that does not compile fails every message that uses it, at send time, contact by contact.",
     example: "Hi {{contact.first_name}},\n{{#if contact.vip}}an offer for you   # `{{/if}}` is missing",
 };
@@ -17,7 +17,7 @@ fn check(project: &Project) -> Vec<Diagnostic> {
     project
         .dirs
         .iter()
-        .flat_map(|(dir, _)| dir.templates.values())
+        .flat_map(|(dir, _)| dir.all())
         .filter_map(|template| {
             let (message, span) = template.error.as_ref()?;
             Some(

@@ -21,6 +21,16 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         .filter(|(name, _)| !cx.templates.templates.contains_key(name))
         .map(|(name, span)| {
             let file = cx.templates.dir.join(format!("{name}.hbs"));
+            let help = if cx.templates.html.contains_key(name) {
+                // An HTML body alone has no subject and nothing for mail
+                // clients that show text only.
+                format!(
+                    "{name}.html.hbs is only the HTML part: create {} with the subject and the plain-text body",
+                    file.display()
+                )
+            } else {
+                format!("{} Or create {}", suggest(name, known()), file.display())
+            };
             Diagnostic::new(
                 &RULE,
                 cx.funnel.source,
@@ -28,11 +38,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
                 format!("no template `{name}`"),
             )
             .label(format!("expected {}", file.display()))
-            .help(format!(
-                "{} Or create {}",
-                suggest(name, known()),
-                file.display()
-            ))
+            .help(help)
         })
         .collect()
 }

@@ -39,15 +39,13 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
         .collect();
     let mut seen: Vec<&str> = Vec::new();
     for (name, _) in &funnel.templates {
-        let Some(template) = cx.templates.templates.get(name) else {
-            continue;
-        };
         if seen.contains(&name.as_str()) {
             continue;
         }
         seen.push(name);
-        for (field, span) in template.fields.iter().filter(|(f, _)| !declared(f)) {
-            found.push(
+        for template in cx.templates.parts(name) {
+            for (field, span) in template.fields.iter().filter(|(f, _)| !declared(f)) {
+                found.push(
                 Diagnostic::new(
                     &RULE,
                     template.source,
@@ -56,6 +54,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
                 )
                 .help(help(field)),
             );
+            }
         }
     }
     found

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Warning,
     check: Check::Project(check),
     summary: "A file in `templates/` that no checked funnel refers to.",
-    what: "Compares the `.hbs` files of each templates directory with the templates named by the funnels checked beside it.",
+    what: "Compares the `.hbs` files of each templates directory (an email's `NAME.html.hbs` belongs to `NAME`) with the templates named by the funnels checked beside it.",
     why: "An unused template is usually a renamed one whose new name has a typo, or dead copy that someone will edit in vain.",
     example: "# templates/thanks-old.hbs exists, but every funnel says `template: thanks`",
 };
@@ -22,7 +22,7 @@ fn check(project: &Project) -> Vec<Diagnostic> {
                 .iter()
                 .any(|f| f.templates.iter().any(|(n, _)| n == name))
         };
-        for template in dir.templates.values().filter(|t| !used(&t.name)) {
+        for template in dir.all().filter(|t| !used(&t.name)) {
             found.push(
                 Diagnostic::new(
                     &RULE,
