@@ -214,20 +214,18 @@ fn generate(path: &Path, contacts: u64) {
 }
 
 fn outbox(tx: &Connection, contact: &str, step: &str, channel: &str, at: i64, failed: bool) {
-    let due = store::time(chrono::DateTime::from_timestamp(at, 0).expect("time"));
-    tx.prepare_cached(
-        "INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, 'bench', ?2, ?3, ?4, '{}', ?5, ?6, ?5)",
-    )
-    .expect("prepare")
-    .execute(params![
-        format!("bench/{contact}/1/{step}"),
-        contact,
-        step,
-        channel,
-        due,
-        if failed { "failed" } else { "delivered" }
-    ])
-    .expect("outbox");
+    let due = chrono::DateTime::from_timestamp(at, 0).expect("time");
+    let row = store::OutboxRow {
+        key: format!("bench/{contact}/1/{step}"),
+        funnel: "bench".into(),
+        contact: contact.into(),
+        step: step.into(),
+        channel: channel.into(),
+        payload: serde_json::json!({}),
+        due_at: store::time(due),
+        status: if failed { "failed" } else { "delivered" }.into(),
+    };
+    store::enqueue(tx, &row, None, due).expect("outbox");
 }
 
 fn task(tx: &Connection, contact: &str, step: &str, at: i64, i: u64) {

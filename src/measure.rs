@@ -1,5 +1,6 @@
 //! Measure: the figures of `funnel report`, from the state's summary tables
-//! (kept by the triggers of the store's v4 migration, `store/v4_summaries.sql`)
+//! (tables of the store's v4 migration, `store/v4_summaries.sql`, kept by
+//! `store/counters.rs` and two triggers)
 //! and, when they can be read, the funnel definitions, which give the stage
 //! and step order, each stage's goal and which stages are ends. Reads only
 //! counters, never the history itself, so a report costs the same at ten

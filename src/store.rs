@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+mod counters;
+
 /// Migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -122,6 +124,16 @@ CREATE TABLE outbox_files (
     // history rows reads a few thousand counters instead. See
     // `measure.rs` for what each one means.
     include_str!("store/v4_summaries.sql"),
+    // v5: history lines and queued actions are counted by the store's
+    // writes (`store/counters.rs`), not by triggers.
+    r#"
+DROP TRIGGER report_arrival;
+DROP TRIGGER report_departure;
+DROP TRIGGER report_split;
+DROP TRIGGER report_step;
+DROP TRIGGER report_version;
+DROP TRIGGER report_queued;
+"#,
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -491,14 +503,13 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
     Ok(())
 }
 
-/// Cached: with the report's triggers, preparing the insert compiles them
-/// too, which would cost more than the insert itself.
+/// Appends a history line and counts it for `funnel report`.
 pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
-    Ok(())
+    counters::history_line(tx, tx.last_insert_rowid(), t, version)
 }
 
 /// When the marketing messages to `contact` on `channels` that reach (or
@@ -565,18 +576,41 @@ pub fn record_version(
 }
 
 /// Queues an action; a row with the same idempotency key is left alone.
-/// Returns whether a row was added.
-/// `version` is the funnel version the action was queued under, when the
-/// writer knows it.
+/// Returns whether a row was added, and counts it for `funnel report`.
+/// `version` is the funnel version the action was queued under; a writer
+/// that does not know it gets the funnel's latest (escalation notices none).
 pub fn enqueue(
     tx: &Connection,
     row: &OutboxRow,
     version: Option<&str>,
     created: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    let latest;
+    let version = match version {
+        Some(version) => Some(version),
+        None if counters::is_escalation(&row.key) => None,
+        None => {
+            latest = latest_version(tx, &row.funnel)?;
+            Some(latest.as_str())
+        }
+    };
     let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
         .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created), version])?;
+    if added > 0 {
+        counters::queued(tx, row, version.unwrap_or_default())?;
+    }
     Ok(added > 0)
+}
+
+/// The version of `funnel` that ran last, or "" before any run recorded one.
+fn latest_version(tx: &Connection, funnel: &str) -> StoreResult<String> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT version FROM versions WHERE funnel = ?1 ORDER BY last_run DESC LIMIT 1",
+        )?
+        .query_row(params![funnel], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default())
 }
 
 pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
@@ -1049,6 +1083,161 @@ mod tests {
             .query_row("SELECT seconds FROM stage_times", [], |r| r.get(0))
             .unwrap();
         assert_eq!(seconds, 26 * 3600);
+    }
+
+    /// The report's counters as the v4 triggers kept them and as the store
+    /// keeps them now agree, over a few hundred varied history lines and
+    /// queued actions.
+    #[test]
+    fn counters_match_the_triggers_they_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join("v4.db")).unwrap();
+        for sql in &MIGRATIONS[..4] {
+            old.execute_batch(sql).unwrap();
+        }
+        let mut store = Store::open(&dir.path().join("v5.db")).unwrap();
+        let new = store.transaction().unwrap();
+        for db in [&old, &*new] {
+            db.execute_batch(
+                "INSERT INTO versions VALUES ('f', 'v1', 'f.yaml', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+                 INSERT INTO versions VALUES ('f', 'v2', 'f.yaml', NULL, '2026-02-01T00:00:00Z', '2026-02-01T00:00:00Z');",
+            )
+            .unwrap();
+        }
+        let stages = ["a", "b", "c", "opted-out"];
+        let mut random = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            random % n
+        };
+        for contact in 0..40 {
+            for entry in 1..=2 {
+                let mut at = 1_767_225_600 + contact * 7_200 + entry * 40 * 86_400;
+                let mut stage = "a";
+                let mut lines = vec![(Kind::Enter, None, None, Some(stage), None)];
+                for _ in 0..6 {
+                    let other = stages[next(4) as usize];
+                    let step = ["s1", "s2"][next(2) as usize];
+                    let line = match next(9) {
+                        0 => (Kind::Goal, Some(stage), None, Some(other), None),
+                        1 => (
+                            Kind::WaitYes,
+                            Some(stage),
+                            Some(step),
+                            Some(stage),
+                            Some("s2"),
+                        ),
+                        2 => (Kind::WaitYes, Some(stage), Some(step), Some(other), None),
+                        3 => (Kind::WaitNo, Some(stage), Some(step), Some(other), None),
+                        4 => (Kind::BranchYes, Some(stage), Some(step), Some(other), None),
+                        5 => (
+                            Kind::BranchNo,
+                            Some(stage),
+                            Some(step),
+                            Some(stage),
+                            Some("s1"),
+                        ),
+                        6 => (
+                            Kind::Split,
+                            Some(stage),
+                            Some(step),
+                            Some(stage),
+                            Some(["x", "y"][next(2) as usize]),
+                        ),
+                        7 => (Kind::Exit, Some(stage), None, Some("opted-out"), None),
+                        _ => (Kind::Exhausted, Some(stage), None, Some(other), None),
+                    };
+                    lines.push(line);
+                    stage = line.3.unwrap_or(stage);
+                }
+                for (kind, from_stage, from_step, to_stage, to_step) in lines {
+                    at += i64::try_from(next(3 * 86_400)).unwrap();
+                    let when = time(DateTime::from_timestamp(at, 0).unwrap());
+                    let version = if when.as_str() < "2026-03-15" {
+                        "v1"
+                    } else {
+                        "v2"
+                    };
+                    let t = Transition {
+                        funnel: "f".into(),
+                        contact: format!("c{contact}"),
+                        entry,
+                        at: when.clone(),
+                        kind,
+                        from_stage: from_stage.map(str::to_string),
+                        from_step: from_step.map(str::to_string),
+                        to_stage: to_stage.map(str::to_string),
+                        to_step: to_step.map(str::to_string),
+                        reason: String::new(),
+                    };
+                    old.execute(
+                        "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
+                    )
+                    .unwrap();
+                    record(&new, &t, version).unwrap();
+                    let row = OutboxRow {
+                        key: format!(
+                            "f/c{contact}/{entry}/{}",
+                            ["s1", "escalation"][next(2) as usize]
+                        ),
+                        funnel: "f".into(),
+                        contact: t.contact.clone(),
+                        step: "s1".into(),
+                        channel: "email".into(),
+                        payload: serde_json::json!({}),
+                        due_at: when,
+                        status: ["queued", "stale"][next(2) as usize].into(),
+                    };
+                    let version = [None, Some(version)][next(2) as usize];
+                    old.execute(
+                        "INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7, ?6, ?8)",
+                        params![row.key, row.funnel, row.contact, row.step, row.channel, row.due_at, row.status, version],
+                    )
+                    .unwrap();
+                    enqueue(&new, &row, version, Utc::now()).unwrap();
+                }
+            }
+        }
+        let dump = |db: &Connection| -> Vec<String> {
+            let tables = [
+                "stage_flow",
+                "stage_times",
+                "step_flow",
+                "split_flow",
+                "step_sends",
+                "(SELECT key, version FROM outbox)",
+            ];
+            tables
+                .iter()
+                .flat_map(|table| {
+                    let mut statement = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
+                    let columns = statement.column_count();
+                    let mut rows: Vec<String> = statement
+                        .query_map([], |r| {
+                            let cells: Vec<String> = (0..columns)
+                                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                                .collect();
+                            Ok(format!("{table}: {}", cells.join(" | ")))
+                        })
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+                    rows.sort();
+                    rows
+                })
+                .collect()
+        };
+        let (before, after) = (dump(&old), dump(&new));
+        for table in ["stage_times", "split_flow", "step_flow"] {
+            assert!(
+                before.iter().any(|r| r.starts_with(table)),
+                "the lines exercise {table}"
+            );
+        }
+        assert_eq!(before, after);
     }
 
     #[test]
