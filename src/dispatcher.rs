@@ -120,7 +120,7 @@ impl<'a> Dispatcher<'a> {
             let mut files: IndexMap<&Path, Vec<&Pending>> = IndexMap::new();
             let mut sends = Vec::new();
             for pending in &page {
-                if let Some(reason) = self.opt_outs.check(store.connection(), &pending.row)? {
+                if let Some(reason) = self.opt_outs.check(store.connection(), pending)? {
                     outcomes.push((pending.id, Attempt::Suppressed { reason }));
                     continue;
                 }
@@ -153,8 +153,16 @@ impl<'a> Dispatcher<'a> {
             }
             let lengths = self.write_files(store.connection(), &files, &mut outcomes)?;
             let tx = store.transaction()?;
+            let delivered: Vec<i64> = outcomes
+                .iter()
+                .filter(|(_, attempt)| *attempt == Attempt::Delivered)
+                .map(|(id, _)| *id)
+                .collect();
+            store::record_delivered(&tx, &delivered)?;
             for (id, attempt) in &outcomes {
-                store::record_attempt(&tx, *id, attempt)?;
+                if *attempt != Attempt::Delivered {
+                    store::record_attempt(&tx, *id, attempt)?;
+                }
                 match attempt {
                     Attempt::Delivered => report.delivered += 1,
                     Attempt::Retry { .. } => report.retrying += 1,
@@ -358,35 +366,35 @@ impl OptOuts {
     fn check(
         &self,
         connection: &Connection,
-        row: &OutboxRow,
+        pending: &Pending,
     ) -> Result<Option<String>, StoreError> {
+        let row = &pending.row;
         if !CONTACT_FACING.contains(&row.channel.as_str()) {
             return Ok(None);
         }
         let Some(exits) = self.funnels.get(&row.funnel) else {
             return Ok(None);
         };
-        let Some(journey) = store::journey(connection, &row.funnel, &row.contact)? else {
+        let Some((stage, entry)) = &pending.journey else {
             return Ok(None);
         };
         // The key is funnel/contact/entry/step; contact ids may hold `/`.
-        let entry = row
+        let queued_in = row
             .key
             .rsplit('/')
             .nth(1)
             .and_then(|e| e.parse::<i64>().ok());
         let own_step = exits
             .steps
-            .get(&journey.stage)
+            .get(stage)
             .is_some_and(|steps| steps.contains(&row.step));
-        if entry != Some(journey.entry) || !exits.targets.contains(&journey.stage) || own_step {
+        if queued_in != Some(*entry) || !exits.targets.contains(stage) || own_step {
             return Ok(None);
         }
         // Reaching `opted-out` by running out of steps is no opt-out.
-        if store::entered_by_exit(connection, &journey)? {
+        if store::entered_by_exit(connection, (&row.funnel, &row.contact), (stage, *entry))? {
             return Ok(Some(format!(
-                "not sent: the contact left for `{}` after it was queued",
-                journey.stage
+                "not sent: the contact left for `{stage}` after it was queued"
             )));
         }
         Ok(None)

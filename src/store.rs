@@ -125,7 +125,7 @@ CREATE TABLE outbox_files (
     // `measure.rs` for what each one means.
     include_str!("store/v4_summaries.sql"),
     // v5: history lines and queued actions are counted by the store's
-    // writes (`store/counters.rs`), not by triggers.
+    // writes (`store/counters.rs`), not by triggers; one index fewer.
     r#"
 DROP TRIGGER report_arrival;
 DROP TRIGGER report_departure;
@@ -133,6 +133,8 @@ DROP TRIGGER report_split;
 DROP TRIGGER report_step;
 DROP TRIGGER report_version;
 DROP TRIGGER report_queued;
+-- `outbox_pending` (status, id) serves every lookup by status.
+DROP INDEX outbox_status;
 "#,
 ];
 
@@ -769,13 +771,17 @@ pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResul
 /// Whether a contact entered the stage it is in through an exit (the
 /// history line of the move into it says so), for the dispatcher's opt-out
 /// recheck. States written before kinds were recorded say it in the reason.
-pub fn entered_by_exit(connection: &Connection, journey: &Journey) -> StoreResult<bool> {
+pub fn entered_by_exit(
+    connection: &Connection,
+    (funnel, contact): (&str, &str),
+    (stage, entry): (&str, i64),
+) -> StoreResult<bool> {
     let found: Option<(String, String)> = connection
         .prepare_cached(
             "SELECT kind, reason FROM history WHERE contact = ?1 AND funnel = ?2 AND entry = ?3 AND to_stage = ?4 AND (from_stage IS NULL OR from_stage != to_stage) ORDER BY id DESC LIMIT 1",
         )?
         .query_row(
-            params![journey.contact, journey.funnel, journey.entry, journey.stage],
+            params![contact, funnel, entry, stage],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -792,6 +798,9 @@ pub struct Pending {
     pub row: OutboxRow,
     /// Attempts already made.
     pub attempts: u32,
+    /// The contact's journey in the row's funnel now, if any: its stage and
+    /// entry number, for the opt-out recheck.
+    pub journey: Option<(String, i64)>,
 }
 
 /// Up to `limit` queued rows after id `after` whose retry time has come,
@@ -803,7 +812,9 @@ pub fn due_outbox(
     limit: usize,
 ) -> StoreResult<Vec<Pending>> {
     let mut statement = connection.prepare_cached(
-        "SELECT id, key, funnel, contact, step, channel, payload, due_at, status, attempts FROM outbox WHERE status = 'queued' AND id > ?1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?2) ORDER BY id LIMIT ?3",
+        "SELECT o.id, o.key, o.funnel, o.contact, o.step, o.channel, o.payload, o.due_at, o.status, o.attempts, j.stage, j.entry \
+         FROM outbox o LEFT JOIN journeys j ON j.funnel = o.funnel AND j.contact = o.contact \
+         WHERE o.status = 'queued' AND o.id > ?1 AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?2) ORDER BY o.id LIMIT ?3",
     )?;
     let rows = statement.query_map(params![after, time(now), limit as i64], |r| {
         Ok(Pending {
@@ -820,6 +831,10 @@ pub fn due_outbox(
                 status: r.get(8)?,
             },
             attempts: u32::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+            journey: match (r.get(10)?, r.get(11)?) {
+                (Some(stage), Some(entry)) => Some((stage, entry)),
+                _ => None,
+            },
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -856,6 +871,22 @@ pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResul
         "UPDATE outbox SET status = ?1, next_attempt_at = ?2, error = ?3, attempts = attempts + ?4 WHERE id = ?5",
     )?
     .execute(params![status, next, error, counted, id])?;
+    Ok(())
+}
+
+/// Records that the rows `ids` went out: one statement for a whole page,
+/// since most of a pass is deliveries and a statement per row costs more
+/// than the row.
+pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string());
+    tx.prepare_cached(
+        "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1 \
+         WHERE id IN (SELECT value FROM json_each(?1))",
+    )?
+    .execute(params![ids])?;
     Ok(())
 }
 
