@@ -172,9 +172,11 @@ impl<'a> Runner<'a> {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;
             };
+            let journey = store::journey(tx, &loaded.funnel.name, &typed.id)?;
             // A `task.done` closes a task of the current journey: the feed
             // still holds the ones that closed an earlier journey's tasks.
-            let since = store::journey(tx, &loaded.funnel.name, &typed.id)?
+            let since = journey
+                .as_ref()
                 .map_or(DateTime::<Utc>::MAX_UTC, |j| j.entered_at);
             let done = events
                 .iter()
@@ -190,7 +192,7 @@ impl<'a> Runner<'a> {
                 tx,
                 contact: typed,
                 events,
-                journey: None,
+                journey,
                 cel: RefCell::new(None),
             }
             .run()?;
@@ -275,8 +277,8 @@ impl Walk<'_, '_, '_, '_, '_> {
         self.runner.now
     }
 
+    /// Walks the contact on from `self.journey`, as the state holds it.
     fn run(mut self) -> Result<(), StoreError> {
-        self.journey = store::journey(self.tx, &self.funnel().name, &self.contact.id)?;
         let before = self.journey.clone();
         self.walk()?;
         // Most contacts wait most of the time: write only what changed.
