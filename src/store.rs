@@ -136,6 +136,33 @@ DROP TRIGGER report_queued;
 -- `outbox_pending` (status, id) serves every lookup by status.
 DROP INDEX outbox_status;
 "#,
+    // v6: fewer b-trees per contact. Outbox status changes are counted by
+    // the store's writes too (a page of deliveries in two statements, not
+    // a trigger program per row); nothing reads `history_stage` since the
+    // counters took over; a journey is found by its key alone, so it needs
+    // no rowid and the key index that came with it.
+    r#"
+DROP TRIGGER report_status;
+DROP INDEX history_stage;
+CREATE TABLE journeys_v6 (
+    funnel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    entry INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    clock TEXT NOT NULL,
+    waiting_since TEXT,
+    stage_since TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    entered_at TEXT NOT NULL,
+    left_at TEXT,
+    PRIMARY KEY (funnel, contact)
+) WITHOUT ROWID;
+INSERT INTO journeys_v6 SELECT funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at FROM journeys;
+DROP TABLE journeys;
+ALTER TABLE journeys_v6 RENAME TO journeys;
+CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
+"#,
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -762,12 +789,6 @@ pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn set_outbox_status(tx: &Connection, key: &str, status: &str) -> StoreResult<()> {
-    tx.prepare_cached("UPDATE outbox SET status = ?1, attempts = attempts + 1 WHERE key = ?2")?
-        .execute(params![status, key])?;
-    Ok(())
-}
-
 /// Whether a contact entered the stage it is in through an exit (the
 /// history line of the move into it says so), for the dispatcher's opt-out
 /// recheck. States written before kinds were recorded say it in the reason.
@@ -867,6 +888,7 @@ pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResul
         Attempt::Dead { error } => ("dead", None, Some(error.as_str()), 1),
         Attempt::Suppressed { reason } => ("suppressed", None, Some(reason.as_str()), 0),
     };
+    counters::restatus(tx, "id = ?1", &id, status)?;
     tx.prepare_cached(
         "UPDATE outbox SET status = ?1, next_attempt_at = ?2, error = ?3, attempts = attempts + ?4 WHERE id = ?5",
     )?
@@ -882,10 +904,11 @@ pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
         return Ok(());
     }
     let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string());
-    tx.prepare_cached(
-        "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1 \
-         WHERE id IN (SELECT value FROM json_each(?1))",
-    )?
+    const PAGE: &str = "id IN (SELECT value FROM json_each(?1))";
+    counters::restatus(tx, PAGE, &ids, "delivered")?;
+    tx.prepare_cached(&format!(
+        "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1 WHERE {PAGE}"
+    ))?
     .execute(params![ids])?;
     Ok(())
 }
@@ -913,18 +936,20 @@ pub fn set_file_length(tx: &Connection, path: &str, length: u64) -> StoreResult<
 /// Puts dead letters back in the queue with a fresh count of attempts:
 /// all of them, or those whose key is in `keys`. Returns how many.
 pub fn requeue_dead(tx: &Connection, keys: &[String]) -> StoreResult<usize> {
-    if keys.is_empty() {
-        return Ok(tx.execute(
-            "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE status = 'dead'",
-            [],
-        )?);
-    }
+    const DEAD: &str = "status = 'dead' AND (?1 IS NULL OR key = ?1)";
+    let selections: Vec<Option<&str>> = if keys.is_empty() {
+        vec![None]
+    } else {
+        keys.iter().map(|key| Some(key.as_str())).collect()
+    };
     let mut count = 0;
-    for key in keys {
-        count += tx.execute(
-            "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE status = 'dead' AND key = ?1",
-            params![key],
-        )?;
+    for key in selections {
+        counters::restatus(tx, DEAD, &key, "queued")?;
+        count += tx
+            .prepare_cached(&format!(
+                "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE {DEAD}"
+            ))?
+            .execute(params![key])?;
     }
     Ok(count)
 }
@@ -1116,6 +1141,40 @@ mod tests {
         assert_eq!(seconds, 26 * 3600);
     }
 
+    /// v6 rebuilds the journeys table without a rowid: every journey
+    /// comes through, and the rowid is gone.
+    #[test]
+    fn upgrading_a_v5_state_keeps_its_journeys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let connection = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..5] {
+                connection.execute_batch(sql).unwrap();
+            }
+            connection.pragma_update(None, "user_version", 5).unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO journeys VALUES ('f', 'c1', 2, 'trial', 1, '2026-05-04T10:00:00Z', NULL, '2026-05-04T09:00:00Z', 1, '2026-05-01T00:00:00Z', NULL);
+                     INSERT INTO journeys VALUES ('f', 'c2', 1, 'won', 3, '2026-05-04T10:00:00Z', '2026-05-04T11:00:00Z', '2026-05-04T09:00:00Z', 0, '2026-05-01T00:00:00Z', '2026-05-05T00:00:00Z');",
+                )
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let c1 = journey(store.connection(), "f", "c1").unwrap().unwrap();
+        assert_eq!((c1.entry, c1.stage.as_str(), c1.step), (2, "trial", 1));
+        let c2 = journey(store.connection(), "f", "c2").unwrap().unwrap();
+        assert_eq!(c2.left_at, Some(at("2026-05-05T00:00:00Z")));
+        assert_eq!(c2.waiting_since, Some(at("2026-05-04T11:00:00Z")));
+        assert!(!c2.active);
+        assert!(
+            store
+                .connection()
+                .prepare("SELECT rowid FROM journeys")
+                .is_err()
+        );
+    }
+
     /// The report's counters as the v4 triggers kept them and as the store
     /// keeps them now agree, over a few hundred varied history lines and
     /// queued actions.
@@ -1232,6 +1291,69 @@ mod tests {
                 }
             }
         }
+        // Then the status changes a dispatcher and `funnel retry` make:
+        // through the store here, by plain UPDATEs (and the triggers) there.
+        let ids: Vec<i64> = new
+            .prepare("SELECT id FROM outbox WHERE status = 'queued' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for round in 0..2 {
+            let mut delivered = Vec::new();
+            for &id in &ids {
+                let attempt = match next(6) {
+                    0 | 1 => Attempt::Delivered,
+                    2 => Attempt::Dead { error: "x".into() },
+                    3 => Attempt::Suppressed { reason: "x".into() },
+                    4 => Attempt::Retry {
+                        at: Utc::now(),
+                        error: "x".into(),
+                    },
+                    _ => continue,
+                };
+                let status = match &attempt {
+                    Attempt::Delivered => "delivered",
+                    Attempt::Dead { .. } => "dead",
+                    Attempt::Suppressed { .. } => "suppressed",
+                    Attempt::Retry { .. } => "queued",
+                };
+                old.execute(
+                    "UPDATE outbox SET status = ?1 WHERE id = ?2 AND status = 'queued'",
+                    params![status, id],
+                )
+                .unwrap();
+                let queued: bool = new
+                    .query_row(
+                        "SELECT status = 'queued' FROM outbox WHERE id = ?1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                match attempt {
+                    _ if !queued => {}
+                    Attempt::Delivered => delivered.push(id),
+                    attempt => record_attempt(&new, id, &attempt).unwrap(),
+                }
+            }
+            record_delivered(&new, &delivered).unwrap();
+            let dead: Vec<String> = new
+                .prepare("SELECT key FROM outbox WHERE status = 'dead' ORDER BY id LIMIT 3")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(!dead.is_empty(), "the rows exercise dead letters");
+            let keys = if round == 0 { Vec::new() } else { dead };
+            requeue_dead(&new, &keys).unwrap();
+            old.execute(
+                "UPDATE outbox SET status = 'queued' WHERE status = 'dead' AND (?1 = 0 OR key IN (SELECT value FROM json_each(?2)))",
+                params![round, serde_json::to_string(&keys).unwrap()],
+            )
+            .unwrap();
+        }
         let dump = |db: &Connection| -> Vec<String> {
             let tables = [
                 "stage_flow",
@@ -1239,7 +1361,7 @@ mod tests {
                 "step_flow",
                 "split_flow",
                 "step_sends",
-                "(SELECT key, version FROM outbox)",
+                "(SELECT key, version, status FROM outbox)",
             ];
             tables
                 .iter()

@@ -13,8 +13,9 @@
 //! and dated by the day the visit began, with the funnel version the
 //! contact entered the stage under.
 //!
-//! Outbox status changes and tasks still count by trigger (`report_status`,
-//! `report_task`): they are few per row and have many writers.
+//! Since v6 outbox status changes are counted here too ([`restatus`]), a
+//! selection of rows at a time. Tasks still count by trigger
+//! (`report_task`): few, with many writers.
 
 use rusqlite::{Connection, ToSql, params};
 
@@ -155,6 +156,26 @@ pub fn queued(tx: &Connection, row: &OutboxRow, version: &str) -> StoreResult<()
         day(&row.due_at),
         row.status
     ])?;
+    Ok(())
+}
+
+/// Moves the outbox rows `rows` selects (an SQL condition on `outbox`
+/// whose one parameter is `?1`) from their status to `status` in the
+/// sends counters. Call it before the UPDATE that changes them: it counts
+/// the rows as they still are. One statement out and one in for a whole
+/// selection, so a page of deliveries costs two statements, not two per
+/// row.
+pub fn restatus(tx: &Connection, rows: &str, param: &dyn ToSql, status: &str) -> StoreResult<()> {
+    for (current, sign) in [("status", -1), ("?2", 1)] {
+        tx.prepare_cached(&format!(
+            "INSERT INTO step_sends
+                SELECT funnel, step, channel, coalesce(version, ''), substr(due_at, 1, 10), {current}, {sign} * count(*)
+                FROM outbox WHERE ({rows}) AND status IS NOT ?2 AND key NOT LIKE '%/escalation'
+                GROUP BY 1, 2, 3, 4, 5, 6
+            ON CONFLICT DO UPDATE SET actions = actions + excluded.actions"
+        ))?
+        .execute(params![param, status])?;
+    }
     Ok(())
 }
 
