@@ -72,7 +72,7 @@ impl Default for Settings {
             budget: TimeDelta::seconds(60),
             backoff: TimeDelta::minutes(1),
             max_backoff: TimeDelta::hours(6),
-            batch: 200,
+            batch: 1000,
         }
     }
 }

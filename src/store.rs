@@ -500,35 +500,47 @@ fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
     })
 }
 
-const JOURNEY_COLUMNS: &str = "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at";
+/// A macro, not a const, so the statements below are built by `concat!` at
+/// compile time rather than by `format!` once per contact.
+macro_rules! journey_columns {
+    () => {
+        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at"
+    };
+}
 
 /// Reads and writes inside one transaction: a contact's changes and the
 /// outbox rows they create commit together.
 pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
-    let sql = format!("SELECT {JOURNEY_COLUMNS} FROM journeys WHERE funnel = ?1 AND contact = ?2");
+    const SQL: &str = concat!(
+        "SELECT ",
+        journey_columns!(),
+        " FROM journeys WHERE funnel = ?1 AND contact = ?2"
+    );
     Ok(tx
-        .prepare_cached(&sql)?
+        .prepare_cached(SQL)?
         .query_row(params![funnel, contact], journey_from)
         .optional()?)
 }
 
 pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
-    tx.prepare_cached(
-        &format!("INSERT OR REPLACE INTO journeys ({JOURNEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-    )?
+    tx.prepare_cached(concat!(
+        "INSERT OR REPLACE INTO journeys (",
+        journey_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?
     .execute(params![
-            j.funnel,
-            j.contact,
-            j.entry,
-            j.stage,
-            j.step as i64,
-            time(j.clock),
-            j.waiting_since.map(time),
-            time(j.stage_since),
-            j.active,
-            time(j.entered_at),
-            j.left_at.map(time)
-        ])?;
+        j.funnel,
+        j.contact,
+        j.entry,
+        j.stage,
+        j.step as i64,
+        time(j.clock),
+        j.waiting_since.map(time),
+        time(j.stage_since),
+        j.active,
+        time(j.entered_at),
+        j.left_at.map(time)
+    ])?;
     Ok(())
 }
 
