@@ -88,6 +88,7 @@ struct Journey<'a> {
     at: i64,
     version: &'static str,
     random: &'a mut Random,
+    tally: &'a mut store::Tally,
 }
 
 impl Journey<'_> {
@@ -106,7 +107,7 @@ impl Journey<'_> {
             to_step: to.1.map(String::from),
             reason: String::new(),
         };
-        store::record(self.tx, &t, self.version).expect("record");
+        store::record(self.tx, self.tally, &t, self.version).expect("record");
         if to.1.is_none() {
             self.stage = to.0;
         }
@@ -159,6 +160,7 @@ fn generate(path: &Path, contacts: u64) {
     let mut done = 0;
     while done < contacts {
         let tx = state.transaction().expect("tx");
+        let mut tally = store::Tally::default();
         for (v, first) in [
             ("1111111111111111", "2026-01-01T00:00:00Z"),
             ("2222222222222222", "2026-03-01T00:00:00Z"),
@@ -183,10 +185,19 @@ fn generate(path: &Path, contacts: u64) {
                 at: start + day * 86_400,
                 version,
                 random: &mut random,
+                tally: &mut tally,
             };
             j.line(Kind::Enter, None, ("s0", None));
             j.steps(&["mail", "sms", "call", "visit", "last"]);
-            outbox(&tx, &j.contact, "mail", "email", j.at, i.is_multiple_of(33));
+            outbox(
+                &tx,
+                j.tally,
+                &j.contact,
+                "mail",
+                "email",
+                j.at,
+                i.is_multiple_of(33),
+            );
             if i.is_multiple_of(10) {
                 task(&tx, &j.contact, "call", j.at, i);
             }
@@ -196,7 +207,7 @@ fn generate(path: &Path, contacts: u64) {
             let variant = if i.is_multiple_of(2) { "a" } else { "b" };
             j.line(Kind::Split, Some("pitch"), ("s1", Some(variant)));
             j.steps(&["pitch", "follow", "remind", "last"]);
-            outbox(&tx, &j.contact, "pitch", "email", j.at, false);
+            outbox(&tx, j.tally, &j.contact, "pitch", "email", j.at, false);
             let p = if variant == "a" { 0.30 } else { 0.33 };
             if !j.leave(p, "s2") {
                 continue;
@@ -208,12 +219,21 @@ fn generate(path: &Path, contacts: u64) {
             j.steps(&["contract", "last"]);
             j.leave(0.6, "won");
         }
+        tally.flush(&tx).expect("counters");
         tx.commit().expect("commit");
         done = (done + 50_000).min(contacts);
     }
 }
 
-fn outbox(tx: &Connection, contact: &str, step: &str, channel: &str, at: i64, failed: bool) {
+fn outbox(
+    tx: &Connection,
+    tally: &mut store::Tally,
+    contact: &str,
+    step: &str,
+    channel: &str,
+    at: i64,
+    failed: bool,
+) {
     let due = chrono::DateTime::from_timestamp(at, 0).expect("time");
     let row = store::OutboxRow {
         key: format!("bench/{contact}/1/{step}"),
@@ -225,7 +245,7 @@ fn outbox(tx: &Connection, contact: &str, step: &str, channel: &str, at: i64, fa
         due_at: store::time(due),
         status: if failed { "failed" } else { "delivered" }.into(),
     };
-    store::enqueue(tx, &row, None, due).expect("outbox");
+    store::enqueue(tx, tally, &row, None, due).expect("outbox");
 }
 
 fn task(tx: &Connection, contact: &str, step: &str, at: i64, i: u64) {

@@ -27,7 +27,7 @@ use crate::model::{
     Action, Assignee, Channel, Funnel, Outcome, Signal, StageId, Target, TriggerKind,
 };
 use crate::schedule::Reentry;
-use crate::store::{self, Journey, Kind, OutboxRow, StoreError, Task, Transition};
+use crate::store::{self, Journey, Kind, OutboxRow, StoreError, Tally, Task, Transition};
 use crate::template::{self, Part};
 
 /// How far one contact may move in one tick before the runner calls it a
@@ -134,6 +134,9 @@ pub struct Runner<'a> {
     /// none has, conditions skip the two queries per contact that read them.
     overrides: bool,
     tags: bool,
+    /// The report counters of the batch being walked; [`Runner::flush`]
+    /// writes them before the batch commits.
+    tally: Tally,
 }
 
 /// Events of one contact, by time.
@@ -151,6 +154,7 @@ impl<'a> Runner<'a> {
             planning,
             overrides: true,
             tags: true,
+            tally: Tally::default(),
         }
     }
 
@@ -158,6 +162,12 @@ impl<'a> Runner<'a> {
     pub fn survey(&mut self, tx: &Connection) -> Result<(), StoreError> {
         (self.overrides, self.tags) = store::side_tables_used(tx)?;
         Ok(())
+    }
+
+    /// Writes what the contacts walked in `tx` add to the report's
+    /// counters; call it before `tx` commits.
+    pub fn flush(&mut self, tx: &Connection) -> Result<(), StoreError> {
+        self.tally.flush(tx)
     }
 
     /// Runs one contact through every funnel inside `tx`.
@@ -225,7 +235,7 @@ impl<'a> Runner<'a> {
                     due_at: due.clone(),
                     status: "queued".to_string(),
                 };
-                if store::enqueue(tx, &row, None, self.now)? {
+                if store::enqueue(tx, &mut self.tally, &row, None, self.now)? {
                     self.summary.escalated += 1;
                     self.plan(
                         &task.funnel,
@@ -897,7 +907,8 @@ impl Walk<'_, '_, '_, '_, '_> {
             due_at: store::time(due),
             status: status.to_string(),
         };
-        if store::enqueue(self.tx, &row, Some(&self.loaded.version), self.now())? {
+        let (version, now) = (Some(self.loaded.version.as_str()), self.now());
+        if store::enqueue(self.tx, &mut self.runner.tally, &row, version, now)? {
             match status {
                 "stale" => self.runner.summary.stale += 1,
                 "failed" => self.runner.summary.failed += 1,
@@ -1136,7 +1147,12 @@ impl Walk<'_, '_, '_, '_, '_> {
             to_step,
             reason: reason.clone(),
         };
-        store::record(self.tx, &transition, &self.loaded.version)?;
+        store::record(
+            self.tx,
+            &mut self.runner.tally,
+            &transition,
+            &self.loaded.version,
+        )?;
         let funnel = self.funnel().name.clone();
         self.runner.plan(&funnel, &self.contact.id, at, reason);
         Ok(())

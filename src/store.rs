@@ -10,6 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 mod counters;
 
+pub use counters::Tally;
+
 /// Migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -544,13 +546,19 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
     Ok(())
 }
 
-/// Appends a history line and counts it for `funnel report`.
-pub fn record(tx: &Connection, t: &Transition, version: &str) -> StoreResult<()> {
+/// Appends a history line and counts it for `funnel report` (into
+/// `tally`, which must be flushed before `tx` commits).
+pub fn record(
+    tx: &Connection,
+    tally: &mut Tally,
+    t: &Transition,
+    version: &str,
+) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
-    counters::history_line(tx, tx.last_insert_rowid(), t, version)
+    counters::history_line(tx, tally, tx.last_insert_rowid(), t, version)
 }
 
 /// When the marketing messages to `contact` on `channels` that reach (or
@@ -617,11 +625,13 @@ pub fn record_version(
 }
 
 /// Queues an action; a row with the same idempotency key is left alone.
-/// Returns whether a row was added, and counts it for `funnel report`.
+/// Returns whether a row was added, and counts it for `funnel report`
+/// (into `tally`, flushed before `tx` commits).
 /// `version` is the funnel version the action was queued under; a writer
 /// that does not know it gets the funnel's latest (escalation notices none).
 pub fn enqueue(
     tx: &Connection,
+    tally: &mut Tally,
     row: &OutboxRow,
     version: Option<&str>,
     created: DateTime<Utc>,
@@ -638,7 +648,7 @@ pub fn enqueue(
     let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
         .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created), version])?;
     if added > 0 {
-        counters::queued(tx, row, version.unwrap_or_default())?;
+        counters::queued(tally, row, version.unwrap_or_default());
     }
     Ok(added > 0)
 }
@@ -1199,6 +1209,7 @@ mod tests {
         }
         let mut store = Store::open(&dir.path().join("v5.db")).unwrap();
         let new = store.transaction().unwrap();
+        let mut tally = Tally::default();
         for db in [&old, &*new] {
             db.execute_batch(
                 "INSERT INTO versions VALUES ('f', 'v1', 'f.yaml', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
@@ -1279,7 +1290,7 @@ mod tests {
                         params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
                     )
                     .unwrap();
-                    record(&new, &t, version).unwrap();
+                    record(&new, &mut tally, &t, version).unwrap();
                     let row = OutboxRow {
                         key: format!(
                             "f/c{contact}/{entry}/{}",
@@ -1299,10 +1310,11 @@ mod tests {
                         params![row.key, row.funnel, row.contact, row.step, row.channel, row.due_at, row.status, version],
                     )
                     .unwrap();
-                    enqueue(&new, &row, version, Utc::now()).unwrap();
+                    enqueue(&new, &mut tally, &row, version, Utc::now()).unwrap();
                 }
             }
         }
+        tally.flush(&new).unwrap();
         // Then the status changes a dispatcher and `funnel retry` make:
         // through the store here, by plain UPDATEs (and the triggers) there.
         let ids: Vec<i64> = new
@@ -1428,8 +1440,9 @@ mod tests {
             status: "queued".into(),
         };
         let tx = store.transaction().unwrap();
-        assert!(enqueue(&tx, &row, None, Utc::now()).unwrap());
-        assert!(!enqueue(&tx, &row, None, Utc::now()).unwrap());
+        let mut tally = Tally::default();
+        assert!(enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
+        assert!(!enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
         tx.commit().unwrap();
         assert_eq!(outbox(store.connection(), "queued").unwrap().len(), 1);
     }

@@ -236,12 +236,14 @@ pub fn tick(
         runner.contact(&tx, &typed, &contact_events)?;
         batch += 1;
         if batch == BATCH {
+            runner.flush(&tx)?;
             close(tx, options.dry_run)?;
             tx = store.transaction()?;
             batch = 0;
         }
     }
     runner.escalate(&tx)?;
+    runner.flush(&tx)?;
     close(tx, options.dry_run)?;
     progress(Progress { line: lines, lines });
     problems.extend(event_problems);

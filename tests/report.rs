@@ -312,6 +312,7 @@ fn synthetic_split(arms: &[(&str, u64, u64)]) -> Project {
     let p = Project::new(&[]);
     let mut state = Store::open(&p.path(".funnel/state.db")).unwrap();
     let tx = state.transaction().unwrap();
+    let mut tally = store::Tally::default();
     let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
     store::record_version(
         &tx,
@@ -362,10 +363,11 @@ fn synthetic_split(arms: &[(&str, u64, u64)]) -> Project {
                 },
             ];
             for l in &lines {
-                store::record(&tx, l, "0123456789abcdef").unwrap();
+                store::record(&tx, &mut tally, l, "0123456789abcdef").unwrap();
             }
         }
     }
+    tally.flush(&tx).unwrap();
     tx.commit().unwrap();
     p
 }

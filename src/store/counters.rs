@@ -1,6 +1,7 @@
 //! The counters `funnel report` reads (tables of migration v4), kept by the
 //! store's own writes: each history line and each queued action adds to
-//! them in the same transaction. Until v5 these were triggers; measured on
+//! them in the same transaction (through a [`Tally`] that writes a batch's
+//! increments once, just before it commits). Until v5 these were triggers; measured on
 //! the benchmark's first run they took 44 µs of every contact's 101 µs,
 //! because SQLite runs every trigger of a table as a sub-program (with a
 //! statement journal) for every row, even when its `WHEN` is false. Here
@@ -17,26 +18,36 @@
 //! selection of rows at a time. Tasks still count by trigger
 //! (`report_task`): few, with many writers.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, ToSql, params};
 
 use super::{Kind, OutboxRow, StoreResult, Transition};
 
-/// Counts the history line `id` just written as `t` under `version`.
-pub fn history_line(tx: &Connection, id: i64, t: &Transition, version: &str) -> StoreResult<()> {
+/// Counts the history line `id` just written as `t` under `version`: the
+/// plain increments into `tally`, a departure (which reads the history)
+/// at once.
+pub fn history_line(
+    tx: &Connection,
+    tally: &mut Tally,
+    id: i64,
+    t: &Transition,
+    version: &str,
+) -> StoreResult<()> {
     let day = day(&t.at);
+    let text = |s: &str| Some(s.to_string());
     if t.kind == Kind::Split {
-        tx.prepare_cached(
-            "INSERT INTO split_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'assigned', '', 1)
-             ON CONFLICT DO UPDATE SET contacts = contacts + 1",
-        )?
-        .execute(params![
-            t.funnel,
-            t.from_stage,
-            t.from_step,
-            t.to_step,
-            version,
-            day
-        ])?;
+        tally.add(
+            Counter::Split,
+            [
+                text(&t.funnel),
+                t.from_stage.clone(),
+                t.from_step.clone(),
+                t.to_step.clone(),
+                text(version),
+                text(day),
+            ],
+        );
         return Ok(());
     }
     if t.from_step.is_some()
@@ -45,27 +56,25 @@ pub fn history_line(tx: &Connection, id: i64, t: &Transition, version: &str) -> 
             Kind::WaitYes | Kind::WaitNo | Kind::BranchYes | Kind::BranchNo
         )
     {
-        tx.prepare_cached(
-            "INSERT INTO step_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
-             ON CONFLICT DO UPDATE SET contacts = contacts + 1",
-        )?
-        .execute(params![
-            t.funnel,
-            t.from_stage,
-            t.from_step,
-            version,
-            day,
-            t.kind.name()
-        ])?;
+        tally.add(
+            Counter::Step,
+            [
+                text(&t.funnel),
+                t.from_stage.clone(),
+                t.from_step.clone(),
+                text(version),
+                text(day),
+                text(t.kind.name()),
+            ],
+        );
     }
     let Some(to_stage) = t.to_stage.as_deref().filter(|_| is_stage_move(t)) else {
         return Ok(());
     };
-    tx.prepare_cached(
-        "INSERT INTO stage_flow VALUES (?1, ?2, ?3, ?4, 'entered', '', 1)
-         ON CONFLICT DO UPDATE SET contacts = contacts + 1",
-    )?
-    .execute(params![t.funnel, to_stage, version, day])?;
+    tally.add(
+        Counter::Entered,
+        [text(&t.funnel), text(to_stage), text(version), text(day)],
+    );
     if let Some(from_stage) = &t.from_stage {
         departure(tx, id, t, from_stage, to_stage)?;
     }
@@ -140,23 +149,78 @@ fn departure(
 
 /// Counts an outbox row just queued under `version`. Escalation notices
 /// are counted with the staff's tasks, not as sends.
-pub fn queued(tx: &Connection, row: &OutboxRow, version: &str) -> StoreResult<()> {
+pub fn queued(tally: &mut Tally, row: &OutboxRow, version: &str) {
     if is_escalation(&row.key) {
-        return Ok(());
+        return;
     }
-    tx.prepare_cached(
-        "INSERT INTO step_sends VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
-         ON CONFLICT DO UPDATE SET actions = actions + 1",
-    )?
-    .execute(params![
-        row.funnel,
-        row.step,
-        row.channel,
+    let key = [
+        &row.funnel,
+        &row.step,
+        &row.channel,
         version,
         day(&row.due_at),
-        row.status
-    ])?;
-    Ok(())
+        &row.status,
+    ];
+    tally.add(Counter::Sends, key.map(|k| Some(k.to_string())));
+}
+
+/// Counter increments held until the batch they belong to commits. Most
+/// contacts of a run add to the same few counters (entered the first stage
+/// today, the welcome email queued today), so a batch of a thousand
+/// contacts writes each of them once instead of once per contact: two
+/// statements fewer per contact. Departures are not held; they read the
+/// history for the visit they end.
+#[derive(Debug, Default)]
+pub struct Tally(BTreeMap<(Counter, Vec<Option<String>>), i64>);
+
+/// A counter table, and the upsert that adds to it: the key's columns,
+/// then the increment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Counter {
+    Split,
+    Step,
+    Entered,
+    Sends,
+}
+
+impl Counter {
+    fn upsert(self) -> &'static str {
+        match self {
+            Counter::Split => {
+                "INSERT INTO split_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'assigned', '', ?7)
+                 ON CONFLICT DO UPDATE SET contacts = contacts + excluded.contacts"
+            }
+            Counter::Step => {
+                "INSERT INTO step_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT DO UPDATE SET contacts = contacts + excluded.contacts"
+            }
+            Counter::Entered => {
+                "INSERT INTO stage_flow VALUES (?1, ?2, ?3, ?4, 'entered', '', ?5)
+                 ON CONFLICT DO UPDATE SET contacts = contacts + excluded.contacts"
+            }
+            Counter::Sends => {
+                "INSERT INTO step_sends VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT DO UPDATE SET actions = actions + excluded.actions"
+            }
+        }
+    }
+}
+
+impl Tally {
+    fn add<const N: usize>(&mut self, counter: Counter, key: [Option<String>; N]) {
+        *self.0.entry((counter, key.into())).or_default() += 1;
+    }
+
+    /// Writes the held increments. Call it in the transaction that wrote
+    /// the rows they count, before it commits.
+    pub fn flush(&mut self, tx: &Connection) -> StoreResult<()> {
+        for ((counter, key), count) in std::mem::take(&mut self.0) {
+            let mut values: Vec<&dyn ToSql> = key.iter().map(|k| k as &dyn ToSql).collect();
+            values.push(&count);
+            tx.prepare_cached(counter.upsert())?.execute(&values[..])?;
+        }
+        Ok(())
+    }
 }
 
 /// Moves the outbox rows `rows` selects (an SQL condition on `outbox`
