@@ -188,7 +188,18 @@ impl<'a> Dispatcher<'a> {
         let mut lengths = Vec::new();
         for (path, rows) in files {
             let key = path.display().to_string();
-            let committed = store::file_length(connection, &key)?;
+            let committed = match store::file_length(connection, &key)? {
+                Some(length) => length,
+                // The first write to this file: its length as found (what
+                // others wrote is kept) is committed before anything is
+                // appended, so a pass that dies after appending leaves a
+                // length to cut back to, not a file that looks untouched.
+                None => {
+                    let found = std::fs::metadata(path).map_or(0, |m| m.len());
+                    store::set_file_length(connection, &key, found)?;
+                    found
+                }
+            };
             let rows_only: Vec<&OutboxRow> = rows.iter().map(|p| &p.row).collect();
             let length =
                 file::append(path, committed, &rows_only).map_err(|source| DeliverError::File {
@@ -428,5 +439,60 @@ mod tests {
             1,
             "jitter spreads rows out"
         );
+    }
+
+    /// A pass that appended a page to a file the state had never written,
+    /// then died before committing, must leave nothing to keep: the next
+    /// pass writes the page again, and each row is in the file once.
+    #[test]
+    fn a_pass_that_dies_after_its_first_append_doubles_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let now = Utc::now();
+        let tx = store.transaction().unwrap();
+        let mut tally = store::Tally::default();
+        for contact in ["a", "b", "c"] {
+            let row = OutboxRow {
+                key: format!("f/{contact}/1/hello"),
+                funnel: "f".into(),
+                contact: contact.into(),
+                step: "hello".into(),
+                channel: "email".into(),
+                payload: serde_json::json!({ "body": "hi" }),
+                due_at: store::time(now),
+                status: "queued".into(),
+            };
+            store::enqueue(&tx, &mut tally, &row, None, now).unwrap();
+        }
+        tally.flush(&tx).unwrap();
+        tx.commit().unwrap();
+        let outbox = dir.path().join("outbox.jsonl");
+        let delivery = Delivery::default();
+        let dispatcher = Dispatcher::new(&delivery, &outbox, now);
+
+        // The pass that dies: its page is written, its outcome never committed.
+        let page = store::due_outbox(store.connection(), now, 0, 10).unwrap();
+        let mut files: IndexMap<&Path, Vec<&Pending>> = IndexMap::new();
+        files.insert(&outbox, page.iter().collect());
+        dispatcher
+            .write_files(store.connection(), &files, &mut Vec::new())
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&outbox).unwrap().lines().count(), 3);
+
+        let delivered = dispatcher.deliver(&mut store).unwrap();
+        assert_eq!(delivered.delivered, 3);
+        let text = std::fs::read_to_string(&outbox).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .map(|line| {
+                line.split("\"key\":\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(keys, ["f/a/1/hello", "f/b/1/hello", "f/c/1/hello"]);
     }
 }

@@ -3,12 +3,13 @@
 //! their own tools, and for trying funnels with no server at all.
 //!
 //! Exactly once without reading the file back: the store records how many
-//! bytes of the file are committed. Before a batch is appended the file is
-//! cut back to that length — bytes past it were written by a pass that
-//! died before it could mark its rows delivered, and those rows are still
-//! queued, so they are written again, identically. The dispatcher then
-//! marks the batch delivered and records the new length in one
-//! transaction.
+//! bytes of the file are committed, starting with the length the file had
+//! when the state first wrote to it (committed before that first write).
+//! Before a batch is appended the file is cut back to that length — bytes
+//! past it were written by a pass that died before it could mark its rows
+//! delivered, and those rows are still queued, so they are written again,
+//! identically. The dispatcher then marks the batch delivered and records
+//! the new length in one transaction.
 //!
 //! Rotation: move or truncate the file only while no `funnel run` or
 //! `funnel deliver` is going (they hold `.funnel/state.lock`). A file
@@ -23,9 +24,9 @@ use std::path::Path;
 use crate::store::OutboxRow;
 
 /// Appends `rows` after the committed part of `path` (`committed`, as the
-/// store recorded it; `None` for a file this state never wrote, which is
-/// kept whole). Synced to disk before it returns the new committed length.
-pub fn append(path: &Path, committed: Option<u64>, rows: &[&OutboxRow]) -> io::Result<u64> {
+/// store recorded it). Synced to disk before it returns the new committed
+/// length.
+pub fn append(path: &Path, committed: u64, rows: &[&OutboxRow]) -> io::Result<u64> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -36,7 +37,7 @@ pub fn append(path: &Path, committed: Option<u64>, rows: &[&OutboxRow]) -> io::R
         .truncate(false)
         .open(path)?;
     let actual = file.metadata()?.len();
-    let base = committed.filter(|&c| c <= actual).unwrap_or(actual);
+    let base = committed.min(actual);
     if actual > base {
         file.set_len(base)?;
     }
@@ -86,10 +87,10 @@ mod tests {
     fn bytes_past_the_committed_length_are_rewritten_not_doubled() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let committed = append(&path, None, &[&row("a")]).unwrap();
+        let committed = append(&path, 0, &[&row("a")]).unwrap();
         // A pass writes `b`, then dies before committing.
-        append(&path, Some(committed), &[&row("b")]).unwrap();
-        let length = append(&path, Some(committed), &[&row("b"), &row("c")]).unwrap();
+        append(&path, committed, &[&row("b")]).unwrap();
+        let length = append(&path, committed, &[&row("b"), &row("c")]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
         assert_eq!(length, text.len() as u64);
@@ -100,7 +101,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         std::fs::write(&path, "{\"torn\"").unwrap();
-        let length = append(&path, Some(10_000), &[&row("a")]).unwrap();
+        let length = append(&path, 10_000, &[&row("a")]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("{\"torn\"\n{"), "{text}");
         assert_eq!(length, text.len() as u64);
