@@ -1,11 +1,11 @@
 //! The counters `funnel report` reads (tables of migration v4), kept by the
 //! store's own writes: each history line and each queued action adds to
 //! them in the same transaction (through a [`Tally`] that writes a batch's
-//! increments once, just before it commits). Until v5 these were triggers; measured on
-//! the benchmark's first run they took 44 µs of every contact's 101 µs,
-//! because SQLite runs every trigger of a table as a sub-program (with a
-//! statement journal) for every row, even when its `WHEN` is false. Here
-//! Rust decides which counter a row touches and runs only that statement.
+//! increments once, just before it commits). Until v5 these were
+//! triggers; measured on the benchmark's first run they took 44 µs of
+//! every contact's 101 µs, because SQLite runs every trigger of a table as
+//! a sub-program (with a statement journal) for every row, even when its
+//! `WHEN` is false. Here Rust decides which counter a row touches.
 //!
 //! A history line is a *stage move* when it takes the contact into a stage
 //! (`to_step` empty): an entry, a goal, an exit, an exhaustion, or a step's
@@ -176,7 +176,7 @@ pub struct Tally(BTreeMap<(Counter, Vec<Option<String>>), i64>);
 /// A counter table, and the upsert that adds to it: the key's columns,
 /// then the increment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Counter {
+enum Counter {
     Split,
     Step,
     Entered,
