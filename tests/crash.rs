@@ -5,12 +5,13 @@
 //! a key received twice must be the same message again (same body); the
 //! JSON Lines outbox must hold every file row exactly once.
 
-mod support;
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use support::{HttpServer, Project, Reply};
+use common::Project;
+use common::servers::{HttpServer, Reply};
 
 const CONTACTS: usize = 2_000;
 const NOW: &str = "2026-05-04T09:00:00Z";

@@ -4,13 +4,14 @@
 //! `funnel run` / `funnel deliver` / `funnel retry` with `--now` stepping
 //! through retry times; the tests assert what the servers received.
 
-mod support;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::Project;
+use common::servers::{HttpServer, Reply, SmtpServer, closed_port};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use support::{HttpServer, Project, Reply, SmtpServer, closed_port};
 
 const T0: &str = "2026-05-04T09:00:00Z";
 const SECRET: &str = "whsec_test_3c9d1f0e8b7a";
@@ -103,13 +104,13 @@ const ENV: &[(&str, &str)] = &[
     ("CRM_SECRET", SECRET),
 ];
 
-fn run(p: &Project, now: &str) -> support::Run {
+fn run(p: &Project, now: &str) -> common::Run {
     let run = p.funnel_env(&["run", "--contacts", "contacts.csv", "--now", now], ENV);
     assert_eq!(run.code, 0, "{}", run.stderr);
     run
 }
 
-fn deliver(p: &Project, now: &str) -> support::Run {
+fn deliver(p: &Project, now: &str) -> common::Run {
     let run = p.funnel_env(&["deliver", "--now", now], ENV);
     assert_eq!(run.code, 0, "{}", run.stderr);
     run

@@ -2,7 +2,7 @@
 //! `funnel run` scenarios: the real binary over a real SQLite state, with
 //! `--now` stepping through simulated days, asserting who got what when.
 
-use std::process::Command;
+use std::collections::BTreeMap;
 
 mod common;
 
@@ -404,19 +404,17 @@ fn crowd(count: usize) -> Project {
 }
 
 fn start_run(p: &Project) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_funnel"))
-        .args([
-            "run",
-            "--contacts",
-            "contacts.csv",
-            "--now",
-            "2026-03-02T10:00:00Z",
-        ])
-        .current_dir(p.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+    p.command(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        "2026-03-02T10:00:00Z",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap()
 }
 
 /// Every outbox key with how often it was written.
@@ -531,7 +529,7 @@ fn status_shows_positions_counts_and_why_actions_failed() {
     let counts = p.outbox_counts();
     assert_eq!(
         counts,
-        [("delivered".to_string(), 2), ("failed".to_string(), 2)]
+        BTreeMap::from([("delivered".to_string(), 2), ("failed".to_string(), 2)])
     );
     let positions = &status["positions"][0];
     assert_eq!(

@@ -1,11 +1,15 @@
-//! The scenario harness shared by the `funnel run` tests: a project in a
-//! temporary directory with copies of the example funnels, feeds written
-//! as the simulated days go by, the real binary run at a given `--now`, and
-//! readers for what it left behind (the outbox, history, tasks, status).
+//! The harness shared by the tests that run the real binary: a project in
+//! a temporary directory with copies of the example funnels, feeds written
+//! as the simulated days go by, the binary run at a given `--now`, and
+//! readers for what it left behind (the outbox, history, tasks, status);
+//! real servers for delivery in `servers`.
 //!
 //! Not every test binary uses every helper.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod servers;
+
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,11 +30,17 @@ pub struct Run {
 const CONTACT_FEEDS: [&str; 3] = ["contacts.csv", "contacts.json", "contacts.jsonl"];
 
 impl Project {
+    /// An empty project: a `funnels/templates` directory and nothing else.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
+        Project { dir }
+    }
+
     /// A project holding the shipped example funnels and their templates.
     pub fn with_examples(names: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let Project { dir } = Self::new();
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
-        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
         for name in names {
             std::fs::copy(
                 examples.join(format!("{name}.yaml")),
@@ -58,8 +68,7 @@ impl Project {
     }
 
     pub fn with_funnel(yaml: &str, templates: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
+        let Project { dir } = Self::new();
         std::fs::write(dir.path().join("funnels/f.yaml"), yaml).unwrap();
         for (name, text) in templates {
             std::fs::write(
@@ -75,8 +84,9 @@ impl Project {
         self.dir.path().join(name)
     }
 
-    pub fn write(&self, name: &str, text: &str) {
+    pub fn write(&self, name: &str, text: &str) -> &Self {
         std::fs::write(self.path(name), text).unwrap();
+        self
     }
 
     /// Writes the contacts feed as a JSON array (replacing any other feed).
@@ -109,12 +119,24 @@ impl Project {
         writeln!(file, "{line}").unwrap();
     }
 
+    /// The binary with `args`, in the project directory, not yet started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_funnel"));
+        command.args(args).current_dir(self.dir.path());
+        command
+    }
+
     pub fn funnel(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_funnel"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
+        self.funnel_env(args, &[])
+    }
+
+    /// Runs the binary with extra environment variables (secrets).
+    pub fn funnel_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -302,7 +324,7 @@ impl Project {
 
     /// Outbox actions by status (`delivered`, `stale`, `failed`), from
     /// `funnel status`.
-    pub fn outbox_counts(&self) -> Vec<(String, i64)> {
+    pub fn outbox_counts(&self) -> BTreeMap<String, i64> {
         self.status()["outbox"]
             .as_array()
             .unwrap()

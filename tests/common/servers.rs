@@ -1,7 +1,6 @@
-//! Real servers on loopback for the delivery tests, and a project builder
-//! that runs the real binary. A server that cannot start fails the test
-//! with what to install: these tests never skip.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Real servers on loopback for the delivery tests: HTTP in a thread, SMTP
+//! as aiosmtpd in a child process. A server that cannot start fails the
+//! test with what to install: these tests never skip.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -226,7 +225,7 @@ impl SmtpServer {
     fn spawn(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let messages = dir.path().join("messages.jsonl");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/smtp_server.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(&messages)
@@ -284,96 +283,5 @@ impl Drop for SmtpServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A project directory with funnels, feeds and a funnel.toml.
-pub struct Project {
-    pub dir: tempfile::TempDir,
-}
-
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Project {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
-        Project { dir }
-    }
-
-    /// With shipped example funnels and every example template.
-    pub fn with_examples(names: &[&str]) -> Self {
-        let p = Self::new();
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
-        for name in names {
-            std::fs::copy(
-                examples.join(format!("{name}.yaml")),
-                p.path(&format!("funnels/{name}.yaml")),
-            )
-            .unwrap();
-        }
-        for entry in std::fs::read_dir(examples.join("templates")).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(
-                &path,
-                p.path("funnels/templates").join(path.file_name().unwrap()),
-            )
-            .unwrap();
-        }
-        p
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    pub fn write(&self, name: &str, text: &str) -> &Self {
-        std::fs::write(self.path(name), text).unwrap();
-        self
-    }
-
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_funnel"));
-        command.args(args).current_dir(self.dir.path());
-        command
-    }
-
-    pub fn funnel(&self, args: &[&str]) -> Run {
-        self.funnel_env(args, &[])
-    }
-
-    pub fn funnel_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = self.command(args);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let output = command.output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// `funnel status --format json`'s outbox counts.
-    pub fn outbox_counts(&self) -> BTreeMap<String, i64> {
-        let run = self.funnel(&["status", "--format", "json"]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        status["outbox"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["status"].as_str().unwrap().to_string(),
-                    c["actions"].as_i64().unwrap(),
-                )
-            })
-            .collect()
     }
 }
