@@ -270,28 +270,38 @@ impl<'a> Measurer<'a> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A counter table's `sum` column in the window, grouped by three of
+    /// its text columns (`keys`, comma-separated).
+    fn sums(
+        &self,
+        (table, keys, sum): (&str, &str, &str),
+        funnel: &str,
+        selected: Option<&str>,
+    ) -> MeasureResult<Vec<(String, String, String, u64)>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {keys}, SUM({sum}) FROM {table}
+             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             GROUP BY {keys}"
+        ))?;
+        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, count(r.get(3)?)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn stages(
         &self,
         funnel: &str,
         definition: Option<&Funnel>,
         selected: Option<&str>,
     ) -> MeasureResult<Vec<StageFigures>> {
-        let mut statement = self.connection.prepare(
-            "SELECT stage, outcome, to_stage, SUM(contacts) FROM stage_flow
-             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             GROUP BY stage, outcome, to_stage",
+        let rows = self.sums(
+            ("stage_flow", "stage, outcome, to_stage", "contacts"),
+            funnel,
+            selected,
         )?;
-        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                count(r.get(3)?),
-            ))
-        })?;
         let mut flows: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
-        for row in rows {
-            let (stage, outcome, to, n) = row?;
+        for (stage, outcome, to, n) in rows {
             flows.entry(stage).or_default().push((outcome, to, n));
         }
         let mut order: Vec<String> = definition
@@ -436,21 +446,12 @@ impl<'a> Measurer<'a> {
         };
         // Keyed by step id, which is unique in a funnel.
         let mut steps: BTreeMap<String, StepFigures> = BTreeMap::new();
-        let mut statement = self.connection.prepare(
-            "SELECT stage, step, outcome, SUM(contacts) FROM step_flow
-             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             GROUP BY stage, step, outcome",
+        let flows = self.sums(
+            ("step_flow", "stage, step, outcome", "contacts"),
+            funnel,
+            selected,
         )?;
-        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                count(r.get(3)?),
-            ))
-        })?;
-        for row in rows {
-            let (stage, step, outcome, n) = row?;
+        for (stage, step, outcome, n) in flows {
             let figures = steps
                 .entry(step.clone())
                 .or_insert_with(|| blank(&stage, &step));
@@ -460,21 +461,12 @@ impl<'a> Measurer<'a> {
                 figures.no += n;
             }
         }
-        let mut statement = self.connection.prepare(
-            "SELECT step, channel, status, SUM(actions) FROM step_sends
-             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             GROUP BY step, channel, status",
+        let sends = self.sums(
+            ("step_sends", "step, channel, status", "actions"),
+            funnel,
+            selected,
         )?;
-        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                count(r.get(3)?),
-            ))
-        })?;
-        for row in rows {
-            let (step, channel, status, n) = row?;
+        for (step, channel, status, n) in sends {
             if n == 0 {
                 continue;
             }
