@@ -4,62 +4,24 @@
 //! outcomes, asserting exact counts, rates and times; snapshots of the
 //! table, JSON and CSV; the HTML checked by an HTML5 parser.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-struct Project {
-    dir: tempfile::TempDir,
+mod common;
+
+use common::{Project, Run};
+
+/// What these tests do with a project, over the shared harness.
+trait Reports {
+    fn tick(&self, now: &str, contacts: &str, events: &[(&str, &str, &str, &str)]);
+    fn report(&self, args: &[&str]) -> Run;
+    fn report_json(&self, args: &[&str]) -> serde_json::Value;
 }
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Project {
-    fn new(funnels: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
-        let templates = dir.path().join("funnels/templates");
-        std::fs::create_dir_all(&templates).unwrap();
-        for name in funnels {
-            let file = format!("{name}.yaml");
-            std::fs::copy(examples.join(&file), dir.path().join("funnels").join(&file)).unwrap();
-        }
-        for entry in std::fs::read_dir(examples.join("templates")).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, templates.join(path.file_name().unwrap())).unwrap();
-        }
-        std::fs::write(
-            dir.path().join("funnel.toml"),
-            "[rules]\nunused-template = \"off\"\n",
-        )
-        .unwrap();
-        Project { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn funnel(&self, args: &[&str]) -> Output {
-        let output = Command::new(env!("CARGO_BIN_EXE_funnel"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
+impl Reports for Project {
     /// One tick at `now` with the contacts as they are then and the events
     /// that have happened by then.
-    fn run_at(&self, now: &str, contacts: &str, events: &[(&str, &str, &str, &str)]) {
-        std::fs::write(self.path("contacts.csv"), contacts).unwrap();
+    fn tick(&self, now: &str, contacts: &str, events: &[(&str, &str, &str, &str)]) {
+        self.write("contacts.csv", contacts);
         let lines: String = events
             .iter()
             .filter(|(_, _, at, _)| *at <= now)
@@ -67,7 +29,7 @@ impl Project {
                 format!("{{\"contact\":\"{contact}\",\"event\":\"{event}\",\"at\":\"{at}\",\"data\":{data}}}\n")
             })
             .collect();
-        std::fs::write(self.path("events.jsonl"), lines).unwrap();
+        self.write("events.jsonl", &lines);
         let run = self.funnel(&[
             "run",
             "--contacts",
@@ -80,7 +42,7 @@ impl Project {
         assert_eq!(run.code, 0, "run at {now}: {}{}", run.stdout, run.stderr);
     }
 
-    fn report(&self, args: &[&str]) -> Output {
+    fn report(&self, args: &[&str]) -> Run {
         let mut all = vec!["report"];
         all.extend(args);
         let report = self.funnel(&all);
@@ -88,7 +50,7 @@ impl Project {
         report
     }
 
-    fn json(&self, args: &[&str]) -> serde_json::Value {
+    fn report_json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--format", "json"];
         all.extend(args);
         serde_json::from_str(&self.report(&all).stdout).unwrap()
@@ -112,7 +74,7 @@ const QUOTE_HEADER: &str = "id,email,phone,first_name,owner,quote_requested_at,q
 /// - Meeting: a01 orders (goal); a02 and a07 are still there.
 /// - The prepare-quote tasks: a01-a04 done the same day, a05 late.
 fn quote_scenario() -> Project {
-    let p = Project::new(&["quote-follow-up"]);
+    let p = Project::with_examples(&["quote-follow-up"]);
     let contact = |id: &str, sent: bool, replied: bool, reached: bool, unsubscribed: bool| {
         let yn = |b: bool| if b { "yes" } else { "no" };
         format!(
@@ -179,7 +141,7 @@ fn quote_scenario() -> Project {
                 quoted && i == 9,
             ));
         }
-        p.run_at(&now, &contacts, &events);
+        p.tick(&now, &contacts, &events);
         day = day.succ_opt().unwrap();
     }
     p
@@ -210,7 +172,7 @@ fn counts(stage: &serde_json::Value) -> [u64; 7] {
 #[test]
 fn quote_follow_up_stages_convert_as_the_simulated_weeks_say() {
     let p = quote_scenario();
-    let report = p.json(&["--min-contacts", "3"]);
+    let report = p.report_json(&["--min-contacts", "3"]);
     // [entered, converted, negative, exhausted, exited, other, still]
     assert_eq!(counts(stage(&report, "requested")), [12, 8, 0, 3, 1, 0, 0]);
     assert_eq!(counts(stage(&report, "quoted")), [8, 2, 3, 2, 1, 0, 0]);
@@ -272,7 +234,7 @@ fn quote_follow_up_stages_convert_as_the_simulated_weeks_say() {
     );
     // By default a stage needs 30 contacts to be judged.
     assert_eq!(
-        p.json(&[])["funnels"][0]["bottleneck"],
+        p.report_json(&[])["funnels"][0]["bottleneck"],
         serde_json::Value::Null
     );
 }
@@ -280,7 +242,7 @@ fn quote_follow_up_stages_convert_as_the_simulated_weeks_say() {
 /// The funnel's content hash changes whenever the example is edited; the
 /// snapshots should not.
 fn stable(text: &str, p: &Project) -> String {
-    let json = p.json(&[]);
+    let json = p.report_json(&[]);
     let mut text = text.to_string();
     for v in json["funnels"][0]["versions"].as_array().unwrap() {
         let hash = v["version"].as_str().unwrap();
@@ -309,7 +271,7 @@ fn quote_follow_up_report_formats() {
 /// run out of steps.
 fn synthetic_split(arms: &[(&str, u64, u64)]) -> Project {
     use funnel::store::{self, Kind, Store, Transition};
-    let p = Project::new(&[]);
+    let p = Project::with_examples(&[]);
     let mut state = Store::open(&p.path(".funnel/state.db")).unwrap();
     let tx = state.transaction().unwrap();
     let mut tally = store::Tally::default();
@@ -375,7 +337,7 @@ fn synthetic_split(arms: &[(&str, u64, u64)]) -> Project {
 #[test]
 fn ten_against_fifteen_percent_over_5000_contacts_each_is_significant() {
     let p = synthetic_split(&[("email", 5000, 500), ("call", 5000, 750)]);
-    let report = p.json(&[]);
+    let report = p.report_json(&[]);
     let split = &report["funnels"][0]["splits"][0];
     assert_eq!(split["step"], "pitch");
     let arm = |i: usize| {
@@ -411,7 +373,7 @@ fn ten_against_fifteen_percent_over_5000_contacts_each_is_significant() {
 #[test]
 fn no_real_difference_is_not_significant_and_says_how_many_more_would_tell() {
     let p = synthetic_split(&[("a", 5000, 500), ("b", 5000, 510)]);
-    let report = p.json(&[]);
+    let report = p.report_json(&[]);
     let c = &report["funnels"][0]["splits"][0]["comparisons"][0];
     assert_eq!(c["significant"], false);
     assert_eq!(c["p_value"], 0.739992);
@@ -471,7 +433,7 @@ fn variants(p: &Project, contact: &str) -> Vec<String> {
 }
 
 fn sticky_project(days: u32) -> Project {
-    let p = Project::new(&[]);
+    let p = Project::with_examples(&[]);
     std::fs::write(p.path("funnels/sticky.yaml"), STICKY).unwrap();
     std::fs::write(
         p.path("funnels/templates/hello.hbs"),
@@ -482,7 +444,7 @@ fn sticky_project(days: u32) -> Project {
         .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no\n")))
         .collect();
     for day in 0..days {
-        p.run_at(&format!("2026-05-{:02}T10:00:00Z", 4 + day), &contacts, &[]);
+        p.tick(&format!("2026-05-{:02}T10:00:00Z", 4 + day), &contacts, &[]);
     }
     p
 }
@@ -510,7 +472,7 @@ fn a_contact_keeps_its_variant_across_reentries_and_reimports() {
         assert_eq!(&variants(&again, &format!("c{i}"))[0], variant);
     }
     // The report counts each entry's assignment once.
-    let report = p.json(&["sticky"]);
+    let report = p.report_json(&["sticky"]);
     let arms = &report["funnels"][0]["splits"][0]["variants"];
     let total: u64 = arms
         .as_array()
@@ -533,7 +495,7 @@ fn git(p: &Project, args: &[&str]) {
 
 #[test]
 fn an_edited_funnel_is_reported_per_version_and_the_mix_is_named() {
-    let p = Project::new(&[]);
+    let p = Project::with_examples(&[]);
     std::fs::write(p.path("funnels/sticky.yaml"), STICKY).unwrap();
     std::fs::write(
         p.path("funnels/templates/hello.hbs"),
@@ -547,15 +509,15 @@ fn an_edited_funnel_is_reported_per_version_and_the_mix_is_named() {
         .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no\n")))
         .collect();
     // Under the committed version: enter on the 4th, run out on the 5th.
-    p.run_at("2026-05-04T10:00:00Z", &contacts, &[]);
-    p.run_at("2026-05-05T10:00:00Z", &contacts, &[]);
+    p.tick("2026-05-04T10:00:00Z", &contacts, &[]);
+    p.tick("2026-05-05T10:00:00Z", &contacts, &[]);
     // An uncommitted edit is a new version: re-enter on the 6th, run out
     // on the 7th.
     std::fs::write(p.path("funnels/sticky.yaml"), format!("{STICKY}# edited\n")).unwrap();
-    p.run_at("2026-05-06T10:00:00Z", &contacts, &[]);
-    p.run_at("2026-05-07T10:00:00Z", &contacts, &[]);
+    p.tick("2026-05-06T10:00:00Z", &contacts, &[]);
+    p.tick("2026-05-07T10:00:00Z", &contacts, &[]);
 
-    let mixed = p.json(&["sticky"]);
+    let mixed = p.report_json(&["sticky"]);
     let funnel = &mixed["funnels"][0];
     assert_eq!(funnel["mixed"], true);
     let versions = funnel["versions"].as_array().unwrap();
@@ -574,15 +536,15 @@ fn an_edited_funnel_is_reported_per_version_and_the_mix_is_named() {
     );
 
     // Select by git commit or by hash prefix: 20 visits each.
-    let first = p.json(&["sticky", "--version", &commit[..7]]);
+    let first = p.report_json(&["sticky", "--version", &commit[..7]]);
     assert_eq!(first["funnels"][0]["mixed"], false);
     assert_eq!(counts(stage(&first, "offer")), [20, 0, 0, 20, 0, 0, 0]);
     let second_hash = versions[1]["version"].as_str().unwrap();
-    let second = p.json(&["sticky", "--version", &second_hash[..6]]);
+    let second = p.report_json(&["sticky", "--version", &second_hash[..6]]);
     assert_eq!(counts(stage(&second, "offer")), [20, 0, 0, 20, 0, 0, 0]);
     assert_eq!(second["funnels"][0]["versions"][0]["version"], second_hash);
     // The window counts visits by the day they began.
-    let late = p.json(&["sticky", "--since", "2026-05-06"]);
+    let late = p.report_json(&["sticky", "--since", "2026-05-06"]);
     assert_eq!(counts(stage(&late, "offer")), [20, 0, 0, 20, 0, 0, 0]);
     assert_eq!(late["funnels"][0]["mixed"], false);
 
