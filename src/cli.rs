@@ -210,6 +210,11 @@ pub enum TaskAction {
     Done {
         /// The task id from `funnel tasks`.
         id: i64,
+        /// When it was done (RFC 3339; default: now). Waits and goals on
+        /// `task.done` see it at that moment, and a task done after its
+        /// deadline is still escalated.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
         #[arg(long, value_name = "PATH", default_value = ".funnel/state.db")]
         state: PathBuf,
     },

@@ -11,6 +11,7 @@
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
+pub mod act;
 pub mod builder;
 pub mod channel;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod feed;
 pub mod graph;
 pub mod linter;
 pub mod measure;
+pub mod migration;
 pub mod model;
 pub mod operate;
 pub mod parser;
@@ -42,6 +44,8 @@ pub mod stats;
 pub mod store;
 pub mod template;
 pub mod tick;
+pub mod timing;
+pub mod walk;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

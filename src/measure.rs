@@ -602,8 +602,8 @@ impl<'a> Measurer<'a> {
             "SELECT assignee, COUNT(*),
                 SUM(status = 'done'),
                 SUM(status = 'done' AND (due_at IS NULL OR done_at <= due_at)),
-                SUM(status <> 'done'),
-                SUM(status <> 'done' AND due_at < ?5),
+                SUM(status = 'open'),
+                SUM(status = 'open' AND due_at < ?5),
                 SUM(escalated_at IS NOT NULL)
              FROM tasks
              WHERE funnel = ?1 AND substr(created_at, 1, 10) BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)

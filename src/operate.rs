@@ -110,6 +110,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
                 1,
             )));
         }
+        Err(TickError::Unmigrated(e)) => return Ok(Err((format!("error: {e}"), 1))),
         Err(TickError::Store(e)) => return Ok(Err(store_failure(e))),
         Err(TickError::Check(e)) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
         Err(e) => return Ok(Err((format!("error: {e}"), 3))),
@@ -158,6 +159,13 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         s.escalated,
         ticked.problems.len()
     )?;
+    if s.migrated + s.blocked + s.move_limit > 0 {
+        writeln!(
+            err,
+            "edits: migrated {} / left in place (no migration) {}; stopped at the move limit {}",
+            s.migrated, s.blocked, s.move_limit
+        )?;
+    }
     report_delivery(&ticked.delivered, err)?;
     Ok(Ok(0))
 }
@@ -438,13 +446,17 @@ pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
 }
 
 pub fn task(args: &TaskArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let TaskAction::Done { id, state } = &args.action;
+    let TaskAction::Done { id, at, state } = &args.action;
+    let at = match parse_now(at.as_deref()) {
+        Ok(at) => at,
+        Err(failure) => return Ok(Err(failure)),
+    };
     let mut store = match Store::open(state) {
         Ok(store) => store,
         Err(e) => return Ok(Err(store_failure(e))),
     };
     let done = store.transaction().and_then(|tx| {
-        let done = store::complete_task(&tx, *id, Utc::now())?;
+        let done = store::complete_task_as_event(&tx, *id, at)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(done)
     });

@@ -9,8 +9,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 mod counters;
+mod moments;
 
 pub use counters::Tally;
+pub use moments::*;
 
 /// Migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
@@ -165,6 +167,7 @@ DROP TABLE journeys;
 ALTER TABLE journeys_v6 RENAME TO journeys;
 CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
 "#,
+    include_str!("store/v7_identity.sql"),
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -192,6 +195,9 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// A time in the state does not parse: the file was edited or damaged.
+    #[error("the state holds {text:?} where a time belongs; it was edited or damaged")]
+    BadTime { text: String },
     /// `--now` is before the last run's.
     #[error("--now {now} is before the last run's {last}; runs must move forward in time")]
     Backwards { now: String, last: String },
@@ -218,8 +224,10 @@ pub struct Journey {
     /// How many times the contact entered the funnel, this time included.
     pub entry: i64,
     pub stage: String,
-    /// Index of the step being worked on; `steps.len()` when they ran out.
-    pub step: usize,
+    /// Id of the step being worked on; `None` once the stage's steps ran
+    /// out. A state written before ids were kept holds `#N` (the index)
+    /// until the runner resolves it.
+    pub step: Option<String>,
     /// When the current step's delay started counting.
     pub clock: DateTime<Utc>,
     /// Set while the current step's action is done and its wait is open.
@@ -229,6 +237,14 @@ pub struct Journey {
     pub active: bool,
     pub entered_at: DateTime<Utc>,
     pub left_at: Option<DateTime<Utc>>,
+    /// The funnel version (content hash) the journey runs under.
+    pub version: String,
+    /// The event (`name@time`) that caused the last move: consumed, it
+    /// cannot fire another move.
+    pub cause: Option<String>,
+    /// When the open wait runs out, fixed when it opened: an edit of the
+    /// wait's window does not move a promise already made.
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 /// One line of a contact's history.
@@ -271,10 +287,12 @@ pub enum Kind {
     Split,
     /// A move of a state written before kinds were recorded.
     Moved,
+    /// Carried across an edit by the funnel's `migrate:` block.
+    Migrate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Enter,
         Kind::Goal,
         Kind::Exit,
@@ -285,6 +303,7 @@ impl Kind {
         Kind::BranchNo,
         Kind::Split,
         Kind::Moved,
+        Kind::Migrate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -299,6 +318,7 @@ impl Kind {
             Kind::BranchNo => "branch-no",
             Kind::Split => "split",
             Kind::Moved => "moved",
+            Kind::Migrate => "migrate",
         }
     }
 
@@ -482,23 +502,33 @@ impl Store {
 }
 
 fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
-    let t = |s: String| parse_time(&s).unwrap_or_default();
+    // A stored time that does not parse is an error, never a default: a
+    // journey read as starting in 1970 would move at once.
+    let t = |index: usize, s: String| {
+        parse_time(&s).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                format!("not a time: {s:?}").into(),
+            )
+        })
+    };
+    let opt = |index: usize, s: Option<String>| s.map(|s| t(index, s)).transpose();
     Ok(Journey {
         funnel: row.get(0)?,
         contact: row.get(1)?,
         entry: row.get(2)?,
         stage: row.get(3)?,
-        step: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
-        clock: t(row.get(5)?),
-        waiting_since: row
-            .get::<_, Option<String>>(6)?
-            .and_then(|s| parse_time(&s)),
-        stage_since: t(row.get(7)?),
+        step: row.get(4)?,
+        clock: t(5, row.get(5)?)?,
+        waiting_since: opt(6, row.get(6)?)?,
+        stage_since: t(7, row.get(7)?)?,
         active: row.get(8)?,
-        entered_at: t(row.get(9)?),
-        left_at: row
-            .get::<_, Option<String>>(10)?
-            .and_then(|s| parse_time(&s)),
+        entered_at: t(9, row.get(9)?)?,
+        left_at: opt(10, row.get(10)?)?,
+        version: row.get(11)?,
+        cause: row.get(12)?,
+        deadline: opt(13, row.get(13)?)?,
     })
 }
 
@@ -506,7 +536,7 @@ fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
 /// compile time rather than by `format!` once per contact.
 macro_rules! journey_columns {
     () => {
-        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at"
+        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at, version, cause, deadline"
     };
 }
 
@@ -528,20 +558,23 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
     tx.prepare_cached(concat!(
         "INSERT OR REPLACE INTO journeys (",
         journey_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     ))?
     .execute(params![
         j.funnel,
         j.contact,
         j.entry,
         j.stage,
-        j.step as i64,
+        j.step,
         time(j.clock),
         j.waiting_since.map(time),
         time(j.stage_since),
         j.active,
         time(j.entered_at),
-        j.left_at.map(time)
+        j.left_at.map(time),
+        j.version,
+        j.cause,
+        j.deadline.map(time)
     ])?;
     Ok(())
 }
@@ -604,24 +637,45 @@ pub fn split_recorded(
         .query_row(params![funnel, contact, entry, step], |r| r.get(0))?)
 }
 
-/// Records a funnel version: its content hash, the file it came from and
-/// the git commit, when there is one, the first time it runs; and, every
-/// run, that it is the one running now (outbox rows and tasks are tagged
-/// with it).
+/// Records a funnel version: its content hash, the file it came from, its
+/// text and the git commit, when there is one, the first time it runs;
+/// and, every run, that it is the one running now (outbox rows and tasks
+/// are tagged with it). Returns when the version first ran: no journey is
+/// entered under it earlier than that.
 pub fn record_version(
     tx: &Connection,
     funnel: &str,
-    version: &str,
+    (version, source): (&str, &str),
     path: &str,
     git_commit: Option<&str>,
     at: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<DateTime<Utc>> {
     tx.prepare_cached(
-        "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT DO UPDATE SET last_run = excluded.last_run, git_commit = coalesce(versions.git_commit, excluded.git_commit)",
+        "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run, source) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+         ON CONFLICT DO UPDATE SET last_run = excluded.last_run, git_commit = coalesce(versions.git_commit, excluded.git_commit), source = coalesce(versions.source, excluded.source)",
     )?
-    .execute(params![funnel, version, path, git_commit, time(at)])?;
-    Ok(())
+    .execute(params![funnel, version, path, git_commit, time(at), source])?;
+    Ok(first_run(tx, funnel, version)?.unwrap_or(at))
+}
+
+/// When a funnel version first ran, if it has.
+pub fn first_run(
+    tx: &Connection,
+    funnel: &str,
+    version: &str,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let text: Option<String> = tx
+        .prepare_cached("SELECT first_run FROM versions WHERE funnel = ?1 AND version = ?2")?
+        .query_row(params![funnel, version], |r| r.get(0))
+        .optional()?;
+    text.map(|t| stored_time(&t)).transpose()
+}
+
+/// A time read back from the state; one that does not parse is an error.
+pub fn stored_time(text: &str) -> StoreResult<DateTime<Utc>> {
+    parse_time(text).ok_or_else(|| StoreError::BadTime {
+        text: text.to_string(),
+    })
 }
 
 /// Queues an action; a row with the same idempotency key is left alone.
@@ -689,10 +743,15 @@ fn task_from(row: &rusqlite::Row) -> rusqlite::Result<Task> {
 
 const TASK_COLUMNS: &str = "id, key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, escalated_at";
 
-/// Open tasks past their due time that have not been escalated yet.
+/// Tasks past their due time that have not been escalated yet: open
+/// ones, and ones closed (done, or cancelled when the contact left) only
+/// after their deadline, since they were overdue whether or not a run
+/// looked while they were.
 pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<Vec<Task>> {
     let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 ORDER BY due_at, id"
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 \
+         UNION ALL SELECT {TASK_COLUMNS} FROM tasks WHERE escalated_at IS NULL AND status != 'open' AND done_at > due_at AND due_at < ?1 \
+         ORDER BY due_at, id"
     );
     let mut statement = tx.prepare_cached(&sql)?;
     let rows = statement.query_map(params![time(now)], task_from)?;
@@ -1054,7 +1113,8 @@ pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
 pub struct Position {
     pub funnel: String,
     pub stage: String,
-    pub step: i64,
+    /// The step's id; `None` once the stage's steps ran out.
+    pub step: Option<String>,
     pub active: bool,
     pub contacts: i64,
 }
@@ -1184,7 +1244,12 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         let c1 = journey(store.connection(), "f", "c1").unwrap().unwrap();
-        assert_eq!((c1.entry, c1.stage.as_str(), c1.step), (2, "trial", 1));
+        // v7 keeps the position as `#1` for the runner to resolve by id.
+        let step = c1.step.as_deref();
+        assert_eq!(
+            (c1.entry, c1.stage.as_str(), step),
+            (2, "trial", Some("#1"))
+        );
         let c2 = journey(store.connection(), "f", "c2").unwrap().unwrap();
         assert_eq!(c2.left_at, Some(at("2026-05-05T00:00:00Z")));
         assert_eq!(c2.waiting_since, Some(at("2026-05-04T11:00:00Z")));
@@ -1212,8 +1277,8 @@ mod tests {
         let mut tally = Tally::default();
         for db in [&old, &*new] {
             db.execute_batch(
-                "INSERT INTO versions VALUES ('f', 'v1', 'f.yaml', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
-                 INSERT INTO versions VALUES ('f', 'v2', 'f.yaml', NULL, '2026-02-01T00:00:00Z', '2026-02-01T00:00:00Z');",
+                "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run) VALUES ('f', 'v1', 'f.yaml', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+                 INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run) VALUES ('f', 'v2', 'f.yaml', NULL, '2026-02-01T00:00:00Z', '2026-02-01T00:00:00Z');",
             )
             .unwrap();
         }

@@ -57,6 +57,9 @@ pub enum TickError {
     },
     #[error("{0}")]
     Templates(String),
+    /// An edit would move in-flight contacts and no migration says where.
+    #[error(transparent)]
+    Unmigrated(#[from] crate::migration::Unmigrated),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -153,7 +156,7 @@ pub fn tick(
     config: &Config,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Ticked, TickError> {
-    let funnels = load(&options.funnels, config)?;
+    let mut funnels = load(&options.funnels, config)?;
     let contacts_name = options.contacts.display().to_string();
     let bytes = read(&options.contacts)?;
     let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
@@ -173,6 +176,19 @@ pub fn tick(
         events = read_events;
         event_problems.extend(unread.into_iter().map(|p| (path.display().to_string(), p)));
     }
+
+    let mut store = Store::open(&options.state)?;
+    // Events funnel recorded itself (`funnel task done`) count like the
+    // feed's; both are read in time order.
+    for stored in store::events_until(store.connection(), options.now)? {
+        events.push(Event {
+            line: 0,
+            contact: stored.contact,
+            name: stored.name,
+            at: stored.at,
+            data: stored.data,
+        });
+    }
     events.sort_by_key(|e| (e.at, e.line));
     let mut by_contact: HashMap<&str, Vec<&Event>> = HashMap::new();
     for event in &events {
@@ -181,21 +197,25 @@ pub fn tick(
             .or_default()
             .push(event);
     }
-
-    let mut store = Store::open(&options.state)?;
+    crate::migration::check(store.connection(), &funnels)?;
     let run = if options.dry_run {
         store.check_forward(options.now)?;
         None
     } else {
         Some(store.begin_run(options.now, Utc::now())?)
     };
-    if !options.dry_run {
+    if options.dry_run {
+        for loaded in &mut funnels {
+            let known = store::first_run(store.connection(), &loaded.funnel.name, &loaded.version)?;
+            loaded.first_run = known.unwrap_or(options.now);
+        }
+    } else {
         let tx = store.transaction()?;
-        for loaded in &funnels {
-            store::record_version(
+        for loaded in &mut funnels {
+            loaded.first_run = store::record_version(
                 &tx,
                 &loaded.funnel.name,
-                &loaded.version,
+                (&loaded.version, &loaded.source),
                 &loaded.path.display().to_string(),
                 // Asked only here, where a run records a version: `deliver`
                 // and `--dry-run` load funnels too but need no commit.

@@ -231,9 +231,9 @@ fn quote_follow_up_reaches_customer_goes_unreachable_or_refuses() {
             "ann/decision-call anna 2026-05-18T08:00:00Z done",
             "ann/prepare-quote anna 2026-05-05T08:00:00Z done",
             "bob/callback anna 2026-05-12T10:00:00Z open escalated",
-            "bob/follow-up-call assistant 2026-05-08T13:00:00Z open escalated",
+            "bob/follow-up-call assistant 2026-05-08T13:00:00Z cancelled escalated",
             "bob/prepare-quote anna 2026-05-05T08:00:00Z done",
-            "cy/prepare-quote anna 2026-05-05T08:00:00Z open escalated",
+            "cy/prepare-quote anna 2026-05-05T08:00:00Z cancelled escalated",
         ]
     );
     assert_eq!(
@@ -391,7 +391,7 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     assert_eq!(
         p.sent("dora"),
         [
-            "2026-06-01T09:00:00Z email booking-confirm",
+            "2026-06-01T10:00:00Z email booking-confirm",
             "2026-06-03T08:00:00Z messenger day-before-reminder",
             "2026-06-04T11:05:00Z sms rating-request",
             "2026-06-04T15:00:00Z email upsell-offer",
@@ -400,7 +400,7 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     assert_eq!(
         p.moves("dora"),
         [
-            "2026-06-01T09:00:00Z enter - -> booked",
+            "2026-06-01T10:00:00Z enter - -> booked",
             "2026-06-04T08:05:00Z goal booked/attendance-deadline -> visited",
             "2026-06-04T15:00:00Z wait-yes visited/rating-request -> visited/rating-check",
             "2026-06-04T15:00:00Z branch-yes visited/rating-check -> visited/upsell-offer",
@@ -412,7 +412,7 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     assert_eq!(
         p.sent("eve"),
         [
-            "2026-06-01T09:10:00Z email booking-confirm",
+            "2026-06-01T10:00:00Z email booking-confirm",
             "2026-06-03T09:00:00Z messenger day-before-reminder",
             "2026-06-04T12:05:00Z sms rating-request",
             "2026-06-05T15:00:00Z notify low-rating-call",
@@ -441,7 +441,7 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     assert_eq!(
         p.moves("finn"),
         [
-            "2026-06-01T09:30:00Z enter - -> booked",
+            "2026-06-01T10:00:00Z enter - -> booked",
             "2026-06-05T14:00:00Z exhausted booked -> no-show",
             "2026-06-06T10:00:00Z wait-yes no-show/missed-you -> no-show/rebook-call",
             "2026-06-06T15:00:00Z goal no-show/rebook-close -> rebooked",
@@ -452,7 +452,7 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     assert_eq!(
         p.sent("finn"),
         [
-            "2026-06-01T09:30:00Z email booking-confirm",
+            "2026-06-01T10:00:00Z email booking-confirm",
             "2026-06-04T12:00:00Z messenger day-before-reminder",
             "2026-06-05T14:00:00Z sms missed-you",
             "2026-06-06T15:00:00Z email booking-confirm",
@@ -462,7 +462,7 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     // Gil cancelled and Hana opted out before their reminders.
     assert_eq!(
         p.sent("gil"),
-        ["2026-06-01T09:40:00Z email booking-confirm"]
+        ["2026-06-01T10:00:00Z email booking-confirm"]
     );
     assert_eq!(
         p.moves("gil")[1],
@@ -470,7 +470,7 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     );
     assert_eq!(
         p.sent("hana"),
-        ["2026-06-01T09:50:00Z email booking-confirm"]
+        ["2026-06-01T10:00:00Z email booking-confirm"]
     );
     assert_eq!(
         p.moves("hana")[1],
@@ -651,7 +651,7 @@ fn collections_chase_by_email_sms_and_call_until_paid_suspended_or_cancelled() {
     assert_eq!(
         p.moves("pia"),
         [
-            "2026-07-05T10:00:00Z enter - -> overdue",
+            "2026-07-05T00:00:01Z enter - -> overdue",
             "2026-07-06T13:00:00Z goal overdue/pay-reminder -> paid",
         ]
     );
@@ -752,7 +752,7 @@ fn delivery_check_asks_across_dst_thanks_apologises_escalates_and_calls() {
     assert_eq!(
         p.moves("uma"),
         [
-            "2026-10-25T08:00:00Z enter - -> check",
+            "2026-10-25T08:30:00Z enter - -> check",
             "2026-10-25T10:00:00Z goal check/arrival-call -> delivered",
             "2026-10-31T10:00:00Z enter - -> check",
         ]
@@ -807,9 +807,9 @@ fn delivery_check_asks_across_dst_thanks_apologises_escalates_and_calls() {
     assert_eq!(
         p.task_lines(),
         [
-            "vic/fix-task service-manager 2026-10-26T11:00:00Z open escalated",
+            "vic/fix-task service-manager 2026-10-26T11:00:00Z cancelled escalated",
             "wes/arrival-call service-desk 2026-10-27T13:00:00Z open escalated",
-            "xan/fix-task service-manager 2026-10-26T12:00:00Z open escalated",
+            "xan/fix-task service-manager 2026-10-26T12:00:00Z cancelled escalated",
         ]
     );
     assert_eq!(
@@ -900,7 +900,7 @@ fn customer_care_onboards_supports_retains_and_turns_repeat_buyers_into_advocate
     assert_eq!(
         p.moves("quinn"),
         [
-            "2026-09-01T08:00:00Z enter - -> care",
+            "2026-09-01T08:30:00Z enter - -> care",
             "2026-09-02T10:00:00Z goal care/howto -> support",
             "2026-09-21T07:00:00Z exhausted support -> retention",
             "2026-10-07T09:00:00Z goal retention/check-in -> advocate",
@@ -910,7 +910,7 @@ fn customer_care_onboards_supports_retains_and_turns_repeat_buyers_into_advocate
     assert_eq!(
         p.sent("quinn"),
         [
-            "2026-09-01T08:00:00Z email welcome",
+            "2026-09-01T08:30:00Z email welcome",
             "2026-09-07T07:00:00Z email tip-shortcuts",
             "2026-09-14T07:00:00Z email tip-advanced",
             "2026-10-05T08:00:00Z email check-in",
@@ -932,7 +932,7 @@ fn customer_care_onboards_supports_retains_and_turns_repeat_buyers_into_advocate
     assert_eq!(
         p.moves("rae"),
         [
-            "2026-09-01T08:10:00Z enter - -> care",
+            "2026-09-01T08:30:00Z enter - -> care",
             "2026-09-07T08:00:00Z wait-no care/howto -> care/setup-call",
             "2026-09-12T08:00:00Z exhausted care -> retention",
             "2026-10-03T07:00:00Z wait-no retention/check-in -> retention/exclusive-offer",
@@ -944,7 +944,7 @@ fn customer_care_onboards_supports_retains_and_turns_repeat_buyers_into_advocate
     assert_eq!(
         p.sent("rae"),
         [
-            "2026-09-01T08:10:00Z email welcome",
+            "2026-09-01T08:30:00Z email welcome",
             "2026-09-04T08:00:00Z email howto",
             "2026-09-28T07:00:00Z email check-in",
             "2026-10-05T07:00:00Z email exclusive-offer",
@@ -966,11 +966,11 @@ fn customer_care_onboards_supports_retains_and_turns_repeat_buyers_into_advocate
     assert_eq!(
         p.moves("sam"),
         [
-            "2026-09-01T08:20:00Z enter - -> care",
+            "2026-09-01T08:30:00Z enter - -> care",
             "2026-09-02T10:00:00Z exit care/howto -> opted-out",
         ]
     );
-    assert_eq!(p.sent("sam"), ["2026-09-01T08:20:00Z email welcome"]);
+    assert_eq!(p.sent("sam"), ["2026-09-01T08:30:00Z email welcome"]);
     assert_nothing_failed(&p);
 }
 
@@ -1031,7 +1031,7 @@ fn lecture_materials_send_slides_at_once_then_weekly_material_until_a_booking() 
     assert_eq!(
         p.moves("zoe"),
         [
-            "2026-11-12T20:30:00Z enter - -> slides",
+            "2026-11-12T20:35:00Z enter - -> slides",
             "2026-11-12T20:40:00Z goal slides/email-known -> nurture",
             "2026-11-29T12:00:00Z wait-yes nurture/material-invite -> nurture/interested-call",
             "2026-12-01T10:00:00Z goal nurture/nurture-close -> lead",
@@ -1040,8 +1040,8 @@ fn lecture_materials_send_slides_at_once_then_weekly_material_until_a_booking() 
     assert_eq!(
         p.sent("zoe"),
         [
-            "2026-11-12T20:30:00Z tag join-list",
-            "2026-11-12T20:30:00Z sms send-slides",
+            "2026-11-12T20:35:00Z tag join-list",
+            "2026-11-12T20:35:00Z sms send-slides",
             "2026-11-15T08:00:00Z sms material-recording",
             "2026-11-22T08:00:00Z sms material-article",
             "2026-11-29T08:00:00Z sms material-invite",
@@ -1101,7 +1101,7 @@ fn lecture_materials_send_slides_at_once_then_weekly_material_until_a_booking() 
     assert!(p.sent("cat").is_empty());
     assert_eq!(
         p.task_lines(),
-        ["zoe/interested-call office 2026-11-30T12:00:00Z open escalated"]
+        ["zoe/interested-call office 2026-11-30T12:00:00Z cancelled escalated"]
     );
     assert_eq!(p.escalations(), ["speaker: zoe/interested-call"]);
     assert_nothing_failed(&p);
@@ -1151,7 +1151,7 @@ fn purchase_survey_routes_on_the_score_and_catches_up_after_missed_runs() {
     assert!(
         catch_up
             .stderr
-            .contains("actions queued 1 / skipped as stale 1"),
+            .contains("actions queued 0 / skipped as stale 2"),
         "{}",
         catch_up.stderr
     );
@@ -1171,7 +1171,7 @@ fn purchase_survey_routes_on_the_score_and_catches_up_after_missed_runs() {
     assert_eq!(
         p.moves("dan"),
         [
-            "2026-06-08T07:30:00Z enter - -> ask",
+            "2026-06-08T08:00:00Z enter - -> ask",
             "2026-06-10T09:00:00Z goal ask/feedback-form -> answered",
             "2026-06-10T09:00:00Z branch-yes answered/score-high -> promoter",
             "2026-06-12T12:00:00Z goal promoter/review-reminder -> reviewed",
@@ -1209,33 +1209,33 @@ fn purchase_survey_routes_on_the_score_and_catches_up_after_missed_runs() {
         ["eli/recovery-call customer-success 2026-06-11T09:00:00Z done"]
     );
     assert!(p.escalations().is_empty());
-    // Fay (7) answered while no run happened: thanked on the catch-up run.
+    // Fay (7) answered while no run happened. A field change is seen by
+    // the run that reads it: the catch-up run at 09:00 sees her answer an
+    // hour after her survey had already closed (08:00), so, as with Gus,
+    // her reminder is stale and she is dated into `no-answer`. A journey
+    // never depends on when a run looked at anything but the feed.
     assert_eq!(
         p.moves("fay")[1..],
         [
-            "2026-06-16T09:00:00Z goal ask/feedback-form -> answered",
-            "2026-06-16T09:00:00Z branch-no answered/score-high -> answered/score-low",
-            "2026-06-16T09:00:00Z branch-no answered/score-low -> passive",
+            "2026-06-12T08:00:00Z wait-no ask/feedback-form -> ask/feedback-reminder",
+            "2026-06-16T08:00:00Z exhausted ask -> no-answer",
         ]
     );
-    assert_eq!(
-        p.sent("fay")[1],
-        "2026-06-16T09:00:00Z email passive-thanks"
-    );
+    assert_eq!(p.payload_status("fay", "feedback-reminder"), "stale");
     // Gus never answered. The catch-up run replays his days in order: the
     // reminder, due Friday, is 4 days late and skipped as stale, and he
     // is dated into `no-answer` on Tuesday 08:00, when it happened.
     assert_eq!(
         p.moves("gus"),
         [
-            "2026-06-08T07:55:00Z enter - -> ask",
+            "2026-06-08T08:00:00Z enter - -> ask",
             "2026-06-12T08:00:00Z wait-no ask/feedback-form -> ask/feedback-reminder",
             "2026-06-16T08:00:00Z exhausted ask -> no-answer",
         ]
     );
     assert_eq!(p.sent("gus"), ["2026-06-09T08:00:00Z email feedback-form"]);
     assert!(
-        p.outbox_counts().get("stale") == Some(&1),
+        p.outbox_counts().get("stale") == Some(&2),
         "{:?}",
         p.outbox_counts()
     );
@@ -1307,7 +1307,7 @@ fn win_back_surveys_lapsed_customers_then_offers_an_incentive() {
     assert_eq!(
         p.moves("ivo"),
         [
-            "2026-05-05T08:00:00Z enter - -> survey",
+            "2026-05-05T08:30:00Z enter - -> survey",
             "2026-05-07T08:30:00Z goal survey/survey-reminder -> answered",
             "2026-05-07T08:30:00Z branch-yes answered/route-price -> answered/price-answer",
             "2026-05-07T12:00:00Z wait-yes answered/price-answer -> answered/answered-close",
@@ -1317,7 +1317,7 @@ fn win_back_surveys_lapsed_customers_then_offers_an_incentive() {
     assert_eq!(
         p.sent("ivo"),
         [
-            "2026-05-05T08:00:00Z email survey-invite",
+            "2026-05-05T08:30:00Z email survey-invite",
             "2026-05-07T08:30:00Z email price-answer",
             "2026-05-13T08:30:00Z tag mark-won-back",
         ]
@@ -1335,7 +1335,7 @@ fn win_back_surveys_lapsed_customers_then_offers_an_incentive() {
     assert_eq!(
         p.sent("mia"),
         [
-            "2026-05-05T08:00:00Z email survey-invite",
+            "2026-05-05T08:30:00Z email survey-invite",
             "2026-05-08T08:30:00Z notify service-call",
             "2026-05-21T08:30:00Z tag mark-lapsed",
         ]
@@ -1346,7 +1346,7 @@ fn win_back_surveys_lapsed_customers_then_offers_an_incentive() {
         assert_eq!(
             p.sent(who)[..3],
             [
-                "2026-05-05T08:00:00Z email survey-invite",
+                "2026-05-05T08:30:00Z email survey-invite",
                 "2026-05-12T08:00:00Z email survey-reminder",
                 "2026-05-19T08:00:00Z email incentive",
             ]
@@ -1364,22 +1364,19 @@ fn win_back_surveys_lapsed_customers_then_offers_an_incentive() {
         let template = p.payload(who, "incentive")["template"].clone();
         assert_eq!(template, format!("winback-{}", variant(&p, who)));
     }
-    // Jo ignores the offer: one SMS (held from Sunday to Tuesday), lapsed.
+    // Jo ignores the offer. Its SMS falls due on Sunday, and the window
+    // opens on Tuesday, past the step's `stale_after: 1d`: skipped (the
+    // staleness limit wins over the window), and she lapses a week later.
     assert_eq!(
         p.moves("jo")[3..],
         [
             "2026-05-24T08:00:00Z wait-no offer/incentive -> offer/sms-possible",
             "2026-05-24T08:00:00Z branch-yes offer/sms-possible -> offer/offer-sms",
-            "2026-06-02T08:00:00Z exhausted offer -> lapsed",
+            "2026-05-31T08:00:00Z exhausted offer -> lapsed",
         ]
     );
-    assert_eq!(
-        p.sent("jo")[3..],
-        [
-            "2026-05-26T08:00:00Z sms offer-sms",
-            "2026-06-02T08:00:00Z tag mark-lapsed",
-        ]
-    );
+    assert_eq!(p.sent("jo")[3..], ["2026-05-31T08:00:00Z tag mark-lapsed"]);
+    assert_eq!(p.payload_status("jo", "offer-sms"), "stale");
     // Lou has no phone: no SMS, lapsed a week after the offer window.
     assert_eq!(
         p.moves("lou")[3..],
@@ -1406,11 +1403,11 @@ fn win_back_surveys_lapsed_customers_then_offers_an_incentive() {
     assert_eq!(
         p.moves("ned"),
         [
-            "2026-05-05T08:00:00Z enter - -> survey",
+            "2026-05-05T08:30:00Z enter - -> survey",
             "2026-05-07T08:30:00Z exit survey/survey-reminder -> opted-out",
         ]
     );
-    assert_eq!(p.sent("ned"), ["2026-05-05T08:00:00Z email survey-invite"]);
+    assert_eq!(p.sent("ned"), ["2026-05-05T08:30:00Z email survey-invite"]);
     // Pat ordered in April: not inactive for 60 days, never entered.
     assert!(p.history("pat").is_empty());
     assert_eq!(

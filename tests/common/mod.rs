@@ -156,6 +156,8 @@ impl Project {
             args.extend(["--events", "events.jsonl"]);
         }
         let run = self.funnel(&args);
+        // `task_done` closes tasks at the simulated time of the last run.
+        self.write(".last-now", now);
         assert_eq!(
             run.code, 0,
             "run at {now} failed:\n{}{}",
@@ -215,6 +217,19 @@ impl Project {
             .find(|v| v["contact"] == contact && v["step"] == step && !is_escalation(v))
             .map(|v| v["payload"].clone())
             .unwrap_or_else(|| panic!("nothing delivered for {contact}'s {step}"))
+    }
+
+    /// The status the state records for `contact`'s action of `step`
+    /// (`queued`, `delivered`, `stale`, `failed`...), read from the state.
+    pub fn payload_status(&self, contact: &str, step: &str) -> String {
+        let state = rusqlite::Connection::open(self.path(".funnel/state.db")).unwrap();
+        state
+            .query_row(
+                "SELECT status FROM outbox WHERE contact = ?1 AND step = ?2 AND key NOT LIKE '%/escalation'",
+                [contact, step],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("no action for {contact}'s {step}: {e}"))
     }
 
     /// Escalations delivered, as `to: contact/step`.
@@ -318,7 +333,8 @@ impl Project {
 
     /// `funnel task done ID`, as staff would.
     pub fn task_done(&self, id: i64) {
-        let run = self.funnel(&["task", "done", &id.to_string()]);
+        let at = std::fs::read_to_string(self.path(".last-now")).unwrap();
+        let run = self.funnel(&["task", "done", &id.to_string(), "--at", &at]);
         assert_eq!(run.code, 0, "task done {id} failed:\n{}", run.stderr);
     }
 

@@ -1,0 +1,195 @@
+//! What the store keeps so that a journey depends on when things happened,
+//! not on when a run looked: when a contact's row was first seen with its
+//! values, tasks closed at the moment they were done or the contact left,
+//! and the events funnel records itself (`funnel task done`).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreResult, stored_time, time};
+
+/// When the row of `contact`, as `funnel` declares it, was first seen with
+/// the values whose `fingerprint` is given; a changed row is seen at `now`.
+pub fn sighting(
+    tx: &Connection,
+    (funnel, contact): (&str, &str),
+    fingerprint: u64,
+    now: DateTime<Utc>,
+) -> StoreResult<DateTime<Utc>> {
+    // SQLite integers are signed: the hash is kept bit for bit.
+    let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
+    let known: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT fingerprint, seen_at FROM sightings WHERE funnel = ?1 AND contact = ?2",
+        )?
+        .query_row(params![funnel, contact], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match known {
+        Some((known, seen)) if known == print => stored_time(&seen),
+        _ => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO sightings (funnel, contact, fingerprint, seen_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![funnel, contact, print, time(now)])?;
+            Ok(now)
+        }
+    }
+}
+
+/// Closes the open task a contact's step created at or before `at` as
+/// done at `at` (a `task.done` event, or `funnel task done`).
+pub fn complete_step_tasks_at(
+    tx: &Connection,
+    (funnel, contact): (&str, &str),
+    step: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<usize> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open' AND created_at <= ?1",
+        )?
+        .execute(params![time(at), funnel, contact, step])?)
+}
+
+/// Cancels the open tasks of `steps` when the contact leaves their stage
+/// at `at`: the automation of a stage ends with it, its tasks included.
+pub fn cancel_step_tasks(
+    tx: &Connection,
+    (funnel, contact): (&str, &str),
+    steps: &[&str],
+    at: DateTime<Utc>,
+    reason: &str,
+) -> StoreResult<usize> {
+    let mut statement = tx.prepare_cached(
+        "UPDATE tasks SET status = 'cancelled', done_at = ?1, reason = ?5 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
+    )?;
+    let mut count = 0;
+    for step in steps {
+        count += statement.execute(params![time(at), funnel, contact, step, reason])?;
+    }
+    Ok(count)
+}
+
+/// An event funnel recorded itself, for the next run to read with the feed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub contact: String,
+    pub name: String,
+    pub at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+/// Records an event once: `dedupe` names it, and a second one with the
+/// same name is ignored. Returns whether it was new.
+pub fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreResult<bool> {
+    let added = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (contact, name, at, data, dedupe) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            event.contact,
+            event.name,
+            time(event.at),
+            event.data.to_string(),
+            dedupe
+        ])?;
+    Ok(added > 0)
+}
+
+/// Every event in the state up to `until`, by time.
+pub fn events_until(
+    connection: &Connection,
+    until: DateTime<Utc>,
+) -> StoreResult<Vec<StoredEvent>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT contact, name, at, data FROM events WHERE at <= ?1 ORDER BY at, id",
+    )?;
+    let rows = statement.query_map(params![time(until)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (contact, name, at, data) = row?;
+        events.push(StoredEvent {
+            contact,
+            name,
+            at: stored_time(&at)?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+        });
+    }
+    Ok(events)
+}
+
+/// Active journeys per place, by the version they run under, for the
+/// check a run makes before an edit moves anyone, and `funnel diff`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    pub funnel: String,
+    pub version: String,
+    pub stage: String,
+    pub step: Option<String>,
+    pub waiting: bool,
+    pub contacts: u64,
+}
+
+pub fn in_flight(connection: &Connection, funnel: &str) -> StoreResult<Vec<InFlight>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT version, stage, step, waiting_since IS NOT NULL, COUNT(*) FROM journeys \
+         WHERE funnel = ?1 AND active = 1 GROUP BY version, stage, step, waiting_since IS NOT NULL \
+         ORDER BY version, stage, step",
+    )?;
+    let rows = statement.query_map(params![funnel], |r| {
+        Ok(InFlight {
+            funnel: funnel.to_string(),
+            version: r.get(0)?,
+            stage: r.get(1)?,
+            step: r.get(2)?,
+            waiting: r.get(3)?,
+            contacts: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The text of a funnel version, when the state kept it (states written
+/// before v7 did not).
+pub fn version_source(
+    connection: &Connection,
+    funnel: &str,
+    version: &str,
+) -> StoreResult<Option<String>> {
+    Ok(connection
+        .prepare_cached("SELECT source FROM versions WHERE funnel = ?1 AND version = ?2")?
+        .query_row(params![funnel, version], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Marks task `id` done at `at` the way a `task.done` event does: closed,
+/// and recorded as an event so the next run's waits and goals on
+/// `task.done` see it. False when there is no such open task.
+pub fn complete_task_as_event(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+    let owner: Option<(String, String)> = tx
+        .prepare_cached("SELECT contact, step FROM tasks WHERE id = ?1 AND status = 'open'")?
+        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((contact, step)) = owner else {
+        return Ok(false);
+    };
+    if !super::complete_task(tx, id, at)? {
+        return Ok(false);
+    }
+    let event = StoredEvent {
+        contact,
+        name: "task.done".to_string(),
+        at,
+        data: serde_json::json!({ "step": step, "task": id }),
+    };
+    add_event(tx, &event, &format!("task.done/{id}"))?;
+    Ok(true)
+}
