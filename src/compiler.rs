@@ -378,12 +378,12 @@ impl<'a> Compiler<'a> {
     fn duration(&mut self, text: &Text) -> Option<TimeDelta> {
         match duration::parse(&text.value) {
             Ok(delta) => Some(delta),
-            Err(reason) => {
+            Err(error) => {
                 self.report(
                     &rules::invalid_duration::RULE,
                     text.span,
-                    format!("`{}` is not a duration: {reason}", text.value),
-                    duration::HELP,
+                    format!("`{}` is not a duration: {error}", text.value),
+                    error.help(),
                 );
                 None
             }
