@@ -25,6 +25,7 @@ pub mod invalid_template;
 pub mod invalid_type;
 pub mod invalid_value;
 pub mod literal_secret;
+pub mod missing_address;
 pub mod missing_template;
 pub mod no_opt_out;
 pub mod redundant_branch;
@@ -113,6 +114,7 @@ pub static RULES: &[&Rule] = &[
     &zero_delay_loop::RULE,
     &redundant_branch::RULE,
     &no_opt_out::RULE,
+    &missing_address::RULE,
     &unbounded_messages::RULE,
     &wait_longer_than_funnel::RULE,
     &unused_template::RULE,
