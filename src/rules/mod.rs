@@ -33,6 +33,7 @@ pub mod split_weights;
 pub mod trapped_stage;
 pub mod unbounded_messages;
 pub mod undefined_reference;
+pub mod unguarded_optional_field;
 pub mod unknown_channel;
 pub mod unknown_field;
 pub mod unknown_key;
@@ -104,6 +105,7 @@ pub static RULES: &[&Rule] = &[
     &invalid_value::RULE,
     &conflicting_keys::RULE,
     &unknown_field::RULE,
+    &unguarded_optional_field::RULE,
     &missing_template::RULE,
     &invalid_template::RULE,
     &split_weights::RULE,
