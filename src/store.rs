@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 mod counters;
+mod listing;
+pub use listing::*;
 
 pub use counters::Tally;
 
