@@ -50,8 +50,20 @@ pub enum Command {
     #[command(after_help = "Examples:\n  funnel status\n  funnel status --format json")]
     Status(StateArgs),
     /// A contact's journey, with the reason for every move.
-    #[command(after_help = "Examples:\n  funnel history c-1042")]
+    #[command(
+        after_help = "Examples:\n  funnel history c-1042\n\nExit codes:\n  0  the journey was listed\n  3  no state, or it could not be read\n  5  no history for that contact"
+    )]
     History(HistoryArgs),
+    /// Every contact's journey: funnel, stage, step, entry and since when.
+    #[command(
+        after_help = "Examples:\n  funnel contacts\n  funnel contacts --funnel quote-follow-up --stage requested --format csv"
+    )]
+    Contacts(ContactsArgs),
+    /// The outbox: every queued action and what became of it.
+    #[command(
+        after_help = "Examples:\n  funnel actions --status dead\n  funnel actions --funnel win-back --format json\n\nStatuses: queued, delivered, dead, suppressed, stale, failed."
+    )]
+    Actions(ActionsArgs),
     /// The staff's to-do list.
     #[command(
         after_help = "Examples:\n  funnel tasks --overdue\n  funnel tasks --assignee anna --format csv"
@@ -182,6 +194,30 @@ pub enum TableFormat {
 pub struct HistoryArgs {
     /// The contact id.
     pub contact: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ContactsArgs {
+    /// Only this funnel's journeys.
+    #[arg(long, value_name = "FUNNEL")]
+    pub funnel: Option<String>,
+    /// Only contacts in this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ActionsArgs {
+    /// Only rows with this status (queued, delivered, dead, suppressed, stale, failed).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Only this funnel's rows.
+    #[arg(long, value_name = "FUNNEL")]
+    pub funnel: Option<String>,
     #[command(flatten)]
     pub state: StateArgs,
 }

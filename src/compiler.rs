@@ -378,12 +378,12 @@ impl<'a> Compiler<'a> {
     fn duration(&mut self, text: &Text) -> Option<TimeDelta> {
         match duration::parse(&text.value) {
             Ok(delta) => Some(delta),
-            Err(reason) => {
+            Err(error) => {
                 self.report(
                     &rules::invalid_duration::RULE,
                     text.span,
-                    format!("`{}` is not a duration: {reason}", text.value),
-                    duration::HELP,
+                    format!("`{}` is not a duration: {error}", text.value),
+                    error.help(),
                 );
                 None
             }
@@ -506,12 +506,25 @@ impl<'a> Compiler<'a> {
             return Assignee::Field(field.to_string());
         }
         if !self.staff.contains(&text.as_str()) {
-            let hint = suggest(&text.value, self.staff.iter().copied());
+            let help = match suggest(&text.value, self.staff.iter().copied()) {
+                _ if self.staff.is_empty() => {
+                    "no staff are declared: declare people under `staff:`, or use contact.FIELD"
+                        .to_string()
+                }
+                hint if hint.starts_with("did you mean") => format!(
+                    "{hint} (known staff: {}); declare people under `staff:`, or use contact.FIELD",
+                    self.staff.join(", ")
+                ),
+                _ => format!(
+                    "known staff: {}; declare people under `staff:`, or use contact.FIELD",
+                    self.staff.join(", ")
+                ),
+            };
             self.report(
                 &rules::undefined_reference::RULE,
                 text.span,
                 format!("no staff member named `{}`", text.value),
-                format!("{hint} Declare people under `staff:`, or use contact.FIELD"),
+                help,
             );
         }
         Assignee::Staff(text.value.clone())

@@ -28,6 +28,7 @@ pub mod error;
 pub mod feed;
 pub mod graph;
 pub mod linter;
+pub mod listing;
 pub mod measure;
 pub mod migration;
 pub mod model;
@@ -91,6 +92,8 @@ pub fn run(
         Command::Status(args) => operated(operate::status(&args, stdout), stderr),
         Command::History(args) => operated(operate::history(&args, stdout), stderr),
         Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
+        Command::Contacts(args) => operated(listing::contacts(&args, stdout), stderr),
+        Command::Actions(args) => operated(listing::actions(&args, stdout), stderr),
         Command::Task(args) => operated(operate::task(&args, stdout), stderr),
         Command::Deliver(args) => operated(operate::deliver(&args, stderr), stderr),
         Command::Retry(args) => operated(operate::retry(&args, stdout), stderr),

@@ -582,11 +582,14 @@ impl<'a> Measurer<'a> {
                 Some((control, rest)) => rest.iter().map(|v| compare(control, v)).collect(),
                 None => Vec::new(),
             };
+            let (winner, verdict) = crate::scorecard::winner(&comparisons);
             figures.push(SplitFigures {
                 stage,
                 step,
                 variants,
                 comparisons,
+                winner,
+                verdict,
             });
         }
         Ok(figures)

@@ -26,10 +26,13 @@ use crate::tick::{self, Progress, TickError, TickOptions, tick};
 /// Exit code when another run holds the state.
 pub const LOCKED: i32 = 4;
 
+/// Exit code when the contact asked about has no history in the state.
+pub const NOT_FOUND: i32 = 5;
+
 /// A command's outcome: an exit code, or a message for stderr with one.
 pub type Outcome = Result<i32, (String, i32)>;
 
-fn store_failure(error: StoreError) -> (String, i32) {
+pub(crate) fn store_failure(error: StoreError) -> (String, i32) {
     let code = match error {
         StoreError::Locked { .. } => LOCKED,
         StoreError::Backwards { .. } => 2,
@@ -115,6 +118,13 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         Err(TickError::Check(e)) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
         Err(e) => return Ok(Err((format!("error: {e}"), 3))),
     };
+    // `--format json`: one object on stdout; `table` and `csv` (the
+    // state flags' formats) keep the human lines.
+    if args.state.format == TableFormat::Json {
+        serde_json::to_writer_pretty(&mut *out, &RunJson::new(&ticked, args.dry_run))?;
+        writeln!(out)?;
+        return Ok(Ok(0));
+    }
     for (feed, problem) in &ticked.problems {
         // Most messages name their field already.
         let field = problem
@@ -168,6 +178,49 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     }
     report_delivery(&ticked.delivered, err)?;
     Ok(Ok(0))
+}
+
+/// `funnel run --format json`: the same facts as the summary line, the
+/// delivery line and the warnings, as one object.
+#[derive(Serialize)]
+struct RunJson<'a> {
+    dry_run: bool,
+    summary: &'a crate::runner::Summary,
+    delivery: &'a Delivered,
+    /// Bad feed rows and events, skipped.
+    problems: Vec<ProblemJson<'a>>,
+    /// What the tick would do; only with `--dry-run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<&'a [crate::runner::Planned]>,
+}
+
+#[derive(Serialize)]
+struct ProblemJson<'a> {
+    feed: &'a str,
+    line: usize,
+    field: Option<&'a str>,
+    message: &'a str,
+}
+
+impl<'a> RunJson<'a> {
+    fn new(ticked: &'a tick::Ticked, dry_run: bool) -> Self {
+        Self {
+            dry_run,
+            summary: &ticked.summary,
+            delivery: &ticked.delivered,
+            problems: ticked
+                .problems
+                .iter()
+                .map(|(feed, p)| ProblemJson {
+                    feed,
+                    line: p.line,
+                    field: p.field.as_deref(),
+                    message: &p.message,
+                })
+                .collect(),
+            plan: dry_run.then_some(ticked.plan.as_slice()),
+        }
+    }
 }
 
 /// One line of counts, then why rows were held or dead; silent when the
@@ -269,7 +322,7 @@ pub fn retry(args: &RetryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     }
 }
 
-fn open(args: &StateArgs) -> Result<Store, (String, i32)> {
+pub(crate) fn open(args: &StateArgs) -> Result<Store, (String, i32)> {
     if !args.state.exists() {
         return Err((
             format!(
@@ -283,7 +336,11 @@ fn open(args: &StateArgs) -> Result<Store, (String, i32)> {
 }
 
 /// Renders rows as an aligned table, CSV or JSON.
-fn table<T: Serialize>(rows: &[T], format: TableFormat, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn table<T: Serialize>(
+    rows: &[T],
+    format: TableFormat,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if format == TableFormat::Json {
         serde_json::to_writer_pretty(&mut *out, rows)?;
         return writeln!(out);
@@ -426,7 +483,7 @@ pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     match store::history(store.connection(), &args.contact) {
         Ok(rows) if rows.is_empty() => Ok(Err((
             format!("error: no history for contact `{}`", args.contact),
-            1,
+            NOT_FOUND,
         ))),
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
         Err(e) => Ok(Err(store_failure(e))),
@@ -439,7 +496,7 @@ pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Err(failure) => return Ok(Err(failure)),
     };
     let overdue = args.overdue.then(Utc::now);
-    match store::tasks(store.connection(), overdue, args.assignee.as_deref()) {
+    match store::task_rows(store.connection(), overdue, args.assignee.as_deref()) {
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
         Err(e) => Ok(Err(store_failure(e))),
     }

@@ -107,6 +107,56 @@ pub struct SplitFigures {
     pub variants: Vec<VariantFigures>,
     /// Every variant against the first.
     pub comparisons: Vec<Comparison>,
+    /// The variant that converts significantly better, if one does.
+    pub winner: Option<String>,
+    /// The outcome in words: `winner: coupon (p=0.0100)`, or what is
+    /// missing (`no winner yet; need about 120 more per variant`).
+    pub verdict: String,
+}
+
+/// The winner of a split from its comparisons (each variant against the
+/// first), and the verdict in words. A variant wins when it beats the
+/// control significantly (the largest such difference if several do); the
+/// control wins when every other variant is significantly worse.
+pub fn winner(comparisons: &[Comparison]) -> (Option<String>, String) {
+    let better = comparisons
+        .iter()
+        .filter(|c| c.significant && c.difference.is_some_and(|d| d > 0.0))
+        .max_by(|a, b| {
+            a.difference
+                .unwrap_or(0.0)
+                .total_cmp(&b.difference.unwrap_or(0.0))
+        });
+    if let Some(c) = better {
+        let p = c.p_value.unwrap_or(0.0);
+        return (
+            Some(c.variant.clone()),
+            format!("winner: {} (p={p:.4})", c.variant),
+        );
+    }
+    let all_worse = !comparisons.is_empty()
+        && comparisons
+            .iter()
+            .all(|c| c.significant && c.difference.is_some_and(|d| d < 0.0));
+    if let (true, Some(first)) = (all_worse, comparisons.first()) {
+        let p = comparisons
+            .iter()
+            .filter_map(|c| c.p_value)
+            .fold(0.0, f64::max);
+        return (
+            Some(first.control.clone()),
+            format!("winner: {} (p={p:.4})", first.control),
+        );
+    }
+    let more = comparisons.iter().filter_map(|c| c.more_needed).max();
+    let verdict = match more {
+        Some(more) if more > 0 => format!("no winner yet; need about {more} more per variant"),
+        _ if comparisons.iter().all(|c| c.p_value.is_none()) => {
+            "no winner yet; not enough data to compare".to_string()
+        }
+        _ => "no winner: the variants convert alike".to_string(),
+    };
+    (None, verdict)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -285,6 +335,7 @@ fn table(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
             for c in &split.comparisons {
                 writeln!(out, "{} vs {}: {}", c.variant, c.control, verdict(c))?;
             }
+            writeln!(out, "{}", split.verdict)?;
         }
         if !funnel.staff.is_empty() {
             writeln!(out)?;
@@ -547,4 +598,38 @@ fn fields<T: Serialize>(row: &T) -> Vec<(String, String)> {
             (k, value)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compared(variant: &str, difference: f64, p: f64, more: Option<u64>) -> Comparison {
+        Comparison {
+            control: "control".to_string(),
+            variant: variant.to_string(),
+            difference: Some(difference),
+            p_value: Some(p),
+            significant: p < 0.05,
+            needed_per_variant: more.map(|m| m + 100),
+            more_needed: more,
+        }
+    }
+
+    /// The report gave each comparison's p-value but never said which
+    /// variant won: now it names the winner, or what it still needs.
+    #[test]
+    fn the_winner_is_named_in_words() {
+        let (won, verdict) = super::winner(&[compared("coupon", 0.2, 0.01, None)]);
+        assert_eq!(won.as_deref(), Some("coupon"));
+        assert_eq!(verdict, "winner: coupon (p=0.0100)");
+
+        let (won, verdict) = super::winner(&[compared("coupon", -0.2, 0.01, None)]);
+        assert_eq!(won.as_deref(), Some("control"));
+        assert_eq!(verdict, "winner: control (p=0.0100)");
+
+        let (won, verdict) = super::winner(&[compared("coupon", 0.05, 0.3, Some(120))]);
+        assert_eq!(won, None);
+        assert_eq!(verdict, "no winner yet; need about 120 more per variant");
+    }
 }

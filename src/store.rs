@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 mod counters;
+mod listing;
 mod moments;
+
+pub use listing::*;
 
 pub use counters::Tally;
 pub use moments::*;

@@ -11,6 +11,8 @@ use indexmap::IndexMap;
 
 use crate::source::{SourceId, Sources, Span};
 
+mod guards;
+
 /// The subject line that opens an email template, and the line that ends it.
 const SUBJECT: &str = "subject:";
 const HEADER_END: &str = "---";
@@ -21,6 +23,9 @@ pub struct Template {
     pub source: SourceId,
     /// `contact.<field>` reads, with their span in the template file.
     pub fields: Vec<(String, Span)>,
+    /// The reads no `{{#if}}`, `{{#unless}}` or `{{#with}}` of their field
+    /// encloses (see [`guards`]).
+    pub unguarded: Vec<(String, Span)>,
     /// A handlebars syntax error, if the template has one.
     pub error: Option<(String, Span)>,
     pub has_subject: bool,
@@ -125,6 +130,7 @@ impl Template {
             name: name.to_string(),
             source,
             fields: contact_reads(text),
+            unguarded: guards::unguarded_reads(text),
             error,
             has_subject,
         }
@@ -149,28 +155,37 @@ pub fn contact_reads(text: &str) -> Vec<(String, Span)> {
         let Some(close) = text[start..].find("}}") else {
             break;
         };
-        let inside = &text[start..start + close];
-        let mut search = 0;
-        while let Some(at) = inside[search..].find("contact.") {
-            let begin = search + at;
-            let name_start = begin + "contact.".len();
-            let name: String = inside[name_start..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            let preceded_ok = inside[..begin]
-                .chars()
-                .last()
-                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
-            if preceded_ok && !name.is_empty() && !reads.iter().any(|(n, _)| *n == name) {
-                reads.push((
-                    name.clone(),
-                    Span::new(start + begin, "contact.".len() + name.len()),
-                ));
+        for (name, span) in fields_in(&text[start..start + close], start) {
+            if !reads.iter().any(|(n, _)| *n == name) {
+                reads.push((name, span));
             }
-            search = name_start + name.len();
         }
         rest = start + close + 2;
+    }
+    reads
+}
+
+/// The `contact.<field>` reads in the inside of one mustache, which starts
+/// at `offset` in its file.
+fn fields_in(inside: &str, offset: usize) -> Vec<(String, Span)> {
+    let mut reads = Vec::new();
+    let mut search = 0;
+    while let Some(at) = inside[search..].find("contact.") {
+        let begin = search + at;
+        let name_start = begin + "contact.".len();
+        let name: String = inside[name_start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let preceded_ok = inside[..begin]
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+        if preceded_ok && !name.is_empty() {
+            let span = Span::new(offset + begin, "contact.".len() + name.len());
+            reads.push((name.clone(), span));
+        }
+        search = name_start + name.len();
     }
     reads
 }

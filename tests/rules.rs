@@ -142,3 +142,69 @@ fn html_templates_are_checked_as_part_of_their_email() {
     );
     assert!(report.contains("welcome.html.hbs"), "{report}");
 }
+
+/// A two-step loop once made `unbounded-messages` claim 76,923 emails a
+/// week and spell the path out over 3 MB; the same path broke two caps and
+/// was reported twice. Now: the loop written once with its count, one
+/// finding, transactional messages not counted.
+#[test]
+fn a_message_loop_is_reported_once_and_briefly() {
+    let checked = check(&fixture_dir("unbounded-messages").join("loop.yaml"));
+    let report = human(&checked);
+    let found: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(found, ["unbounded-messages"], "{report}");
+    assert!(report.len() < 2_000, "{report}");
+    insta::assert_snapshot!(report);
+}
+
+/// A loop that sends with no time passing is `zero-delay-loop`'s error;
+/// `unbounded-messages` used to count round it until its search gave up.
+#[test]
+fn a_zero_delay_message_loop_is_left_to_zero_delay_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("storm.yaml");
+    std::fs::write(
+        &path,
+        "funnel: storm\ncontact: { email: email, unsubscribed: bool }\nenter: [{ when: 'true', stage: a }]\nexit: [{ when: contact.unsubscribed, to: out }]\nstages:\n  a:\n    steps:\n      - id: ping\n        email: { template: x }\n        wait: { event: e, within: 1m, yes: pong, no: pong }\n      - id: pong\n        email: { template: x }\n        wait: { event: e, within: 1m, yes: ping, no: ping }\n  out: { terminal: true }\n",
+    )
+    .unwrap();
+    let checked = check(&path);
+    let report = human(&checked);
+    assert!(report.len() < 4_000, "{report}");
+    assert!(report.contains("zero-delay-loop"), "{report}");
+    assert!(!report.contains("unbounded-messages"), "{report}");
+}
+
+/// A task or notification given to a literal name that is not under
+/// `staff:` went to nobody: it is an error at the name, listing the staff.
+#[test]
+fn an_unknown_literal_assignee_is_an_error_naming_the_staff() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("staff.yaml");
+    std::fs::write(
+        &path,
+        "funnel: staff\ncontact: { done: bool, owner: string? }\nstaff: { sales-lead: {}, assistant: {} }\nenter: [{ when: 'true', stage: a }]\nstages:\n  a:\n    goal: { when: contact.done, to: b }\n    steps:\n      - id: call\n        task: { kind: call, assignee: bob, due: 1d }\n      - id: tell\n        notify: { to: sales-laed, template: t }\n      - id: mine\n        task: { kind: call, assignee: contact.owner, due: 1d, escalate_to: sales-lead }\n    exhausted: b\n  b: { terminal: true }\n",
+    )
+    .unwrap();
+    let checked = check(&path);
+    let found: Vec<(&str, String, Option<String>)> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "undefined-reference")
+        .map(|d| (d.code, d.message.clone(), d.help.clone()))
+        .collect();
+    assert_eq!(found.len(), 2, "{}", human(&checked));
+    assert_eq!(found[0].1, "no staff member named `bob`");
+    let help = found[0].2.clone().unwrap_or_default();
+    assert!(
+        help.starts_with("known staff: sales-lead, assistant"),
+        "{help}"
+    );
+    assert_eq!(found[1].1, "no staff member named `sales-laed`");
+    let help = found[1].2.clone().unwrap_or_default();
+    assert!(help.starts_with("did you mean `sales-lead`?"), "{help}");
+    assert!(
+        help.contains("known staff: sales-lead, assistant"),
+        "{help}"
+    );
+}

@@ -25,6 +25,7 @@ pub mod invalid_template;
 pub mod invalid_type;
 pub mod invalid_value;
 pub mod literal_secret;
+pub mod missing_address;
 pub mod missing_template;
 pub mod no_opt_out;
 pub mod redundant_branch;
@@ -32,6 +33,7 @@ pub mod split_weights;
 pub mod trapped_stage;
 pub mod unbounded_messages;
 pub mod undefined_reference;
+pub mod unguarded_optional_field;
 pub mod unknown_channel;
 pub mod unknown_field;
 pub mod unknown_key;
@@ -103,6 +105,7 @@ pub static RULES: &[&Rule] = &[
     &invalid_value::RULE,
     &conflicting_keys::RULE,
     &unknown_field::RULE,
+    &unguarded_optional_field::RULE,
     &missing_template::RULE,
     &invalid_template::RULE,
     &split_weights::RULE,
@@ -113,6 +116,7 @@ pub static RULES: &[&Rule] = &[
     &zero_delay_loop::RULE,
     &redundant_branch::RULE,
     &no_opt_out::RULE,
+    &missing_address::RULE,
     &unbounded_messages::RULE,
     &wait_longer_than_funnel::RULE,
     &unused_template::RULE,

@@ -252,7 +252,7 @@ impl Project {
     /// never entered a funnel.
     pub fn history(&self, contact: &str) -> Vec<Value> {
         let run = self.funnel(&["history", contact, "--format", "json"]);
-        if run.code == 1 && run.stderr.contains("no history for contact") {
+        if run.code == 5 && run.stderr.contains("no history for contact") {
             return Vec::new();
         }
         assert_eq!(

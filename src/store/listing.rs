@@ -1,0 +1,204 @@
+//! Read-only listings for operators: every journey (`funnel contacts`) and
+//! every outbox row (`funnel actions`). Kept apart from the store's writes
+//! so the journeys' schema can change under them: the `step` column is read
+//! as whatever SQLite holds (a step index in state v6, a step id or NULL
+//! later) and shown as text.
+
+use rusqlite::Connection;
+use rusqlite::types::Value;
+use serde::Serialize;
+
+use super::{StoreResult, TASK_COLUMNS, Task, task_from, time};
+
+/// One contact's journey through one funnel, for `funnel contacts`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JourneyRow {
+    pub funnel: String,
+    pub contact: String,
+    pub stage: String,
+    /// The step the contact is at, as stored; empty when none.
+    pub step: Option<String>,
+    /// Which entry into the funnel this is (1 for the first).
+    pub entry: i64,
+    pub entered_at: String,
+    /// When the contact reached its current stage.
+    pub since: String,
+    pub active: bool,
+}
+
+/// Journeys, optionally of one funnel and one stage, by funnel, stage and
+/// contact.
+pub fn journeys(
+    connection: &Connection,
+    funnel: Option<&str>,
+    stage: Option<&str>,
+) -> StoreResult<Vec<JourneyRow>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT funnel, contact, stage, step, entry, entered_at, stage_since, active FROM journeys \
+         WHERE (?1 IS NULL OR funnel = ?1) AND (?2 IS NULL OR stage = ?2) ORDER BY funnel, stage, contact",
+    )?;
+    let rows = statement.query_map(rusqlite::params![funnel, stage], |r| {
+        Ok(JourneyRow {
+            funnel: r.get(0)?,
+            contact: r.get(1)?,
+            stage: r.get(2)?,
+            step: text(r.get(3)?),
+            entry: r.get(4)?,
+            entered_at: r.get(5)?,
+            since: r.get(6)?,
+            active: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A column of any SQLite type as text; NULL as none.
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::Integer(n) => Some(n.to_string()),
+        Value::Real(x) => Some(x.to_string()),
+        Value::Text(s) => Some(s),
+        Value::Blob(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// What became of a queued action: the `status` column of the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionStatus {
+    /// Waiting to go out, maybe for a retry or a cap.
+    Queued,
+    Delivered,
+    /// Failed too often, or in a way that cannot succeed.
+    Dead,
+    /// The contact left through a global exit before it went out.
+    Suppressed,
+    /// Too late to be worth sending.
+    Stale,
+    /// Its template could not render.
+    Failed,
+}
+
+impl ActionStatus {
+    pub const ALL: [ActionStatus; 6] = [
+        ActionStatus::Queued,
+        ActionStatus::Delivered,
+        ActionStatus::Dead,
+        ActionStatus::Suppressed,
+        ActionStatus::Stale,
+        ActionStatus::Failed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionStatus::Queued => "queued",
+            ActionStatus::Delivered => "delivered",
+            ActionStatus::Dead => "dead",
+            ActionStatus::Suppressed => "suppressed",
+            ActionStatus::Stale => "stale",
+            ActionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == text)
+    }
+}
+
+/// One outbox row, for `funnel actions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionRow {
+    pub key: String,
+    pub funnel: String,
+    pub contact: String,
+    pub step: String,
+    pub channel: String,
+    /// As stored: one of [`ActionStatus`] in states this version wrote.
+    pub status: String,
+    pub due_at: String,
+    pub attempts: i64,
+    /// When a retry is due, for queued rows that failed once.
+    pub next_attempt_at: Option<String>,
+    /// The last error, or why the row was skipped.
+    pub error: Option<String>,
+}
+
+/// Outbox rows, optionally of one status and one funnel, by due time.
+pub fn actions(
+    connection: &Connection,
+    status: Option<ActionStatus>,
+    funnel: Option<&str>,
+) -> StoreResult<Vec<ActionRow>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT key, funnel, contact, step, channel, status, due_at, attempts, next_attempt_at, error FROM outbox \
+         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR funnel = ?2) ORDER BY due_at, id",
+    )?;
+    let rows = statement.query_map(
+        rusqlite::params![status.map(ActionStatus::name), funnel],
+        |r| {
+            Ok(ActionRow {
+                key: r.get(0)?,
+                funnel: r.get(1)?,
+                contact: r.get(2)?,
+                step: r.get(3)?,
+                channel: r.get(4)?,
+                status: r.get(5)?,
+                due_at: r.get(6)?,
+                attempts: r.get(7)?,
+                next_attempt_at: r.get(8)?,
+                error: r.get(9)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A task with when it was done, for `funnel tasks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskRow {
+    #[serde(flatten)]
+    pub task: Task,
+    pub done_at: Option<String>,
+}
+
+/// The tasks `funnel tasks` lists: all, or those open past `overdue_at`,
+/// optionally of one assignee; open ones first, by due time.
+pub fn task_rows(
+    connection: &Connection,
+    overdue_at: Option<chrono::DateTime<chrono::Utc>>,
+    assignee: Option<&str>,
+) -> StoreResult<Vec<TaskRow>> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS}, done_at FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let rows = statement.query_map(rusqlite::params![overdue_at.map(time), assignee], |r| {
+        Ok(TaskRow {
+            task: task_from(r)?,
+            done_at: r.get(12)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journeys' `step` turns from an index into a step id (or NULL);
+    /// the listing must read both.
+    #[test]
+    fn a_step_is_read_as_integer_text_or_null() {
+        assert_eq!(text(Value::Integer(2)), Some("2".to_string()));
+        assert_eq!(text(Value::Text("call".into())), Some("call".to_string()));
+        assert_eq!(text(Value::Null), None);
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in ActionStatus::ALL {
+            assert_eq!(ActionStatus::parse(status.name()), Some(status));
+        }
+        assert_eq!(ActionStatus::parse("sent"), None);
+    }
+}

@@ -1,0 +1,173 @@
+#![allow(clippy::unwrap_used)]
+//! The operator's listings and machine output through the real binary:
+//! `run --format json`, `contacts`, `actions`, `tasks --format json` and
+//! `history` of an unknown contact.
+
+mod common;
+
+use common::Project;
+
+const QUOTE_HEADER: &str = "id,email,phone,first_name,owner,quote_requested_at,quote_sent_at,replied,reached,unsubscribed\n";
+
+/// Ann asks for a quote; Emil's row is bad (no `@`).
+fn quote_project() -> Project {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write(
+        "contacts.csv",
+        &format!(
+            "{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,no,no,no\nemil,emil.example.com,+36 1 234 0000,Emil,assistant,2026-05-04 08:00,,no,no,no\n"
+        ),
+    );
+    p
+}
+
+const NOW: &str = "2026-05-04T09:00:00Z";
+
+/// `funnel run` printed its summary only as a human line on stderr: a
+/// script had to parse prose. `--format json` is one object on stdout.
+#[test]
+fn run_format_json_prints_the_summary_as_one_object() {
+    let p = quote_project();
+    let dry = p.json(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        NOW,
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["summary"]["contacts"], 2, "{dry:#}");
+    assert_eq!(dry["summary"]["entered"], 1, "{dry:#}");
+    let plan = dry["plan"].as_array().unwrap();
+    assert!(plan.iter().any(|l| l["contact"] == "ann"), "{dry:#}");
+    let problems = dry["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{dry:#}");
+    assert_eq!(problems[0]["line"], 3);
+    assert!(problems[0]["feed"].is_string(), "{dry:#}");
+    assert!(problems[0]["message"].is_string(), "{dry:#}");
+
+    let run = p.funnel(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("contacts read"), "{}", run.stderr);
+    let real: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(real["dry_run"], false);
+    assert!(real.get("plan").is_none(), "{real:#}");
+    assert_eq!(real["summary"]["queued"], dry["summary"]["queued"]);
+    assert!(
+        real["delivery"]["delivered"].as_u64().unwrap() >= 1,
+        "{real:#}"
+    );
+
+    // The default stays the human line.
+    let human = p.funnel(&["run", "--contacts", "contacts.csv", "--now", NOW]);
+    assert!(human.stderr.contains("contacts read 2"), "{}", human.stderr);
+}
+
+/// An operator could count contacts per stage (`status`) but not see who
+/// they were: `funnel contacts` lists every journey.
+#[test]
+fn contacts_lists_every_journey_with_its_stage_and_step() {
+    let p = quote_project();
+    p.run_at(NOW);
+    let rows = p.json(&["contacts", "--format", "json"]);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let ann = &rows[0];
+    assert_eq!(ann["funnel"], "quote-follow-up");
+    assert_eq!(ann["contact"], "ann");
+    assert_eq!(ann["stage"], "requested");
+    assert_eq!(ann["entry"], 1);
+    assert_eq!(ann["active"], true);
+    assert!(ann["step"].is_string() || ann["step"].is_null(), "{ann}");
+    for field in ["entered_at", "since"] {
+        assert!(
+            ann[field].as_str().unwrap().starts_with("2026-05-04"),
+            "{ann}"
+        );
+    }
+    let none = p.json(&["contacts", "--stage", "quoted", "--format", "json"]);
+    assert_eq!(none, serde_json::json!([]));
+    let csv = p.funnel(&["contacts", "--funnel", "quote-follow-up", "--format", "csv"]);
+    assert!(
+        csv.stdout
+            .starts_with("funnel,contact,stage,step,entry,entered_at,since,active\n"),
+        "{}",
+        csv.stdout
+    );
+    let table = p.funnel(&["contacts"]);
+    assert!(table.stdout.contains("ann"), "{}", table.stdout);
+}
+
+/// Dead letters had `retry --list`; the rest of the outbox had nothing.
+/// `funnel actions` lists every row with its status and error.
+#[test]
+fn actions_lists_the_outbox_by_status() {
+    let p = quote_project();
+    p.run_at(NOW);
+    let rows = p.json(&["actions", "--format", "json"]);
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty());
+    let thanks = rows.iter().find(|r| r["step"] == "thanks").unwrap();
+    assert_eq!(thanks["contact"], "ann");
+    assert_eq!(thanks["channel"], "email");
+    assert_eq!(thanks["status"], "delivered");
+    for field in ["key", "funnel", "due_at", "attempts", "error"] {
+        assert!(thanks.get(field).is_some(), "{field}: {thanks}");
+    }
+    let dead = p.json(&["actions", "--status", "dead", "--format", "json"]);
+    assert_eq!(dead, serde_json::json!([]));
+    let bad = p.funnel(&["actions", "--status", "sent"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("known: queued, delivered"),
+        "{}",
+        bad.stderr
+    );
+}
+
+/// `tasks --format json` left out when a task was done.
+#[test]
+fn tasks_json_includes_done_at() {
+    let p = quote_project();
+    p.run_at(NOW);
+    let tasks = p.json(&["tasks", "--format", "json"]);
+    let task = &tasks.as_array().unwrap()[0];
+    assert!(task["done_at"].is_null(), "{task}");
+    let id = task["id"].as_i64().unwrap().to_string();
+    assert_eq!(p.funnel(&["task", "done", &id]).code, 0);
+    let tasks = p.json(&["tasks", "--format", "json"]);
+    let task = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"].as_i64().unwrap().to_string() == id)
+        .unwrap();
+    assert_eq!(task["status"], "done");
+    assert!(task["done_at"].is_string(), "{task}");
+}
+
+/// `history` of a contact the state never saw exited 1, the code of "the
+/// funnels have errors"; it has its own code, 5.
+#[test]
+fn history_of_an_unknown_contact_exits_5() {
+    let p = quote_project();
+    p.run_at(NOW);
+    let run = p.funnel(&["history", "nobody"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no history for contact `nobody`"),
+        "{}",
+        run.stderr
+    );
+}
