@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{Change, Effect, Fate, InFlight};
+use super::{Change, ChangeKind, Effect, Fate, InFlight};
 use crate::report::escape;
 use crate::source::SourceFile;
 
@@ -102,8 +102,28 @@ fn detail(change: &Change) -> String {
         // A rename names its target already.
         (Some(to), _) if change.new.as_ref() == Some(to) => text,
         (Some(to), _) => format!("{text}; migrate: {to}"),
-        (None, true) => format!("{text}; needs a `migrate:` entry"),
+        (None, true) => format!("{text}; {}", remedy(change)),
         (None, false) => text,
+    }
+}
+
+/// What a breaking change without a migration needs.
+fn remedy(change: &Change) -> String {
+    let id = change
+        .step
+        .as_deref()
+        .or(change.stage.as_deref())
+        .unwrap_or("?");
+    match change.kind {
+        ChangeKind::FunnelRenamed => {
+            "journeys are kept by funnel name: keep the name, or let the old funnel empty first"
+                .to_string()
+        }
+        ChangeKind::WaitTargetsChanged | ChangeKind::StepMoved => {
+            format!("needs `migrate: {{ {id}: stay }}` or a step or stage for its contacts")
+        }
+        ChangeKind::StepRemoved => format!("needs `migrate: {{ {id}: <step|stage|next> }}`"),
+        _ => format!("needs `migrate: {{ {id}: <step|stage> }}`"),
     }
 }
 
