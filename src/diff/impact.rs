@@ -9,7 +9,8 @@
 
 use serde::Serialize;
 
-use super::{Versions, timing, wait_targets, window};
+use super::Versions;
+use super::describe::{timing, wait_targets, window};
 use crate::model::{Funnel, MigrationTarget};
 
 /// Active contacts at one position of the old version.
