@@ -12,7 +12,7 @@ use std::process::Command;
 use crate::cli::DiffArgs;
 use crate::compiler::Compiler;
 use crate::diff::render::{self, Compared, Format, Status};
-use crate::diff::{self as structural};
+use crate::diff::{self as structural, Change, Fate};
 use crate::linter;
 use crate::model::Funnel;
 use crate::parser::Parser;
@@ -84,11 +84,17 @@ pub fn diff(
     Ok(exit_code(&compared))
 }
 
-/// 1 when any funnel has a breaking change without a migration, or its
-/// current version does not parse; else 0.
+/// 1 when any funnel has a breaking change without a migration, contacts
+/// the new version blocks (with `--state`), or a current version that does
+/// not parse; else 0.
 pub fn exit_code(compared: &[Compared]) -> i32 {
     let failed = compared.iter().any(|c| {
-        matches!(c.status, Status::NewUnreadable { .. }) || c.changes.iter().any(|x| x.unmigrated())
+        matches!(c.status, Status::NewUnreadable { .. })
+            || c.changes.iter().any(Change::unmigrated)
+            || c.effects
+                .iter()
+                .flatten()
+                .any(|(_, e)| matches!(e.fate, Fate::Blocked { .. }))
     });
     i32::from(failed)
 }

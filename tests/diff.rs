@@ -332,3 +332,37 @@ fn renaming_the_funnel_is_breaking() {
     let changes = diff(&edit(&[("funnel: t", "funnel: t2")], ""));
     assert_eq!(kinds(&changes), [(ChangeKind::FunnelRenamed, None, true)]);
 }
+
+/// The seam `funnel diff --state` uses: changes plus the contacts at each
+/// old position, rendered as a table and as JSON.
+#[test]
+fn contacts_in_flight_render_with_their_fate() {
+    use funnel::diff::render::{Compared, Format, Status, render};
+    let new = edit(&[(ASK, "")], "migrate:\n  ask: next\n");
+    let positions = vec![
+        at(Some("hello"), false),
+        at(Some("ask"), true),
+        at(Some("nudge"), false),
+        InFlight {
+            stage: "gone".to_string(),
+            step: None,
+            waiting: false,
+            count: 2,
+        },
+    ];
+    let (old, new_funnel) = (funnel(BASE), funnel(&new));
+    let effects = impact(&old, &new_funnel, &positions);
+    let compared = [Compared {
+        file: SourceFile::new("t.yaml".into(), new.clone()),
+        funnel: "t".to_string(),
+        status: Status::Compared,
+        changes: changes_of(&old, &new_funnel),
+        effects: Some(positions.into_iter().zip(effects).collect()),
+    }];
+    let mut table = Vec::new();
+    render(Format::Table, &compared, &mut table).unwrap();
+    insta::assert_snapshot!("in_flight_table", String::from_utf8(table).unwrap());
+    let mut json = Vec::new();
+    render(Format::Json, &compared, &mut json).unwrap();
+    insta::assert_snapshot!("in_flight_json", String::from_utf8(json).unwrap());
+}

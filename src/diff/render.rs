@@ -212,8 +212,22 @@ pub fn summary(compared: &[Compared]) -> String {
         0 => "no breaking change without a migration".to_string(),
         n => format!("{} without a migration", plural(n, "breaking change")),
     };
+    let blocked: u64 = compared
+        .iter()
+        .flat_map(|c| c.effects.iter().flatten())
+        .filter(|(_, e)| matches!(e.fate, Fate::Blocked { .. }))
+        .map(|(p, _)| p.count)
+        .sum();
+    let blocked = if compared.iter().any(|c| c.effects.is_some()) {
+        format!(
+            ", {} blocked",
+            plural(usize::try_from(blocked).unwrap_or(usize::MAX), "contact")
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{head} ({} in {})",
+        "{head}{blocked} ({} in {})",
         plural(changes.len(), "change"),
         plural(compared.len(), "funnel")
     )
