@@ -321,6 +321,7 @@ build_struct!(Document {
     "caps" => caps: optional,
     "expire" => expire: optional,
     "stages" => stages: required,
+    "migrate" => migrate: default,
 });
 
 build_struct!(StaffDoc {

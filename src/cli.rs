@@ -85,9 +85,35 @@ pub enum Command {
         after_help = "Examples:\n  funnel report\n  funnel report quote-follow-up --since 2026-05-01 --until 2026-05-31\n  funnel report win-back --version 3f2a --format json\n  funnel report --format html --out report.html\n\nStage figures count visits that began in the window; see the README, \"Measuring funnels\"."
     )]
     Report(ReportArgs),
+    /// Compare funnels with an earlier version: what changed, and what breaks contacts in flight.
+    #[command(after_help = format!("Examples:\n  funnel diff                                   # the work tree against HEAD\n  funnel diff --against origin/main\n  funnel diff funnels/quote-follow-up.yaml --against v3 --format json\n  funnel diff --against origin/main --format github   # in CI\n\nA breaking change (a removed step or stage, a wait whose targets changed) needs a\n`migrate:` entry in the funnel; see docs/language.md.\n\n{DIFF_EXIT_CODES}"))]
+    Diff(DiffArgs),
     /// List the lint rules, or explain one.
     #[command(after_help = "Examples:\n  funnel rules\n  funnel rules dead-end")]
     Rules(RulesArgs),
+}
+
+const DIFF_EXIT_CODES: &str = "\
+Exit codes:
+  0  no breaking change without a migration
+  1  a breaking change has no `migrate:` entry, or a funnel does not parse
+  2  usage error: --state not wired yet, no git, not a repository, unknown revision
+  3  could not read input";
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// Funnel files or directories.
+    #[arg(default_value = "funnels")]
+    pub funnels: Vec<PathBuf>,
+    /// Compare with the files at this git revision: a commit, branch or tag (default HEAD).
+    #[arg(long, value_name = "REV", conflicts_with = "state")]
+    pub against: Option<String>,
+    /// Compare with the versions the journeys in this state database run under, counting contacts.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::diff::render::Format,
 }
 
 const RUN_EXIT_CODES: &str = "\

@@ -166,7 +166,32 @@ impl<'a> Compiler<'a> {
             stages,
             templates: std::mem::take(&mut self.templates),
             reads: std::mem::take(&mut self.reads),
+            migrate: self.migrations(doc),
         }
+    }
+
+    /// Resolves `migrate:` targets by name; unknown ones stay unresolved for
+    /// the `unknown-migration-target` rule, which lists the close names.
+    fn migrations(&self, doc: &Document) -> Vec<Migration> {
+        doc.migrate
+            .iter()
+            .map(|(from, to)| {
+                let name = to.as_str();
+                let target = match name {
+                    "next" => MigrationTarget::Next,
+                    "stay" => MigrationTarget::Stay,
+                    _ if self.stages.contains_key(name) => MigrationTarget::Stage(to.value.clone()),
+                    _ if self.steps.contains_key(name) => MigrationTarget::Step(to.value.clone()),
+                    _ => MigrationTarget::Unresolved(to.value.clone()),
+                };
+                Migration {
+                    from: from.value.clone(),
+                    from_span: from.span,
+                    to: target,
+                    to_span: to.span,
+                }
+            })
+            .collect()
     }
 
     fn check_name(&mut self, name: &Text) {

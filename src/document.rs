@@ -114,6 +114,10 @@ pub struct Document {
     pub expire: Option<Spanned<ExpireDoc>>,
     /// The stages, by name.
     pub stages: IndexMap<Text, StageDoc>,
+    // A map of plain strings, not an enum of targets: both sides keep spans.
+    /// Where contacts on a removed or renamed step or stage of the previous version go, `old-id: target`; target: a step id, a stage name, `next` (the step that followed it) or `stay` (keep them on a changed step).
+    #[serde(default)]
+    pub migrate: IndexMap<Text, Text>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

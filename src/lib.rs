@@ -3,7 +3,8 @@
 //! The pipeline, one file per stage: `parser` (YAML -> `document`, through
 //! the `builder` fast path where it applies),
 //! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
-//! `linter` (runs `rules`), `report` (renders diagnostics). The operator's
+//! `linter` (runs `rules`), `report` (renders diagnostics); `diff` compares
+//! two compiled versions and `compare` is `funnel diff`. The operator's
 //! side: `tick` (feeds -> `runner` -> `store`), then `dispatcher` (outbox ->
 //! `channel`s); `measure` turns the store's counters into a `scorecard`
 //! (table, JSON, CSV) or a `dashboard` (HTML), with `stats` for intervals
@@ -15,12 +16,14 @@ pub mod act;
 pub mod builder;
 pub mod channel;
 pub mod cli;
+pub mod compare;
 pub mod compiler;
 pub mod condition;
 pub mod config;
 pub mod dashboard;
 pub mod diagnostic;
 pub mod diagram;
+pub mod diff;
 pub mod dispatcher;
 pub mod document;
 pub mod duration;
@@ -98,6 +101,7 @@ pub fn run(
         Command::Deliver(args) => operated(operate::deliver(&args, stderr), stderr),
         Command::Retry(args) => operated(operate::retry(&args, stdout), stderr),
         Command::Report(args) => operated(operate::report(&args, stdout), stderr),
+        Command::Diff(args) => compared(compare::diff(&args, stdout, stderr), stderr),
     };
     match result {
         Ok(code) => code,
@@ -116,6 +120,21 @@ fn operated(result: io::Result<operate::Outcome>, stderr: &mut dyn Write) -> Res
         Err((message, code)) => {
             writeln!(stderr, "{message}")?;
             Ok(code)
+        }
+    }
+}
+
+/// Prints `funnel diff`'s failure and gives its exit code.
+fn compared(
+    result: Result<i32, compare::CompareError>,
+    stderr: &mut dyn Write,
+) -> Result<i32, Failure> {
+    match result {
+        Ok(code) => Ok(code),
+        Err(compare::CompareError::Output(e)) => Err(Failure::Io(e)),
+        Err(e) => {
+            writeln!(stderr, "error: {e}")?;
+            Ok(e.exit_code())
         }
     }
 }

@@ -187,7 +187,7 @@ fn ignores(line: &str, code: &str) -> bool {
 
 /// Funnel files named directly, or found under a directory (recursively,
 /// skipping hidden and `templates` directories), in a stable order.
-fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Read {
@@ -227,7 +227,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn read(path: &Path) -> Result<String> {
+pub(crate) fn read(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,

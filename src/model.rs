@@ -36,11 +36,26 @@ pub struct Funnel {
     /// Every contact field the funnel reads or sets, with where: condition
     /// reads, `contact.FIELD` assignees, `inactive` fields, `set` targets.
     pub reads: Vec<(String, Span)>,
+    /// The `migrate:` entries, in file order.
+    pub migrate: Vec<Migration>,
 }
 
 impl Funnel {
     pub fn stage_id(&self, name: &str) -> Option<StageId> {
         self.stages.iter().position(|s| s.name == name)
+    }
+
+    /// Where the step `id` is: its stage and index.
+    pub fn step_position(&self, id: &str) -> Option<(StageId, usize)> {
+        self.stages.iter().enumerate().find_map(|(s, stage)| {
+            let index = stage.steps.iter().position(|step| step.id == id)?;
+            Some((s, index))
+        })
+    }
+
+    /// The `migrate:` entry for an old step or stage id.
+    pub fn migration(&self, from: &str) -> Option<&Migration> {
+        self.migrate.iter().find(|m| m.from == from)
     }
 
     /// The name of the first `timezone` field: the contact's own timezone.
@@ -49,6 +64,46 @@ impl Funnel {
             .iter()
             .find(|(_, f)| f.kind == FieldType::Timezone)
             .map(|(name, _)| name.as_str())
+    }
+}
+
+/// One `migrate:` entry: contacts on the step or stage `from` of an
+/// earlier version go to `to` in this one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migration {
+    pub from: String,
+    pub from_span: Span,
+    pub to: MigrationTarget,
+    pub to_span: Span,
+}
+
+/// Where a migration sends contacts, resolved against this funnel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MigrationTarget {
+    /// A step of this funnel, by id.
+    Step(String),
+    /// The start of a stage of this funnel.
+    Stage(String),
+    /// The step that followed `from` in the old version: the first later
+    /// step of its stage that still exists, else the stage's `exhausted`.
+    Next,
+    /// Keep contacts on `from`, a step of this funnel, under its new
+    /// definition (for a wait whose targets changed).
+    Stay,
+    /// Names nothing in this funnel; reported as `unknown-migration-target`.
+    Unresolved(String),
+}
+
+impl MigrationTarget {
+    /// The target as written.
+    pub fn name(&self) -> &str {
+        match self {
+            MigrationTarget::Step(name)
+            | MigrationTarget::Stage(name)
+            | MigrationTarget::Unresolved(name) => name,
+            MigrationTarget::Next => "next",
+            MigrationTarget::Stay => "stay",
+        }
     }
 }
 

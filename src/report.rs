@@ -242,7 +242,7 @@ fn sarif(checked: &Checked) -> Value {
 
 /// GitHub workflow commands escape `%`, CR and LF in messages, and also `:`
 /// and `,` in properties.
-fn escape(text: &str, property: bool) -> String {
+pub(crate) fn escape(text: &str, property: bool) -> String {
     let text = text
         .replace('%', "%25")
         .replace('\r', "%0D")

@@ -30,6 +30,7 @@ pub mod missing_template;
 pub mod no_opt_out;
 pub mod redundant_branch;
 pub mod split_weights;
+pub mod stale_migration;
 pub mod trapped_stage;
 pub mod unbounded_messages;
 pub mod undefined_reference;
@@ -37,6 +38,7 @@ pub mod unguarded_optional_field;
 pub mod unknown_channel;
 pub mod unknown_field;
 pub mod unknown_key;
+pub mod unknown_migration_target;
 pub mod unreachable_stage;
 pub mod unreachable_step;
 pub mod unused_template;
@@ -122,6 +124,8 @@ pub static RULES: &[&Rule] = &[
     &unused_template::RULE,
     &unknown_channel::RULE,
     &literal_secret::RULE,
+    &unknown_migration_target::RULE,
+    &stale_migration::RULE,
 ];
 
 pub fn find(id: &str) -> Option<&'static Rule> {
