@@ -1,8 +1,8 @@
 //! `funnel diff`: compares each funnel file with an earlier version of
 //! itself and says which edits break contacts already on their way.
-//! `--against REV` reads the earlier version from git; `--state` (wired by
-//! the store's side) takes the versions in-flight journeys run under and
-//! their contact counts. Both end in [`render`](crate::diff::render): this
+//! `--against REV` reads the earlier version from git; `--state` takes the
+//! versions in-flight journeys run under (the state keeps each version's
+//! text) and counts the contacts each change affects. Both end in [`render`](crate::diff::render): this
 //! file only fetches and compiles versions and picks the exit code.
 
 use std::io::{self, Write};
@@ -21,9 +21,15 @@ use crate::source::{SourceFile, SourceId};
 /// Why `funnel diff` could not compare; each knows its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    /// `--state` is accepted but not implemented yet.
-    #[error("funnel diff --state: not yet wired")]
-    StateNotWired,
+    /// `--state` names no file.
+    #[error("no state at {}: run `funnel run` first, or point --state at the state file", path.display())]
+    NoState { path: PathBuf },
+    /// The state file could not be read.
+    #[error("{}: {source}", path.display())]
+    State {
+        path: PathBuf,
+        source: crate::store::StoreError,
+    },
     /// The `git` program could not be started.
     #[error("cannot run git (is it installed?): {source}")]
     GitMissing { source: io::Error },
@@ -48,11 +54,13 @@ impl CompareError {
     /// 2 usage (no git, not a repository, bad revision), 3 unreadable input.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CompareError::StateNotWired
-            | CompareError::GitMissing { .. }
+            CompareError::GitMissing { .. }
             | CompareError::NotARepository { .. }
             | CompareError::UnknownRevision { .. } => 2,
-            CompareError::Git { .. } | CompareError::Output(_) => 3,
+            CompareError::Git { .. }
+            | CompareError::Output(_)
+            | CompareError::NoState { .. }
+            | CompareError::State { .. } => 3,
             CompareError::Input(e) => e.exit_code(),
         }
     }
@@ -65,16 +73,37 @@ pub fn diff(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, CompareError> {
-    if args.state.is_some() {
-        return Err(CompareError::StateNotWired);
-    }
-    let rev = args.against.as_deref().unwrap_or("HEAD");
     let files = linter::discover(&args.funnels)?;
     let mut compared = Vec::new();
-    for path in &files {
-        let text = linter::read(path)?;
-        let old = Git::new(path)?.show(rev, path)?;
-        compared.push(compare(SourceFile::new(path.clone(), text), old.as_deref()));
+    if let Some(state) = &args.state {
+        if !state.is_file() {
+            return Err(CompareError::NoState {
+                path: state.clone(),
+            });
+        }
+        let store =
+            crate::store::Store::open_read(state).map_err(|source| CompareError::State {
+                path: state.clone(),
+                source,
+            })?;
+        for path in &files {
+            let text = linter::read(path)?;
+            compared.extend(
+                in_flight(store.connection(), SourceFile::new(path.clone(), text)).map_err(
+                    |source| CompareError::State {
+                        path: state.clone(),
+                        source,
+                    },
+                )?,
+            );
+        }
+    } else {
+        let rev = args.against.as_deref().unwrap_or("HEAD");
+        for path in &files {
+            let text = linter::read(path)?;
+            let old = Git::new(path)?.show(rev, path)?;
+            compared.push(compare(SourceFile::new(path.clone(), text), old.as_deref()));
+        }
     }
     render::render(args.format, &compared, out)?;
     if args.format != Format::Table {
@@ -97,6 +126,42 @@ pub fn exit_code(compared: &[Compared]) -> i32 {
                 .any(|(_, e)| matches!(e.fate, Fate::Blocked { .. }))
     });
     i32::from(failed)
+}
+
+/// Compares the current text of a funnel file with every older version
+/// its in-flight journeys in the state run under, counting the contacts at
+/// each place and saying what this version does to them. A funnel whose
+/// contacts all run under it compares with nothing (no changes, no one
+/// affected).
+fn in_flight(
+    connection: &rusqlite::Connection,
+    file: SourceFile,
+) -> Result<Vec<Compared>, crate::store::StoreError> {
+    let version = crate::runner::version(&file.text);
+    let new = match compile(&file) {
+        Ok(new) => new,
+        Err(_) => return Ok(vec![compare(file, None)]),
+    };
+    let grouped = crate::migration::effects(connection, (&new, &version))?;
+    if grouped.is_empty() {
+        return Ok(vec![Compared {
+            funnel: new.name.clone(),
+            file,
+            status: Status::Compared,
+            changes: Vec::new(),
+            effects: Some(Vec::new()),
+        }]);
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(_, old, effects)| Compared {
+            funnel: new.name.clone(),
+            file: file.clone(),
+            status: Status::Compared,
+            changes: structural::diff(old.as_ref().unwrap_or(&new), &new),
+            effects: Some(effects),
+        })
+        .collect())
 }
 
 /// Compares the current text of a funnel file with an earlier one (`None`:

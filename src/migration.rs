@@ -1,22 +1,33 @@
-//! Migration: where a contact goes when the version of the funnel it runs
-//! under had a step or stage this one no longer has. The funnel's
-//! `migrate:` block decides; without an entry the contact cannot be placed
-//! and the run refuses the edit before anyone moves.
+//! Migration: what happens to contacts who are in the middle of a funnel
+//! when the funnel changes. Journeys name their stage and step by id and
+//! record the version they run under; before a run walks anyone, each
+//! place an older version's contacts are at is weighed against the new
+//! version with [`diff::impact`](crate::diff::impact) (the same rules
+//! `funnel diff --state` shows): they stay (ids still there), or move where
+//! the funnel's `migrate:` block says, or, with no migration for a
+//! breaking edit, the run refuses to start.
 
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
+use crate::diff::{self, Destination, Effect, Fate};
 use crate::model::{Funnel, Target};
+use crate::runner::Loaded;
+use crate::source::SourceFile;
+use crate::store::{self, StoreError};
 
-/// Where a contact on `stage`/`step` of an older version goes in `funnel`,
-/// and how it was decided (for the history line); `None` when nothing says.
-/// `old` is the version the contact ran under, when the state kept it (to
-/// resolve `next`).
-pub fn resolve(
-    funnel: &Funnel,
-    stage: &str,
-    step: Option<&str>,
-    old: Option<&Funnel>,
-) -> Option<(Target, String)> {
-    let _ = (funnel, stage, step, old);
-    None
+/// A place of an older version: the version, stage, step (`None` once the
+/// steps ran out) and whether its wait is open.
+pub type Place = (String, String, Option<String>, bool);
+
+/// What the run does with the contacts at one place of an older version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Carry {
+    /// Same ids in this version: they go on from where they are.
+    Stay,
+    /// Moved by the funnel's `migrate:` block; `via` says how, for history.
+    Move { to: Target, via: String },
 }
 
 /// In-flight contacts an edit would move with no migration to say where:
@@ -44,71 +55,178 @@ fn describe(blocked: &[Blocked]) -> String {
         "an edit would move contacts who are in the middle of a funnel, and no migration says where; nothing was changed",
     );
     for b in blocked {
+        if b.stage.is_empty() {
+            text.push_str(&format!(
+                "\n  {}: {} contacts: {}",
+                b.funnel, b.contacts, b.why
+            ));
+            continue;
+        }
         let place = match &b.step {
             Some(step) => format!("step `{step}` of stage `{}`", b.stage),
             None => format!("the end of stage `{}`", b.stage),
         };
         let id = b.step.as_deref().unwrap_or(&b.stage);
         text.push_str(&format!(
-            "\n  {}: {} contact{} on {place} (version {}): {}\n    help: add `migrate: {{ {id}: <step, stage or next> }}` to the funnel; `funnel diff --state` shows every change",
+            "\n  {}: {} contact{} on {place} (version {}): {}\n    help: add `migrate: {{ {id}: <step, stage, next or stay> }}` to the funnel; `funnel diff --state` shows every change",
             b.funnel,
             b.contacts,
             if b.contacts == 1 { "" } else { "s" },
-            b.version.get(..8).unwrap_or(&b.version),
+            short(&b.version),
             b.why,
         ));
     }
     text
 }
 
-/// Whether a place of an older version still exists in `funnel`, by id;
-/// `#N` (a position an older funnel wrote) is read as an index.
-pub fn placed(funnel: &Funnel, stage: &str, step: Option<&str>) -> Result<(), String> {
-    let Some(s) = funnel.stage_id(stage) else {
-        return Err(format!("this version has no stage `{stage}`"));
-    };
-    match step {
-        None => Ok(()),
-        Some(index) if index.starts_with('#') => Ok(()),
-        Some(id) if funnel.stages[s].steps.iter().any(|st| st.id == id) => Ok(()),
-        Some(id) => Err(format!(
-            "stage `{stage}` of this version has no step `{id}`"
-        )),
-    }
+/// The first eight hex digits of a version, as reports show it.
+pub fn short(version: &str) -> &str {
+    version.get(..8).unwrap_or(version)
 }
 
-/// Refuses a run whose funnels would move in-flight contacts without a
-/// migration; checked before anything changes.
-pub fn check(
-    connection: &rusqlite::Connection,
-    funnels: &[crate::runner::Loaded],
-) -> Result<(), crate::tick::TickError> {
-    let mut blocked = Vec::new();
-    for loaded in funnels {
-        let funnel = &loaded.funnel;
-        for place in crate::store::in_flight(connection, &funnel.name)? {
-            if place.version == loaded.version {
-                continue;
-            }
-            let Err(why) = placed(funnel, &place.stage, place.step.as_deref()) else {
-                continue;
-            };
-            if resolve(funnel, &place.stage, place.step.as_deref(), None).is_some() {
-                continue;
-            }
-            blocked.push(Blocked {
-                funnel: funnel.name.clone(),
-                version: place.version,
-                stage: place.stage,
-                step: place.step,
-                contacts: place.contacts,
-                why,
-            });
+/// An older version of a funnel as the state kept it, compiled; `None` for
+/// a state written before versions' text was kept (then the current
+/// version stands in for it: ids are compared as they are now).
+pub fn old_version(
+    connection: &Connection,
+    funnel: &str,
+    version: &str,
+) -> Result<Option<Funnel>, StoreError> {
+    let Some(text) = store::version_source(connection, funnel, version)? else {
+        return Ok(None);
+    };
+    let file = SourceFile::new(format!("{funnel}@{}", short(version)).into(), text);
+    Ok(crate::compare::compile(&file).ok())
+}
+
+/// One older version with in-flight contacts: its hash, its text compiled
+/// (when the state kept it), and what this version does at each place.
+pub type Older = (String, Option<Funnel>, Vec<(diff::InFlight, Effect)>);
+
+/// The places of every older version's in-flight contacts with what this
+/// version does to them, grouped by old version.
+pub fn effects(
+    connection: &Connection,
+    (new, current): (&Funnel, &str),
+) -> Result<Vec<Older>, StoreError> {
+    let mut by_version: Vec<(String, Vec<diff::InFlight>)> = Vec::new();
+    for place in store::in_flight(connection, &new.name)? {
+        if place.version == current {
+            continue;
         }
+        let position = diff::InFlight {
+            stage: place.stage,
+            step: place.step,
+            waiting: place.waiting,
+            count: place.contacts,
+        };
+        match by_version.iter_mut().find(|(v, _)| *v == place.version) {
+            Some((_, places)) => places.push(position),
+            None => by_version.push((place.version, vec![position])),
+        }
+    }
+    let mut grouped = Vec::new();
+    for (version, mut places) in by_version {
+        let old = old_version(connection, &new.name, &version)?;
+        let before = old.as_ref().unwrap_or(new);
+        // `#N`: a position an older funnel wrote, read as an index into the
+        // version it ran under (or this one, when the state has no text).
+        for place in &mut places {
+            if let Some(index) = place.step.as_deref().and_then(|s| s.strip_prefix('#')) {
+                place.step = before.stage_id(&place.stage).and_then(|s| {
+                    let i = index.parse::<usize>().ok()?;
+                    before.stages[s].steps.get(i).map(|step| step.id.clone())
+                });
+            }
+        }
+        let effects = diff::impact(before, new, &places);
+        grouped.push((version, old, places.into_iter().zip(effects).collect()));
+    }
+    Ok(grouped)
+}
+
+/// Plans what the run does with every older version's in-flight contacts,
+/// into `loaded.carries`; refuses (before anything changes) when an edit
+/// blocks some of them.
+pub fn plan(connection: &Connection, funnels: &mut [Loaded]) -> Result<(), crate::tick::TickError> {
+    let mut blocked = Vec::new();
+    for loaded in funnels.iter_mut() {
+        blocked.extend(renamed(connection, loaded)?);
+        let mut carries = HashMap::new();
+        let current = (&loaded.funnel, loaded.version.as_str());
+        for (version, _, effects) in effects(connection, current)? {
+            for (place, effect) in effects {
+                let key: Place = (
+                    version.clone(),
+                    place.stage.clone(),
+                    place.step.clone(),
+                    place.waiting,
+                );
+                let carry = match effect.fate {
+                    Fate::Stays | Fate::Retimed => Carry::Stay,
+                    Fate::Migrated { to } => match target(&loaded.funnel, &to) {
+                        Some(target) => Carry::Move {
+                            to: target,
+                            via: format!(
+                                "{} -> {to}",
+                                place.step.as_deref().unwrap_or(&place.stage)
+                            ),
+                        },
+                        None => continue,
+                    },
+                    Fate::Blocked { reason } => {
+                        blocked.push(Blocked {
+                            funnel: loaded.funnel.name.clone(),
+                            version: version.clone(),
+                            stage: place.stage,
+                            step: place.step,
+                            contacts: place.count,
+                            why: reason,
+                        });
+                        continue;
+                    }
+                };
+                carries.insert(key, carry);
+            }
+        }
+        loaded.carries = carries;
     }
     if blocked.is_empty() {
         Ok(())
     } else {
         Err(Unmigrated { blocked }.into())
     }
+}
+
+/// A destination in `funnel`'s terms.
+fn target(funnel: &Funnel, to: &Destination) -> Option<Target> {
+    match to {
+        Destination::Step { step, .. } => {
+            let (s, i) = funnel.step_position(step)?;
+            Some(Target::Step(s, i))
+        }
+        Destination::Stage { stage } => funnel.stage_id(stage).map(Target::Stage),
+        Destination::Exhausted { stage } => funnel.stage_id(stage).map(Target::Exhausted),
+    }
+}
+
+/// Contacts in flight under another funnel name that was last run from the
+/// same file: the funnel was renamed. Journeys are kept by name, so a
+/// renamed funnel would start everyone again under the new one; the run
+/// refuses instead.
+pub fn renamed(connection: &Connection, loaded: &Loaded) -> Result<Option<Blocked>, StoreError> {
+    let path = loaded.path.display().to_string();
+    let Some((old, contacts)) = store::renamed_from(connection, &loaded.funnel.name, &path)? else {
+        return Ok(None);
+    };
+    Ok(Some(Blocked {
+        funnel: loaded.funnel.name.clone(),
+        version: String::new(),
+        stage: String::new(),
+        step: None,
+        contacts,
+        why: format!(
+            "{path} was the funnel `{old}`, and its contacts are in flight under that name; a renamed funnel would start them all again: keep the name `{old}` until they are through"
+        ),
+    }))
 }

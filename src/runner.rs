@@ -44,6 +44,9 @@ pub struct Loaded {
     pub first_run: DateTime<Utc>,
     /// The funnel file's text, kept in the state with the version.
     pub source: String,
+    /// What the run does with contacts at each place of an older version
+    /// (planned by `migration::plan` before anyone is walked).
+    pub carries: std::collections::HashMap<crate::migration::Place, crate::migration::Carry>,
 }
 
 impl Loaded {
@@ -76,6 +79,7 @@ impl Loaded {
             html,
             first_run: DateTime::<Utc>::MIN_UTC,
             source: source_text.to_string(),
+            carries: std::collections::HashMap::new(),
         })
     }
 }
@@ -93,7 +97,7 @@ fn fingerprint(contact: &Contact) -> u64 {
 }
 
 /// FNV-1a of the funnel text: stable across runs and platforms.
-fn version(text: &str) -> String {
+pub(crate) fn version(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });

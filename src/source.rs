@@ -21,7 +21,7 @@ impl Span {
 }
 
 /// One file: its path as the user named it and its text.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,

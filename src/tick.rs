@@ -197,7 +197,7 @@ pub fn tick(
             .or_default()
             .push(event);
     }
-    crate::migration::check(store.connection(), &funnels)?;
+    crate::migration::plan(store.connection(), &mut funnels)?;
     let run = if options.dry_run {
         store.check_forward(options.now)?;
         None

@@ -23,6 +23,7 @@ use serde_json::Value as Json;
 
 use crate::condition::Condition;
 use crate::feed::{Contact, Event, Value};
+use crate::migration::{Carry, short};
 use crate::model::{Funnel, Outcome, Signal, StageId, Target, TriggerKind};
 use crate::runner::{Loaded, Runner};
 use crate::schedule::Reentry;
@@ -139,27 +140,39 @@ impl Walk<'_, '_, '_, '_, '_> {
         if !journey.active || journey.version == self.loaded.version {
             return Ok(true);
         }
-        if self.place().is_some() {
-            if let Some(j) = self.journey.as_mut() {
-                j.version = self.loaded.version.clone();
+        let key = (
+            journey.version.clone(),
+            journey.stage.clone(),
+            journey.step.clone(),
+            journey.waiting_since.is_some(),
+        );
+        match self.loaded.carries.get(&key).cloned() {
+            Some(Carry::Move { to, via }) => self.migrate(to, &via),
+            Some(Carry::Stay) => {
+                journey.version = self.loaded.version.clone();
+                Ok(true)
             }
-            return Ok(true);
+            // A place the plan did not see (the state changed behind the
+            // run's back): kept if its ids still exist, else left alone.
+            None if self.place().is_some() => {
+                if let Some(j) = self.journey.as_mut() {
+                    j.version = self.loaded.version.clone();
+                }
+                Ok(true)
+            }
+            None => {
+                self.runner.summary.blocked += 1;
+                Ok(false)
+            }
         }
-        self.migrate()
     }
 
-    /// Moves a contact whose step or stage this version no longer has where
-    /// the funnel's `migrate:` block says, recorded as a `migrate` line at
-    /// the moment this version first ran.
-    fn migrate(&mut self) -> Result<bool, StoreError> {
+    /// Moves a contact whose place this version no longer has where the
+    /// funnel's `migrate:` block says, recorded as a `migrate` line (with
+    /// both versions) at the moment this version first ran.
+    fn migrate(&mut self, target: Target, via: &str) -> Result<bool, StoreError> {
         let Some(journey) = self.journey.clone() else {
             return Ok(true);
-        };
-        let Some((target, via)) =
-            crate::migration::resolve(self.funnel(), &journey.stage, journey.step.as_deref(), None)
-        else {
-            self.runner.summary.blocked += 1;
-            return Ok(false);
         };
         let at = self.loaded.first_run.max(journey.clock);
         let why = format!(
@@ -168,21 +181,19 @@ impl Walk<'_, '_, '_, '_, '_> {
             short(&self.loaded.version)
         );
         let from = (Some(journey.stage.clone()), journey.step.clone());
-        if let Some(j) = self.journey.as_mut() {
-            j.version = self.loaded.version.clone();
-        }
-        let (stage, index) = match target {
-            Target::Step(s, i) => (s, Some(i)),
-            Target::Stage(s) => (s, Some(0)),
-            Target::Exhausted(s) => (s, None),
+        let (stage, index, restart) = match target {
+            Target::Step(s, i) => (s, Some(i), false),
+            Target::Stage(s) => (s, Some(0), true),
+            Target::Exhausted(s) => (s, None, false),
             Target::Unresolved => return Ok(false),
         };
         let stage_name = self.funnel().stages[stage].name.clone();
         let step = index.and_then(|i| self.step_id(stage, i));
         if let Some(j) = self.journey.as_mut() {
-            if j.stage != stage_name {
+            if restart || j.stage != stage_name {
                 j.stage_since = at;
             }
+            j.version = self.loaded.version.clone();
             j.stage = stage_name.clone();
             j.step = step.clone();
             j.clock = at;
@@ -904,11 +915,6 @@ pub(crate) fn reads_now(source: &str) -> bool {
         let after = bytes.get(i + 3).copied();
         before.is_none_or(|b| !word(b) && b != b'.') && after.is_none_or(|b| !word(b))
     })
-}
-
-/// The first eight hex digits of a version, as reports show it.
-fn short(version: &str) -> &str {
-    version.get(..8).unwrap_or(version)
 }
 
 #[cfg(test)]

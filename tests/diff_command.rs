@@ -189,8 +189,13 @@ fn usage_errors_exit_2() {
         "error: `no-such-branch` is not a git revision (a commit, branch or tag)\n"
     );
     let run = funnel_in(dir.path(), &["diff", "--state", ".funnel/state.db"]);
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stderr, "error: funnel diff --state: not yet wired\n");
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stderr
+            .starts_with("error: no state at .funnel/state.db"),
+        "{}",
+        run.stderr
+    );
 
     let bare = tempfile::tempdir().unwrap();
     std::fs::create_dir(bare.path().join("funnels")).unwrap();

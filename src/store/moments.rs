@@ -193,3 +193,22 @@ pub fn complete_task_as_event(tx: &Connection, id: i64, at: DateTime<Utc>) -> St
     add_event(tx, &event, &format!("task.done/{id}"))?;
     Ok(true)
 }
+
+/// Another funnel name last run from `path` with active journeys, and how
+/// many: the funnel in that file was renamed.
+pub fn renamed_from(
+    connection: &Connection,
+    funnel: &str,
+    path: &str,
+) -> StoreResult<Option<(String, u64)>> {
+    let found: Option<(String, i64)> = connection
+        .prepare_cached(
+            "SELECT v.funnel, (SELECT COUNT(*) FROM journeys j WHERE j.funnel = v.funnel AND j.active = 1) AS n \
+             FROM versions v WHERE v.path = ?1 AND v.funnel != ?2 \
+             AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.funnel = v.funnel AND w.path != ?1 AND w.last_run > v.last_run) \
+             AND n > 0 ORDER BY v.last_run DESC LIMIT 1",
+        )?
+        .query_row(params![path, funnel], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(found.map(|(name, n)| (name, u64::try_from(n).unwrap_or(0))))
+}
