@@ -376,6 +376,7 @@ build_struct!(StepDoc {
     "at" => at: optional,
     "on" => on: optional,
     "stale_after" => stale_after: optional,
+    "anytime" => anytime: optional,
     "email" => email: optional,
     "sms" => sms: optional,
     "messenger" => messenger: optional,

@@ -757,6 +757,7 @@ impl<'a> Compiler<'a> {
             at,
             on: doc.on.as_ref().map(|t| self.condition(t)),
             stale_after: doc.stale_after.as_ref().and_then(|t| self.duration(t)),
+            anytime: doc.anytime.as_ref().is_some_and(|a| a.value),
             action: self.action(&ActionKeys::of_step(doc), &doc.id),
             outcome,
         }

@@ -214,6 +214,9 @@ pub struct StepDoc {
     pub on: Option<Text>,
     /// Skip the action when it could not go out within this long of its due time.
     pub stale_after: Option<Text>,
+    /// Send at once even outside the funnel's `send_window` (slides after a
+    /// talk); frequency caps still apply.
+    pub anytime: Option<Spanned<bool>>,
     pub email: Option<Spanned<MessageDoc>>,
     pub sms: Option<Spanned<MessageDoc>>,
     pub messenger: Option<Spanned<MessageDoc>>,

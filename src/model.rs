@@ -237,6 +237,8 @@ pub struct Step {
     pub at: Option<NaiveTime>,
     pub on: Option<Condition>,
     pub stale_after: Option<TimeDelta>,
+    /// Goes out outside the send window too (caps still apply).
+    pub anytime: bool,
     pub action: Option<Action>,
     pub outcome: Outcome,
 }

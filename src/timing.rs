@@ -62,7 +62,11 @@ impl Walk<'_, '_, '_, '_, '_> {
     /// The earliest moment from `at` on when sending `action` keeps the
     /// contact within the funnel's caps. Marketing messages to the contact
     /// from every funnel count; transactional ones neither count nor wait.
-    fn cap_opening(&self, action: &Action, at: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+    pub(crate) fn cap_opening(
+        &self,
+        action: &Action,
+        at: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
         let caps = &self.funnel().caps;
         let mut opening = at;
         for (channel, transactional) in action.messages() {

@@ -410,7 +410,11 @@ impl Walk<'_, '_, '_, '_, '_> {
         if let Some(action) = &step.action
             && !action.messages().is_empty()
         {
-            let opens = self.opening(action, due)?;
+            let opens = if step.anytime {
+                self.cap_opening(action, due)?
+            } else {
+                self.opening(action, due)?
+            };
             // A message the window holds past the step's own staleness
             // limit is skipped at its due time: "see you tomorrow" is not
             // sent on the morning of the appointment. The default limit
@@ -632,6 +636,14 @@ impl Walk<'_, '_, '_, '_, '_> {
         let left = previous.and_then(|p| p.left_at).unwrap_or(BEGINNING);
         match kind {
             TriggerKind::When(condition) => {
+                // Like a segment: a contact who left enters again when the
+                // condition turns true anew, i.e. once the row changed
+                // after they left (or time makes it true, for one that
+                // reads `now`); the row that was there all along does not
+                // start the same journey over and over.
+                if previous.is_some() && self.changed <= left && !reads_now(&condition.source) {
+                    return None;
+                }
                 let start = allowed.max(self.changed).max(self.loaded.first_run);
                 let at = self.condition_from(condition, start, now)?;
                 Some((at, condition.source.clone(), None))

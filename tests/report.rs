@@ -405,7 +405,7 @@ fn no_real_difference_is_not_significant_and_says_how_many_more_would_tell() {
 const STICKY: &str = r#"
 funnel: sticky
 timezone: UTC
-contact: { email: email, unsubscribed: bool }
+contact: { email: email, unsubscribed: bool, round: int }
 enter: [{ when: "true", stage: offer }]
 # A day between journeys: enter, run out a day later, enter again the day after.
 reentry: after 1d
@@ -446,10 +446,11 @@ fn sticky_project(days: u32) -> Project {
         "subject: Hi\n---\nHello\n",
     )
     .unwrap();
-    let contacts: String = std::iter::once("id,email,unsubscribed\n".to_string())
-        .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no\n")))
-        .collect();
     for day in 0..days {
+        // The export changes every day (a contact re-enters on new data).
+        let contacts: String = std::iter::once("id,email,unsubscribed,round\n".to_string())
+            .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no,{day}\n")))
+            .collect();
         p.tick(&format!("2026-05-{:02}T10:00:00Z", 4 + day), &contacts, &[]);
     }
     p
@@ -511,17 +512,19 @@ fn an_edited_funnel_is_reported_per_version_and_the_mix_is_named() {
     git(&p, &["init", "-q"]);
     git(&p, &["add", "."]);
     git(&p, &["commit", "-q", "-m", "first"]);
-    let contacts: String = std::iter::once("id,email,unsubscribed\n".to_string())
-        .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no\n")))
-        .collect();
+    let contacts = |round: u32| -> String {
+        std::iter::once("id,email,unsubscribed,round\n".to_string())
+            .chain((0..20).map(|i| format!("c{i},c{i}@example.com,no,{round}\n")))
+            .collect()
+    };
     // Under the committed version: enter on the 4th, run out on the 5th.
-    p.tick("2026-05-04T10:00:00Z", &contacts, &[]);
-    p.tick("2026-05-05T10:00:00Z", &contacts, &[]);
+    p.tick("2026-05-04T10:00:00Z", &contacts(0), &[]);
+    p.tick("2026-05-05T10:00:00Z", &contacts(1), &[]);
     // An uncommitted edit is a new version: re-enter on the 6th, run out
     // on the 7th.
     std::fs::write(p.path("funnels/sticky.yaml"), format!("{STICKY}# edited\n")).unwrap();
-    p.tick("2026-05-06T10:00:00Z", &contacts, &[]);
-    p.tick("2026-05-07T10:00:00Z", &contacts, &[]);
+    p.tick("2026-05-06T10:00:00Z", &contacts(2), &[]);
+    p.tick("2026-05-07T10:00:00Z", &contacts(3), &[]);
 
     let mixed = p.report_json(&["sticky"]);
     let funnel = &mixed["funnels"][0];
