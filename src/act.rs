@@ -90,6 +90,14 @@ impl Walk<'_, '_, '_, '_, '_> {
             entry,
             step.id
         );
+        // A step the journey comes back to (a repeat purchase sends an
+        // advocate back to care) acts again: its later visits carry their
+        // moment in the key, which stays the same for the same visit, so a
+        // repeated or restarted run still does everything once.
+        let key = match store::key_moment(self.tx, &key)? {
+            Some(first) if first != store::time(due) => format!("{key}@{}", store::time(due)),
+            _ => key,
+        };
         let stale_after = step
             .stale_after
             .unwrap_or_else(|| default_stale_after(action));

@@ -8,7 +8,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::model::{Funnel, Outcome, StageId, Target};
+use crate::model::{Funnel, Outcome, Signal, StageId, Target};
 
 /// The longest delay an edge records: a century is "never" for a funnel.
 pub const MAX_DELAY: TimeDelta = TimeDelta::days(36_525);
@@ -69,6 +69,9 @@ pub struct Edge {
     /// The least time that passes between leaving the source and the
     /// target's action.
     pub delay: TimeDelta,
+    /// Fired by an event: the event is consumed by the move, so the edge
+    /// cannot fire again without a new event (no loop at once).
+    pub event: bool,
 }
 
 pub struct FunnelGraph {
@@ -135,7 +138,35 @@ impl FunnelGraph {
             let delay = base
                 .checked_add(&extra)
                 .map_or(MAX_DELAY, |d| d.min(MAX_DELAY));
-            self.graph.add_edge(from, to, Edge { kind, delay });
+            self.graph.add_edge(
+                from,
+                to,
+                Edge {
+                    kind,
+                    delay,
+                    event: false,
+                },
+            );
+        }
+    }
+
+    /// Like `link`, for a move fired by `signal`: an event signal marks the
+    /// edge as consuming its event.
+    fn link_on(
+        &mut self,
+        funnel: &Funnel,
+        (from, target): (NodeIndex, Target),
+        kind: EdgeKind,
+        signal: Option<&Signal>,
+    ) {
+        let before = self.graph.edge_count();
+        self.link(funnel, from, target, kind, TimeDelta::zero());
+        if matches!(signal, Some(Signal::Event(_)))
+            && let Some(edge) = self
+                .graph
+                .edge_weight_mut(petgraph::graph::EdgeIndex::new(before))
+        {
+            edge.event = true;
         }
     }
 
@@ -176,7 +207,12 @@ impl FunnelGraph {
                         self.link(funnel, node, next, kind, zero);
                     }
                     Outcome::Wait(wait) => {
-                        self.link(funnel, node, wait.yes, EdgeKind::Yes, zero);
+                        self.link_on(
+                            funnel,
+                            (node, wait.yes),
+                            EdgeKind::Yes,
+                            wait.signal.as_ref(),
+                        );
                         if let Some(no) = wait.no {
                             self.link(funnel, node, no, EdgeKind::No, wait.within.unwrap_or(zero));
                         }
@@ -191,17 +227,18 @@ impl FunnelGraph {
             let moves = stage
                 .goal
                 .iter()
-                .map(|g| (g.to, EdgeKind::Goal))
-                .chain(stage.exits.iter().map(|e| (e.to, EdgeKind::Exit)));
-            let globals = funnel.exits.iter().map(|e| (e.to, EdgeKind::GlobalExit));
-            let moves: Vec<(Target, EdgeKind)> = if stage.terminal {
+                .map(|g| (g, EdgeKind::Goal))
+                .chain(stage.exits.iter().map(|e| (e, EdgeKind::Exit)));
+            let globals = funnel.exits.iter().map(|e| (e, EdgeKind::GlobalExit));
+            let moves: Vec<(&crate::model::Transition, EdgeKind)> = if stage.terminal {
                 moves.collect()
             } else {
                 moves.chain(globals).collect()
             };
             for &node in &anywhere_in_stage {
-                for &(to, kind) in &moves {
-                    self.link(funnel, node, to, kind, zero);
+                for &(transition, kind) in &moves {
+                    let signal = Some(&transition.signal);
+                    self.link_on(funnel, (node, transition.to), kind, signal);
                 }
             }
             if let (Some(expire), false) = (&funnel.expire, stage.terminal) {

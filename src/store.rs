@@ -242,8 +242,8 @@ pub struct Journey {
     pub left_at: Option<DateTime<Utc>>,
     /// The funnel version (content hash) the journey runs under.
     pub version: String,
-    /// The event (`name@time`) that caused the last move: consumed, it
-    /// cannot fire another move.
+    /// The events (`name@time`, one a line) consumed by the moves at the
+    /// journey's latest moment: each fires one move only.
     pub cause: Option<String>,
     /// When the open wait runs out, fixed when it opened: an edit of the
     /// wait's window does not move a promise already made.

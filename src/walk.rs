@@ -471,7 +471,16 @@ impl Walk<'_, '_, '_, '_, '_> {
             Move::Stop => self.stop(at),
         }
         if let (Some(cause), Some(j)) = (next.cause, self.journey.as_mut()) {
-            j.cause = Some(cause);
+            // Events consumed at the same moment add up (two moves on two
+            // events of the same second must not ping-pong); a later
+            // moment starts afresh, as `since` keeps older events out.
+            let moment = cause.rsplit('@').next().unwrap_or_default().to_string();
+            j.cause = match j.cause.take() {
+                Some(old) if old.lines().all(|c| c.ends_with(&format!("@{moment}"))) => {
+                    Some(format!("{old}\n{cause}"))
+                }
+                _ => Some(cause),
+            };
         }
         Ok(())
     }
@@ -691,7 +700,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                     &e.name == name
                         && e.at >= since
                         && e.at <= horizon
-                        && consumed.is_none_or(|c| c != cause_of(e))
+                        && consumed.is_none_or(|c| !c.lines().any(|c| c == cause_of(e)))
                 })?;
                 Some((event.at, format!("event {name}"), Some(cause_of(event))))
             }

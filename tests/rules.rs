@@ -165,7 +165,7 @@ fn a_zero_delay_message_loop_is_left_to_zero_delay_loop() {
     let path = dir.path().join("storm.yaml");
     std::fs::write(
         &path,
-        "funnel: storm\ncontact: { email: email, unsubscribed: bool }\nenter: [{ when: 'true', stage: a }]\nexit: [{ when: contact.unsubscribed, to: out }]\nstages:\n  a:\n    steps:\n      - id: ping\n        email: { template: x }\n        wait: { event: e, within: 1m, yes: pong, no: pong }\n      - id: pong\n        email: { template: x }\n        wait: { event: e, within: 1m, yes: ping, no: ping }\n  out: { terminal: true }\n",
+        "funnel: storm\ncontact: { email: email, unsubscribed: bool }\nenter: [{ when: 'true', stage: a }]\nexit: [{ when: contact.unsubscribed, to: out }]\nstages:\n  a:\n    steps:\n      - id: ping\n        email: { template: x }\n        wait: { until: 'contact.unsubscribed == false', within: 1m, yes: pong, no: pong }\n      - id: pong\n        email: { template: x }\n        wait: { until: 'contact.unsubscribed == false', within: 1m, yes: ping, no: ping }\n  out: { terminal: true }\n",
     )
     .unwrap();
     let checked = check(&path);

@@ -361,3 +361,68 @@ fn a_condition_over_a_date_is_true_from_that_date_whenever_a_run_looks() {
     p.run_at("2026-05-04T11:00:00Z");
     assert_eq!(p.moves("ann")[0], "2026-05-04T10:17:00Z enter - -> chase");
 }
+
+const CARE: &str = r#"
+funnel: care
+timezone: UTC
+contact: { email: email, unsubscribed: bool }
+enter: [{ event: order.placed, stage: care }]
+reentry: always
+exit: [{ when: "contact.unsubscribed", to: out }]
+stages:
+  care:
+    goal: { event: review.posted, to: advocate }
+    steps:
+      - id: howto
+        email: { template: hello }
+      - id: settle
+        after: 30d
+    exhausted: out
+  advocate:
+    # A repeat purchase sends an advocate back to care, directly.
+    goal: { event: order.placed, to: care }
+    steps:
+      - id: invite
+        email: { template: hello }
+      - id: rest
+        after: 60d
+    exhausted: out
+  out: { terminal: true }
+"#;
+
+/// A repeat purchase re-entered care one run late, back-dated, and an
+/// event-driven back-link could not be written at all (`zero-delay-loop`).
+/// The order moves the advocate back at its own moment, once: the event
+/// is consumed by the move it causes.
+#[test]
+fn a_repeat_purchase_sends_an_advocate_back_to_care_at_its_moment_once() {
+    let p = Project::with_funnel(CARE, &[("hello", "subject: Hi\n---\nHello\n")]);
+    assert_eq!(p.funnel(&["check", "funnels"]).code, 0);
+    p.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\n",
+    );
+    p.event("ann", "order.placed", "2026-05-04T10:00:00Z");
+    p.run_at("2026-05-04T10:00:00Z");
+    p.event("ann", "review.posted", "2026-05-10T10:00:00Z");
+    p.run_at("2026-05-11T09:00:00Z");
+    p.event("ann", "order.placed", "2026-05-20T15:00:00Z");
+    // Daily runs: the one on the 21st sees the order of the 20th.
+    p.run_at("2026-05-21T09:00:00Z");
+    assert_eq!(
+        p.moves("ann"),
+        [
+            "2026-05-04T10:00:00Z enter - -> care",
+            "2026-05-10T10:00:00Z goal care/settle -> advocate",
+            "2026-05-20T15:00:00Z goal advocate/rest -> care",
+        ]
+    );
+    assert_eq!(
+        p.sent("ann"),
+        [
+            "2026-05-04T10:00:00Z email howto",
+            "2026-05-10T10:00:00Z email invite",
+            "2026-05-20T15:00:00Z email howto",
+        ]
+    );
+}

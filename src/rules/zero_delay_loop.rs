@@ -12,21 +12,24 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     check: Check::Funnel(check),
     summary: "A cycle of moves that can all happen at once, with no delay or wait window on the way.",
-    what: "Keeps only the graph edges that can fire without time passing (no `after`, no wait window on a negative branch; goals, exits and positive outcomes may fire at once) and reports every strongly connected component that forms a cycle.",
+    what: "Keeps only the graph edges that can fire without time passing and without a new event (no `after`, no wait window on a negative branch; goals, exits and positive outcomes on conditions may fire at once; a move on an event consumes that event, so it cannot repeat at once) and reports every strongly connected component that forms a cycle.",
     why: "The runner would move such a contact round and round within one run, sending the cycle's messages each time: a message storm, or a run that never ends.",
     example: "- id: check\n  branch: { when: \"contact.score > 5\", yes: check, no: lost }   # `yes` comes straight back",
 };
 
 fn check(cx: &Context) -> Vec<Diagnostic> {
     let graph = &cx.graph.graph;
-    let instant = EdgeFiltered::from_fn(graph, |e| e.weight().delay <= chrono::TimeDelta::zero());
+    // An edge fired by an event consumes it: going round again needs a new
+    // event, so only edges that fire on their own can loop at once.
+    let at_once = |e: &crate::graph::Edge| e.delay <= chrono::TimeDelta::zero() && !e.event;
+    let instant = EdgeFiltered::from_fn(graph, |e| at_once(e.weight()));
     let mut found = Vec::new();
     for component in tarjan_scc(&instant) {
         let cycle = component.len() > 1
             || graph.contains_edge(component[0], component[0]) && {
                 graph
                     .edges_connecting(component[0], component[0])
-                    .any(|e| e.weight().delay <= chrono::TimeDelta::zero())
+                    .any(|e| at_once(e.weight()))
             };
         if !cycle {
             continue;

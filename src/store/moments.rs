@@ -212,3 +212,19 @@ pub fn renamed_from(
         .optional()?;
     Ok(found.map(|(name, n)| (name, u64::try_from(n).unwrap_or(0))))
 }
+
+/// When the action or task with idempotency key `key` was due (an outbox
+/// row's `due_at`, a task's `created_at`), if one exists.
+pub fn key_moment(tx: &Connection, key: &str) -> StoreResult<Option<String>> {
+    let outbox: Option<String> = tx
+        .prepare_cached("SELECT due_at FROM outbox WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?;
+    if outbox.is_some() {
+        return Ok(outbox);
+    }
+    Ok(tx
+        .prepare_cached("SELECT created_at FROM tasks WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?)
+}
