@@ -532,16 +532,32 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
-    // The definitions only order and name things: without them (the
-    // funnels moved, or have errors) the report still stands on the state.
-    let definitions = if args.funnels.exists() {
-        Linter::new(&Config::default())
+    // The definitions order and name things. Each funnel's is the version
+    // that ran last, as the state kept it, so the report is the same from
+    // any directory; the files on disk stand in for states written before
+    // versions' text was kept. Without either, the report still stands on
+    // the state's counters.
+    let mut definitions = match store::latest_sources(store.connection()) {
+        Ok(sources) => sources
+            .into_iter()
+            .filter_map(|(funnel, text)| {
+                let file = crate::source::SourceFile::new(format!("{funnel} (state)").into(), text);
+                crate::compare::compile(&file).ok()
+            })
+            .collect::<Vec<_>>(),
+        Err(e) => return Ok(Err(store_failure(e))),
+    };
+    if args.funnels.exists() {
+        let on_disk = Linter::new(&Config::default())
             .check(std::slice::from_ref(&args.funnels))
             .map(|checked| checked.funnels)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+            .unwrap_or_default();
+        for funnel in on_disk {
+            if definitions.iter().all(|d| d.name != funnel.name) {
+                definitions.push(funnel);
+            }
+        }
+    }
     let filter = Filter {
         funnel: args.funnel.clone(),
         since: args.since,

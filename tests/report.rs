@@ -709,3 +709,25 @@ fn the_html_report_is_well_formed_self_contained_and_carries_the_numbers() {
         ["email", "5000", "500", "0", "10.0%", "9.2-10.9%"]
     );
 }
+
+/// `report` read stage order and step ids from the funnel files in the
+/// current directory: run elsewhere, it named a different bottleneck. The
+/// state keeps every version's text, and the report reads it from there.
+#[test]
+fn the_report_is_the_same_from_any_directory() {
+    let p = quote_scenario();
+    let here = p.report_json(&["--min-contacts", "3"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let state = p.path(".funnel/state.db");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_funnel"))
+        .args(["report", "--format", "json", "--min-contacts", "3", "--state"])
+        .arg(&state)
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let there: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(there["funnels"][0]["bottleneck"], "quoted");
+    assert_eq!(here["funnels"][0]["stages"], there["funnels"][0]["stages"]);
+    assert_eq!(here["funnels"][0]["steps"], there["funnels"][0]["steps"]);
+}

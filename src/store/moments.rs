@@ -228,3 +228,16 @@ pub fn key_moment(tx: &Connection, key: &str) -> StoreResult<Option<String>> {
         .query_row(params![key], |r| r.get(0))
         .optional()?)
 }
+
+/// The text of the version of each funnel that ran last, where the state
+/// kept it: what `funnel report` reads a funnel's structure from, so its
+/// answer does not depend on the directory it runs in.
+pub fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, String)>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT v.funnel, v.source FROM versions v WHERE v.source IS NOT NULL \
+         AND v.last_run = (SELECT MAX(w.last_run) FROM versions w WHERE w.funnel = v.funnel) \
+         ORDER BY v.funnel",
+    )?;
+    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
