@@ -720,12 +720,23 @@ fn the_report_is_the_same_from_any_directory() {
     let elsewhere = tempfile::tempdir().unwrap();
     let state = p.path(".funnel/state.db");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_funnel"))
-        .args(["report", "--format", "json", "--min-contacts", "3", "--state"])
+        .args([
+            "report",
+            "--format",
+            "json",
+            "--min-contacts",
+            "3",
+            "--state",
+        ])
         .arg(&state)
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let there: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(there["funnels"][0]["bottleneck"], "quoted");
     assert_eq!(here["funnels"][0]["stages"], there["funnels"][0]["stages"]);

@@ -23,6 +23,36 @@ use std::path::Path;
 
 use crate::store::OutboxRow;
 
+/// One line of the file: the row as it ends up. Writing the line is its
+/// delivery, so the status it shows is `delivered`, never the `queued` it
+/// had while it waited.
+#[derive(serde::Serialize)]
+struct Line<'r> {
+    key: &'r str,
+    funnel: &'r str,
+    contact: &'r str,
+    step: &'r str,
+    channel: &'r str,
+    payload: &'r serde_json::Value,
+    due_at: &'r str,
+    status: &'static str,
+}
+
+impl<'r> Line<'r> {
+    fn of(row: &'r OutboxRow) -> Self {
+        Line {
+            key: &row.key,
+            funnel: &row.funnel,
+            contact: &row.contact,
+            step: &row.step,
+            channel: &row.channel,
+            payload: &row.payload,
+            due_at: &row.due_at,
+            status: "delivered",
+        }
+    }
+}
+
 /// Appends `rows` after the committed part of `path` (`committed`, as the
 /// store recorded it). Synced to disk before it returns the new committed
 /// length.
@@ -55,7 +85,7 @@ pub fn append(path: &Path, committed: u64, rows: &[&OutboxRow]) -> io::Result<u6
     file.seek(SeekFrom::Start(length))?;
     let mut out = BufWriter::new(&mut file);
     for row in rows {
-        let mut line = serde_json::to_vec(row).map_err(io::Error::other)?;
+        let mut line = serde_json::to_vec(&Line::of(row)).map_err(io::Error::other)?;
         line.push(b'\n');
         out.write_all(&line)?;
         length += line.len() as u64;
@@ -81,6 +111,19 @@ mod tests {
             due_at: "2026-01-01T00:00:00Z".into(),
             status: "queued".into(),
         }
+    }
+
+    /// The outbox file showed `"status":"queued"` for lines that were, by
+    /// being written, delivered.
+    #[test]
+    fn a_line_shows_the_status_its_row_ends_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        append(&path, 0, &[&row("a")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["status"], "delivered");
+        assert_eq!(line["key"], "a");
     }
 
     #[test]
