@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::cli::{
     DeliverArgs, HistoryArgs, ReportArgs, ReportFormat, RetryArgs, RunArgs, StateArgs, TableFormat,
-    TaskAction, TaskArgs, TasksArgs,
 };
 use crate::config::Config;
 use crate::dashboard;
@@ -22,6 +21,10 @@ use crate::report::{self, Format};
 use crate::scorecard;
 use crate::store::{self, Store, StoreError};
 use crate::tick::{self, Progress, TickError, TickOptions, tick};
+
+mod tasks;
+
+pub use tasks::{task, tasks};
 
 /// Exit code when another run holds the state.
 pub const LOCKED: i32 = 4;
@@ -440,7 +443,8 @@ struct Count {
 }
 
 pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let store = match open(args) {
+    // Overdue tasks are read with every column: an older state is migrated.
+    let store = match open_current(&args.state) {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
@@ -486,43 +490,6 @@ pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
             NOT_FOUND,
         ))),
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
-        Err(e) => Ok(Err(store_failure(e))),
-    }
-}
-
-pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let store = match open(&args.state) {
-        Ok(store) => store,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let overdue = args.overdue.then(Utc::now);
-    match store::task_rows(store.connection(), overdue, args.assignee.as_deref()) {
-        Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
-        Err(e) => Ok(Err(store_failure(e))),
-    }
-}
-
-pub fn task(args: &TaskArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let TaskAction::Done { id, at, state } = &args.action;
-    let at = match parse_now(at.as_deref()) {
-        Ok(at) => at,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let mut store = match Store::open(state) {
-        Ok(store) => store,
-        Err(e) => return Ok(Err(store_failure(e))),
-    };
-    let done = store.transaction().and_then(|tx| {
-        let done = store::complete_task_as_event(&tx, *id, at)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(done)
-    });
-    match done {
-        Ok(true) => writeln!(out, "task {id} done").map(|()| Ok(0)),
-        Ok(false) => Ok(Err((
-            format!("error: no open task {id}; see `funnel tasks`"),
-            1,
-        ))),
         Err(e) => Ok(Err(store_failure(e))),
     }
 }
@@ -582,7 +549,7 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> io::Result<Outcome> {
 
 /// Opens the state to read; a state from an older funnel is migrated
 /// first, which needs the run lock for a moment.
-fn open_current(path: &std::path::Path) -> Result<Store, (String, i32)> {
+pub(crate) fn open_current(path: &std::path::Path) -> Result<Store, (String, i32)> {
     let args = StateArgs {
         state: path.to_path_buf(),
         format: TableFormat::Table,
