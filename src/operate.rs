@@ -128,20 +128,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         writeln!(out)?;
         return Ok(Ok(0));
     }
-    for (feed, problem) in &ticked.problems {
-        // Most messages name their field already.
-        let field = problem
-            .field
-            .as_ref()
-            .filter(|_| !problem.message.starts_with("field `"))
-            .map(|f| format!(" field `{f}`:"))
-            .unwrap_or_default();
-        writeln!(
-            err,
-            "warning: {feed}:{}:{field} {} (skipped)",
-            problem.line, problem.message
-        )?;
-    }
+    warn(&ticked.problems, &ticked.unknown, err)?;
     if args.dry_run {
         for line in &ticked.plan {
             writeln!(
@@ -154,7 +141,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     let s = &ticked.summary;
     writeln!(
         err,
-        "{}contacts read {} / entered {} / moved {} / exited {}; actions queued {} / skipped as stale {} / deferred {} / failed {}; tasks {} / escalated {}; bad rows {}",
+        "{}contacts read {} / entered {} / moved {} / exited {}; actions queued {} / skipped as stale {} / deferred {} / failed {}; tasks {} / escalated {}; bad rows {} / events for unknown contacts {}",
         if args.dry_run {
             "dry run, nothing changed: "
         } else {
@@ -170,7 +157,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         s.failed,
         s.tasks,
         s.escalated,
-        ticked.problems.len()
+        ticked.problems.len(),
+        s.events_for_unknown_contacts
     )?;
     if s.migrated + s.blocked + s.move_limit > 0 {
         writeln!(
@@ -183,6 +171,61 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     Ok(Ok(0))
 }
 
+/// How many lines of one kind of warning are shown before "and N more".
+const WARNINGS_SHOWN: usize = 5;
+
+/// The run's warnings on stderr: bad rows and events, then events for
+/// unknown contacts. Identical warnings (same feed, field and message; or
+/// any unknown contact of one feed) show their first lines, then a count,
+/// so a feed with ten thousand bad lines does not bury the summary.
+fn warn(
+    problems: &[(String, crate::feed::Problem)],
+    unknown: &[tick::UnknownContact],
+    err: &mut dyn Write,
+) -> io::Result<()> {
+    let mut groups: indexmap::IndexMap<String, (Vec<String>, String)> = indexmap::IndexMap::new();
+    for (feed, problem) in problems {
+        // Most messages name their field already.
+        let field = problem
+            .field
+            .as_ref()
+            .filter(|_| !problem.message.starts_with("field `"))
+            .map(|f| format!(" field `{f}`:"))
+            .unwrap_or_default();
+        let group = format!("{feed}\u{1f}{field}\u{1f}{}", problem.message);
+        let line = format!(
+            "warning: {feed}:{}:{field} {} (skipped)",
+            problem.line, problem.message
+        );
+        let more = format!("{feed}: and {{rest}} more lines like it:{field} {} (skipped)", problem.message);
+        let entry = groups.entry(group).or_insert_with(|| (Vec::new(), more));
+        entry.0.push(line);
+    }
+    for u in unknown {
+        let line = format!(
+            "warning: {}:{}: event `{}` for contact `{}`, who is not in the contacts feed (skipped)",
+            u.feed, u.line, u.event, u.contact
+        );
+        let more = format!(
+            "{}: and {{rest}} more events for contacts not in the contacts feed (skipped)",
+            u.feed
+        );
+        let group = format!("{}\u{1f}unknown contact", u.feed);
+        let entry = groups.entry(group).or_insert_with(|| (Vec::new(), more));
+        entry.0.push(line);
+    }
+    for (lines, more) in groups.values() {
+        for line in lines.iter().take(WARNINGS_SHOWN) {
+            writeln!(err, "{line}")?;
+        }
+        if lines.len() > WARNINGS_SHOWN {
+            let rest = lines.len() - WARNINGS_SHOWN;
+            writeln!(err, "warning: {}", more.replacen("{rest}", &rest.to_string(), 1))?;
+        }
+    }
+    Ok(())
+}
+
 /// `funnel run --format json`: the same facts as the summary line, the
 /// delivery line and the warnings, as one object.
 #[derive(Serialize)]
@@ -192,6 +235,8 @@ struct RunJson<'a> {
     delivery: &'a Delivered,
     /// Bad feed rows and events, skipped.
     problems: Vec<ProblemJson<'a>>,
+    /// Events-feed lines whose contact is not in the contacts feed.
+    unknown_contacts: &'a [tick::UnknownContact],
     /// What the tick would do; only with `--dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<&'a [crate::runner::Planned]>,
@@ -221,6 +266,7 @@ impl<'a> RunJson<'a> {
                     message: &p.message,
                 })
                 .collect(),
+            unknown_contacts: &ticked.unknown,
             plan: dry_run.then_some(ticked.plan.as_slice()),
         }
     }

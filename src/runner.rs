@@ -124,6 +124,8 @@ pub struct Summary {
     pub blocked: usize,
     /// Contacts stopped by the per-run move limit (a loop).
     pub move_limit: usize,
+    /// Events-feed lines whose contact is not in the contacts feed.
+    pub events_for_unknown_contacts: usize,
 }
 
 /// One line of the plan: what happened to whom, and why.
