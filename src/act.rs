@@ -274,7 +274,10 @@ impl Walk<'_, '_, '_, '_, '_> {
                 escalate_to: task.escalate_to.clone(),
                 created_at: store::time(due),
                 due_at: task.due.map(|d| {
-                    store::time(due.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC))
+                    store::time(
+                        due.checked_add_signed(d)
+                            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                    )
                 }),
                 status,
                 escalated_at: None,
@@ -327,7 +330,9 @@ impl Walk<'_, '_, '_, '_, '_> {
             Some(to) => (to.to_string(), vec![format!("{why}: assigned to {to}")]),
             None => (
                 named,
-                vec![format!("{why} and the funnel has no staff: nobody can do it")],
+                vec![format!(
+                    "{why} and the funnel has no staff: nobody can do it"
+                )],
             ),
         }
     }

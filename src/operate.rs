@@ -197,7 +197,10 @@ fn warn(
             "warning: {feed}:{}:{field} {} (skipped)",
             problem.line, problem.message
         );
-        let more = format!("{feed}: and {{rest}} more lines like it:{field} {} (skipped)", problem.message);
+        let more = format!(
+            "{feed}: and {{rest}} more lines like it:{field} {} (skipped)",
+            problem.message
+        );
         let entry = groups.entry(group).or_insert_with(|| (Vec::new(), more));
         entry.0.push(line);
     }
@@ -220,7 +223,11 @@ fn warn(
         }
         if lines.len() > WARNINGS_SHOWN {
             let rest = lines.len() - WARNINGS_SHOWN;
-            writeln!(err, "warning: {}", more.replacen("{rest}", &rest.to_string(), 1))?;
+            writeln!(
+                err,
+                "warning: {}",
+                more.replacen("{rest}", &rest.to_string(), 1)
+            )?;
         }
     }
     Ok(())

@@ -234,10 +234,7 @@ impl<'a> Runner<'a> {
                 store::note_task(tx, task.id, &note)?;
                 continue;
             };
-            let title = task
-                .title()
-                .map(|t| format!(": {t}"))
-                .unwrap_or_default();
+            let title = task.title().map(|t| format!(": {t}")).unwrap_or_default();
             let row = OutboxRow {
                 key: format!("{}/escalation", task.key),
                 funnel: task.funnel.clone(),

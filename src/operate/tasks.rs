@@ -53,10 +53,7 @@ fn show(id: i64, args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     let row = match store::task_by_id(store.connection(), id) {
         Ok(Some(row)) => row,
         Ok(None) => {
-            return Ok(Err((
-                format!("error: no task {id}; see `funnel tasks`"),
-                1,
-            )));
+            return Ok(Err((format!("error: no task {id}; see `funnel tasks`"), 1)));
         }
         Err(e) => return Ok(Err(store_failure(e))),
     };

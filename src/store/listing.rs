@@ -185,10 +185,7 @@ pub fn task_rows(
         "SELECT {TASK_COLUMNS}, done_at FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
     );
     let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(
-        rusqlite::params![overdue_at.map(time), assignee],
-        task_row,
-    )?;
+    let rows = statement.query_map(rusqlite::params![overdue_at.map(time), assignee], task_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

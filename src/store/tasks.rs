@@ -194,4 +194,3 @@ pub fn tasks(
     let rows = statement.query_map(params![overdue_at.map(time), assignee], task_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
-
