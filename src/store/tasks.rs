@@ -194,3 +194,28 @@ pub fn tasks(
     let rows = statement.query_map(params![overdue_at.map(time), assignee], task_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_the_first_non_empty_line_shortened() {
+        assert_eq!(
+            title("\n  Call Ann  \nthen more"),
+            Some("Call Ann".to_string())
+        );
+        assert_eq!(title(" \n"), None);
+        let long = title(&"é".repeat(100)).unwrap();
+        assert_eq!(long.chars().count(), TITLE_CHARS);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in TaskStatus::ALL {
+            assert_eq!(TaskStatus::parse(status.name()), Some(status));
+        }
+        assert_eq!(TaskStatus::parse("closed"), None);
+    }
+}
