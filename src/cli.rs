@@ -77,8 +77,8 @@ pub enum Command {
         after_help = "Examples:\n  funnel retry --list\n  funnel retry                          # every dead letter\n  funnel retry quote-follow-up/c-1042/1/thanks\n\nRe-queued rows start with a fresh count of attempts and go out on the next run or deliver."
     )]
     Retry(RetryArgs),
-    /// Work on one task: `funnel task done ID`.
-    #[command(after_help = "Examples:\n  funnel task done 17")]
+    /// Work on one task: `funnel task show ID`, `funnel task done ID`.
+    #[command(after_help = "Examples:\n  funnel task show 17\n  funnel task done 17")]
     Task(TaskArgs),
     /// Measure the funnels: conversion per stage and step, the bottleneck, A/B results, staff.
     #[command(
@@ -268,6 +268,13 @@ pub struct TaskArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TaskAction {
+    /// Show a task: every field and its full brief.
+    Show {
+        /// The task id from `funnel tasks`.
+        id: i64,
+        #[command(flatten)]
+        state: StateArgs,
+    },
     /// Mark a task done.
     Done {
         /// The task id from `funnel tasks`.

@@ -41,6 +41,18 @@ pub struct Funnel {
 }
 
 impl Funnel {
+    /// Who takes what nobody else can: a task whose assignee is nobody, an
+    /// escalation with no one above. The first staff member without a
+    /// supervisor (the first at all when everyone has one); `None` when the
+    /// funnel names no staff.
+    pub fn head(&self) -> Option<&str> {
+        self.staff
+            .iter()
+            .find(|(_, s)| s.supervisor.is_none())
+            .or_else(|| self.staff.first())
+            .map(|(name, _)| name.as_str())
+    }
+
     pub fn stage_id(&self, name: &str) -> Option<StageId> {
         self.stages.iter().position(|s| s.name == name)
     }

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::cli::{
     DeliverArgs, HistoryArgs, ReportArgs, ReportFormat, RetryArgs, RunArgs, StateArgs, TableFormat,
-    TaskAction, TaskArgs, TasksArgs,
 };
 use crate::config::Config;
 use crate::dashboard;
@@ -22,6 +21,12 @@ use crate::report::{self, Format};
 use crate::scorecard;
 use crate::store::{self, Store, StoreError};
 use crate::tick::{self, Progress, TickError, TickOptions, tick};
+
+mod tasks;
+mod warnings;
+
+pub use tasks::{task, tasks};
+use warnings::warn;
 
 /// Exit code when another run holds the state.
 pub const LOCKED: i32 = 4;
@@ -125,20 +130,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         writeln!(out)?;
         return Ok(Ok(0));
     }
-    for (feed, problem) in &ticked.problems {
-        // Most messages name their field already.
-        let field = problem
-            .field
-            .as_ref()
-            .filter(|_| !problem.message.starts_with("field `"))
-            .map(|f| format!(" field `{f}`:"))
-            .unwrap_or_default();
-        writeln!(
-            err,
-            "warning: {feed}:{}:{field} {} (skipped)",
-            problem.line, problem.message
-        )?;
-    }
+    warn(&ticked.problems, &ticked.unknown, err)?;
     if args.dry_run {
         for line in &ticked.plan {
             writeln!(
@@ -151,7 +143,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     let s = &ticked.summary;
     writeln!(
         err,
-        "{}contacts read {} / entered {} / moved {} / exited {}; actions queued {} / skipped as stale {} / deferred {} / failed {}; tasks {} / escalated {}; bad rows {}",
+        "{}contacts read {} / entered {} / moved {} / exited {}; actions queued {} / skipped as stale {} / deferred {} / failed {}; tasks {} / escalated {}; bad rows {} / events for unknown contacts {}",
         if args.dry_run {
             "dry run, nothing changed: "
         } else {
@@ -167,7 +159,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         s.failed,
         s.tasks,
         s.escalated,
-        ticked.problems.len()
+        ticked.problems.len(),
+        s.events_for_unknown_contacts
     )?;
     if s.migrated + s.blocked + s.move_limit > 0 {
         writeln!(
@@ -189,6 +182,8 @@ struct RunJson<'a> {
     delivery: &'a Delivered,
     /// Bad feed rows and events, skipped.
     problems: Vec<ProblemJson<'a>>,
+    /// Events-feed lines whose contact is not in the contacts feed.
+    unknown_contacts: &'a [tick::UnknownContact],
     /// What the tick would do; only with `--dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<&'a [crate::runner::Planned]>,
@@ -218,6 +213,7 @@ impl<'a> RunJson<'a> {
                     message: &p.message,
                 })
                 .collect(),
+            unknown_contacts: &ticked.unknown,
             plan: dry_run.then_some(ticked.plan.as_slice()),
         }
     }
@@ -440,7 +436,8 @@ struct Count {
 }
 
 pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let store = match open(args) {
+    // Overdue tasks are read with every column: an older state is migrated.
+    let store = match open_current(&args.state) {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
@@ -486,43 +483,6 @@ pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
             NOT_FOUND,
         ))),
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
-        Err(e) => Ok(Err(store_failure(e))),
-    }
-}
-
-pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let store = match open(&args.state) {
-        Ok(store) => store,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let overdue = args.overdue.then(Utc::now);
-    match store::task_rows(store.connection(), overdue, args.assignee.as_deref()) {
-        Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
-        Err(e) => Ok(Err(store_failure(e))),
-    }
-}
-
-pub fn task(args: &TaskArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let TaskAction::Done { id, at, state } = &args.action;
-    let at = match parse_now(at.as_deref()) {
-        Ok(at) => at,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let mut store = match Store::open(state) {
-        Ok(store) => store,
-        Err(e) => return Ok(Err(store_failure(e))),
-    };
-    let done = store.transaction().and_then(|tx| {
-        let done = store::complete_task_as_event(&tx, *id, at)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(done)
-    });
-    match done {
-        Ok(true) => writeln!(out, "task {id} done").map(|()| Ok(0)),
-        Ok(false) => Ok(Err((
-            format!("error: no open task {id}; see `funnel tasks`"),
-            1,
-        ))),
         Err(e) => Ok(Err(store_failure(e))),
     }
 }
@@ -598,7 +558,7 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> io::Result<Outcome> {
 
 /// Opens the state to read; a state from an older funnel is migrated
 /// first, which needs the run lock for a moment.
-fn open_current(path: &std::path::Path) -> Result<Store, (String, i32)> {
+pub(crate) fn open_current(path: &std::path::Path) -> Result<Store, (String, i32)> {
     let args = StateArgs {
         state: path.to_path_buf(),
         format: TableFormat::Table,

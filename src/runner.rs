@@ -124,6 +124,8 @@ pub struct Summary {
     pub blocked: usize,
     /// Contacts stopped by the per-run move limit (a loop).
     pub move_limit: usize,
+    /// Events-feed lines whose contact is not in the contacts feed.
+    pub events_for_unknown_contacts: usize,
 }
 
 /// One line of the plan: what happened to whom, and why.
@@ -215,46 +217,74 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Escalates overdue tasks once each, to `escalate_to` or the
-    /// assignee's supervisor.
+    /// Escalates overdue tasks once each, to `escalate_to`, the
+    /// assignee's supervisor or the funnel's head (see [`Funnel::head`]).
+    /// A task with nobody above its assignee is noted as such and left
+    /// unescalated: escalated always means someone was told.
     pub fn escalate(&mut self, tx: &Connection) -> Result<(), StoreError> {
         for task in store::overdue_unescalated(tx, self.now)? {
-            let loaded = self.funnels.iter().find(|l| l.funnel.name == task.funnel);
-            let supervisor = loaded
-                .and_then(|l| l.funnel.staff.get(&task.assignee))
-                .and_then(|s| s.supervisor.clone());
-            let to = task.escalate_to.clone().or(supervisor);
             let due = task.due_at.clone().unwrap_or_default();
             // Dated when the task became overdue, whichever run saw it.
             let overdue = store::stored_time(&due)?;
-            if let Some(to) = to {
-                let row = OutboxRow {
-                    key: format!("{}/escalation", task.key),
-                    funnel: task.funnel.clone(),
-                    contact: task.contact.clone(),
-                    step: task.step.clone(),
-                    channel: "notify".to_string(),
-                    payload: json!({
-                        "to": to,
-                        "body": format!("Overdue: {} task for contact {} (step {}, assigned to {}, due {due})", task.kind, task.contact, task.step, task.assignee),
-                        "task": task.id,
-                    }),
-                    due_at: due.clone(),
-                    status: "queued".to_string(),
-                };
-                if store::enqueue(tx, &mut self.tally, &row, None, self.now)? {
-                    self.summary.escalated += 1;
-                    self.plan(
-                        &task.funnel,
-                        &task.contact,
-                        overdue,
-                        format_args!("escalate overdue task {} to {to}", task.id),
-                    );
-                }
+            let Some(to) = self.escalation_target(&task) else {
+                let note = format!(
+                    "overdue with nobody to escalate to: no escalate_to, `{}` has no supervisor and the funnel names no one else",
+                    task.assignee
+                );
+                store::note_task(tx, task.id, &note)?;
+                continue;
+            };
+            let title = task.title().map(|t| format!(": {t}")).unwrap_or_default();
+            let row = OutboxRow {
+                key: format!("{}/escalation", task.key),
+                funnel: task.funnel.clone(),
+                contact: task.contact.clone(),
+                step: task.step.clone(),
+                channel: "notify".to_string(),
+                payload: json!({
+                    "to": to,
+                    "body": format!("Overdue: {} task for contact {} (step {}, assigned to {}, due {due}){title}", task.kind, task.contact, task.step, task.assignee),
+                    "task": task.id,
+                    "brief": task.brief,
+                }),
+                due_at: due.clone(),
+                status: "queued".to_string(),
+            };
+            if store::enqueue(tx, &mut self.tally, &row, None, self.now)? {
+                self.summary.escalated += 1;
+                self.plan(
+                    &task.funnel,
+                    &task.contact,
+                    overdue,
+                    format_args!("escalate overdue task {} to {to}", task.id),
+                );
             }
             store::mark_escalated(tx, task.id, overdue)?;
         }
         Ok(())
+    }
+
+    /// Who hears about an overdue task: its `escalate_to`, else its
+    /// assignee's supervisor, else the funnel's head unless that is the
+    /// assignee (telling someone their own task is late is no escalation).
+    fn escalation_target(&self, task: &store::Task) -> Option<String> {
+        if let Some(to) = &task.escalate_to {
+            return Some(to.clone());
+        }
+        let funnel = &self
+            .funnels
+            .iter()
+            .find(|l| l.funnel.name == task.funnel)?
+            .funnel;
+        let supervisor = funnel
+            .staff
+            .get(&task.assignee)
+            .and_then(|s| s.supervisor.clone());
+        let head = funnel
+            .head()
+            .filter(|h| *h != task.assignee)
+            .map(str::to_string);
+        supervisor.or(head)
     }
 
     /// Notes a line of the plan; only a dry run keeps one, so a real run of

@@ -11,11 +11,13 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 mod counters;
 mod listing;
 mod moments;
+mod tasks;
 
 pub use listing::*;
 
 pub use counters::Tally;
 pub use moments::*;
+pub use tasks::*;
 
 /// Migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
@@ -171,6 +173,9 @@ ALTER TABLE journeys_v6 RENAME TO journeys;
 CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
 "#,
     include_str!("store/v7_identity.sql"),
+    // v8: the brief a task's `template` renders to when the task is made,
+    // so staff read what to do without the funnel's templates at hand.
+    "ALTER TABLE tasks ADD COLUMN brief TEXT;",
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -344,23 +349,6 @@ pub struct OutboxRow {
     pub payload: serde_json::Value,
     pub due_at: String,
     pub status: String,
-}
-
-/// A staff task.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Task {
-    pub id: i64,
-    pub key: String,
-    pub funnel: String,
-    pub contact: String,
-    pub step: String,
-    pub kind: String,
-    pub assignee: String,
-    pub escalate_to: Option<String>,
-    pub created_at: String,
-    pub due_at: Option<String>,
-    pub status: String,
-    pub escalated_at: Option<String>,
 }
 
 pub struct Store {
@@ -719,88 +707,6 @@ fn latest_version(tx: &Connection, funnel: &str) -> StoreResult<String> {
         .query_row(params![funnel], |r| r.get(0))
         .optional()?
         .unwrap_or_default())
-}
-
-pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
-    let added = tx.prepare_cached("INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open')")?
-        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at])?;
-    Ok(added > 0)
-}
-
-fn task_from(row: &rusqlite::Row) -> rusqlite::Result<Task> {
-    Ok(Task {
-        id: row.get(0)?,
-        key: row.get(1)?,
-        funnel: row.get(2)?,
-        contact: row.get(3)?,
-        step: row.get(4)?,
-        kind: row.get(5)?,
-        assignee: row.get(6)?,
-        escalate_to: row.get(7)?,
-        created_at: row.get(8)?,
-        due_at: row.get(9)?,
-        status: row.get(10)?,
-        escalated_at: row.get(11)?,
-    })
-}
-
-const TASK_COLUMNS: &str = "id, key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, escalated_at";
-
-/// Tasks past their due time that have not been escalated yet: open
-/// ones, and ones closed (done, or cancelled when the contact left) only
-/// after their deadline, since they were overdue whether or not a run
-/// looked while they were.
-pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<Vec<Task>> {
-    let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 \
-         UNION ALL SELECT {TASK_COLUMNS} FROM tasks WHERE escalated_at IS NULL AND status != 'open' AND done_at > due_at AND due_at < ?1 \
-         ORDER BY due_at, id"
-    );
-    let mut statement = tx.prepare_cached(&sql)?;
-    let rows = statement.query_map(params![time(now)], task_from)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-pub fn mark_escalated(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
-    tx.prepare_cached("UPDATE tasks SET escalated_at = ?1 WHERE id = ?2")?
-        .execute(params![time(at), id])?;
-    Ok(())
-}
-
-/// Marks a task done; false when there is no such open task.
-pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
-    let changed = tx
-        .prepare_cached(
-            "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
-        )?
-        .execute(params![time(at), id])?;
-    Ok(changed > 0)
-}
-
-/// Marks the open tasks a contact's step created as done (a `task.done` event).
-pub fn complete_step_tasks(
-    tx: &Connection,
-    funnel: &str,
-    contact: &str,
-    step: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<usize> {
-    Ok(tx.prepare_cached("UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'")?
-        .execute(params![time(at), funnel, contact, step])?)
-}
-
-/// Tasks, filtered; `overdue_at` keeps open tasks due before it.
-pub fn tasks(
-    connection: &Connection,
-    overdue_at: Option<DateTime<Utc>>,
-    assignee: Option<&str>,
-) -> StoreResult<Vec<Task>> {
-    let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
-    );
-    let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(params![overdue_at.map(time), assignee], task_from)?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {

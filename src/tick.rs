@@ -3,7 +3,7 @@
 //! escalate overdue tasks, then deliver what was queued. A bad funnel stops the run before
 //! anything changes; a bad feed row is reported and skipped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -35,7 +35,19 @@ pub struct Ticked {
     pub plan: Vec<Planned>,
     /// Bad rows and events, with the feed they came from.
     pub problems: Vec<(String, Problem)>,
+    /// Events of the events feed for contacts the contacts feed does not
+    /// have, by line: nobody walked them.
+    pub unknown: Vec<UnknownContact>,
     pub delivered: Delivered,
+}
+
+/// An events-feed line whose contact is not in the contacts feed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UnknownContact {
+    pub feed: String,
+    pub line: usize,
+    pub contact: String,
+    pub event: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +241,8 @@ pub fn tick(
     let mut tx = store.transaction()?;
     runner.survey(&tx)?;
     let mut batch = 0;
+    // The event feed's contacts that have a row: the rest are unknown.
+    let mut seen: HashSet<&str> = HashSet::new();
     for row in rows {
         let row = match row {
             Ok(row) => row,
@@ -252,6 +266,9 @@ pub fn tick(
                 }
             }
         }
+        if let Some((id, _)) = by_contact.get_key_value(row.id.as_str()) {
+            seen.insert(id);
+        }
         let contact_events = by_contact.get(row.id.as_str()).cloned().unwrap_or_default();
         runner.contact(&tx, &typed, &contact_events)?;
         batch += 1;
@@ -267,6 +284,8 @@ pub fn tick(
     close(tx, options.dry_run)?;
     progress(Progress { line: lines, lines });
     problems.extend(event_problems);
+    let unknown = unknown_contacts(&events, &seen, options.events.as_deref());
+    runner.summary.events_for_unknown_contacts = unknown.len();
     let delivered = if options.dry_run || !options.deliver {
         Delivered::default()
     } else {
@@ -283,8 +302,32 @@ pub fn tick(
         summary,
         plan: runner.plan,
         problems,
+        unknown,
         delivered,
     })
+}
+
+/// The events-feed lines whose contact had no row, by line. Events the
+/// state recorded itself (`funnel task done`, line 0) name tasks' contacts
+/// and are not the feed's to answer for.
+fn unknown_contacts(
+    events: &[Event],
+    seen: &HashSet<&str>,
+    feed: Option<&Path>,
+) -> Vec<UnknownContact> {
+    let feed = feed.map(|p| p.display().to_string()).unwrap_or_default();
+    let mut unknown: Vec<UnknownContact> = events
+        .iter()
+        .filter(|e| e.line != 0 && !seen.contains(e.contact.as_str()))
+        .map(|e| UnknownContact {
+            feed: feed.clone(),
+            line: e.line,
+            contact: e.contact.clone(),
+            event: e.name.clone(),
+        })
+        .collect();
+    unknown.sort_by_key(|u| u.line);
+    unknown
 }
 
 /// Ends a batch: committed, or for a dry run rolled back.

@@ -39,11 +39,11 @@ fn stage_of(p: &Project, contact: &str) -> String {
 
 const QUOTE: &str = "id,email,phone,first_name,owner,quote_requested_at,quote_sent_at,meeting_at,replied,reached,unsubscribed\n";
 
-/// A quote-follow-up contact row: owned by the rep `anna`, asked for a
+/// A quote-follow-up contact row: owned by the rep `assistant` (a staff member), asked for a
 /// quote on Monday 2026-05-04 at 10:00 in Budapest.
 fn quote_row(id: &str, sent: &str, meeting: &str, replied: bool) -> String {
     format!(
-        "{id},{id}@example.com,+36 30 123 4567,{id},anna,2026-05-04 08:00,{sent},{meeting},{replied},no,no\n"
+        "{id},{id}@example.com,+36 30 123 4567,{id},assistant,2026-05-04 08:00,{sent},{meeting},{replied},no,no\n"
     )
 }
 
@@ -67,9 +67,9 @@ fn quote_follow_up_reaches_customer_goes_unreachable_or_refuses() {
     assert_eq!(
         p.task_lines(),
         [
-            "ann/prepare-quote anna 2026-05-05T08:00:00Z open",
-            "bob/prepare-quote anna 2026-05-05T08:00:00Z open",
-            "cy/prepare-quote anna 2026-05-05T08:00:00Z open",
+            "ann/prepare-quote assistant 2026-05-05T08:00:00Z open",
+            "bob/prepare-quote assistant 2026-05-05T08:00:00Z open",
+            "cy/prepare-quote assistant 2026-05-05T08:00:00Z open",
         ]
     );
 
@@ -96,9 +96,9 @@ fn quote_follow_up_reaches_customer_goes_unreachable_or_refuses() {
     assert_eq!(
         p.task_lines(),
         [
-            "ann/prepare-quote anna 2026-05-05T08:00:00Z done",
-            "bob/prepare-quote anna 2026-05-05T08:00:00Z done",
-            "cy/prepare-quote anna 2026-05-05T08:00:00Z open escalated",
+            "ann/prepare-quote assistant 2026-05-05T08:00:00Z done",
+            "bob/prepare-quote assistant 2026-05-05T08:00:00Z done",
+            "cy/prepare-quote assistant 2026-05-05T08:00:00Z open escalated",
         ]
     );
 
@@ -228,12 +228,12 @@ fn quote_follow_up_reaches_customer_goes_unreachable_or_refuses() {
     assert_eq!(
         p.task_lines(),
         [
-            "ann/decision-call anna 2026-05-18T08:00:00Z done",
-            "ann/prepare-quote anna 2026-05-05T08:00:00Z done",
-            "bob/callback anna 2026-05-12T10:00:00Z open escalated",
+            "ann/decision-call assistant 2026-05-18T08:00:00Z done",
+            "ann/prepare-quote assistant 2026-05-05T08:00:00Z done",
+            "bob/callback assistant 2026-05-12T10:00:00Z open escalated",
             "bob/follow-up-call assistant 2026-05-08T13:00:00Z cancelled escalated",
-            "bob/prepare-quote anna 2026-05-05T08:00:00Z done",
-            "cy/prepare-quote anna 2026-05-05T08:00:00Z cancelled escalated",
+            "bob/prepare-quote assistant 2026-05-05T08:00:00Z done",
+            "cy/prepare-quote assistant 2026-05-05T08:00:00Z cancelled escalated",
         ]
     );
     assert_eq!(

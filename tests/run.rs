@@ -156,6 +156,79 @@ fn bad_rows_are_reported_with_their_line_and_skipped() {
     assert!(p.steps_of("ann").is_empty());
 }
 
+/// An event for a contact the contacts feed lacks (a typo, a deleted
+/// lead) vanished without a word: it is warned about with its line, many
+/// alike are grouped, and the summary counts them. Events funnel recorded
+/// itself (`task done`, line 0) are not the feed's and are exempt.
+#[test]
+fn events_for_unknown_contacts_are_counted_and_warned_about() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    let cy = "cy,cy@example.com,+36 1 234 1111,Cy,assistant,2026-05-04 08:00,,no,no,no\n";
+    p.write("contacts.csv", &format!("{QUOTE_HEADER}{cy}"));
+    p.event("cy", "email.opened", "2026-05-04T08:30:00Z");
+    for i in 1..=7 {
+        p.event(
+            &format!("ghost{i}"),
+            "quote.refused",
+            "2026-05-04T08:30:00Z",
+        );
+    }
+    let run = p.run_at("2026-05-04T09:00:00Z");
+    assert!(
+        run.stderr.contains(
+            "warning: events.jsonl:2: event `quote.refused` for contact `ghost1`, who is not in the contacts feed (skipped)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("events.jsonl:6:"), "{}", run.stderr);
+    assert!(!run.stderr.contains("events.jsonl:7:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "warning: events.jsonl: and 2 more events for contacts not in the contacts feed (skipped)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("events for unknown contacts 7"),
+        "{}",
+        run.stderr
+    );
+    let json = p.json(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--events",
+        "events.jsonl",
+        "--now",
+        "2026-05-04T09:05:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        json["summary"]["events_for_unknown_contacts"], 7,
+        "{json:#}"
+    );
+    let unknown = json["unknown_contacts"].as_array().unwrap();
+    assert_eq!(unknown.len(), 7, "{json:#}");
+    assert_eq!(unknown[0]["contact"], "ghost1");
+    assert_eq!(unknown[0]["line"], 2);
+    assert_eq!(unknown[0]["event"], "quote.refused");
+
+    // Cy's task is done through funnel (an event it records, line 0), then
+    // Cy leaves the contacts feed: that event is no unknown contact's.
+    p.task_done(p.task_id("cy", "prepare-quote"));
+    std::fs::remove_file(p.path("events.jsonl")).unwrap();
+    p.write("contacts.csv", QUOTE_HEADER);
+    let run = p.run_at("2026-05-04T10:00:00Z");
+    assert!(
+        run.stderr.contains("events for unknown contacts 0"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn dry_run_prints_the_plan_and_changes_nothing() {
     let p = Project::with_examples(&["quote-follow-up"]);

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 use serde::Serialize;
 
-use super::{StoreResult, TASK_COLUMNS, Task, task_from, time};
+use super::{StoreResult, TASK_COLUMN_COUNT, TASK_COLUMNS, Task, task_from, time};
 
 /// One contact's journey through one funnel, for `funnel contacts`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -153,12 +153,25 @@ pub fn actions(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A task with when it was done, for `funnel tasks`.
+/// A task with when it was done and its brief's headline, for `funnel
+/// tasks` and `funnel task show`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TaskRow {
     #[serde(flatten)]
     pub task: Task,
     pub done_at: Option<String>,
+    /// The brief's first non-empty line, shortened: what a one-line
+    /// listing shows of it.
+    pub title: Option<String>,
+}
+
+fn task_row(r: &rusqlite::Row) -> rusqlite::Result<TaskRow> {
+    let task = task_from(r)?;
+    Ok(TaskRow {
+        title: task.title(),
+        task,
+        done_at: r.get(TASK_COLUMN_COUNT)?,
+    })
 }
 
 /// The tasks `funnel tasks` lists: all, or those open past `overdue_at`,
@@ -172,13 +185,18 @@ pub fn task_rows(
         "SELECT {TASK_COLUMNS}, done_at FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
     );
     let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(rusqlite::params![overdue_at.map(time), assignee], |r| {
-        Ok(TaskRow {
-            task: task_from(r)?,
-            done_at: r.get(12)?,
-        })
-    })?;
+    let rows = statement.query_map(rusqlite::params![overdue_at.map(time), assignee], task_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One task by id, for `funnel task show`; `None` when there is none.
+pub fn task_by_id(connection: &Connection, id: i64) -> StoreResult<Option<TaskRow>> {
+    use rusqlite::OptionalExtension;
+    let sql = format!("SELECT {TASK_COLUMNS}, done_at FROM tasks WHERE id = ?1");
+    Ok(connection
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params![id], task_row)
+        .optional()?)
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub fn cancel_step_tasks(
     reason: &str,
 ) -> StoreResult<usize> {
     let mut statement = tx.prepare_cached(
-        "UPDATE tasks SET status = 'cancelled', done_at = ?1, reason = ?5 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
+        "UPDATE tasks SET status = 'cancelled', done_at = ?1, reason = CASE WHEN reason IS NULL OR reason = '' THEN ?5 ELSE reason || '; ' || ?5 END WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
     )?;
     let mut count = 0;
     for step in steps {

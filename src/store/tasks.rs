@@ -1,0 +1,221 @@
+//! Tasks: the staff's to-do list in the state. A task is written once, when
+//! its step runs (with its brief already rendered, and why it went to whom
+//! when the assignee the funnel named was nobody), then closed by staff,
+//! by an event or by the contact leaving, and escalated once when overdue.
+//! Who gets a task and what it says is the runner's business, not this
+//! module's.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
+use rusqlite::{Connection, params};
+
+use super::{StoreResult, time};
+
+/// What became of a task: the `status` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Open,
+    Done,
+    /// Closed because the contact left the step's stage.
+    Cancelled,
+    /// Made with nobody to do it (the funnel has no staff): never open.
+    Failed,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 4] = [
+        TaskStatus::Open,
+        TaskStatus::Done,
+        TaskStatus::Cancelled,
+        TaskStatus::Failed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskStatus::Open => "open",
+            TaskStatus::Done => "done",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == text)
+    }
+}
+
+impl FromSql for TaskStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Self::parse(text)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown task status `{text}`").into()))
+    }
+}
+
+/// A staff task.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub key: String,
+    pub funnel: String,
+    pub contact: String,
+    pub step: String,
+    pub kind: String,
+    pub assignee: String,
+    pub escalate_to: Option<String>,
+    pub created_at: String,
+    pub due_at: Option<String>,
+    pub status: TaskStatus,
+    pub escalated_at: Option<String>,
+    /// Notes on the task in words: why it went to someone other than the
+    /// assignee the funnel named, why its brief is missing, why it was
+    /// cancelled or could not be escalated; `; `-separated.
+    pub reason: Option<String>,
+    /// What the step's `template` rendered to when the task was made.
+    pub brief: Option<String>,
+}
+
+impl Task {
+    /// The brief's headline, for one-line listings and notifications.
+    pub fn title(&self) -> Option<String> {
+        self.brief.as_deref().and_then(title)
+    }
+}
+
+/// How many characters of a brief's first line a title keeps.
+const TITLE_CHARS: usize = 72;
+
+/// The first non-empty line of `brief`, cut at [`TITLE_CHARS`] with `…`.
+pub fn title(brief: &str) -> Option<String> {
+    let line = brief.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if line.chars().count() <= TITLE_CHARS {
+        return Some(line.to_string());
+    }
+    let cut: String = line.chars().take(TITLE_CHARS - 1).collect();
+    Some(format!("{}…", cut.trim_end()))
+}
+
+pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, reason, brief) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?
+        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at, task.status.name(), task.reason, task.brief])?;
+    Ok(added > 0)
+}
+
+pub(crate) fn task_from(row: &rusqlite::Row) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: row.get(0)?,
+        key: row.get(1)?,
+        funnel: row.get(2)?,
+        contact: row.get(3)?,
+        step: row.get(4)?,
+        kind: row.get(5)?,
+        assignee: row.get(6)?,
+        escalate_to: row.get(7)?,
+        created_at: row.get(8)?,
+        due_at: row.get(9)?,
+        status: row.get(10)?,
+        escalated_at: row.get(11)?,
+        reason: row.get(12)?,
+        brief: row.get(13)?,
+    })
+}
+
+/// The columns [`task_from`] reads, in its order; listings add theirs after.
+pub(crate) const TASK_COLUMNS: &str = "id, key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, escalated_at, reason, brief";
+
+/// How many columns [`TASK_COLUMNS`] names.
+pub(crate) const TASK_COLUMN_COUNT: usize = 14;
+
+/// Adds `note` to a task's reason, once: a run that notes the same thing
+/// again (nobody to escalate to, still) changes nothing.
+pub fn note_task(tx: &Connection, id: i64, note: &str) -> StoreResult<()> {
+    tx.prepare_cached(
+        "UPDATE tasks SET reason = CASE WHEN reason IS NULL OR reason = '' THEN ?1 \
+         WHEN instr(reason, ?1) > 0 THEN reason ELSE reason || '; ' || ?1 END WHERE id = ?2",
+    )?
+    .execute(params![note, id])?;
+    Ok(())
+}
+
+/// Tasks past their due time that have not been escalated yet: open
+/// ones, and ones closed (done, or cancelled when the contact left) only
+/// after their deadline, since they were overdue whether or not a run
+/// looked while they were.
+pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<Vec<Task>> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 \
+         UNION ALL SELECT {TASK_COLUMNS} FROM tasks WHERE escalated_at IS NULL AND status != 'open' AND done_at > due_at AND due_at < ?1 \
+         ORDER BY due_at, id"
+    );
+    let mut statement = tx.prepare_cached(&sql)?;
+    let rows = statement.query_map(params![time(now)], task_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn mark_escalated(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE tasks SET escalated_at = ?1 WHERE id = ?2")?
+        .execute(params![time(at), id])?;
+    Ok(())
+}
+
+/// Marks a task done; false when there is no such open task.
+pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
+        )?
+        .execute(params![time(at), id])?;
+    Ok(changed > 0)
+}
+
+/// Marks the open tasks a contact's step created as done (a `task.done` event).
+pub fn complete_step_tasks(
+    tx: &Connection,
+    funnel: &str,
+    contact: &str,
+    step: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<usize> {
+    Ok(tx.prepare_cached("UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'")?
+        .execute(params![time(at), funnel, contact, step])?)
+}
+
+/// Tasks, filtered; `overdue_at` keeps open tasks due before it.
+pub fn tasks(
+    connection: &Connection,
+    overdue_at: Option<DateTime<Utc>>,
+    assignee: Option<&str>,
+) -> StoreResult<Vec<Task>> {
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE (?1 IS NULL OR (status = 'open' AND due_at < ?1)) AND (?2 IS NULL OR assignee = ?2) ORDER BY status DESC, due_at, id"
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let rows = statement.query_map(params![overdue_at.map(time), assignee], task_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_the_first_non_empty_line_shortened() {
+        assert_eq!(
+            title("\n  Call Ann  \nthen more"),
+            Some("Call Ann".to_string())
+        );
+        assert_eq!(title(" \n"), None);
+        let long = title(&"é".repeat(100)).unwrap();
+        assert_eq!(long.chars().count(), TITLE_CHARS);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in TaskStatus::ALL {
+            assert_eq!(TaskStatus::parse(status.name()), Some(status));
+        }
+        assert_eq!(TaskStatus::parse("closed"), None);
+    }
+}
