@@ -201,7 +201,14 @@ impl Walk<'_, '_, '_, '_, '_> {
             j.deadline = None;
         }
         self.runner.summary.migrated += 1;
-        self.history(Kind::Migrate, from, (Some(stage_name), step), at, why)?;
+        // Into another stage it is a stage move (the report counts a visit
+        // ended by `migrate` and one begun); within the stage, a step's.
+        let shown = if from.0.as_deref() == Some(stage_name.as_str()) {
+            step
+        } else {
+            None
+        };
+        self.history(Kind::Migrate, from, (Some(stage_name), shown), at, why)?;
         Ok(true)
     }
 

@@ -298,6 +298,12 @@ fn deleting_a_stage_with_contacts_in_it_needs_a_migration_to_another_stage() {
         places(&p)
     );
     assert_eq!(kinds(&p, "ann"), ["enter", "migrate"]);
+    // The report counts Ann's migration as a visit of `quoted` begun (and
+    // her visit of `requested` ended), under the new version.
+    let report = p.json(&["report", "--format", "json", "--min-contacts", "1"]);
+    let stages = report["funnels"][0]["stages"].as_array().unwrap();
+    let quoted = stages.iter().find(|s| s["stage"] == "quoted").unwrap();
+    assert_eq!(quoted["entered"], 3, "{quoted}");
 }
 
 #[test]
