@@ -405,3 +405,112 @@ fn diff_against_the_state_shows_who_each_edit_moves() {
         insta::assert_snapshot!(format!("state_diff_migrated_{format}"), run.stdout);
     }
 }
+
+#[test]
+fn reordered_steps_keep_everyone_where_they_are_and_go_on_in_the_new_order() {
+    let p = started();
+    // The call now comes first; the three-day wait after it.
+    edit(&p, |text| {
+        let wait = "      - id: await-answer\n        wait: { until: \"contact.replied\", within: 3d, yes: quote-nudge, no: next }\n";
+        let text = replace(text, wait, "");
+        replace(
+            text,
+            "      # They answered or we talked",
+            &format!("{wait}      # They answered or we talked"),
+        )
+    });
+    // Moving the wait changes where its `next` leads: for Dóra, who is in
+    // it, that is a decision to make.
+    let diff = p.funnel(&["diff", "--state", ".funnel/state.db", FUNNEL]);
+    assert_eq!(diff.code, 1, "{}{}", diff.stdout, diff.stderr);
+    assert!(diff.stdout.contains("step-moved"), "{}", diff.stdout);
+    assert!(
+        diff.stdout.contains("wait-targets-changed"),
+        "{}",
+        diff.stdout
+    );
+    edit(&p, |text| {
+        replace(
+            text,
+            "stages:\n",
+            "migrate:\n  await-answer: stay\n\nstages:\n",
+        )
+    });
+    let diff = p.funnel(&["diff", "--state", ".funnel/state.db", FUNNEL]);
+    assert_eq!(diff.code, 0, "{}{}", diff.stdout, diff.stderr);
+    // Dóra keeps her deadline, then goes on from there under the new
+    // order, past the call that now comes before her.
+    p.run_at("2026-05-07T09:00:00Z");
+    let line = p.history("dora").pop().unwrap();
+    assert_eq!(
+        (&line["kind"], &line["at"], &line["to_step"]),
+        (
+            &Value::from("wait-no"),
+            &Value::from("2026-05-07T08:30:00Z"),
+            &Value::from("quote-nudge")
+        )
+    );
+    assert!(
+        p.task_lines().iter().all(|t| !t.starts_with("dora/")),
+        "{:?}",
+        p.task_lines()
+    );
+    assert_eq!(kinds(&p, "cy"), ["enter", "goal", "wait-yes"]);
+}
+
+#[test]
+fn a_stage_split_in_two_moves_its_contacts_only_as_the_migration_says() {
+    let p = started();
+    // `quoted` keeps the wait and the call; the nudge and the last chance
+    // become a stage of their own.
+    edit(&p, |text| {
+        let text = replace(
+            text,
+            "      # They answered or we talked, but no meeting yet: one friendly nudge.\n",
+            "    exhausted: nurture\n\n  nurture:\n    goal: { event: meeting.booked, to: meeting }\n    steps:\n",
+        );
+        let text = replace(
+            text,
+            "within: 2d, yes: next, no: unreachable }",
+            "within: 2d, yes: nurture, no: unreachable }",
+        );
+        replace(
+            text,
+            "within: 3d, yes: quote-nudge, no: next }",
+            "within: 3d, yes: nurture, no: next }",
+        )
+    });
+    let check = p.funnel(&["check", "funnels"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    // Cy is on `quote-nudge`, which moved to `nurture`: a decision is needed.
+    let refused = p.funnel(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        "2026-05-05T08:30:00Z",
+    ]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("quote-nudge"), "{}", refused.stderr);
+    // Dóra waits on `await-answer`, whose `yes` now leads to the new stage:
+    // that too is a decision. Both stay, under the new definitions.
+    edit(&p, |text| {
+        replace(
+            text,
+            "stages:\n",
+            "migrate:\n  quote-nudge: stay\n  await-answer: stay\n\nstages:\n",
+        )
+    });
+    p.run_at("2026-05-05T08:30:00Z");
+    assert!(
+        places(&p).contains(&"cy nurture/quote-nudge".to_string()),
+        "{:?}",
+        places(&p)
+    );
+    assert_eq!(kinds(&p, "cy"), ["enter", "goal", "wait-yes", "migrate"]);
+    assert!(
+        places(&p).contains(&"dora quoted/await-answer".to_string()),
+        "{:?}",
+        places(&p)
+    );
+}
