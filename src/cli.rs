@@ -86,7 +86,7 @@ pub enum Command {
     )]
     Report(ReportArgs),
     /// Compare funnels with an earlier version: what changed, and what breaks contacts in flight.
-    #[command(after_help = format!("Examples:\n  funnel diff                                   # the work tree against HEAD\n  funnel diff --against origin/main\n  funnel diff funnels/quote-follow-up.yaml --against v3 --format json\n  funnel diff --against origin/main --format github   # in CI\n\nA breaking change (a removed step or stage, a wait whose targets changed) needs a\n`migrate:` entry in the funnel; see docs/language.md.\n\n{DIFF_EXIT_CODES}"))]
+    #[command(after_help = format!("Examples:\n  funnel diff                                   # the work tree against HEAD\n  funnel diff --against origin/main\n  funnel diff funnels/quote-follow-up.yaml --against v3 --format json\n  funnel diff --against origin/main --format github   # in CI\n  funnel diff --against-state                   # against what .funnel/state.db runs, counting contacts\n  funnel diff --state /srv/funnels/.funnel/state.db funnels/quote-follow-up.yaml\n\nA breaking change (a removed step or stage, a wait whose targets changed) needs a\n`migrate:` entry in the funnel; see docs/language.md.\n\n{DIFF_EXIT_CODES}"))]
     Diff(DiffArgs),
     /// List the lint rules, or explain one.
     #[command(after_help = "Examples:\n  funnel rules\n  funnel rules dead-end")]
@@ -97,7 +97,7 @@ const DIFF_EXIT_CODES: &str = "\
 Exit codes:
   0  no breaking change without a migration
   1  a breaking change has no `migrate:` entry, or a funnel does not parse
-  2  usage error: --state not wired yet, no git, not a repository, unknown revision
+  2  usage error: no git, not a repository, unknown revision
   3  could not read input";
 
 #[derive(Debug, clap::Args)]
@@ -106,11 +106,14 @@ pub struct DiffArgs {
     #[arg(default_value = "funnels")]
     pub funnels: Vec<PathBuf>,
     /// Compare with the files at this git revision: a commit, branch or tag (default HEAD).
-    #[arg(long, value_name = "REV", conflicts_with = "state")]
+    #[arg(long, value_name = "REV", conflicts_with_all = ["state", "against_state"])]
     pub against: Option<String>,
     /// Compare with the versions the journeys in this state database run under, counting contacts.
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Compare with the state at `.funnel/state.db` (or `--state`), as `--state` does.
+    #[arg(long)]
+    pub against_state: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::diff::render::Format,
@@ -119,7 +122,8 @@ pub struct DiffArgs {
 const RUN_EXIT_CODES: &str = "\
 Exit codes:
   0  the tick ran (bad feed rows are reported, skipped and counted)
-  1  the funnels have errors: nothing was changed
+  1  the funnels have errors, or an edit would strand contacts in flight
+     without a `migrate:` entry (see `funnel diff --state`): nothing was changed
   2  usage error, or --now before the last run's
   3  could not read input
   4  another funnel run holds the state: nothing was changed";

@@ -75,7 +75,11 @@ pub fn diff(
 ) -> Result<i32, CompareError> {
     let files = linter::discover(&args.funnels)?;
     let mut compared = Vec::new();
-    if let Some(state) = &args.state {
+    let state = args.state.clone().or_else(|| {
+        args.against_state
+            .then(|| PathBuf::from(".funnel/state.db"))
+    });
+    if let Some(state) = &state {
         if !state.is_file() {
             return Err(CompareError::NoState {
                 path: state.clone(),
