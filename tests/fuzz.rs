@@ -293,3 +293,110 @@ fn fast_path_edge_cases() {
         assert!(Parser::build(text).is_none(), "fast path took:\n{text}");
     }
 }
+
+/// Every duration of `text` (`after: 3d`, `within: 2d`, `due: 4h`,
+/// `duration('24h')` in conditions, ...) respelled at random among extremes:
+/// nothing, a second, the longest `check` accepts, and past it.
+fn retime(text: &str, rng: &mut Rng) -> String {
+    const EXTREMES: &[&str] = &[
+        "0s",
+        "1s",
+        "59m",
+        "1d",
+        "36525d",
+        "5217w",
+        "876000h",
+        "9999999999w",
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(start);
+        let digits = from
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(from.len());
+        let unit = from[digits..].chars().next();
+        out.push_str(before);
+        let is_duration = matches!(unit, Some('s' | 'm' | 'h' | 'd' | 'w'))
+            && from[digits + 1..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_ascii_alphanumeric());
+        if is_duration && rng.below(2) == 0 {
+            out.push_str(EXTREMES[rng.below(EXTREMES.len())]);
+            rest = &from[digits + 1..];
+        } else {
+            out.push_str(&from[..digits]);
+            rest = &from[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `within: 15000000w` passed `check` and panicked every run at five
+/// places in the runner. Funnels whose timings are pushed to extremes and
+/// still pass `check` are run, over a few ticks up to a far `--now`: every
+/// run ends in a result, never a panic.
+#[test]
+fn funnels_with_extreme_timings_that_pass_check_also_run() {
+    use funnel::config::Config;
+    use funnel::diagnostic::Severity;
+    use funnel::tick::{TickOptions, tick};
+
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
+    let original = std::fs::read_to_string(shipped.join("quote-follow-up.yaml")).unwrap();
+    let contacts = shipped.join("contacts/quote-follow-up.csv");
+    let mut rng = Rng(0x7157_E5ED);
+    let mut ran = 0;
+    for round in 0..40 {
+        let seed = rng.0;
+        let text = retime(&original, &mut rng);
+        let dir = tempfile::tempdir().unwrap();
+        let funnels = dir.path().join("funnels");
+        std::fs::create_dir_all(funnels.join("templates")).unwrap();
+        for entry in std::fs::read_dir(shipped.join("templates")).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(
+                &path,
+                funnels.join("templates").join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+        let file = funnels.join("quote-follow-up.yaml");
+        std::fs::write(&file, &text).unwrap();
+        let checked = funnel::linter::Linter::new(&Config::default())
+            .check(std::slice::from_ref(&file))
+            .unwrap();
+        if checked.count(Severity::Error) > 0 {
+            continue;
+        }
+        ran += 1;
+        for now in [
+            "2026-05-04T08:30:00Z",
+            "2026-05-20T08:30:00Z",
+            "2126-05-01T00:00:00Z",
+            "9000-01-01T00:00:00Z",
+        ] {
+            let options = TickOptions {
+                funnels: vec![file.clone()],
+                contacts: contacts.clone(),
+                events: None,
+                state: dir.path().join(".funnel/state.db"),
+                outbox: dir.path().join(".funnel/outbox.jsonl"),
+                now: chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc(),
+                dry_run: false,
+                deliver: true,
+                feed: Default::default(),
+            };
+            let result =
+                std::panic::catch_unwind(|| tick(&options, &Config::default(), &mut |_| {}));
+            match result {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => panic!("round {round} (seed {seed:#x}) at {now}: {e}\n{text}"),
+                Err(_) => panic!("round {round} (seed {seed:#x}) panicked at {now}:\n{text}"),
+            }
+        }
+    }
+    assert!(ran >= 10, "only {ran} of 40 variants passed check");
+}
