@@ -158,7 +158,7 @@ fn in_flight(
     }
     Ok(grouped
         .into_iter()
-        .map(|(_, old, effects)| Compared {
+        .map(|(_, old, effects, _)| Compared {
             funnel: new.name.clone(),
             file: file.clone(),
             status: Status::Compared,
@@ -218,6 +218,12 @@ pub fn compile(file: &SourceFile) -> Result<Funnel, String> {
             Err(format!("{} at {line}:{column}", diagnostic.message))
         }
     }
+}
+
+/// The text of `path` at git commit `commit`, when git has it (a version
+/// the state recorded before it kept versions' text); `None` otherwise.
+pub fn at_commit(path: &Path, commit: &str) -> Option<String> {
+    Git::new(path).ok()?.show(commit, path).ok().flatten()
 }
 
 /// The git work tree a funnel file is in.

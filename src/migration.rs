@@ -24,8 +24,10 @@ pub type Place = (String, String, Option<String>, bool);
 /// What the run does with the contacts at one place of an older version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Carry {
-    /// Same ids in this version: they go on from where they are.
-    Stay,
+    /// Same ids in this version: they go on from where they are (`step`,
+    /// resolved by id, or from a `#N` position against the version they
+    /// ran under).
+    Stay { step: Option<String> },
     /// Moved by the funnel's `migrate:` block; `via` says how, for history.
     Move { to: Target, via: String },
 }
@@ -84,16 +86,29 @@ pub fn short(version: &str) -> &str {
     version.get(..8).unwrap_or(version)
 }
 
-/// An older version of a funnel as the state kept it, compiled; `None` for
-/// a state written before versions' text was kept (then the current
+/// An older version of a funnel as the state kept it, compiled; for a
+/// state written before versions' text was kept, as git has it at the
+/// commit the state recorded; `None` when neither has it (then the current
 /// version stands in for it: ids are compared as they are now).
 pub fn old_version(
     connection: &Connection,
     funnel: &str,
     version: &str,
 ) -> Result<Option<Funnel>, StoreError> {
-    let Some(text) = store::version_source(connection, funnel, version)? else {
-        return Ok(None);
+    let text = match store::version_source(connection, funnel, version)? {
+        Some(text) => text,
+        // An older state kept the file and commit, not the text: git may
+        // still have it (checked against the hash, so a file edited after
+        // that commit is not mistaken for the version).
+        None => match store::version_origin(connection, funnel, version)? {
+            Some((path, Some(commit))) => {
+                match crate::compare::at_commit(std::path::Path::new(&path), &commit) {
+                    Some(text) if crate::runner::version(&text) == version => text,
+                    _ => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        },
     };
     let file = SourceFile::new(format!("{funnel}@{}", short(version)).into(), text);
     Ok(crate::compare::compile(&file).ok())
@@ -101,7 +116,14 @@ pub fn old_version(
 
 /// One older version with in-flight contacts: its hash, its text compiled
 /// (when the state kept it), and what this version does at each place.
-pub type Older = (String, Option<Funnel>, Vec<(diff::InFlight, Effect)>);
+/// The last element is each place's step as the state holds it (`#N` for a
+/// position an older funnel wrote), for the run to find its plan by.
+pub type Older = (
+    String,
+    Option<Funnel>,
+    Vec<(diff::InFlight, Effect)>,
+    Vec<Option<String>>,
+);
 
 /// The places of every older version's in-flight contacts with what this
 /// version does to them, grouped by old version.
@@ -129,6 +151,7 @@ pub fn effects(
     for (version, mut places) in by_version {
         let old = old_version(connection, &new.name, &version)?;
         let before = old.as_ref().unwrap_or(new);
+        let stored: Vec<Option<String>> = places.iter().map(|p| p.step.clone()).collect();
         // `#N`: a position an older funnel wrote, read as an index into the
         // version it ran under (or this one, when the state has no text).
         for place in &mut places {
@@ -140,7 +163,12 @@ pub fn effects(
             }
         }
         let effects = diff::impact(before, new, &places);
-        grouped.push((version, old, places.into_iter().zip(effects).collect()));
+        grouped.push((
+            version,
+            old,
+            places.into_iter().zip(effects).collect(),
+            stored,
+        ));
     }
     Ok(grouped)
 }
@@ -154,16 +182,13 @@ pub fn plan(connection: &Connection, funnels: &mut [Loaded]) -> Result<(), crate
         blocked.extend(renamed(connection, loaded)?);
         let mut carries = HashMap::new();
         let current = (&loaded.funnel, loaded.version.as_str());
-        for (version, _, effects) in effects(connection, current)? {
-            for (place, effect) in effects {
-                let key: Place = (
-                    version.clone(),
-                    place.stage.clone(),
-                    place.step.clone(),
-                    place.waiting,
-                );
+        for (version, _, effects, stored) in effects(connection, current)? {
+            for ((place, effect), stored) in effects.into_iter().zip(stored) {
+                let key: Place = (version.clone(), place.stage.clone(), stored, place.waiting);
                 let carry = match effect.fate {
-                    Fate::Stays | Fate::Retimed => Carry::Stay,
+                    Fate::Stays | Fate::Retimed => Carry::Stay {
+                        step: place.step.clone(),
+                    },
                     Fate::Migrated { to } => match target(&loaded.funnel, &to) {
                         Some(target) => Carry::Move {
                             to: target,

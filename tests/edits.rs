@@ -514,3 +514,53 @@ fn a_stage_split_in_two_moves_its_contacts_only_as_the_migration_says() {
         places(&p)
     );
 }
+
+/// A state written before ids were kept, whose funnel was then edited: the
+/// positions it holds are read against the version its journeys ran under,
+/// which git still has at the commit the state recorded, not against the
+/// edited file (where a step added in front would shift everyone).
+#[test]
+fn an_older_state_reads_its_positions_against_the_committed_version_they_ran_under() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.dir.path())
+            // The commit the fixture recorded: same file, author and time.
+            .envs([
+                ("GIT_AUTHOR_NAME", "t"),
+                ("GIT_AUTHOR_EMAIL", "t@example.com"),
+                ("GIT_COMMITTER_NAME", "t"),
+                ("GIT_COMMITTER_EMAIL", "t@example.com"),
+                ("GIT_AUTHOR_DATE", "2026-05-01T00:00:00Z"),
+                ("GIT_COMMITTER_DATE", "2026-05-01T00:00:00Z"),
+            ])
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", FUNNEL]);
+    git(&["commit", "-q", "-m", "shipped"]);
+    std::fs::create_dir_all(p.path(".funnel")).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/v6-quote-follow-up-git.db");
+    std::fs::copy(fixture, p.path(".funnel/state.db")).unwrap();
+    // Ann is at index 2 of `requested` (`quote-overdue`); a step now comes
+    // first, so index 2 of the edited file is `prepare-quote`.
+    edit(&p, |text| {
+        replace(
+            text,
+            "    steps:\n      - id: thanks\n",
+            "    steps:\n      - id: first-look\n        tag: new-lead\n      - id: thanks\n",
+        )
+    });
+    p.write("contacts.csv", CONTACTS);
+    p.run_at("2026-05-05T08:30:00Z");
+    assert!(
+        places(&p).contains(&"ann requested/quote-overdue".to_string()),
+        "{:?}",
+        places(&p)
+    );
+    assert_eq!(kinds(&p, "ann"), ["enter"]);
+}

@@ -241,3 +241,15 @@ pub fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, Strin
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// The file a funnel version ran from and its git commit, when known.
+pub fn version_origin(
+    connection: &Connection,
+    funnel: &str,
+    version: &str,
+) -> StoreResult<Option<(String, Option<String>)>> {
+    Ok(connection
+        .prepare_cached("SELECT path, git_commit FROM versions WHERE funnel = ?1 AND version = ?2")?
+        .query_row(params![funnel, version], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}

@@ -21,8 +21,25 @@ impl Walk<'_, '_, '_, '_, '_> {
         let Some(journey) = self.journey.as_mut() else {
             return Ok(true);
         };
-        // `#N`: a position written before ids were kept, read against the
-        // funnel as it is (what the older runner did).
+        if journey.active && journey.version != self.loaded.version {
+            let key = (
+                journey.version.clone(),
+                journey.stage.clone(),
+                journey.step.clone(),
+                journey.waiting_since.is_some(),
+            );
+            match self.loaded.carries.get(&key).cloned() {
+                Some(Carry::Move { to, via }) => return self.migrate(to, &via),
+                Some(Carry::Stay { step }) => {
+                    journey.step = step;
+                    journey.version = self.loaded.version.clone();
+                    return Ok(true);
+                }
+                None => {}
+            }
+        }
+        // `#N`: a position written before ids were kept by the version the
+        // funnel still is (or one the plan could not see), read against it.
         if let Some(index) = journey.step.as_deref().and_then(|s| s.strip_prefix('#')) {
             let stage = self.loaded.funnel.stage_id(&journey.stage);
             journey.step = match (stage, index.parse::<usize>()) {
@@ -36,31 +53,16 @@ impl Walk<'_, '_, '_, '_, '_> {
         if !journey.active || journey.version == self.loaded.version {
             return Ok(true);
         }
-        let key = (
-            journey.version.clone(),
-            journey.stage.clone(),
-            journey.step.clone(),
-            journey.waiting_since.is_some(),
-        );
-        match self.loaded.carries.get(&key).cloned() {
-            Some(Carry::Move { to, via }) => self.migrate(to, &via),
-            Some(Carry::Stay) => {
-                journey.version = self.loaded.version.clone();
-                Ok(true)
-            }
-            // A place the plan did not see (the state changed behind the
-            // run's back): kept if its ids still exist, else left alone.
-            None if self.place().is_some() => {
-                if let Some(j) = self.journey.as_mut() {
-                    j.version = self.loaded.version.clone();
-                }
-                Ok(true)
-            }
-            None => {
-                self.runner.summary.blocked += 1;
-                Ok(false)
-            }
+        // A place the plan did not see (the state changed behind the run's
+        // back): kept if its ids still exist, else left alone.
+        if self.place().is_none() {
+            self.runner.summary.blocked += 1;
+            return Ok(false);
         }
+        if let Some(j) = self.journey.as_mut() {
+            j.version = self.loaded.version.clone();
+        }
+        Ok(true)
     }
 
     /// Moves a contact whose place this version no longer has where the
