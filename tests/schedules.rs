@@ -799,45 +799,79 @@ fn check(name: &str) {
     let input = generate(spec, seed, contacts);
     let schedules = schedules();
     let reference = traces(&simulate(spec, &input, &schedules[0].ticks));
+    let mut first = None;
+    let mut tally = Vec::new();
     for schedule in &schedules[1..] {
         let other = traces(&simulate(spec, &input, &schedule.ticks));
         let ids: BTreeSet<&String> = reference.keys().chain(other.keys()).collect();
+        let mut differ = Vec::new();
         for id in ids {
             let empty = Trace::default();
             let a = reference.get(id).unwrap_or(&empty);
             let b = other.get(id).unwrap_or(&empty);
             let cut = cut(a, b);
-            let (x, y) = (before(a, cut.as_ref()), before(b, cut.as_ref()));
-            if x == y {
+            if before(a, cut.as_ref()) == before(b, cut.as_ref()) {
                 continue;
             }
-            let events: Vec<String> = input
-                .events
-                .iter()
-                .filter(|e| &e.contact == id)
-                .map(|e| format!("  {} {} {}", stamp(e.at), e.name, e.data))
-                .collect();
-            let rows = input.rows.get(id.as_str()).cloned().unwrap_or_default();
-            panic!(
-                "FUNNEL_SCHEDULE_SEED={seed} FUNNEL_SCHEDULE_CONTACTS={contacts}: funnel {name}, contact {id}: \
-                 `{}` and `{}` differ{}\n\
-                 header: {}rows at the snapshots:\n  {}\n  {}\n  {}\nevents:\n{}\n{} | {}\n{}",
-                schedules[0].name,
+            differ.push(id.clone());
+            if first.is_none() {
+                first = Some(mismatch(
+                    spec,
+                    &input,
+                    id,
+                    (schedules[0].name, a),
+                    (schedule.name, b),
+                    cut,
+                ));
+            }
+        }
+        if !differ.is_empty() {
+            tally.push(format!(
+                "`{}`: {} of {contacts} contacts differ ({})",
                 schedule.name,
-                cut.as_ref()
-                    .map(|c| format!(" before {c}, where a message was skipped as too late"))
-                    .unwrap_or_default(),
-                spec.header,
-                rows[0],
-                rows[1],
-                rows[2],
-                events.join("\n"),
-                schedules[0].name,
-                schedule.name,
-                side_by_side(&lines(a), &lines(b)),
-            );
+                differ.len(),
+                differ.join(" ")
+            ));
         }
     }
+    if let Some(first) = first {
+        panic!(
+            "FUNNEL_SCHEDULE_SEED={seed} FUNNEL_SCHEDULE_CONTACTS={contacts}: funnel {name} depends on the schedule \
+             (against `{}`):\n{}\nthe first:\n{first}",
+            schedules[0].name,
+            tally.join("\n")
+        );
+    }
+}
+
+/// One contact's input and both traces, side by side.
+fn mismatch(
+    spec: &Spec,
+    input: &Input,
+    id: &str,
+    (a_name, a): (&str, &Trace),
+    (b_name, b): (&str, &Trace),
+    cut: Option<String>,
+) -> String {
+    let events: Vec<String> = input
+        .events
+        .iter()
+        .filter(|e| e.contact == id)
+        .map(|e| format!("  {} {} {}", stamp(e.at), e.name, e.data))
+        .collect();
+    let rows = input.rows.get(id).cloned().unwrap_or_default();
+    format!(
+        "contact {id}: `{a_name}` and `{b_name}` differ{}\n\
+         header: {}rows at the snapshots:\n  {}\n  {}\n  {}\nevents:\n{}\n{a_name} | {b_name}\n{}",
+        cut.map(|c| format!(" before {c}, where a message was skipped as too late"))
+            .unwrap_or_default(),
+        spec.header,
+        rows[0],
+        rows[1],
+        rows[2],
+        events.join("\n"),
+        side_by_side(&lines(a), &lines(b)),
+    )
 }
 
 #[test]
