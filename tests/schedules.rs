@@ -105,7 +105,7 @@ impl Rng {
     }
 
     /// The snapshot (0, 1, 2) from which something is true, or 3: never.
-    fn from_snapshot(&mut self, p: f64) -> usize {
+    fn since_snapshot(&mut self, p: f64) -> usize {
         if self.chance(p) {
             usize::try_from(self.range(0, 2)).unwrap()
         } else {
@@ -195,9 +195,9 @@ fn generate(spec: &Spec, seed: u64, contacts: usize) -> Input {
 const STOP: (&str, &str, f64, i64, f64, f64) = ("sms.stop", "", 0.1, 1, 15.0, 60.0);
 
 fn appointments(rng: &mut Rng, id: &str) -> [String; 3] {
-    let rated = rng.from_snapshot(0.5);
+    let rated = rng.since_snapshot(0.5);
     let rating = rng.range(1, 5);
-    let unsubscribed = rng.from_snapshot(0.1);
+    let unsubscribed = rng.since_snapshot(0.1);
     let mut at = rng.time(-1.0, 12.0);
     std::array::from_fn(|k| {
         if k > 0 && rng.chance(0.5) {
@@ -220,7 +220,7 @@ fn appointments(rng: &mut Rng, id: &str) -> [String; 3] {
 }
 
 fn collections(rng: &mut Rng, id: &str) -> [String; 3] {
-    let unsubscribed = rng.from_snapshot(0.1);
+    let unsubscribed = rng.since_snapshot(0.1);
     let mut due = (!rng.chance(0.1)).then(|| rng.time(-10.0, 20.0));
     let mut paid = false;
     std::array::from_fn(|k| {
@@ -244,8 +244,8 @@ fn collections(rng: &mut Rng, id: &str) -> [String; 3] {
 }
 
 fn customer_care(rng: &mut Rng, id: &str) -> [String; 3] {
-    let activated = rng.from_snapshot(0.7);
-    let unsubscribed = rng.from_snapshot(0.1);
+    let activated = rng.since_snapshot(0.7);
+    let unsubscribed = rng.since_snapshot(0.1);
     let at = rng.between(
         snapshot(activated.min(2)) - TimeDelta::days(9),
         snapshot(activated.min(2)),
@@ -265,7 +265,7 @@ fn customer_care(rng: &mut Rng, id: &str) -> [String; 3] {
 
 fn delivery_check(rng: &mut Rng, id: &str) -> [String; 3] {
     let tz = rng.pick(&["", "", "Europe/London", "America/New_York", "Asia/Tokyo"]);
-    let unsubscribed = rng.from_snapshot(0.1);
+    let unsubscribed = rng.since_snapshot(0.1);
     let mut due = rng.time(-2.0, 8.0);
     std::array::from_fn(|k| {
         if k > 0 && rng.chance(0.6) {
@@ -289,7 +289,7 @@ fn lecture_materials(rng: &mut Rng, id: &str) -> [String; 3] {
         String::new()
     };
     let name = if rng.chance(0.5) { id } else { "" };
-    let unsubscribed = rng.from_snapshot(0.15);
+    let unsubscribed = rng.since_snapshot(0.15);
     std::array::from_fn(|k| {
         format!(
             "{id},+36 30 100 0001,{email},{name},{}",
@@ -299,9 +299,9 @@ fn lecture_materials(rng: &mut Rng, id: &str) -> [String; 3] {
 }
 
 fn purchase_survey(rng: &mut Rng, id: &str) -> [String; 3] {
-    let answered = rng.from_snapshot(0.6);
-    let resolved = rng.from_snapshot(0.3).max(answered);
-    let unsubscribed = rng.from_snapshot(0.1);
+    let answered = rng.since_snapshot(0.6);
+    let resolved = rng.since_snapshot(0.3).max(answered);
+    let unsubscribed = rng.since_snapshot(0.1);
     let score = rng.range(0, 10);
     let at = rng.between(
         snapshot(answered.min(2)) - TimeDelta::days(9),
@@ -325,13 +325,13 @@ fn quote_follow_up(rng: &mut Rng, id: &str) -> [String; 3] {
     let requested = if rng.chance(0.8) {
         0
     } else {
-        rng.from_snapshot(0.7)
+        rng.since_snapshot(0.7)
     };
-    let sent = rng.from_snapshot(0.7).max(requested);
-    let meeting = rng.from_snapshot(0.4).max(sent);
-    let replied = rng.from_snapshot(0.4);
-    let reached = rng.from_snapshot(0.4);
-    let unsubscribed = rng.from_snapshot(0.1);
+    let sent = rng.since_snapshot(0.7).max(requested);
+    let meeting = rng.since_snapshot(0.4).max(sent);
+    let replied = rng.since_snapshot(0.4);
+    let reached = rng.since_snapshot(0.4);
+    let unsubscribed = rng.since_snapshot(0.1);
     let at = |k: usize| snapshot(k.min(2));
     let requested_at = rng.between(at(requested) - TimeDelta::days(3), at(requested));
     let sent_at = rng.between(at(sent) - TimeDelta::days(2), at(sent));
@@ -356,9 +356,9 @@ fn win_back(rng: &mut Rng, id: &str) -> [String; 3] {
     } else {
         ""
     };
-    let answered = rng.from_snapshot(0.4);
+    let answered = rng.since_snapshot(0.4);
     let wants = rng.pick(&["price", "range", "service", ""]);
-    let unsubscribed = rng.from_snapshot(0.1);
+    let unsubscribed = rng.since_snapshot(0.1);
     let mut last = rng.time(-70.0, -40.0);
     let answered_at = rng.between(
         snapshot(answered.min(2)) - TimeDelta::days(9),
