@@ -626,3 +626,36 @@ fn status_shows_positions_counts_and_why_actions_failed() {
     assert!(table.contains("latest failed actions"), "{table}");
     assert!(table.contains("welcome/bob/1/hello"), "{table}");
 }
+
+/// An opt-out a late run saw blocked the entry before it: the entry's
+/// global-exit check read the row's current values at the entry's moment,
+/// before any run had seen them, so a contact with no run in between
+/// never entered while one with a run in between did (issue 16).
+#[test]
+fn an_opt_out_seen_by_a_late_run_does_not_erase_the_entry_before_it() {
+    let header = "id,email,first_name,feedback_at,score,issue_resolved,unsubscribed\n";
+    let row = |unsubscribed: &str| format!("{header}ann,ann@example.com,Ann,,,no,{unsubscribed}\n");
+    let journeys = |ticks: &[&str]| {
+        let p = Project::with_examples(&["purchase-survey"]);
+        p.write("contacts.csv", &row("no"));
+        p.run_at("2026-06-01T09:00:00Z");
+        p.event("ann", "order.completed", "2026-06-01T12:00:00Z");
+        for now in ticks {
+            p.run_at(now);
+        }
+        p.write("contacts.csv", &row("yes"));
+        p.run_at("2026-06-10T09:00:00Z");
+        p.moves("ann")
+    };
+    let late = journeys(&[]);
+    assert_eq!(
+        late,
+        [
+            "2026-06-01T12:00:00Z enter - -> ask",
+            "2026-06-03T08:00:00Z exhausted ask/feedback-form -> no-answer",
+        ]
+    );
+    // The form was sent in time here; the entry is the same.
+    let prompt = journeys(&["2026-06-01T12:15:00Z"]);
+    assert_eq!(prompt[0], late[0]);
+}

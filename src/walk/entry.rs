@@ -58,7 +58,10 @@ impl Walk<'_, '_, '_, '_, '_> {
                 .events
                 .iter()
                 .any(|e| &e.name == name && e.at >= since && e.at <= at),
-            Signal::When(condition) => self.truthy_at(condition, at),
+            // The row's values hold from the run that first saw them: an
+            // opt-out a later run saw does not undo an earlier entry (the
+            // walk applies it at its own moment).
+            Signal::When(condition) => self.changed <= at && self.truthy_at(condition, at),
         }) {
             return Ok(false);
         }
