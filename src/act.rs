@@ -69,7 +69,7 @@ impl Acted {
 
 impl Walk<'_, '_, '_, '_, '_> {
     /// Does `action` of the step at `index` at the moment `due`; `stale`
-    /// when the send window already ruled it too late.
+    /// when it is too late to go out (the walk decides: see `Walk::step`).
     pub(crate) fn act(
         &mut self,
         s: StageId,
@@ -98,11 +98,6 @@ impl Walk<'_, '_, '_, '_, '_> {
             Some(first) if first != store::time(due) => format!("{key}@{}", store::time(due)),
             _ => key,
         };
-        let stale_after = step
-            .stale_after
-            .unwrap_or_else(|| default_stale_after(action));
-        let late = self.now().signed_duration_since(due) > stale_after;
-        let stale = stale || late;
         let action = match action {
             Action::Split(variants) => {
                 let sticky = format!("{}/{}/{}", self.funnel().name, self.contact.id, step.id);

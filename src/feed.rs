@@ -383,6 +383,33 @@ pub fn typed(row: &Row, fields: &IndexMap<String, Field>) -> Result<Contact, Pro
     })
 }
 
+/// A contact as the state kept its row (`stored`, the JSON object of its
+/// typed fields, see the runner's sightings), typed again by `fields`; the
+/// id and line are `now`'s. `None` when the stored row does not read back
+/// (a field changed its type since): then only the current row counts.
+pub fn from_stored(
+    now: &Contact,
+    stored: &str,
+    fields: &IndexMap<String, Field>,
+) -> Option<Contact> {
+    let json: serde_json::Map<String, Json> = serde_json::from_str(stored).ok()?;
+    let mut typed = BTreeMap::new();
+    for (name, field) in fields {
+        let value = match json.get(name) {
+            None | Some(Json::Null) => Value::Null,
+            Some(Json::String(text)) => typed_value(&Raw::Text(text.clone()), field.kind).ok()?,
+            Some(other) => typed_value(&Raw::Json(other.clone()), field.kind).ok()?,
+        };
+        typed.insert(name.clone(), value);
+    }
+    typed.insert("id".to_string(), Value::String(now.id.clone()));
+    Some(Contact {
+        id: now.id.clone(),
+        line: now.line,
+        fields: typed,
+    })
+}
+
 /// A raw value as `kind`; blank text and JSON null are `Null`.
 fn typed_value(raw: &Raw, kind: FieldType) -> Result<Value, ()> {
     let text = match raw {

@@ -10,7 +10,6 @@
 //! a second run at the same `now` changes nothing. Missed runs catch up:
 //! every move is dated by the moment it belongs to, not by the run.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -84,16 +83,10 @@ impl Loaded {
     }
 }
 
-/// A hash of the row's declared fields, to notice when they change.
-fn fingerprint(contact: &Contact) -> u64 {
-    let mut text = String::new();
-    for (name, value) in &contact.fields {
-        text.push_str(name);
-        text.push('\u{1f}');
-        text.push_str(&serde_json::to_string(value).unwrap_or_default());
-        text.push('\u{1e}');
-    }
-    u64::from_str_radix(&version(&text), 16).unwrap_or(0)
+/// The row's declared fields as the state keeps them (a JSON object),
+/// hashed to notice when they change.
+fn stored_fields(contact: &Contact) -> String {
+    serde_json::to_string(&contact.fields).unwrap_or_default()
 }
 
 /// FNV-1a of the funnel text: stable across runs and platforms.
@@ -199,20 +192,46 @@ impl<'a> Runner<'a> {
                 continue;
             };
             let owner = (loaded.funnel.name.as_str(), typed.id.as_str());
-            let seen = store::sighting(tx, owner, fingerprint(typed), self.now)?;
-            let journey = store::journey(tx, &loaded.funnel.name, &typed.id)?;
-            Walk {
-                runner: self,
-                loaded,
-                tx,
-                contact: typed,
-                events,
-                journey,
-                cel: RefCell::new(None),
-                changed: seen,
-                done: 0,
+            let fields = stored_fields(typed);
+            let print = u64::from_str_radix(&version(&fields), 16).unwrap_or(0);
+            let sighting = store::sighting(tx, owner, (print, &fields), self.now)?;
+            let stored = store::journey(tx, &loaded.funnel.name, &typed.id)?;
+            let mut journey = stored.clone();
+            // The row changed since the last run saw it: its old values held
+            // until now, so what they made due before now happens first,
+            // under them, whenever this run came.
+            let before = sighting.before.and_then(|(fields, seen)| {
+                Some((
+                    crate::feed::from_stored(typed, &fields, &loaded.funnel.fields)?,
+                    seen,
+                ))
+            });
+            if let Some((old, seen)) = &before
+                && let Some(until) = self.now.checked_sub_signed(chrono::TimeDelta::seconds(1))
+            {
+                journey = Walk::new(
+                    self,
+                    (loaded, tx),
+                    (old, events),
+                    journey,
+                    (*seen, until),
+                    false,
+                )
+                .run()?;
             }
+            let now = self.now;
+            let journey = Walk::new(
+                self,
+                (loaded, tx),
+                (typed, events),
+                journey,
+                (sighting.seen_at, now),
+                true,
+            )
             .run()?;
+            if let Some(journey) = journey.filter(|j| Some(j) != stored.as_ref()) {
+                store::save_journey(tx, &journey)?;
+            }
         }
         Ok(())
     }

@@ -176,6 +176,9 @@ CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
     // v8: the brief a task's `template` renders to when the task is made,
     // so staff read what to do without the funnel's templates at hand.
     "ALTER TABLE tasks ADD COLUMN brief TEXT;",
+    // v9: a sighting keeps the row's values too, so a run that sees them
+    // change first plays out what the old values made due before it.
+    "ALTER TABLE sightings ADD COLUMN fields TEXT;",
 ];
 
 /// Errors of the state file, each with what was being done.

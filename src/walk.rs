@@ -56,11 +56,13 @@ enum Move {
     /// A wait answered or run out.
     Wait { to: Target, kind: Kind, why: String },
     /// The step at `index` is due; `stale` when the send window opens only
-    /// after the message's staleness limit.
+    /// after the message's staleness limit; `since` when it could have gone
+    /// out (staleness counts from then).
     Step {
         stage: StageId,
         index: usize,
         stale: bool,
+        since: DateTime<Utc>,
     },
     /// The stage's steps ran out.
     Exhausted(Target),
@@ -92,28 +94,56 @@ pub(crate) struct Walk<'r, 'a, 't, 'c, 'e> {
     pub(crate) changed: DateTime<Utc>,
     /// How many of the contact's `task.done` events are applied.
     pub(crate) done: usize,
+    /// The walk's horizon (see [`Walk::now`]).
+    pub(crate) until: DateTime<Utc>,
+    /// Whether this walk ends the contact's run.
+    pub(crate) last: bool,
 }
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
     pub(crate) fn funnel(&self) -> &Funnel {
         &self.loaded.funnel
     }
 
+    /// How far this walk goes: the run's `now`, or just before it for the
+    /// walk under a row's old values.
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.runner.now
+        self.until
     }
 
-    /// Walks the contact on from `self.journey`, as the state holds it,
-    /// and writes the journey back when it changed.
-    pub(crate) fn run(mut self) -> Result<(), StoreError> {
-        let before = self.journey.clone();
+    /// A walk of `contact` (with its events) from `journey` up to `until`,
+    /// with the row's values as they are since `seen`; `last` for the
+    /// walk that ends the run (the one that counts what waits).
+    pub(crate) fn new(
+        runner: &'r mut Runner<'a>,
+        (loaded, tx): (&'a Loaded, &'t Connection),
+        (contact, events): (&'c Contact, &'e [&'e Event]),
+        journey: Option<Journey>,
+        (seen, until): (DateTime<Utc>, DateTime<Utc>),
+        last: bool,
+    ) -> Self {
+        Walk {
+            runner,
+            loaded,
+            tx,
+            contact,
+            events,
+            journey,
+            cel: RefCell::new(None),
+            changed: seen,
+            done: 0,
+            until,
+            last,
+        }
+    }
+
+    /// Walks the contact on from its journey as the state holds it; gives
+    /// the journey as it ends up, for the runner to write when it changed.
+    pub(crate) fn run(mut self) -> Result<Option<Journey>, StoreError> {
         if self.carry_over()? {
             self.walk()?;
         }
-        match &self.journey {
-            Some(journey) if self.journey != before => store::save_journey(self.tx, journey),
-            _ => Ok(()),
-        }
+        Ok(self.journey)
     }
     fn walk(&mut self) -> Result<(), StoreError> {
         for _ in 0..MAX_MOVES {
@@ -128,7 +158,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             };
             let (next, deferred) = self.next(stage, index)?;
             let Some(next) = next else {
-                if deferred {
+                if deferred && self.last {
                     self.runner.summary.deferred += 1;
                 }
                 return self.close_done_tasks(self.now());
@@ -339,17 +369,22 @@ impl Walk<'_, '_, '_, '_, '_> {
                 at = opens;
             }
         }
+        let deferred = due <= now && at > now;
+        // A moment before the journey's clock (an `on` date that had passed
+        // when the contact arrived) is applied at the clock, so history
+        // never goes back; staleness still counts from the moment itself.
         candidates.push(Next {
-            at,
+            at: at.max(journey.clock),
             rank: Rank::Step,
             what: Move::Step {
                 stage,
                 index,
                 stale,
+                since: at,
             },
             cause: None,
         });
-        Ok(due <= now && at > now)
+        Ok(deferred)
     }
 
     fn apply(&mut self, next: Next) -> Result<(), StoreError> {
@@ -374,7 +409,8 @@ impl Walk<'_, '_, '_, '_, '_> {
                 stage,
                 index,
                 stale,
-            } => self.step(stage, index, at, stale)?,
+                since,
+            } => self.step(stage, index, (at, since), stale)?,
             Move::Exhausted(target) => {
                 self.move_to(target, at, Kind::Exhausted, "exhausted".to_string())?
             }
@@ -400,13 +436,21 @@ impl Walk<'_, '_, '_, '_, '_> {
         &mut self,
         stage: StageId,
         index: usize,
-        at: DateTime<Utc>,
+        (at, since): (DateTime<Utc>, DateTime<Utc>),
         stale: bool,
     ) -> Result<(), StoreError> {
         let loaded = self.loaded;
         let step = &loaded.funnel.stages[stage].steps[index];
         let acted = match &step.action {
-            Some(action) => self.act(stage, index, action, at, stale)?,
+            Some(action) => {
+                let limit = step
+                    .stale_after
+                    .unwrap_or_else(|| crate::act::default_stale_after(action));
+                // Late by the run's clock (not the walk's horizon): what a
+                // run that came late sees.
+                let late = self.runner.now.signed_duration_since(since) > limit;
+                self.act(stage, index, action, at, stale || late)?
+            }
             None => crate::act::Acted::Done,
         };
         match &step.outcome {

@@ -372,8 +372,13 @@ fn appointments_confirm_remind_and_follow_up_visits_no_shows_and_cancellations()
     p.event("finn", "sms.clicked", "2026-06-06T10:00:00Z");
     p.run_at("2026-06-06T12:00:00Z");
     p.task_done(p.task_id("finn", "rebook-call"));
+    // The booking system's export has the new date by 14:00 (a run reads
+    // it then); the booking event itself is stamped 15:00. A row's values
+    // count from the run that reads them, so the export must be read
+    // before the booking's moment for the new journey to see the new date.
     rows[3].1 = "2026-06-10 12:00";
     contacts(&rows);
+    p.run_at("2026-06-06T14:00:00Z");
     p.event("finn", "appointment.booked", "2026-06-06T15:00:00Z");
     // The journey ends in this run; the next run, minutes later, starts
     // the new one.
@@ -1159,9 +1164,13 @@ fn purchase_survey_routes_on_the_score_and_catches_up_after_missed_runs() {
     p.event("dan", "order.completed", "2026-06-22T08:00:00Z");
     p.run_at("2026-06-22T09:00:00Z");
     assert_eq!(p.history("dan").len(), 4, "{:?}", p.moves("dan"));
-    // The survey tool clears the last survey's answers.
+    // The survey tool clears the last survey's answers; a run reads the
+    // cleared row before Dan's next purchase (values count from the run
+    // that reads them: read after it, the old answers would still hold at
+    // 07:30 and answer the new survey at once).
     rows[0] = ("dan", "", "", false);
     contacts(&rows);
+    p.run_at("2026-09-15T07:00:00Z");
     p.event("dan", "order.completed", "2026-09-15T07:30:00Z");
     run_each(&p, &["2026-09-15T09:00:00Z", "2026-09-16T09:00:00Z"]);
 

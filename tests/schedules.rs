@@ -875,31 +875,26 @@ fn mismatch(
 }
 
 #[test]
-#[ignore = "diverges: the runner keeps only the current feed row, so a moment from values replaced at a snapshot before a run saw it pass is lost (day-before-reminder and attendance from an old appointment_at; daily and late schedules)"]
 fn appointments_do_not_depend_on_the_schedule() {
     check("appointments");
 }
 
 #[test]
-#[ignore = "diverges: the runner keeps only the current feed row, so a moment from values replaced at a snapshot before a run saw it pass is lost (the overdue entry from an old invoice_due_at; late schedule)"]
 fn collections_do_not_depend_on_the_schedule() {
     check("collections");
 }
 
 #[test]
-#[ignore = "diverges: a change to any field restarts the clock of every condition over the row (the care goal on activated_at waits for the run that saw unsubscribed change; late schedule)"]
 fn customer_care_does_not_depend_on_the_schedule() {
     check("customer-care");
 }
 
 #[test]
-#[ignore = "diverges: the runner keeps only the current feed row, so a moment from values replaced at a snapshot before a run saw it pass is lost (the entry from an old delivery_due; late schedule)"]
 fn delivery_check_does_not_depend_on_the_schedule() {
     check("delivery-check");
 }
 
 #[test]
-#[ignore = "diverges: the entry filter `!contact.unsubscribed` reads values a later run saw at the moment of an earlier keyword.texted (late schedule)"]
 fn lecture_materials_do_not_depend_on_the_schedule() {
     check("lecture-materials");
 }
@@ -915,7 +910,6 @@ fn quote_follow_up_does_not_depend_on_the_schedule() {
 }
 
 #[test]
-#[ignore = "diverges: the runner keeps only the current feed row, so a moment from values replaced at a snapshot before a run saw it pass is lost (the inactive entry from an old last_order_at; late schedule)"]
 fn win_back_does_not_depend_on_the_schedule() {
     check("win-back");
 }

@@ -8,32 +8,55 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreResult, stored_time, time};
 
+/// What the state knows of a contact's row in one funnel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sighting {
+    /// Since when the row has had the values it has now.
+    pub seen_at: DateTime<Utc>,
+    /// When this run is the first to see them: the values before (as
+    /// stored, a JSON object) and since when those held.
+    pub before: Option<(String, DateTime<Utc>)>,
+}
+
 /// When the row of `contact`, as `funnel` declares it, was first seen with
-/// the values whose `fingerprint` is given; a changed row is seen at `now`.
+/// the values whose `fingerprint` is given (`fields`, a JSON object, are
+/// kept for the run that sees them change); a changed row is seen at `now`.
 pub fn sighting(
     tx: &Connection,
     (funnel, contact): (&str, &str),
-    fingerprint: u64,
+    (fingerprint, fields): (u64, &str),
     now: DateTime<Utc>,
-) -> StoreResult<DateTime<Utc>> {
+) -> StoreResult<Sighting> {
     // SQLite integers are signed: the hash is kept bit for bit.
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
-    let known: Option<(i64, String)> = tx
+    let known: Option<(i64, String, Option<String>)> = tx
         .prepare_cached(
-            "SELECT fingerprint, seen_at FROM sightings WHERE funnel = ?1 AND contact = ?2",
+            "SELECT fingerprint, seen_at, fields FROM sightings WHERE funnel = ?1 AND contact = ?2",
         )?
-        .query_row(params![funnel, contact], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![funnel, contact], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    match known {
-        Some((known, seen)) if known == print => stored_time(&seen),
-        _ => {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO sightings (funnel, contact, fingerprint, seen_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![funnel, contact, print, time(now)])?;
-            Ok(now)
-        }
+    if let Some((known, seen, _)) = &known
+        && *known == print
+    {
+        return Ok(Sighting {
+            seen_at: stored_time(seen)?,
+            before: None,
+        });
     }
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO sightings (funnel, contact, fingerprint, seen_at, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![funnel, contact, print, time(now), fields])?;
+    let before = match known {
+        Some((_, seen, Some(fields))) => Some((fields, stored_time(&seen)?)),
+        _ => None,
+    };
+    Ok(Sighting {
+        seen_at: now,
+        before,
+    })
 }
 
 /// Closes the open task a contact's step created at or before `at` as
