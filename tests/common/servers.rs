@@ -248,7 +248,7 @@ impl SmtpServer {
                 let _ = stderr.read_to_string(&mut err);
             }
             panic!(
-                "the SMTP test server did not start (install it with `python3 -m pip install aiosmtpd`; .ci/run does):\n{err}"
+                "the SMTP test server did not start (`bash .ci/test` installs it):\n{err}"
             );
         };
         SmtpServer {
