@@ -84,9 +84,51 @@ impl Loaded {
 }
 
 /// The row's declared fields as the state keeps them (a JSON object),
-/// hashed to notice when they change.
+/// written only when they changed.
 fn stored_fields(contact: &Contact) -> String {
     serde_json::to_string(&contact.fields).unwrap_or_default()
+}
+
+/// A hash (FNV-1a) of the row's declared fields, to notice when they
+/// change without writing them out: every run computes it for every row.
+fn fingerprint(contact: &Contact) -> u64 {
+    use crate::feed::Value;
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            hash = (hash ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    for (name, value) in &contact.fields {
+        eat(name.as_bytes());
+        match value {
+            Value::Null => eat(&[0]),
+            Value::Bool(b) => eat(&[1, u8::from(*b)]),
+            Value::Int(i) => {
+                eat(&[2]);
+                eat(&i.to_le_bytes());
+            }
+            Value::Float(f) => {
+                eat(&[3]);
+                eat(&f.to_bits().to_le_bytes());
+            }
+            Value::String(text) => {
+                eat(&[4]);
+                eat(text.as_bytes());
+            }
+            Value::Timestamp(t) => {
+                eat(&[5]);
+                eat(&t.timestamp().to_le_bytes());
+                eat(&t.timestamp_subsec_nanos().to_le_bytes());
+            }
+            Value::Date(d) => {
+                eat(&[6]);
+                eat(&d.to_string().into_bytes());
+            }
+        }
+        eat(&[0x1e]);
+    }
+    hash
 }
 
 /// FNV-1a of the funnel text: stable across runs and platforms.
@@ -192,9 +234,12 @@ impl<'a> Runner<'a> {
                 continue;
             };
             let owner = (loaded.funnel.name.as_str(), typed.id.as_str());
-            let fields = stored_fields(typed);
-            let print = u64::from_str_radix(&version(&fields), 16).unwrap_or(0);
-            let sighting = store::sighting(tx, owner, (print, &fields), self.now)?;
+            let sighting = store::sighting(
+                tx,
+                owner,
+                (fingerprint(typed), &|| stored_fields(typed)),
+                self.now,
+            )?;
             let stored = store::journey(tx, &loaded.funnel.name, &typed.id)?;
             let mut journey = stored.clone();
             // The row changed since the last run saw it: its old values held

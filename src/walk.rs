@@ -345,6 +345,11 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
         let Some(due) = self.due(step, journey.clock) else {
             return Ok(false);
         };
+        if due > now {
+            // Not due in this walk: the window and caps (which read the
+            // outbox) only matter once it is.
+            return Ok(false);
+        }
         let mut at = due;
         let mut stale = false;
         if let Some(action) = &step.action

@@ -19,12 +19,13 @@ pub struct Sighting {
 }
 
 /// When the row of `contact`, as `funnel` declares it, was first seen with
-/// the values whose `fingerprint` is given (`fields`, a JSON object, are
-/// kept for the run that sees them change); a changed row is seen at `now`.
+/// the values whose `fingerprint` is given (`fields` gives them as a JSON
+/// object, kept for the run that sees them change; asked only then); a
+/// changed row is seen at `now`.
 pub fn sighting(
     tx: &Connection,
     (funnel, contact): (&str, &str),
-    (fingerprint, fields): (u64, &str),
+    (fingerprint, fields): (u64, &dyn Fn() -> String),
     now: DateTime<Utc>,
 ) -> StoreResult<Sighting> {
     // SQLite integers are signed: the hash is kept bit for bit.
@@ -48,7 +49,7 @@ pub fn sighting(
     tx.prepare_cached(
         "INSERT OR REPLACE INTO sightings (funnel, contact, fingerprint, seen_at, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![funnel, contact, print, time(now), fields])?;
+    .execute(params![funnel, contact, print, time(now), fields()])?;
     let before = match known {
         Some((_, seen, Some(fields))) => Some((fields, stored_time(&seen)?)),
         _ => None,

@@ -247,9 +247,7 @@ impl SmtpServer {
             if let Some(mut stderr) = child.stderr.take() {
                 let _ = stderr.read_to_string(&mut err);
             }
-            panic!(
-                "the SMTP test server did not start (`bash .ci/test` installs it):\n{err}"
-            );
+            panic!("the SMTP test server did not start (`bash .ci/test` installs it):\n{err}");
         };
         SmtpServer {
             port,
