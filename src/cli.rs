@@ -86,7 +86,7 @@ pub enum Command {
     )]
     Report(ReportArgs),
     /// Compare funnels with an earlier version: what changed, and what breaks contacts in flight.
-    #[command(after_help = format!("Examples:\n  funnel diff                                   # the work tree against HEAD\n  funnel diff --against origin/main\n  funnel diff funnels/quote-follow-up.yaml --against v3 --format json\n  funnel diff --against origin/main --format github   # in CI\n  funnel diff --against-state                   # against what .funnel/state.db runs, counting contacts\n  funnel diff --state /srv/funnels/.funnel/state.db funnels/quote-follow-up.yaml\n\nA breaking change (a removed step or stage, a wait whose targets changed) needs a\n`migrate:` entry in the funnel; see docs/language.md.\n\n{DIFF_EXIT_CODES}"))]
+    #[command(after_help = format!("Examples:\n  funnel diff                                   # the work tree against HEAD\n  funnel diff --against origin/main\n  funnel diff funnels/quote-follow-up.yaml --against v3 --format json\n  funnel diff --against origin/main --format github   # in CI\n  funnel diff --against-state                   # the versions in .funnel/state.db, with contacts\n  funnel diff --state /srv/funnels/.funnel/state.db funnels/quote-follow-up.yaml\n\nA breaking change (a removed step or stage, a wait whose targets changed) needs a\n`migrate:` entry in the funnel; see docs/language.md.\n\n{DIFF_EXIT_CODES}"))]
     Diff(DiffArgs),
     /// List the lint rules, or explain one.
     #[command(after_help = "Examples:\n  funnel rules\n  funnel rules dead-end")]
