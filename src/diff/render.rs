@@ -324,6 +324,26 @@ fn github(compared: &[Compared], out: &mut dyn Write) -> io::Result<()> {
                 escape(&message, false)
             )?;
         }
+        // With a state: who the edit moves, and who it would strand.
+        for (place, effect) in one.effects.iter().flatten() {
+            let level = match effect.fate {
+                Fate::Blocked { .. } => "error",
+                Fate::Migrated { .. } => "notice",
+                Fate::Stays | Fate::Retimed => continue,
+            };
+            let message = format!(
+                "{} on {}: {}",
+                place.count,
+                position(place),
+                fate(&effect.fate)
+            );
+            writeln!(
+                out,
+                "::{level} file={file},title={}::{}",
+                escape("funnel diff: contacts in flight", true),
+                escape(&message, false)
+            )?;
+        }
     }
     Ok(())
 }
