@@ -37,6 +37,7 @@ pub mod migration;
 pub mod model;
 pub mod operate;
 pub mod parser;
+pub mod private;
 pub mod report;
 pub mod rules;
 pub mod runner;

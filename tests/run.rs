@@ -659,3 +659,178 @@ fn an_opt_out_seen_by_a_late_run_does_not_erase_the_entry_before_it() {
     let prompt = journeys(&["2026-06-01T12:15:00Z"]);
     assert_eq!(prompt[0], late[0]);
 }
+
+/// Runs `funnel run` at `now` under umask 000, the loosest there is.
+#[cfg(unix)]
+fn run_with_open_umask(p: &Project, now: &str) -> std::process::Output {
+    std::process::Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_funnel"))
+        .args(["run", "--contacts", "contacts.csv", "--now", now])
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap()
+}
+
+/// Broke: the state, its WAL and the outbox were created with the umask's
+/// mode (0644 by default), readable by every local user.
+#[cfg(unix)]
+#[test]
+fn personal_data_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", &format!("{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,no,no,no\n"));
+    let output = run_with_open_umask(&p, "2026-05-04T09:00:00Z");
+    assert!(output.status.success(), "{output:?}");
+    let mode = |name: &str| {
+        std::fs::metadata(p.path(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    assert_eq!(mode(".funnel"), 0o700);
+    for name in ["state.db", "state.lock", "outbox.jsonl"] {
+        assert_eq!(mode(&format!(".funnel/{name}")), 0o600, "{name}");
+    }
+    // The WAL lives while a connection is open: hold one and write.
+    let state = funnel::store::Store::open(&p.path(".funnel/state.db")).unwrap();
+    state
+        .connection()
+        .execute_batch("CREATE TABLE probe (x); DROP TABLE probe;")
+        .unwrap();
+    for name in ["state.db-wal", "state.db-shm"] {
+        assert_eq!(mode(&format!(".funnel/{name}")), 0o600, "{name}");
+    }
+}
+
+/// Broke: an empty or foreign `state.db` was silently made a fresh state,
+/// so a lost state re-entered (and re-messaged) every contact.
+#[test]
+fn a_file_that_is_not_a_funnel_state_is_refused() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    std::fs::create_dir_all(p.path(".funnel")).unwrap();
+    let foreign = rusqlite::Connection::open(p.path("other.db")).unwrap();
+    foreign
+        .execute_batch("CREATE TABLE notes (x); INSERT INTO notes VALUES (1);")
+        .unwrap();
+    drop(foreign);
+    let cases = [
+        ("", "an empty file"),
+        (
+            "hello, not SQLite at all, just some text\n",
+            "not an SQLite database",
+        ),
+    ];
+    for (text, why) in cases {
+        p.write(".funnel/state.db", text);
+        for args in [
+            &[
+                "run",
+                "--contacts",
+                "contacts.csv",
+                "--now",
+                "2026-05-04T09:00:00Z",
+            ][..],
+            &["status"],
+            &["contacts"],
+        ] {
+            let run = p.funnel(args);
+            assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("is not a funnel state"),
+                "{}",
+                run.stderr
+            );
+            assert!(run.stderr.contains(why), "{}", run.stderr);
+        }
+        assert_eq!(
+            std::fs::read_to_string(p.path(".funnel/state.db")).unwrap(),
+            text
+        );
+    }
+    let before = std::fs::read(p.path("other.db")).unwrap();
+    for args in [
+        &[
+            "run",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2026-05-04T09:00:00Z",
+            "--state",
+            "other.db",
+        ][..],
+        &["tasks", "--state", "other.db"],
+    ] {
+        let run = p.funnel(args);
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("without funnel's tables"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(std::fs::read(p.path("other.db")).unwrap(), before);
+}
+
+/// Broke: a state from a newer funnel was refused by `run` but read by
+/// the listings, which would misread columns they do not know.
+#[test]
+fn a_state_from_a_newer_funnel_is_refused_by_every_command() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    p.run_at("2026-05-04T09:00:00Z");
+    let state = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
+    state.pragma_update(None, "user_version", 999).unwrap();
+    drop(state);
+    for args in [
+        &[
+            "run",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2026-05-05T09:00:00Z",
+        ][..],
+        &["status"],
+        &["history", "ann"],
+        &["tasks"],
+        &["contacts"],
+        &["actions"],
+        &["report"],
+        &["retry", "--list"],
+    ] {
+        let run = p.funnel(args);
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("schema version 999"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Broke: the run lock followed the path's name, so the same state reached
+/// through a symlink let two runs deliver at once.
+#[cfg(unix)]
+#[test]
+fn a_state_reached_through_a_symlink_shares_its_lock() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    p.run_at("2026-05-04T09:00:00Z");
+    std::os::unix::fs::symlink(p.path(".funnel/state.db"), p.path("link.db")).unwrap();
+    let _held = funnel::store::Store::open(&p.path(".funnel/state.db")).unwrap();
+    let run = p.funnel(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        "2026-05-05T09:00:00Z",
+        "--state",
+        "link.db",
+    ]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("in use by another funnel run"),
+        "{}",
+        run.stderr
+    );
+}
