@@ -47,6 +47,7 @@ pub mod secret;
 pub mod source;
 pub mod stats;
 pub mod store;
+pub mod table;
 pub mod template;
 pub mod tick;
 pub mod timing;

@@ -133,11 +133,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     warn(&ticked.problems, &ticked.unknown, err)?;
     if args.dry_run {
         for line in &ticked.plan {
-            writeln!(
-                out,
+            let text = format!(
                 "{}  {}  {}  {}",
                 line.at, line.funnel, line.contact, line.what
-            )?;
+            );
+            writeln!(out, "{}", crate::table::escape(&text))?;
         }
     }
     let s = &ticked.summary;
@@ -331,7 +331,8 @@ pub(crate) fn open(args: &StateArgs) -> Result<Store, (String, i32)> {
     Store::open_read(&args.state).map_err(store_failure)
 }
 
-/// Renders rows as an aligned table, CSV or JSON.
+/// Renders rows as an aligned table, CSV or JSON; the first two through
+/// [`crate::table`], which makes cells safe for a terminal or a spreadsheet.
 pub(crate) fn table<T: Serialize>(
     rows: &[T],
     format: TableFormat,
@@ -361,60 +362,17 @@ pub(crate) fn table<T: Serialize>(
         .iter()
         .map(|row| headers.iter().map(|h| cell(&row[h.as_str()])).collect())
         .collect();
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
     if format == TableFormat::Csv {
-        let quote = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        writeln!(
-            out,
-            "{}",
-            headers
-                .iter()
-                .map(|h| quote(h))
-                .collect::<Vec<_>>()
-                .join(",")
-        )?;
+        let mut csv = crate::table::Csv::new(out);
+        csv.row(&header)?;
         for row in &grid {
-            writeln!(
-                out,
-                "{}",
-                row.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
-            )?;
+            csv.row(row)?;
         }
-        return Ok(());
+        return csv.finish();
     }
-    let widths: Vec<usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            grid.iter()
-                .map(|r| r[i].chars().count())
-                .chain([h.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    writeln!(
-        out,
-        "{}",
-        line(headers.iter().map(|h| h.to_string()).collect()).trim_end()
-    )?;
-    for row in grid {
-        writeln!(out, "{}", line(row).trim_end())?;
-    }
-    Ok(())
+    let rows: Vec<Vec<String>> = std::iter::once(header).chain(grid).collect();
+    crate::table::aligned(out, &rows, crate::table::Align::Left)
 }
 
 #[derive(Serialize)]
@@ -479,7 +437,10 @@ pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     };
     match store::history(store.connection(), &args.contact) {
         Ok(rows) if rows.is_empty() => Ok(Err((
-            format!("error: no history for contact `{}`", args.contact),
+            format!(
+                "error: no history for contact `{}`",
+                crate::table::escape(&args.contact)
+            ),
             NOT_FOUND,
         ))),
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
