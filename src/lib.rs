@@ -30,6 +30,7 @@ pub mod duration;
 pub mod error;
 pub mod feed;
 pub mod graph;
+pub mod input;
 pub mod linter;
 pub mod listing;
 pub mod measure;
