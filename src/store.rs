@@ -182,6 +182,9 @@ CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
     // v10: the file says it is a funnel state, so that a run refuses
     // another program's database instead of adding its tables to it.
     "PRAGMA application_id = 1179536433;",
+    // v11: a run that went back in time on purpose (`--allow-clock-reset`,
+    // after a mistyped future `--now`) says from when and why.
+    "ALTER TABLE runs ADD COLUMN reset_from TEXT; ALTER TABLE runs ADD COLUMN reset_reason TEXT;",
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -218,7 +221,9 @@ pub enum StoreError {
     #[error("the state holds {text:?} where a time belongs; it was edited or damaged")]
     BadTime { text: String },
     /// `--now` is before the last run's.
-    #[error("--now {now} is before the last run's {last}; runs must move forward in time")]
+    #[error(
+        "--now {now} is before the last run's {last}; runs must move forward in time (if that --now was a typo, add --allow-clock-reset \"REASON\")"
+    )]
     Backwards { now: String, last: String },
 }
 
@@ -530,31 +535,46 @@ impl Store {
         Ok(())
     }
 
-    /// Records the start of a run at `now`, refusing to go back in time.
-    pub fn begin_run(&mut self, now: DateTime<Utc>, started: DateTime<Utc>) -> StoreResult<i64> {
-        self.check_forward(now)?;
+    /// Records the start of a run at `now`, refusing to go back in time
+    /// unless `reset` gives the reason to (then recorded with the run).
+    pub fn begin_run(
+        &mut self,
+        now: DateTime<Utc>,
+        started: DateTime<Utc>,
+        reset: Option<&str>,
+    ) -> StoreResult<i64> {
+        let from = self.check_forward(now, reset)?;
+        let reason = from.as_ref().and(reset);
         self.connection.execute(
-            "INSERT INTO runs (now, started_at) VALUES (?1, ?2)",
-            params![time(now), time(started)],
+            "INSERT INTO runs (now, started_at, reset_from, reset_reason) VALUES (?1, ?2, ?3, ?4)",
+            params![time(now), time(started), from, reason],
         )?;
         Ok(self.connection.last_insert_rowid())
     }
 
-    /// Refuses a `now` before the last run's.
-    pub fn check_forward(&self, now: DateTime<Utc>) -> StoreResult<()> {
+    /// Refuses a `now` before the last run's, unless `reset` gives a
+    /// reason; then gives the last run's `now` it goes back from. The last
+    /// run is the latest recorded, not the latest `now`: after a reset the
+    /// mistyped future no longer counts.
+    pub fn check_forward(
+        &self,
+        now: DateTime<Utc>,
+        reset: Option<&str>,
+    ) -> StoreResult<Option<String>> {
         let last: Option<String> = self
             .connection
-            .query_row("SELECT now FROM runs ORDER BY now DESC LIMIT 1", [], |r| {
+            .query_row("SELECT now FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
                 r.get(0)
             })
             .optional()?;
-        if let Some(last) = last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
-            return Err(StoreError::Backwards {
+        match last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
+            Some(last) if reset.is_some() => Ok(Some(last)),
+            Some(last) => Err(StoreError::Backwards {
                 now: time(now),
                 last,
-            });
+            }),
+            None => Ok(None),
         }
-        Ok(())
     }
 
     pub fn finish_run(
@@ -1155,7 +1175,7 @@ mod tests {
         {
             let mut store = Store::open(&path).unwrap();
             store
-                .begin_run(at("2026-01-02T00:00:00Z"), Utc::now())
+                .begin_run(at("2026-01-02T00:00:00Z"), Utc::now(), None)
                 .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
@@ -1165,11 +1185,11 @@ mod tests {
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
         let err = store
-            .begin_run(at("2026-01-01T00:00:00Z"), Utc::now())
+            .begin_run(at("2026-01-01T00:00:00Z"), Utc::now(), None)
             .unwrap_err();
         assert!(matches!(err, StoreError::Backwards { .. }), "{err}");
         store
-            .begin_run(at("2026-01-02T00:00:00Z"), Utc::now())
+            .begin_run(at("2026-01-02T00:00:00Z"), Utc::now(), None)
             .unwrap();
     }
 

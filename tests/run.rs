@@ -834,3 +834,82 @@ fn a_state_reached_through_a_symlink_shares_its_lock() {
         run.stderr
     );
 }
+
+/// Broke: `--now 20260-05-04T09:00:00Z`-style typos (year 0001, 9999)
+/// were taken, and a stored far future held every later run back.
+#[test]
+fn now_out_of_range_is_refused_before_anything_is_opened() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    for now in [
+        "0001-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "9000-01-01T00:00:00Z",
+        "9999-12-31T00:00:00Z",
+    ] {
+        for args in [
+            &["run", "--contacts", "contacts.csv", "--now", now][..],
+            &["deliver", "--now", now],
+            &["task", "done", "1", "--at", now],
+        ] {
+            let run = p.funnel(args);
+            assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains("is out of range"), "{}", run.stderr);
+        }
+    }
+    assert!(!p.path(".funnel/state.db").exists());
+    p.run_at("1970-01-01T00:00:00Z");
+    p.run_at("8999-12-31T23:59:59Z");
+}
+
+/// Broke: a mistyped future `--now` that ran was stored, and nothing but
+/// editing the database let runs go on at the real time.
+#[test]
+fn a_mistyped_future_now_is_recovered_with_allow_clock_reset() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    p.run_at("2026-05-04T09:00:00Z");
+    p.run_at("2062-05-04T09:00:00Z");
+    let run_at = |now: &str, reset: Option<&str>| {
+        let mut args = vec!["run", "--contacts", "contacts.csv", "--now", now];
+        if let Some(reason) = reset {
+            args.extend(["--allow-clock-reset", reason]);
+        }
+        p.funnel(&args)
+    };
+    let refused = run_at("2026-05-05T09:00:00Z", None);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--allow-clock-reset"),
+        "{}",
+        refused.stderr
+    );
+    let no_reason = run_at("2026-05-05T09:00:00Z", Some(" "));
+    assert_eq!(no_reason.code, 2, "{}", no_reason.stderr);
+    let reset = run_at("2026-05-05T09:00:00Z", Some("2062 was a typo for 2026"));
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    // From then on the reset run is the last one: the next goes forward.
+    p.run_at("2026-05-06T09:00:00Z");
+    let state = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
+    let runs: Vec<(String, Option<String>, Option<String>)> = state
+        .prepare("SELECT now, reset_from, reset_reason FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plain = |now: &str| (now.to_string(), None, None);
+    assert_eq!(
+        runs,
+        [
+            plain("2026-05-04T09:00:00Z"),
+            plain("2062-05-04T09:00:00Z"),
+            (
+                "2026-05-05T09:00:00Z".to_string(),
+                Some("2062-05-04T09:00:00Z".to_string()),
+                Some("2062 was a typo for 2026".to_string())
+            ),
+            plain("2026-05-06T09:00:00Z"),
+        ]
+    );
+}

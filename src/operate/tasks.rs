@@ -100,7 +100,7 @@ fn done(
     state: &std::path::Path,
     out: &mut dyn Write,
 ) -> io::Result<Outcome> {
-    let at = match parse_now(at) {
+    let at = match parse_now("--at", at) {
         Ok(at) => at,
         Err(failure) => return Ok(Err(failure)),
     };
