@@ -186,6 +186,10 @@ pub struct RunArgs {
     /// The time of the tick, RFC 3339 (default: now).
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<String>,
+    /// Accept a --now before the last run's (to recover from a mistyped
+    /// future --now), recording REASON in the state's runs table.
+    #[arg(long, value_name = "REASON", requires = "now")]
+    pub allow_clock_reset: Option<String>,
     /// Print what would happen, and change nothing.
     #[arg(long)]
     pub dry_run: bool,

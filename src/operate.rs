@@ -46,20 +46,51 @@ pub(crate) fn store_failure(error: StoreError) -> (String, i32) {
     (format!("error: {error}"), code)
 }
 
-fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, (String, i32)> {
-    match text {
-        None => Ok(Utc::now()),
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| (format!("error: --now `{text}` is not an RFC 3339 timestamp, e.g. 2026-05-04T09:00:00Z"), 2)),
+/// The times funnel takes for `--now` and `--at`: a year past 9000 or
+/// before 1970 is a typo, and one stored would hold every later run back.
+/// Seconds since 1970 of 9000-01-01T00:00:00Z, the first time refused.
+const LATEST: i64 = 221_845_392_000;
+
+/// Parses `--now`/`--at` (`flag`), refusing a time out of range.
+fn parse_now(flag: &str, text: Option<&str>) -> Result<DateTime<Utc>, (String, i32)> {
+    let Some(text) = text else {
+        return Ok(Utc::now());
+    };
+    let Ok(at) = DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)) else {
+        return Err((
+            format!(
+                "error: {flag} `{text}` is not an RFC 3339 timestamp, e.g. 2026-05-04T09:00:00Z"
+            ),
+            2,
+        ));
+    };
+    if !(0..LATEST).contains(&at.timestamp()) {
+        return Err((
+            format!(
+                "error: {flag} `{text}` is out of range: funnel takes times from 1970-01-01 up to 9000-01-01"
+            ),
+            2,
+        ));
     }
+    Ok(at)
 }
 
 pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Outcome> {
-    let now = match parse_now(args.now.as_deref()) {
+    let now = match parse_now("--now", args.now.as_deref()) {
         Ok(now) => now,
         Err(failure) => return Ok(Err(failure)),
     };
+    if args
+        .allow_clock_reset
+        .as_ref()
+        .is_some_and(|r| r.trim().is_empty())
+    {
+        return Ok(Err((
+            "error: --allow-clock-reset needs a reason, e.g. \"--now 2062 was a typo for 2026\""
+                .to_string(),
+            2,
+        )));
+    }
     let delimiter = match args.delimiter.map(u8::try_from) {
         Some(Ok(byte)) => Some(byte),
         Some(Err(_)) => {
@@ -82,6 +113,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         state: args.state.state.clone(),
         outbox: args.outbox.clone(),
         now,
+        clock_reset: args.allow_clock_reset.clone(),
         dry_run: args.dry_run,
         deliver: !args.no_deliver,
         feed: FeedOptions {
@@ -133,11 +165,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     warn(&ticked.problems, &ticked.unknown, err)?;
     if args.dry_run {
         for line in &ticked.plan {
-            writeln!(
-                out,
+            let text = format!(
                 "{}  {}  {}  {}",
                 line.at, line.funnel, line.contact, line.what
-            )?;
+            );
+            writeln!(out, "{}", crate::table::escape(&text))?;
         }
     }
     let s = &ticked.summary;
@@ -244,7 +276,7 @@ fn report_delivery(delivered: &Delivered, err: &mut dyn Write) -> io::Result<()>
 }
 
 pub fn deliver(args: &DeliverArgs, err: &mut dyn Write) -> io::Result<Outcome> {
-    let now = match parse_now(args.now.as_deref()) {
+    let now = match parse_now("--now", args.now.as_deref()) {
         Ok(now) => now,
         Err(failure) => return Ok(Err(failure)),
     };
@@ -331,7 +363,8 @@ pub(crate) fn open(args: &StateArgs) -> Result<Store, (String, i32)> {
     Store::open_read(&args.state).map_err(store_failure)
 }
 
-/// Renders rows as an aligned table, CSV or JSON.
+/// Renders rows as an aligned table, CSV or JSON; the first two through
+/// [`crate::table`], which makes cells safe for a terminal or a spreadsheet.
 pub(crate) fn table<T: Serialize>(
     rows: &[T],
     format: TableFormat,
@@ -361,60 +394,17 @@ pub(crate) fn table<T: Serialize>(
         .iter()
         .map(|row| headers.iter().map(|h| cell(&row[h.as_str()])).collect())
         .collect();
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
     if format == TableFormat::Csv {
-        let quote = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        writeln!(
-            out,
-            "{}",
-            headers
-                .iter()
-                .map(|h| quote(h))
-                .collect::<Vec<_>>()
-                .join(",")
-        )?;
+        let mut csv = crate::table::Csv::new(out);
+        csv.row(&header)?;
         for row in &grid {
-            writeln!(
-                out,
-                "{}",
-                row.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
-            )?;
+            csv.row(row)?;
         }
-        return Ok(());
+        return csv.finish();
     }
-    let widths: Vec<usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            grid.iter()
-                .map(|r| r[i].chars().count())
-                .chain([h.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    writeln!(
-        out,
-        "{}",
-        line(headers.iter().map(|h| h.to_string()).collect()).trim_end()
-    )?;
-    for row in grid {
-        writeln!(out, "{}", line(row).trim_end())?;
-    }
-    Ok(())
+    let rows: Vec<Vec<String>> = std::iter::once(header).chain(grid).collect();
+    crate::table::aligned(out, &rows, crate::table::Align::Left)
 }
 
 #[derive(Serialize)]
@@ -479,7 +469,10 @@ pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     };
     match store::history(store.connection(), &args.contact) {
         Ok(rows) if rows.is_empty() => Ok(Err((
-            format!("error: no history for contact `{}`", args.contact),
+            format!(
+                "error: no history for contact `{}`",
+                crate::table::escape(&args.contact)
+            ),
             NOT_FOUND,
         ))),
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),

@@ -61,7 +61,7 @@ impl Loaded {
         // `check` has already reported it, and each action then fails alone.
         for (name, part, path) in template::files(dir).unwrap_or_default() {
             let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                crate::input::read_text(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let registry = match part {
                 Part::Text => &mut templates,
                 Part::Html => &mut html,

@@ -318,9 +318,9 @@ fn table(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
         if i > 0 {
             writeln!(out)?;
         }
-        writeln!(out, "funnel {} ({window})", funnel.funnel)?;
+        say(out, &format!("funnel {} ({window})", funnel.funnel))?;
         for line in headline(funnel) {
-            writeln!(out, "{line}")?;
+            say(out, &line)?;
         }
         writeln!(out)?;
         grid(out, &stage_rows(funnel))?;
@@ -330,12 +330,18 @@ fn table(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
         }
         for split in &funnel.splits {
             writeln!(out)?;
-            writeln!(out, "A/B split {} (stage {})", split.step, split.stage)?;
+            say(
+                out,
+                &format!("A/B split {} (stage {})", split.step, split.stage),
+            )?;
             grid(out, &variant_rows(split))?;
             for c in &split.comparisons {
-                writeln!(out, "{} vs {}: {}", c.variant, c.control, verdict(c))?;
+                say(
+                    out,
+                    &format!("{} vs {}: {}", c.variant, c.control, verdict(c)),
+                )?;
             }
-            writeln!(out, "{}", split.verdict)?;
+            say(out, &split.verdict)?;
         }
         if !funnel.staff.is_empty() {
             writeln!(out)?;
@@ -490,36 +496,22 @@ fn staff_rows(funnel: &FunnelCard) -> Rows {
     rows
 }
 
+/// One line of text that names things from the funnels, escaped.
+fn say(out: &mut dyn Write, text: &str) -> io::Result<()> {
+    writeln!(out, "{}", crate::table::escape(text))
+}
+
 /// Columns aligned; the first left, the numbers right.
 fn grid(out: &mut dyn Write, rows: &Rows) -> io::Result<()> {
-    let columns = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, w))| {
-                if c == 0 {
-                    format!("{cell:<w$}")
-                } else {
-                    format!("{cell:>w$}")
-                }
-            })
-            .collect();
-        writeln!(out, "{}", cells.join("  ").trim_end())?;
-    }
-    Ok(())
+    crate::table::aligned(out, rows, crate::table::Align::NumbersRight)
 }
 
 /// CSV, one number a row: `funnel,section,stage,step,variant,assignee,metric,value`.
 /// Long rather than wide so that every section fits one header, and a new
 /// metric is a new row, not a new column that breaks a reader.
 fn csv(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
-    let mut writer = ::csv::Writer::from_writer(out);
-    let mut put = |record: [&str; 8]| writer.write_record(record).map_err(io::Error::other);
+    let mut writer = crate::table::Csv::new(out);
+    let mut put = |record: [&str; 8]| writer.row(record);
     put([
         "funnel", "section", "stage", "step", "variant", "assignee", "metric", "value",
     ])?;
@@ -577,7 +569,7 @@ fn csv(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
-    writer.flush()
+    writer.finish()
 }
 
 /// A row's numeric and flag fields as (name, value), in declaration order;

@@ -179,6 +179,12 @@ CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
     // v9: a sighting keeps the row's values too, so a run that sees them
     // change first plays out what the old values made due before it.
     "ALTER TABLE sightings ADD COLUMN fields TEXT;",
+    // v10: the file says it is a funnel state, so that a run refuses
+    // another program's database instead of adding its tables to it.
+    "PRAGMA application_id = 1179536433;",
+    // v11: a run that went back in time on purpose (`--allow-clock-reset`,
+    // after a mistyped future `--now`) says from when and why.
+    "ALTER TABLE runs ADD COLUMN reset_from TEXT; ALTER TABLE runs ADD COLUMN reset_reason TEXT;",
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -206,15 +212,81 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// The file is not a funnel state: empty, not SQLite, or another
+    /// program's database. Running on it would start from nothing and
+    /// re-enter (and re-message) every contact.
+    #[error("{} is not a funnel state ({why}); nothing was changed. If a first run was interrupted, delete it; if the state was lost, restore it from a backup, or pass --state with another path", path.display())]
+    NotAState { path: PathBuf, why: String },
     /// A time in the state does not parse: the file was edited or damaged.
     #[error("the state holds {text:?} where a time belongs; it was edited or damaged")]
     BadTime { text: String },
     /// `--now` is before the last run's.
-    #[error("--now {now} is before the last run's {last}; runs must move forward in time")]
+    #[error(
+        "--now {now} is before the last run's {last}; runs must move forward in time (if that --now was a typo, add --allow-clock-reset \"REASON\")"
+    )]
     Backwards { now: String, last: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// `PRAGMA application_id` of a funnel state (`FNL1`), set by migration
+/// v10. States from before it are known by their `runs` table.
+const APPLICATION_ID: i64 = 0x464E_4C31;
+
+/// Refuses a file that is not a funnel state. `created`: this open made
+/// the file, so it may be empty.
+fn identify(connection: &Connection, path: &Path, created: bool) -> StoreResult<()> {
+    let refuse = |why: &str| StoreError::NotAState {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    };
+    let read = || -> rusqlite::Result<(i64, i64, i64)> {
+        let id: i64 = connection.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        let (tables, runs) = connection.query_row(
+            "SELECT count(*), count(*) FILTER (WHERE name = 'runs') FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((id, tables, runs))
+    };
+    let (id, tables, runs) = match read() {
+        Ok(found) => found,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            return Err(refuse("not an SQLite database"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match (id, tables, runs) {
+        (APPLICATION_ID, ..) | (0, _, 1..) => Ok(()),
+        (0, 0, _) if created => Ok(()),
+        (0, 0, _) if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) => {
+            Err(refuse("an empty file"))
+        }
+        (0, 0, _) => Err(refuse("an SQLite database with no tables")),
+        (0, ..) => Err(refuse("an SQLite database without funnel's tables")),
+        (other, ..) => Err(refuse(&format!(
+            "an SQLite database of another program, application_id {other:#x}"
+        ))),
+    }
+}
+
+/// `path` with its links resolved; a file yet to be created is named in
+/// its directory's resolved path.
+fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            let dir = std::fs::canonicalize(dir.unwrap_or(Path::new(".")))?;
+            Ok(match path.file_name() {
+                Some(name) => dir.join(name),
+                None => dir,
+            })
+        }
+        result => result,
+    }
+}
 
 /// Times are stored as RFC 3339 text in UTC, which sorts as it should.
 pub fn time(at: DateTime<Utc>) -> String {
@@ -369,11 +441,13 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            crate::private::create_dir(dir).map_err(io)?;
         }
-        let lock_path = path.with_extension("lock");
-        let lock = File::options()
+        // The lock belongs to the file, not to the name it was reached by:
+        // through a symlink or a relative path, two runs find one lock.
+        let lock_path = real_path(path).map_err(io)?.with_extension("lock");
+        let lock = crate::private::options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -384,7 +458,11 @@ impl Store {
                 path: path.to_path_buf(),
             });
         }
+        // Created here, `0600`, so that SQLite gives its `-wal` and `-shm`
+        // files the same mode rather than the umask's.
+        let created = crate::private::create_file(path).map_err(io)?;
         let connection = Connection::open(path)?;
+        identify(&connection, path, created)?;
         connection.execute_batch(
             // A 64 MB page cache: a run touches every journey, and the
             // default 2 MB sends most page reads to the kernel.
@@ -401,15 +479,20 @@ impl Store {
     }
 
     /// Opens the state read-only without the lock, for `status`, `history`
-    /// and `tasks` while a run may be going on.
+    /// and `tasks` while a run may be going on. Refuses what
+    /// [`Store::open`] refuses: a file that is not a funnel state, and a
+    /// state from a newer funnel.
     pub fn open_read(path: &Path) -> StoreResult<Self> {
         let connection =
             Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        Ok(Store {
+        identify(&connection, path, false)?;
+        let store = Store {
             connection,
             path: path.to_path_buf(),
             _lock: None,
-        })
+        };
+        store.check_version()?;
+        Ok(store)
     }
 
     /// Whether the state was written by an older funnel and needs
@@ -421,7 +504,8 @@ impl Store {
         Ok(version < MIGRATIONS.len() as i64)
     }
 
-    fn migrate(&mut self) -> StoreResult<()> {
+    /// Refuses a state written by a newer funnel; gives its version.
+    fn check_version(&self) -> StoreResult<i64> {
         let version: i64 = self
             .connection
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -433,6 +517,11 @@ impl Store {
                 known,
             });
         }
+        Ok(version)
+    }
+
+    fn migrate(&mut self) -> StoreResult<()> {
+        let version = self.check_version()?;
         let tx = self.connection.transaction()?;
         for (index, sql) in MIGRATIONS
             .iter()
@@ -446,31 +535,46 @@ impl Store {
         Ok(())
     }
 
-    /// Records the start of a run at `now`, refusing to go back in time.
-    pub fn begin_run(&mut self, now: DateTime<Utc>, started: DateTime<Utc>) -> StoreResult<i64> {
-        self.check_forward(now)?;
+    /// Records the start of a run at `now`, refusing to go back in time
+    /// unless `reset` gives the reason to (then recorded with the run).
+    pub fn begin_run(
+        &mut self,
+        now: DateTime<Utc>,
+        started: DateTime<Utc>,
+        reset: Option<&str>,
+    ) -> StoreResult<i64> {
+        let from = self.check_forward(now, reset)?;
+        let reason = from.as_ref().and(reset);
         self.connection.execute(
-            "INSERT INTO runs (now, started_at) VALUES (?1, ?2)",
-            params![time(now), time(started)],
+            "INSERT INTO runs (now, started_at, reset_from, reset_reason) VALUES (?1, ?2, ?3, ?4)",
+            params![time(now), time(started), from, reason],
         )?;
         Ok(self.connection.last_insert_rowid())
     }
 
-    /// Refuses a `now` before the last run's.
-    pub fn check_forward(&self, now: DateTime<Utc>) -> StoreResult<()> {
+    /// Refuses a `now` before the last run's, unless `reset` gives a
+    /// reason; then gives the last run's `now` it goes back from. The last
+    /// run is the latest recorded, not the latest `now`: after a reset the
+    /// mistyped future no longer counts.
+    pub fn check_forward(
+        &self,
+        now: DateTime<Utc>,
+        reset: Option<&str>,
+    ) -> StoreResult<Option<String>> {
         let last: Option<String> = self
             .connection
-            .query_row("SELECT now FROM runs ORDER BY now DESC LIMIT 1", [], |r| {
+            .query_row("SELECT now FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
                 r.get(0)
             })
             .optional()?;
-        if let Some(last) = last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
-            return Err(StoreError::Backwards {
+        match last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
+            Some(last) if reset.is_some() => Ok(Some(last)),
+            Some(last) => Err(StoreError::Backwards {
                 now: time(now),
                 last,
-            });
+            }),
+            None => Ok(None),
         }
-        Ok(())
     }
 
     pub fn finish_run(
@@ -1071,7 +1175,7 @@ mod tests {
         {
             let mut store = Store::open(&path).unwrap();
             store
-                .begin_run(at("2026-01-02T00:00:00Z"), Utc::now())
+                .begin_run(at("2026-01-02T00:00:00Z"), Utc::now(), None)
                 .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
@@ -1081,11 +1185,11 @@ mod tests {
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
         let err = store
-            .begin_run(at("2026-01-01T00:00:00Z"), Utc::now())
+            .begin_run(at("2026-01-01T00:00:00Z"), Utc::now(), None)
             .unwrap_err();
         assert!(matches!(err, StoreError::Backwards { .. }), "{err}");
         store
-            .begin_run(at("2026-01-02T00:00:00Z"), Utc::now())
+            .begin_run(at("2026-01-02T00:00:00Z"), Utc::now(), None)
             .unwrap();
     }
 

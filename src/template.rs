@@ -88,9 +88,9 @@ impl TemplateDir {
             ..TemplateDir::default()
         };
         for (name, part, path) in files(dir)? {
-            let bytes = std::fs::read(&path)?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))?;
+            // The error names the file: the caller knows only the directory.
+            let text = crate::input::read_text(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             let template = Template::read(&name, &text, sources.add(&path, text.clone()));
             match part {
                 Part::Text => catalogue.templates.insert(name, template),

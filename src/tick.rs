@@ -23,6 +23,8 @@ pub struct TickOptions {
     pub state: PathBuf,
     pub outbox: PathBuf,
     pub now: DateTime<Utc>,
+    /// Why `now` may be before the last run's (`--allow-clock-reset`).
+    pub clock_reset: Option<String>,
     pub dry_run: bool,
     /// Deliver after the tick (off with `--no-deliver`).
     pub deliver: bool,
@@ -211,10 +213,11 @@ pub fn tick(
     }
     crate::migration::plan(store.connection(), &mut funnels)?;
     let run = if options.dry_run {
-        store.check_forward(options.now)?;
+        store.check_forward(options.now, options.clock_reset.as_deref())?;
         None
     } else {
-        Some(store.begin_run(options.now, Utc::now())?)
+        let reset = options.clock_reset.as_deref();
+        Some(store.begin_run(options.now, Utc::now(), reset)?)
     };
     if options.dry_run {
         for loaded in &mut funnels {

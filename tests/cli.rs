@@ -232,3 +232,85 @@ fn help_has_examples_and_exit_codes() {
         );
     }
 }
+
+/// `funnel check DIR` with a deadline: a hang fails the test instead of
+/// stalling it.
+#[cfg(unix)]
+fn check_within_seconds(dir: &Path) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_funnel"))
+        .arg("check")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the funnel binary runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("funnel check hung on {}", dir.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("output");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Broke: a FIFO named `*.yaml` made `check` wait forever for a writer.
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_yaml_is_refused_not_waited_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("f.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let run = check_within_seconds(dir.path());
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("f.yaml"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+}
+
+/// Broke: a funnel or template linked to `/dev/zero` was read until
+/// memory ran out.
+#[cfg(unix)]
+#[test]
+fn a_link_to_an_endless_device_is_refused_not_read_forever() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("z.yaml")).expect("symlink");
+    let run = check_within_seconds(dir.path());
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("z.yaml"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
+    std::fs::copy(
+        examples.join("quote-follow-up.yaml"),
+        dir.path().join("f.yaml"),
+    )
+    .expect("copy");
+    std::fs::create_dir(dir.path().join("templates")).expect("mkdir");
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("templates/zero.hbs"))
+        .expect("symlink");
+    let run = check_within_seconds(dir.path());
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("zero.hbs"), "{}", run.stderr);
+}
+
+/// Broke: nothing bounded a funnel file's size; past 10 MB it is refused.
+#[test]
+fn a_funnel_past_the_size_limit_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = "# padding\n".repeat(1_100_000);
+    std::fs::write(dir.path().join("big.yaml"), big).expect("write");
+    let run = funnel(&["check", &dir.path().join("big.yaml").to_string_lossy()]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("big.yaml"), "{}", run.stderr);
+    assert!(run.stderr.contains("10 MB limit"), "{}", run.stderr);
+}

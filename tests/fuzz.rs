@@ -385,6 +385,7 @@ fn funnels_with_extreme_timings_that_pass_check_also_run() {
                 state: dir.path().join(".funnel/state.db"),
                 outbox: dir.path().join(".funnel/outbox.jsonl"),
                 now: chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc(),
+                clock_reset: None,
                 dry_run: false,
                 deliver: true,
                 feed: Default::default(),

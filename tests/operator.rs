@@ -171,3 +171,86 @@ fn history_of_an_unknown_contact_exits_5() {
         run.stderr
     );
 }
+
+/// A contact whose id and owner carry terminal escapes and a formula.
+fn hostile_project() -> Project {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.contacts_json(&serde_json::json!([
+        {"id": "\u{1b}[2Jan\rn", "email": "ann@example.com", "phone": "+36 1 234 5678",
+         "first_name": "Ann", "owner": "\u{1b}]0;owned\u{7}", "quote_requested_at": "2026-05-04 08:00",
+         "quote_sent_at": "", "replied": "no", "reached": "no", "unsubscribed": "no"},
+        {"id": "=HYPERLINK(\"http://x\")", "email": "bo@example.com", "phone": "+36 1 234 5679",
+         "first_name": "Bo", "owner": "@SUM(A1)", "quote_requested_at": "2026-05-04 08:00",
+         "quote_sent_at": "", "replied": "no", "reached": "no", "unsubscribed": "no"}
+    ]));
+    p.run_at(NOW);
+    p
+}
+
+/// Broke: contact ids and assignees with ANSI escapes reached the terminal
+/// raw in every listing's table; JSON must stay exact.
+#[test]
+fn control_characters_in_listings_are_escaped_in_tables_only() {
+    let p = hostile_project();
+    let listings: [&[&str]; 6] = [
+        &["contacts"],
+        &["actions"],
+        &["tasks"],
+        &["status"],
+        &["history", "\u{1b}[2Jan\rn"],
+        &["report"],
+    ];
+    for args in listings {
+        let run = p.funnel(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stdout.contains(['\u{1b}', '\r', '\u{7}']),
+            "{args:?}: {:?}",
+            run.stdout
+        );
+    }
+    let contacts = p.funnel(&["contacts"]).stdout;
+    assert!(contacts.contains("\\x1b[2Jan\\x0dn"), "{contacts}");
+    let tasks = p.funnel(&["tasks"]).stdout;
+    assert!(tasks.contains("\\x1b]0;owned\\x07"), "{tasks}");
+    let json = p.json(&["contacts", "--format", "json"]);
+    let ids: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["contact"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"\u{1b}[2Jan\rn"), "{ids:?}");
+}
+
+/// Broke: CSV was quoted by hand (a CR inside a value went out bare) and a
+/// cell starting with `=`, `+`, `-` or `@` ran as a spreadsheet formula.
+#[test]
+fn csv_listings_are_quoted_and_formulas_neutralised() {
+    let p = hostile_project();
+    for args in [
+        &["contacts", "--format", "csv"][..],
+        &["actions", "--format", "csv"],
+        &["tasks", "--format", "csv"],
+    ] {
+        let run = p.funnel(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let mut reader = csv::Reader::from_reader(run.stdout.as_bytes());
+        let cells: Vec<String> = reader
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(
+            cells.iter().all(|c| !c.starts_with(['=', '+', '@'])),
+            "{args:?}: {cells:?}"
+        );
+        assert!(
+            cells.iter().any(|c| c == "'=HYPERLINK(\"http://x\")"),
+            "{args:?}: {cells:?}"
+        );
+        assert!(
+            cells.iter().any(|c| c == "\u{1b}[2Jan\rn"),
+            "{args:?}: {cells:?}"
+        );
+    }
+}

@@ -659,3 +659,257 @@ fn an_opt_out_seen_by_a_late_run_does_not_erase_the_entry_before_it() {
     let prompt = journeys(&["2026-06-01T12:15:00Z"]);
     assert_eq!(prompt[0], late[0]);
 }
+
+/// Runs `funnel run` at `now` under umask 000, the loosest there is.
+#[cfg(unix)]
+fn run_with_open_umask(p: &Project, now: &str) -> std::process::Output {
+    std::process::Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_funnel"))
+        .args(["run", "--contacts", "contacts.csv", "--now", now])
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap()
+}
+
+/// Broke: the state, its WAL and the outbox were created with the umask's
+/// mode (0644 by default), readable by every local user.
+#[cfg(unix)]
+#[test]
+fn personal_data_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", &format!("{QUOTE_HEADER}ann,ann@example.com,+36 1 234 5678,Ann,assistant,2026-05-04 08:00,,no,no,no\n"));
+    let output = run_with_open_umask(&p, "2026-05-04T09:00:00Z");
+    assert!(output.status.success(), "{output:?}");
+    let mode = |name: &str| {
+        std::fs::metadata(p.path(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    assert_eq!(mode(".funnel"), 0o700);
+    for name in ["state.db", "state.lock", "outbox.jsonl"] {
+        assert_eq!(mode(&format!(".funnel/{name}")), 0o600, "{name}");
+    }
+    // The WAL lives while a connection is open: hold one and write.
+    let state = funnel::store::Store::open(&p.path(".funnel/state.db")).unwrap();
+    state
+        .connection()
+        .execute_batch("CREATE TABLE probe (x); DROP TABLE probe;")
+        .unwrap();
+    for name in ["state.db-wal", "state.db-shm"] {
+        assert_eq!(mode(&format!(".funnel/{name}")), 0o600, "{name}");
+    }
+}
+
+/// Broke: an empty or foreign `state.db` was silently made a fresh state,
+/// so a lost state re-entered (and re-messaged) every contact.
+#[test]
+fn a_file_that_is_not_a_funnel_state_is_refused() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    std::fs::create_dir_all(p.path(".funnel")).unwrap();
+    let foreign = rusqlite::Connection::open(p.path("other.db")).unwrap();
+    foreign
+        .execute_batch("CREATE TABLE notes (x); INSERT INTO notes VALUES (1);")
+        .unwrap();
+    drop(foreign);
+    let cases = [
+        ("", "an empty file"),
+        (
+            "hello, not SQLite at all, just some text\n",
+            "not an SQLite database",
+        ),
+    ];
+    for (text, why) in cases {
+        p.write(".funnel/state.db", text);
+        for args in [
+            &[
+                "run",
+                "--contacts",
+                "contacts.csv",
+                "--now",
+                "2026-05-04T09:00:00Z",
+            ][..],
+            &["status"],
+            &["contacts"],
+        ] {
+            let run = p.funnel(args);
+            assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("is not a funnel state"),
+                "{}",
+                run.stderr
+            );
+            assert!(run.stderr.contains(why), "{}", run.stderr);
+        }
+        assert_eq!(
+            std::fs::read_to_string(p.path(".funnel/state.db")).unwrap(),
+            text
+        );
+    }
+    let before = std::fs::read(p.path("other.db")).unwrap();
+    for args in [
+        &[
+            "run",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2026-05-04T09:00:00Z",
+            "--state",
+            "other.db",
+        ][..],
+        &["tasks", "--state", "other.db"],
+    ] {
+        let run = p.funnel(args);
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("without funnel's tables"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(std::fs::read(p.path("other.db")).unwrap(), before);
+}
+
+/// Broke: a state from a newer funnel was refused by `run` but read by
+/// the listings, which would misread columns they do not know.
+#[test]
+fn a_state_from_a_newer_funnel_is_refused_by_every_command() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    p.run_at("2026-05-04T09:00:00Z");
+    let state = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
+    state.pragma_update(None, "user_version", 999).unwrap();
+    drop(state);
+    for args in [
+        &[
+            "run",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2026-05-05T09:00:00Z",
+        ][..],
+        &["status"],
+        &["history", "ann"],
+        &["tasks"],
+        &["contacts"],
+        &["actions"],
+        &["report"],
+        &["retry", "--list"],
+    ] {
+        let run = p.funnel(args);
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("schema version 999"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Broke: the run lock followed the path's name, so the same state reached
+/// through a symlink let two runs deliver at once.
+#[cfg(unix)]
+#[test]
+fn a_state_reached_through_a_symlink_shares_its_lock() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    p.run_at("2026-05-04T09:00:00Z");
+    std::os::unix::fs::symlink(p.path(".funnel/state.db"), p.path("link.db")).unwrap();
+    let _held = funnel::store::Store::open(&p.path(".funnel/state.db")).unwrap();
+    let run = p.funnel(&[
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        "2026-05-05T09:00:00Z",
+        "--state",
+        "link.db",
+    ]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("in use by another funnel run"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Broke: `--now 20260-05-04T09:00:00Z`-style typos (year 0001, 9999)
+/// were taken, and a stored far future held every later run back.
+#[test]
+fn now_out_of_range_is_refused_before_anything_is_opened() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    for now in [
+        "0001-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "9000-01-01T00:00:00Z",
+        "9999-12-31T00:00:00Z",
+    ] {
+        for args in [
+            &["run", "--contacts", "contacts.csv", "--now", now][..],
+            &["deliver", "--now", now],
+            &["task", "done", "1", "--at", now],
+        ] {
+            let run = p.funnel(args);
+            assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains("is out of range"), "{}", run.stderr);
+        }
+    }
+    assert!(!p.path(".funnel/state.db").exists());
+    p.run_at("1970-01-01T00:00:00Z");
+    p.run_at("8999-12-31T23:59:59Z");
+}
+
+/// Broke: a mistyped future `--now` that ran was stored, and nothing but
+/// editing the database let runs go on at the real time.
+#[test]
+fn a_mistyped_future_now_is_recovered_with_allow_clock_reset() {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    p.write("contacts.csv", QUOTE_HEADER);
+    p.run_at("2026-05-04T09:00:00Z");
+    p.run_at("2062-05-04T09:00:00Z");
+    let run_at = |now: &str, reset: Option<&str>| {
+        let mut args = vec!["run", "--contacts", "contacts.csv", "--now", now];
+        if let Some(reason) = reset {
+            args.extend(["--allow-clock-reset", reason]);
+        }
+        p.funnel(&args)
+    };
+    let refused = run_at("2026-05-05T09:00:00Z", None);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--allow-clock-reset"),
+        "{}",
+        refused.stderr
+    );
+    let no_reason = run_at("2026-05-05T09:00:00Z", Some(" "));
+    assert_eq!(no_reason.code, 2, "{}", no_reason.stderr);
+    let reset = run_at("2026-05-05T09:00:00Z", Some("2062 was a typo for 2026"));
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    // From then on the reset run is the last one: the next goes forward.
+    p.run_at("2026-05-06T09:00:00Z");
+    let state = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
+    let runs: Vec<(String, Option<String>, Option<String>)> = state
+        .prepare("SELECT now, reset_from, reset_reason FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plain = |now: &str| (now.to_string(), None, None);
+    assert_eq!(
+        runs,
+        [
+            plain("2026-05-04T09:00:00Z"),
+            plain("2062-05-04T09:00:00Z"),
+            (
+                "2026-05-05T09:00:00Z".to_string(),
+                Some("2062-05-04T09:00:00Z".to_string()),
+                Some("2062 was a typo for 2026".to_string())
+            ),
+            plain("2026-05-06T09:00:00Z"),
+        ]
+    );
+}

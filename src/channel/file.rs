@@ -57,9 +57,11 @@ impl<'r> Line<'r> {
 /// store recorded it). Synced to disk before it returns the new committed
 /// length.
 pub fn append(path: &Path, committed: u64, rows: &[&OutboxRow]) -> io::Result<u64> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = path.parent() {
+        crate::private::create_dir(dir)?;
     }
+    // Messages are personal data: a new outbox is `0600`.
+    crate::private::create_file(path)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

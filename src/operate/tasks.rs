@@ -10,6 +10,7 @@ use chrono::Utc;
 use super::{Outcome, open_current, parse_now, store_failure, table};
 use crate::cli::{StateArgs, TableFormat, TaskAction, TaskArgs, TasksArgs};
 use crate::store::{self, Store, StoreError, TaskRow};
+use crate::table::escape;
 
 pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     let store = match open_current(&args.state.state) {
@@ -79,10 +80,15 @@ fn show(id: i64, args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         .collect();
     let width = fields.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, text) in &fields {
-        writeln!(out, "{name:<width$}  {text}")?;
+        writeln!(out, "{name:<width$}  {}", escape(text))?;
     }
     match &row.task.brief {
-        Some(brief) => write!(out, "\n{}\n", brief.trim_end())?,
+        Some(brief) => {
+            writeln!(out)?;
+            for line in brief.trim_end().lines() {
+                writeln!(out, "{}", escape(line))?;
+            }
+        }
         None => writeln!(out, "\n(no brief)")?,
     }
     Ok(Ok(0))
@@ -94,7 +100,7 @@ fn done(
     state: &std::path::Path,
     out: &mut dyn Write,
 ) -> io::Result<Outcome> {
-    let at = match parse_now(at) {
+    let at = match parse_now("--at", at) {
         Ok(at) => at,
         Err(failure) => return Ok(Err(failure)),
     };
