@@ -12,7 +12,10 @@
 //! It may send a row twice (sent, then killed before the commit); the
 //! retry carries the same idempotency key and the same body, so the
 //! receiver can tell. Failed sends are retried with exponential backoff
-//! and jitter (`next_attempt_at`), honouring `Retry-After`; after
+//! and jitter (`next_attempt_at`), honouring `Retry-After` up to
+//! [`MAX_RETRY_AFTER`] (a provider's number is not trusted to fit a date:
+//! a wait that overflowed once panicked a pass after its page went out and
+//! before it committed, so every later run sent the page again); after
 //! `max-attempts`, or at once for a permanent failure, a row is dead (see
 //! `funnel retry`). A pass starts no send after its `budget`, so a slow
 //! provider cannot stall a run; what is left goes out next time.
@@ -70,6 +73,11 @@ impl Delivered {
     }
 }
 
+/// The longest wait a provider's `Retry-After` can impose: a day. A longer
+/// (or absurd) value waits this long; the backoff and `max-attempts` still
+/// apply after that.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 pub struct Dispatcher<'a> {
     delivery: &'a Delivery,
     outbox: &'a Path,
@@ -107,7 +115,12 @@ impl<'a> Dispatcher<'a> {
         let channels = Channels::build(self.delivery, self.outbox);
         let limits: Vec<RateLimit> = channels.rates.iter().map(|r| RateLimit::new(*r)).collect();
         let budget = settings.budget.to_std().unwrap_or(Duration::from_secs(60));
-        let deadline = Instant::now() + budget;
+        let started = Instant::now();
+        // A budget past what the clock can count is no budget: an hour.
+        let deadline = started
+            .checked_add(budget)
+            .or_else(|| started.checked_add(Duration::from_secs(3600)))
+            .unwrap_or(started);
         let mut report = Delivered::default();
         let mut after = 0;
         loop {
@@ -222,17 +235,28 @@ impl<'a> Dispatcher<'a> {
                 error: format!("gave up after {made} attempts: {reason}"),
             },
             Failure::Retry { after, reason } => {
-                let wait = match after.and_then(|a| TimeDelta::from_std(a).ok()) {
+                let asked = after.map(|a| a.min(MAX_RETRY_AFTER));
+                let wait = match asked.and_then(|a| TimeDelta::from_std(a).ok()) {
                     Some(wait) => wait,
                     None => backoff(settings, &pending.row.key, made),
                 };
                 Attempt::Retry {
-                    at: self.now + wait,
+                    at: retry_at(self.now, wait),
                     error: reason,
                 }
             }
         }
     }
+}
+
+/// `wait` after `now`, checked: a time past the calendar's end (only from a
+/// `--now` near it) is the last second of year 9999, which the state's
+/// text times still sort correctly.
+fn retry_at(now: DateTime<Utc>, wait: TimeDelta) -> DateTime<Utc> {
+    let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    now.checked_add_signed(wait).map_or(last, |at| at.min(last))
 }
 
 /// The channel a row went to, for reports: `sms`, or `webhook crm`.
@@ -289,7 +313,8 @@ pub fn backoff(settings: &Settings, key: &str, attempts: u32) -> TimeDelta {
         });
     let half = full / 2;
     let spread = u64::try_from(full - half).unwrap_or(0);
-    TimeDelta::seconds(half + i64::try_from(hash % (spread + 1)).unwrap_or(0))
+    let jitter = i64::try_from(hash % spread.saturating_add(1)).unwrap_or(0);
+    TimeDelta::try_seconds(half.saturating_add(jitter)).unwrap_or(TimeDelta::MAX)
 }
 
 /// Messages per second for one channel, shared by the workers.
@@ -301,7 +326,9 @@ struct RateLimit {
 impl RateLimit {
     fn new(rate: Option<f64>) -> Self {
         Self {
-            interval: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
+            // A rate too small for an interval the clock can hold (the
+            // config checked it is positive and finite) sends one a pass.
+            interval: rate.map(|r| Duration::try_from_secs_f64(1.0 / r).unwrap_or(Duration::MAX)),
             next: Mutex::new(Instant::now()),
         }
     }
@@ -317,7 +344,7 @@ impl RateLimit {
             if slot >= deadline {
                 return false;
             }
-            *next = slot + interval;
+            *next = slot.checked_add(interval).unwrap_or(deadline);
             slot
         };
         std::thread::sleep(slot.saturating_duration_since(Instant::now()));
@@ -415,6 +442,43 @@ impl OptOuts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A provider's `Retry-After: 9000000000000` overflowed the retry time
+    /// and panicked the pass between sending and committing.
+    #[test]
+    fn a_huge_retry_after_waits_a_day_and_cannot_overflow() {
+        let now = Utc::now();
+        let at = retry_at(now, TimeDelta::MAX);
+        assert!(at > now && at.format("%Y").to_string() == "9999", "{at}");
+        let delivery = Delivery::default();
+        let outbox = PathBuf::from("unused.jsonl");
+        let dispatcher = Dispatcher::new(&delivery, &outbox, now);
+        let pending = Pending {
+            id: 1,
+            attempts: 0,
+            journey: None,
+            row: OutboxRow {
+                key: "f/c/1/s".into(),
+                funnel: "f".into(),
+                contact: "c".into(),
+                step: "s".into(),
+                channel: "sms".into(),
+                payload: serde_json::json!({}),
+                due_at: store::time(now),
+                status: "queued".into(),
+            },
+        };
+        for seconds in [9_000_000_000_000, u64::MAX] {
+            let failure = Failure::Retry {
+                after: Some(Duration::from_secs(seconds)),
+                reason: "HTTP 429".into(),
+            };
+            let Attempt::Retry { at, .. } = dispatcher.failed(&pending, failure) else {
+                panic!("a 429 is retried");
+            };
+            assert_eq!(at, now + TimeDelta::days(1));
+        }
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_stops_at_the_maximum() {

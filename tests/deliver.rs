@@ -357,6 +357,44 @@ fn too_many_requests_waits_for_retry_after() {
     assert!(deliver(&p, &at(T0, 600)).stderr.contains("delivered 1"));
 }
 
+/// `Retry-After: 9000000000000` overflowed the retry time: the pass
+/// panicked after the webhook went out and before it committed, so every
+/// later run sent it again. A provider's wait is capped at a day.
+#[test]
+fn a_huge_retry_after_is_capped_at_a_day_and_sends_once() {
+    let smtp = SmtpServer::start();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    let http = HttpServer::start(move |r, _| {
+        if r.path == "/hooks/crm" && counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+        {
+            Reply::status(429).header("Retry-After", "9000000000000")
+        } else {
+            Reply::status(200)
+        }
+    });
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let first = run(&p, T0);
+    assert!(first.stderr.contains("retrying 1"), "{}", first.stderr);
+    let day = 24 * 60 * 60;
+    assert!(deliver(&p, &at(T0, day - 1)).stderr.contains("nothing due"));
+    let crm = || {
+        http.requests()
+            .iter()
+            .filter(|r| r.path == "/hooks/crm")
+            .count()
+    };
+    assert_eq!(crm(), 1, "the 429 was recorded, not sent again");
+    assert!(deliver(&p, &at(T0, day)).stderr.contains("delivered 1"));
+    assert_eq!(crm(), 2);
+    assert_eq!(p.outbox_counts().get("delivered"), Some(&3));
+}
+
 #[test]
 fn a_hanging_provider_times_out_and_the_run_still_finishes_in_its_budget() {
     let smtp = SmtpServer::start();
