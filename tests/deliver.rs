@@ -395,6 +395,67 @@ fn a_huge_retry_after_is_capped_at_a_day_and_sends_once() {
     assert_eq!(p.outbox_counts().get("delivered"), Some(&3));
 }
 
+/// A provider whose 400 reply echoed the request's headers put
+/// `Authorization: Basic base64(account:token)` into the state, `status`,
+/// `retry --list` and stderr.
+#[test]
+fn a_provider_echoing_the_authorization_header_leaks_no_secret() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::start(|r, _| {
+        if !r.path.starts_with("/sms") {
+            return Reply::status(200);
+        }
+        let echo = format!(
+            "bad request; you sent:\nAuthorization: {}\nbody: {}\n{{\"headers\": {{\"authorization\": \"{}\"}}}}",
+            r.header("authorization").unwrap_or(""),
+            r.body,
+            r.header("authorization").unwrap_or(""),
+        );
+        Reply::status(400).body(&echo)
+    });
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let toml = std::fs::read_to_string(p.path("funnel.toml")).unwrap();
+    let basic = toml.replace(
+        r#"headers = { Authorization = "Bearer ${SMS_TOKEN}" }"#,
+        "username = \"${SMS_ACCOUNT}\"\npassword = \"${SMS_TOKEN}\"",
+    );
+    assert_ne!(toml, basic);
+    p.write("funnel.toml", &basic);
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("dead 1"), "{}", out.stderr);
+    let sent = http.requests();
+    let sms = sent.iter().find(|r| r.path.starts_with("/sms")).unwrap();
+    // python3 -c 'import base64; print(base64.b64encode(b"AC123:tok-5f2e9a77c1"))'
+    let base64 = "QUMxMjM6dG9rLTVmMmU5YTc3YzE=";
+    assert_eq!(
+        sms.header("authorization").unwrap(),
+        format!("Basic {base64}")
+    );
+    let status = p.funnel(&["status"]);
+    let list = p.funnel(&["retry", "--list"]);
+    assert!(list.stdout.contains("news/ann/1/text"), "{}", list.stdout);
+    assert!(list.stdout.contains("HTTP 400"), "{}", list.stdout);
+    let state =
+        String::from_utf8_lossy(&std::fs::read(p.path(".funnel/state.db")).unwrap()).into_owned();
+    for (what, text) in [
+        ("stderr", &out.stderr),
+        ("stdout", &out.stdout),
+        ("status", &status.stdout),
+        ("status stderr", &status.stderr),
+        ("retry --list", &list.stdout),
+        ("state", &state),
+    ] {
+        for secret in [TOKEN, base64, "dG9rLTVmMmU5YTc3YzE"] {
+            assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+        }
+    }
+}
+
 #[test]
 fn a_hanging_provider_times_out_and_the_run_still_finishes_in_its_budget() {
     let smtp = SmtpServer::start();

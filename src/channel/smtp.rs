@@ -189,11 +189,18 @@ fn message_id(key: &str, from: &Mailbox) -> String {
 
 impl Channel for Smtp {
     fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
+        self.attempt(row).map_err(|f| f.scrubbed(&self.redactor))
+    }
+}
+
+impl Smtp {
+    /// One message; its failure not yet scrubbed.
+    fn attempt(&self, row: &OutboxRow) -> Result<(), Failure> {
         let message = self.message(row)?;
         match self.transport.send(&message) {
             Ok(_) => Ok(()),
             Err(e) => {
-                let reason = self.redactor.scrub(&format!("SMTP: {e}"));
+                let reason = format!("SMTP: {e}");
                 if e.is_permanent() {
                     Err(Failure::Permanent(reason))
                 } else {
