@@ -456,6 +456,32 @@ fn a_provider_echoing_the_authorization_header_leaks_no_secret() {
     }
 }
 
+/// An SMTP server that never answered was reported as "network error:
+/// Resource temporarily unavailable (os error 11)".
+#[test]
+fn a_silent_smtp_server_is_reported_as_timed_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds each connection, never sending a greeting.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let http = HttpServer::ok();
+    let p = project(
+        port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("retrying 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("SMTP: timed out"), "{}", out.stderr);
+    assert!(!out.stderr.contains("os error"), "{}", out.stderr);
+}
+
 #[test]
 fn a_hanging_provider_times_out_and_the_run_still_finishes_in_its_budget() {
     let smtp = SmtpServer::start();
