@@ -4,23 +4,32 @@
 //! of memory. For each batch: rows whose contact has since left through a
 //! global exit (opted out) are suppressed; the rest are routed to their
 //! channel (`channel/`); network sends run on a bounded pool of threads,
-//! each channel held to its rate; file rows are appended in one write; then
-//! every outcome and the file's new committed length commit in one
-//! transaction.
+//! each channel held to its rate, and their outcomes commit as they come
+//! in, at most `concurrency` to a transaction; file rows are appended in
+//! one write, then their outcome, the file's new committed length and the
+//! suppressed rows commit in one transaction.
 //!
 //! A crash loses nothing: a row is marked delivered only after it went out.
-//! It may send a row twice (sent, then killed before the commit); the
+//! It may send a row twice (sent, then killed before the commit), but only
+//! rows whose send had started and not yet committed: at most twice
+//! `concurrency` (a committing group, and one send per worker, which waits
+//! for the commit before it hands on its result; a commit in WAL mode with
+//! `synchronous = NORMAL` costs tens of microseconds, nothing beside a
+//! network round trip). The
 //! retry carries the same idempotency key and the same body, so the
 //! receiver can tell. Failed sends are retried with exponential backoff
-//! and jitter (`next_attempt_at`), honouring `Retry-After`; after
+//! and jitter (`next_attempt_at`), honouring `Retry-After` up to
+//! [`MAX_RETRY_AFTER`] (a provider's number is not trusted to fit a date:
+//! a wait that overflowed once panicked a pass after its page went out and
+//! before it committed, so every later run sent the page again); after
 //! `max-attempts`, or at once for a permanent failure, a row is dead (see
 //! `funnel retry`). A pass starts no send after its `budget`, so a slow
 //! provider cannot stall a run; what is left goes out next time.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -70,6 +79,11 @@ impl Delivered {
     }
 }
 
+/// The longest wait a provider's `Retry-After` can impose: a day. A longer
+/// (or absurd) value waits this long; the backoff and `max-attempts` still
+/// apply after that.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 pub struct Dispatcher<'a> {
     delivery: &'a Delivery,
     outbox: &'a Path,
@@ -107,7 +121,12 @@ impl<'a> Dispatcher<'a> {
         let channels = Channels::build(self.delivery, self.outbox);
         let limits: Vec<RateLimit> = channels.rates.iter().map(|r| RateLimit::new(*r)).collect();
         let budget = settings.budget.to_std().unwrap_or(Duration::from_secs(60));
-        let deadline = Instant::now() + budget;
+        let started = Instant::now();
+        // A budget past what the clock can count is no budget: an hour.
+        let deadline = started
+            .checked_add(budget)
+            .or_else(|| started.checked_add(Duration::from_secs(3600)))
+            .unwrap_or(started);
         let mut report = Delivered::default();
         let mut after = 0;
         loop {
@@ -137,43 +156,34 @@ impl<'a> Dispatcher<'a> {
                     }
                 }
             }
-            let results = send_all(&sends, &limits, settings.concurrency, deadline);
-            for (send, result) in sends.iter().zip(results) {
-                match result {
-                    None => report.deferred += 1,
-                    Some(Ok(())) => outcomes.push((send.pending.id, Attempt::Delivered)),
-                    Some(Err(failure)) => {
-                        let attempt = self.failed(send.pending, failure);
-                        if let Attempt::Retry { error, .. } | Attempt::Dead { error } = &attempt {
-                            report.note(&format!("{}: {error}", label(&send.pending.row)));
-                        }
-                        outcomes.push((send.pending.id, attempt));
-                    }
+            // Network outcomes commit as they come in, a few at a time, so
+            // a crash re-sends only what was in flight: the page's other
+            // rows (suppressed, file rows) commit with the file lengths.
+            let mut failed = None;
+            let deferred = send_all(&sends, &limits, settings.concurrency, deadline, |done| {
+                if failed.is_some() {
+                    return;
                 }
+                let group: Vec<(i64, Attempt)> = done
+                    .into_iter()
+                    .map(|(index, result)| {
+                        let send = &sends[index];
+                        (
+                            send.pending.id,
+                            self.outcome(send.pending, result, &mut report),
+                        )
+                    })
+                    .collect();
+                if let Err(error) = commit(store, &group, &[], &mut report) {
+                    failed = Some(error);
+                }
+            });
+            if let Some(error) = failed {
+                return Err(error);
             }
+            report.deferred += deferred;
             let lengths = self.write_files(store.connection(), &files, &mut outcomes)?;
-            let tx = store.transaction()?;
-            let delivered: Vec<i64> = outcomes
-                .iter()
-                .filter(|(_, attempt)| *attempt == Attempt::Delivered)
-                .map(|(id, _)| *id)
-                .collect();
-            store::record_delivered(&tx, &delivered)?;
-            for (id, attempt) in &outcomes {
-                if *attempt != Attempt::Delivered {
-                    store::record_attempt(&tx, *id, attempt)?;
-                }
-                match attempt {
-                    Attempt::Delivered => report.delivered += 1,
-                    Attempt::Retry { .. } => report.retrying += 1,
-                    Attempt::Dead { .. } => report.dead += 1,
-                    Attempt::Suppressed { .. } => report.suppressed += 1,
-                }
-            }
-            for (path, length) in lengths {
-                store::set_file_length(&tx, &path, length)?;
-            }
-            tx.commit().map_err(StoreError::from)?;
+            commit(store, &outcomes, &lengths, &mut report)?;
         }
         Ok(report)
     }
@@ -212,6 +222,25 @@ impl<'a> Dispatcher<'a> {
         Ok(lengths)
     }
 
+    /// What a send's result makes of its row; a failure's reason noted.
+    fn outcome(
+        &self,
+        pending: &Pending,
+        result: Result<(), Failure>,
+        report: &mut Delivered,
+    ) -> Attempt {
+        match result {
+            Ok(()) => Attempt::Delivered,
+            Err(failure) => {
+                let attempt = self.failed(pending, failure);
+                if let Attempt::Retry { error, .. } | Attempt::Dead { error } = &attempt {
+                    report.note(&format!("{}: {error}", label(&pending.row)));
+                }
+                attempt
+            }
+        }
+    }
+
     /// A failed send: retried later, or dead.
     fn failed(&self, pending: &Pending, failure: Failure) -> Attempt {
         let settings = &self.delivery.settings;
@@ -222,17 +251,64 @@ impl<'a> Dispatcher<'a> {
                 error: format!("gave up after {made} attempts: {reason}"),
             },
             Failure::Retry { after, reason } => {
-                let wait = match after.and_then(|a| TimeDelta::from_std(a).ok()) {
+                let asked = after.map(|a| a.min(MAX_RETRY_AFTER));
+                let wait = match asked.and_then(|a| TimeDelta::from_std(a).ok()) {
                     Some(wait) => wait,
                     None => backoff(settings, &pending.row.key, made),
                 };
                 Attempt::Retry {
-                    at: self.now + wait,
+                    at: retry_at(self.now, wait),
                     error: reason,
                 }
             }
         }
     }
+}
+
+/// `wait` after `now`, checked: a time past the calendar's end (only from a
+/// `--now` near it) is the last second of year 9999, which the state's
+/// text times still sort correctly.
+fn retry_at(now: DateTime<Utc>, wait: TimeDelta) -> DateTime<Utc> {
+    let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    now.checked_add_signed(wait).map_or(last, |at| at.min(last))
+}
+
+/// Records `outcomes` (and files' new committed lengths) in one
+/// transaction, and counts them in `report`.
+fn commit(
+    store: &mut Store,
+    outcomes: &[(i64, Attempt)],
+    lengths: &[(String, u64)],
+    report: &mut Delivered,
+) -> Result<(), DeliverError> {
+    if outcomes.is_empty() && lengths.is_empty() {
+        return Ok(());
+    }
+    let tx = store.transaction()?;
+    let delivered: Vec<i64> = outcomes
+        .iter()
+        .filter(|(_, attempt)| *attempt == Attempt::Delivered)
+        .map(|(id, _)| *id)
+        .collect();
+    store::record_delivered(&tx, &delivered)?;
+    for (id, attempt) in outcomes {
+        if *attempt != Attempt::Delivered {
+            store::record_attempt(&tx, *id, attempt)?;
+        }
+        match attempt {
+            Attempt::Delivered => report.delivered += 1,
+            Attempt::Retry { .. } => report.retrying += 1,
+            Attempt::Dead { .. } => report.dead += 1,
+            Attempt::Suppressed { .. } => report.suppressed += 1,
+        }
+    }
+    for (path, length) in lengths {
+        store::set_file_length(&tx, path, *length)?;
+    }
+    tx.commit().map_err(StoreError::from)?;
+    Ok(())
 }
 
 /// The channel a row went to, for reports: `sms`, or `webhook crm`.
@@ -243,35 +319,54 @@ fn label(row: &OutboxRow) -> String {
     }
 }
 
-/// Sends on at most `concurrency` threads; `None` for a row not attempted
-/// because the pass ran out of time.
+/// Sends on at most `concurrency` threads, handing the results to `done`
+/// on this thread as they arrive: each time, what arrived since the last
+/// call (at most `concurrency` results, by index into `sends`). Returns how
+/// many rows were not attempted because the pass ran out of time.
 fn send_all(
     sends: &[Send],
     limits: &[RateLimit],
     concurrency: usize,
     deadline: Instant,
-) -> Vec<Option<Result<(), Failure>>> {
-    let results = Mutex::new(vec![None; sends.len()]);
+    mut done: impl FnMut(Vec<(usize, Result<(), Failure>)>),
+) -> usize {
     let next = AtomicUsize::new(0);
+    let deferred = AtomicUsize::new(0);
+    // Rendezvous: a worker hands on its result only once this thread takes
+    // it, so no more than one send per worker runs ahead of the commits.
+    let (tx, rx) = mpsc::sync_channel(0);
     std::thread::scope(|scope| {
         for _ in 0..concurrency.min(sends.len()) {
-            scope.spawn(|| {
+            let tx = tx.clone();
+            let (next, deferred) = (&next, &deferred);
+            scope.spawn(move || {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(send) = sends.get(index) else {
                         break;
                     };
                     if Instant::now() >= deadline || !limits[send.index].wait(deadline) {
+                        deferred.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    let result = send.channel.send(&send.pending.row);
-                    let mut slots = results.lock().unwrap_or_else(|p| p.into_inner());
-                    slots[index] = Some(result);
+                    // The receiver lives until every worker has ended.
+                    let _ = tx.send((index, send.channel.send(&send.pending.row)));
                 }
             });
         }
+        drop(tx);
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < concurrency.max(1) {
+                match rx.try_recv() {
+                    Ok(result) => group.push(result),
+                    Err(_) => break,
+                }
+            }
+            done(group);
+        }
     });
-    results.into_inner().unwrap_or_else(|p| p.into_inner())
+    deferred.into_inner()
 }
 
 /// Exponential backoff from `backoff`, doubling per attempt up to
@@ -289,7 +384,8 @@ pub fn backoff(settings: &Settings, key: &str, attempts: u32) -> TimeDelta {
         });
     let half = full / 2;
     let spread = u64::try_from(full - half).unwrap_or(0);
-    TimeDelta::seconds(half + i64::try_from(hash % (spread + 1)).unwrap_or(0))
+    let jitter = i64::try_from(hash % spread.saturating_add(1)).unwrap_or(0);
+    TimeDelta::try_seconds(half.saturating_add(jitter)).unwrap_or(TimeDelta::MAX)
 }
 
 /// Messages per second for one channel, shared by the workers.
@@ -301,7 +397,9 @@ struct RateLimit {
 impl RateLimit {
     fn new(rate: Option<f64>) -> Self {
         Self {
-            interval: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
+            // A rate too small for an interval the clock can hold (the
+            // config checked it is positive and finite) sends one a pass.
+            interval: rate.map(|r| Duration::try_from_secs_f64(1.0 / r).unwrap_or(Duration::MAX)),
             next: Mutex::new(Instant::now()),
         }
     }
@@ -317,7 +415,7 @@ impl RateLimit {
             if slot >= deadline {
                 return false;
             }
-            *next = slot + interval;
+            *next = slot.checked_add(interval).unwrap_or(deadline);
             slot
         };
         std::thread::sleep(slot.saturating_duration_since(Instant::now()));
@@ -415,6 +513,43 @@ impl OptOuts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A provider's `Retry-After: 9000000000000` overflowed the retry time
+    /// and panicked the pass between sending and committing.
+    #[test]
+    fn a_huge_retry_after_waits_a_day_and_cannot_overflow() {
+        let now = Utc::now();
+        let at = retry_at(now, TimeDelta::MAX);
+        assert!(at > now && at.format("%Y").to_string() == "9999", "{at}");
+        let delivery = Delivery::default();
+        let outbox = PathBuf::from("unused.jsonl");
+        let dispatcher = Dispatcher::new(&delivery, &outbox, now);
+        let pending = Pending {
+            id: 1,
+            attempts: 0,
+            journey: None,
+            row: OutboxRow {
+                key: "f/c/1/s".into(),
+                funnel: "f".into(),
+                contact: "c".into(),
+                step: "s".into(),
+                channel: "sms".into(),
+                payload: serde_json::json!({}),
+                due_at: store::time(now),
+                status: "queued".into(),
+            },
+        };
+        for seconds in [9_000_000_000_000, u64::MAX] {
+            let failure = Failure::Retry {
+                after: Some(Duration::from_secs(seconds)),
+                reason: "HTTP 429".into(),
+            };
+            let Attempt::Retry { at, .. } = dispatcher.failed(&pending, failure) else {
+                panic!("a 429 is retried");
+            };
+            assert_eq!(at, now + TimeDelta::days(1));
+        }
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_stops_at_the_maximum() {

@@ -242,6 +242,11 @@ fn contact_row(
     if id.is_empty() {
         return Err(problem("missing id".to_string()));
     }
+    // An id goes into SMTP and HTTP headers (`X-Funnel-Key`,
+    // `Idempotency-Key`): a CR or LF in it could forge a header line.
+    if has_control(&id) {
+        return Err(problem(CONTROL_IN_ID.to_string()));
+    }
     if let Some(first) = first_lines.get(&id) {
         return Err(problem(format!(
             "duplicate id `{id}`, first on line {first}"
@@ -253,6 +258,12 @@ fn contact_row(
         id,
         values: record.values,
     })
+}
+
+const CONTROL_IN_ID: &str = "contact id contains a control character";
+
+fn has_control(id: &str) -> bool {
+    id.chars().any(char::is_control)
 }
 
 /// An id or name: a string (trimmed) or an integer as its decimal text.
@@ -307,6 +318,9 @@ fn event_problem(line: usize, field: &str, message: String) -> Problem {
 
 fn event_contact(raw: Option<&Raw>, line: usize) -> Result<String, Problem> {
     match raw.map(key_text) {
+        Some(Ok(contact)) if has_control(&contact) => {
+            Err(event_problem(line, "contact", CONTROL_IN_ID.into()))
+        }
         Some(Ok(contact)) if !contact.is_empty() => Ok(contact),
         Some(Err(found)) => {
             let message = format!("field `contact`: expected a contact id, found {found}");

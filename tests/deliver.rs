@@ -357,6 +357,131 @@ fn too_many_requests_waits_for_retry_after() {
     assert!(deliver(&p, &at(T0, 600)).stderr.contains("delivered 1"));
 }
 
+/// `Retry-After: 9000000000000` overflowed the retry time: the pass
+/// panicked after the webhook went out and before it committed, so every
+/// later run sent it again. A provider's wait is capped at a day.
+#[test]
+fn a_huge_retry_after_is_capped_at_a_day_and_sends_once() {
+    let smtp = SmtpServer::start();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    let http = HttpServer::start(move |r, _| {
+        if r.path == "/hooks/crm" && counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+        {
+            Reply::status(429).header("Retry-After", "9000000000000")
+        } else {
+            Reply::status(200)
+        }
+    });
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let first = run(&p, T0);
+    assert!(first.stderr.contains("retrying 1"), "{}", first.stderr);
+    let day = 24 * 60 * 60;
+    assert!(deliver(&p, &at(T0, day - 1)).stderr.contains("nothing due"));
+    let crm = || {
+        http.requests()
+            .iter()
+            .filter(|r| r.path == "/hooks/crm")
+            .count()
+    };
+    assert_eq!(crm(), 1, "the 429 was recorded, not sent again");
+    assert!(deliver(&p, &at(T0, day)).stderr.contains("delivered 1"));
+    assert_eq!(crm(), 2);
+    assert_eq!(p.outbox_counts().get("delivered"), Some(&3));
+}
+
+/// A provider whose 400 reply echoed the request's headers put
+/// `Authorization: Basic base64(account:token)` into the state, `status`,
+/// `retry --list` and stderr.
+#[test]
+fn a_provider_echoing_the_authorization_header_leaks_no_secret() {
+    let smtp = SmtpServer::start();
+    let http = HttpServer::start(|r, _| {
+        if !r.path.starts_with("/sms") {
+            return Reply::status(200);
+        }
+        let echo = format!(
+            "bad request; you sent:\nAuthorization: {}\nbody: {}\n{{\"headers\": {{\"authorization\": \"{}\"}}}}",
+            r.header("authorization").unwrap_or(""),
+            r.body,
+            r.header("authorization").unwrap_or(""),
+        );
+        Reply::status(400).body(&echo)
+    });
+    let p = project(
+        smtp.port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let toml = std::fs::read_to_string(p.path("funnel.toml")).unwrap();
+    let basic = toml.replace(
+        r#"headers = { Authorization = "Bearer ${SMS_TOKEN}" }"#,
+        "username = \"${SMS_ACCOUNT}\"\npassword = \"${SMS_TOKEN}\"",
+    );
+    assert_ne!(toml, basic);
+    p.write("funnel.toml", &basic);
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("dead 1"), "{}", out.stderr);
+    let sent = http.requests();
+    let sms = sent.iter().find(|r| r.path.starts_with("/sms")).unwrap();
+    // python3 -c 'import base64; print(base64.b64encode(b"AC123:tok-5f2e9a77c1"))'
+    let base64 = "QUMxMjM6dG9rLTVmMmU5YTc3YzE=";
+    assert_eq!(
+        sms.header("authorization").unwrap(),
+        format!("Basic {base64}")
+    );
+    let status = p.funnel(&["status"]);
+    let list = p.funnel(&["retry", "--list"]);
+    assert!(list.stdout.contains("news/ann/1/text"), "{}", list.stdout);
+    assert!(list.stdout.contains("HTTP 400"), "{}", list.stdout);
+    let state =
+        String::from_utf8_lossy(&std::fs::read(p.path(".funnel/state.db")).unwrap()).into_owned();
+    for (what, text) in [
+        ("stderr", &out.stderr),
+        ("stdout", &out.stdout),
+        ("status", &status.stdout),
+        ("status stderr", &status.stderr),
+        ("retry --list", &list.stdout),
+        ("state", &state),
+    ] {
+        for secret in [TOKEN, base64, "dG9rLTVmMmU5YTc3YzE"] {
+            assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+        }
+    }
+}
+
+/// An SMTP server that never answered was reported as "network error:
+/// Resource temporarily unavailable (os error 11)".
+#[test]
+fn a_silent_smtp_server_is_reported_as_timed_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds each connection, never sending a greeting.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let http = HttpServer::ok();
+    let p = project(
+        port,
+        http.port,
+        "",
+        "ann,ann@example.com,+3612345678,Ann,no\n",
+    );
+    let out = run(&p, T0);
+    assert!(out.stderr.contains("retrying 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("SMTP: timed out"), "{}", out.stderr);
+    assert!(!out.stderr.contains("os error"), "{}", out.stderr);
+}
+
 #[test]
 fn a_hanging_provider_times_out_and_the_run_still_finishes_in_its_budget() {
     let smtp = SmtpServer::start();

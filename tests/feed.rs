@@ -224,6 +224,33 @@ fn missing_and_duplicate_ids_skip_the_row() {
     );
 }
 
+/// A contact id holding CR/LF reached `X-Funnel-Key` and `Idempotency-Key`,
+/// where it could forge a header; such a row is skipped like a bad one.
+#[test]
+fn a_contact_id_with_a_line_break_skips_the_row() {
+    let csv = b"id,name\n\"a\r\nBcc: x@evil.test\",Eve\nb\tc,Tab\nok,Ann\n";
+    let (rows, problems) = feed::read_contacts(csv, &FeedOptions::default()).unwrap();
+    assert_eq!(ids(&rows), vec![(5, "ok")]);
+    assert_eq!(
+        problems,
+        vec![
+            problem(2, Some("id"), "contact id contains a control character"),
+            problem(4, Some("id"), "contact id contains a control character"),
+        ]
+    );
+    let jsonl = b"{\"contact\": \"a\\nb\", \"event\": \"e\", \"at\": \"2026-01-01T00:00:00Z\"}\n";
+    let (events, problems) = feed::read_events(jsonl, &FeedOptions::default()).unwrap();
+    assert!(events.is_empty());
+    assert_eq!(
+        problems,
+        vec![problem(
+            1,
+            Some("contact"),
+            "contact id contains a control character"
+        )]
+    );
+}
+
 #[test]
 fn a_row_that_is_not_utf8_is_skipped_and_the_others_proceed() {
     let (rows, problems) = contacts("latin1.csv");

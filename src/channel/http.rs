@@ -10,7 +10,8 @@
 //! 2xx is delivered; 408, 429 (honouring `Retry-After`), 5xx, timeouts
 //! and connection errors are retried; any other status fails for good.
 //! Errors never show the URL (it may hold a key) and are scrubbed of
-//! every secret the channel was built with.
+//! every secret the channel was built with, in every form a reply may
+//! echo (see `secret.rs`), on their way out of `send`.
 
 use std::time::Duration;
 
@@ -119,6 +120,9 @@ impl Http {
             .user_agent(concat!("funnel/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+        if let Some((username, password)) = &basic_auth {
+            redactor.add_basic_auth(username, password.as_deref());
+        }
         Ok(Http {
             client,
             method,
@@ -133,12 +137,9 @@ impl Http {
     }
 
     fn render(&self, name: &str, data: &Json) -> Result<String, Failure> {
-        self.templates.render(name, data).map_err(|e| {
-            Failure::Permanent(
-                self.redactor
-                    .scrub(&format!("template {name}: {}", e.reason())),
-            )
-        })
+        self.templates
+            .render(name, data)
+            .map_err(|e| Failure::Permanent(format!("template {name}: {}", e.reason())))
     }
 
     /// The request body and its content type: deterministic for a row.
@@ -183,6 +184,13 @@ fn form_fields(
 
 impl Channel for Http {
     fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
+        self.attempt(row).map_err(|f| f.scrubbed(&self.redactor))
+    }
+}
+
+impl Http {
+    /// One request; its failure not yet scrubbed.
+    fn attempt(&self, row: &OutboxRow) -> Result<(), Failure> {
         let (body, content_type) = self.body(row)?;
         let data = template_data(row);
         let mut request = self
@@ -213,15 +221,14 @@ impl Channel for Http {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(retry_after);
-        let text: String = response
-            .text()
-            .unwrap_or_default()
+        // Scrubbed whole, then cut: a cut secret would no longer match.
+        let text: String = self
+            .redactor
+            .scrub(&response.text().unwrap_or_default())
             .chars()
             .take(200)
             .collect();
-        let reason = self
-            .redactor
-            .scrub(&format!("HTTP {status}: {}", text.trim()));
+        let reason = format!("HTTP {status}: {}", text.trim());
         let reason = reason.trim_end_matches([':', ' ']).to_string();
         if status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error() {
             Err(Failure::Retry {
@@ -232,27 +239,20 @@ impl Channel for Http {
             Err(Failure::Permanent(reason))
         }
     }
-}
 
-impl Http {
     fn transport_failure(&self, error: &reqwest::Error) -> Failure {
         let what = if error.is_timeout() {
             "timed out"
         } else if error.is_connect() {
             "cannot connect"
         } else if error.is_builder() {
-            return Failure::Permanent(
-                self.redactor
-                    .scrub(&format!("bad request: {}", innermost(error))),
-            );
+            return Failure::Permanent(format!("bad request: {}", innermost(error)));
         } else {
             "request failed"
         };
         Failure::Retry {
             after: None,
-            reason: self
-                .redactor
-                .scrub(&format!("{what}: {}", innermost(error))),
+            reason: format!("{what}: {}", innermost(error)),
         }
     }
 }

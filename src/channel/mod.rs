@@ -19,6 +19,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::config::{ChannelSpec, Delivery};
+use crate::secret::Redactor;
 use crate::store::OutboxRow;
 
 /// Why a send did not go through.
@@ -35,9 +36,25 @@ pub enum Failure {
     Permanent(String),
 }
 
+impl Failure {
+    /// The same failure with its text passed through `redactor`: each
+    /// channel's `send` ends with this, so no error path can skip it.
+    pub fn scrubbed(self, redactor: &Redactor) -> Self {
+        match self {
+            Failure::Retry { after, reason } => Failure::Retry {
+                after,
+                reason: redactor.scrub(&reason),
+            },
+            Failure::Permanent(reason) => Failure::Permanent(redactor.scrub(&reason)),
+        }
+    }
+}
+
 /// A network channel: SMTP or HTTP.
 pub trait Channel: Send + Sync {
-    /// Sends one row; must give up within the configured timeout.
+    /// Sends one row; must give up within the configured timeout. A
+    /// failure's text is stored and shown: it must have been through
+    /// [`Failure::scrubbed`].
     fn send(&self, row: &OutboxRow) -> Result<(), Failure>;
 }
 

@@ -10,7 +10,7 @@
 //! the row has one.
 //!
 //! SMTP 5xx (a rejected recipient) fails for good; 4xx, timeouts and
-//! connection errors are retried.
+//! connection errors are retried. A timeout says so in words.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -174,6 +174,28 @@ impl Smtp {
     }
 }
 
+/// What went wrong, in words: a socket read that hit the timeout is "timed
+/// out", not lettre's "network error: Resource temporarily unavailable (os
+/// error 11)" (a blocking socket's timeout surfaces as `WouldBlock`).
+fn smtp_reason(error: &lettre::transport::smtp::Error) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut timed_out = error.is_timeout();
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            timed_out |= matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            );
+        }
+        cause = current.source();
+    }
+    if timed_out {
+        "SMTP: timed out".to_string()
+    } else {
+        format!("SMTP: {error}")
+    }
+}
+
 fn raw(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
@@ -189,11 +211,18 @@ fn message_id(key: &str, from: &Mailbox) -> String {
 
 impl Channel for Smtp {
     fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
+        self.attempt(row).map_err(|f| f.scrubbed(&self.redactor))
+    }
+}
+
+impl Smtp {
+    /// One message; its failure not yet scrubbed.
+    fn attempt(&self, row: &OutboxRow) -> Result<(), Failure> {
         let message = self.message(row)?;
         match self.transport.send(&message) {
             Ok(_) => Ok(()),
             Err(e) => {
-                let reason = self.redactor.scrub(&format!("SMTP: {e}"));
+                let reason = smtp_reason(&e);
                 if e.is_permanent() {
                     Err(Failure::Permanent(reason))
                 } else {

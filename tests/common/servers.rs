@@ -36,6 +36,7 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// Wait this long before answering (past the client's timeout = a hang).
     pub delay: Duration,
+    pub body: String,
 }
 
 impl Reply {
@@ -44,7 +45,13 @@ impl Reply {
             status,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            body: String::new(),
         }
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = body.to_string();
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -161,13 +168,15 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, behaviour: &Behaviou
         let reply = behaviour(&request, n);
         std::thread::sleep(reply.delay);
         let mut head = format!(
-            "HTTP/1.1 {} X\r\ncontent-length: 0\r\nconnection: keep-alive\r\n",
-            reply.status
+            "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: keep-alive\r\n",
+            reply.status,
+            reply.body.len()
         );
         for (name, value) in &reply.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
+        head.push_str(&reply.body);
         if stream.write_all(head.as_bytes()).is_err() {
             return;
         }
