@@ -1176,8 +1176,24 @@ fn json_array(bytes: &[u8]) -> Result<Vec<Result<Record, Problem>>, FeedError> {
         at = skip(at + 1);
     } else {
         loop {
-            let (json, end) = json_element(bytes, at, &lines)?;
-            records.push(object_record(json, lines.line(at)));
+            let end = match json_element(bytes, at, &lines) {
+                Ok((json, end)) => {
+                    records.push(object_record(json, lines.line(at)));
+                    end
+                }
+                // One contact serde_json will not read (nested past its
+                // limit, say) is that contact's problem, like a bad CSV
+                // row, when the array's brackets still show where it ends.
+                Err(FeedError::Json { message, .. }) if element_end(bytes, at).is_some() => {
+                    records.push(Err(Problem {
+                        line: lines.line(at),
+                        field: None,
+                        message: format!("this contact is not readable JSON ({message})"),
+                    }));
+                    element_end(bytes, at).unwrap_or(bytes.len())
+                }
+                Err(error) => return Err(error),
+            };
             at = skip(end);
             match bytes.get(at) {
                 Some(b',') => at = skip(at + 1),
@@ -1194,6 +1210,36 @@ fn json_array(bytes: &[u8]) -> Result<Vec<Result<Record, Problem>>, FeedError> {
         return Err(syntax(at, "text after the closing `]`"));
     }
     Ok(records)
+}
+
+/// Where the array element starting at `start` ends, found by its
+/// brackets and strings alone (no recursion, so any depth): the offset of
+/// the `,` or `]` that follows it at the array's level. `None` when the
+/// brackets never balance.
+fn element_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0_usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (offset, byte) in bytes.iter().enumerate().skip(start) {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' if depth == 0 => return Some(offset),
+            b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => return Some(offset),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The JSON value starting at `start`, and the offset just after it.

@@ -430,3 +430,27 @@ fn a_csv_without_the_id_column_is_a_feed_error() {
         "line 1: the header has no `contact_id` column (found: `id`, `email`, `city`)"
     );
 }
+
+/// Broke: one contact nested deeper than the JSON reader goes refused the
+/// whole array (0 of 3 good contacts in). The good ones come through, and
+/// the bad one is reported with its line, like a bad CSV row.
+#[test]
+fn a_json_array_with_one_unreadable_contact_keeps_the_others() {
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let text = format!(
+        "[\n  {{\"id\": \"a\", \"note\": \"x, ] }}\"}},\n  {{\"id\": \"b\", \"tags\": {deep}}},\n  {{\"id\": \"c\"}}\n]\n"
+    );
+    let (rows, problems) = feed::read_contacts(text.as_bytes(), &FeedOptions::default()).unwrap();
+    assert_eq!(ids(&rows), [(2, "a"), (4, "c")]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, 3);
+    assert!(
+        problems[0]
+            .message
+            .starts_with("this contact is not readable JSON"),
+        "{problems:?}"
+    );
+    // A broken array (brackets that never close) is still refused whole.
+    let broken = "[\n  {\"id\": \"a\"},\n  {\"id\": \"b\", \"tags\": [[[\n";
+    assert!(feed::read_contacts(broken.as_bytes(), &FeedOptions::default()).is_err());
+}
