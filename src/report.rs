@@ -87,6 +87,8 @@ fn place(checked: &Checked, d: &Diagnostic) -> Place {
 struct Snippet<'a> {
     diagnostic: &'a Diagnostic,
     source: NamedSource<String>,
+    /// The diagnostic's span in `source` (which may be an excerpt).
+    span: crate::source::Span,
 }
 
 impl std::fmt::Display for Snippet<'_> {
@@ -117,7 +119,7 @@ impl miette::Diagnostic for Snippet<'_> {
         Some(&self.source)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.diagnostic.span;
+        let span = self.span;
         let label = LabeledSpan::new(self.diagnostic.label.clone(), span.offset, span.len.max(1));
         Some(Box::new(std::iter::once(label)))
     }
@@ -134,9 +136,11 @@ fn human(checked: &Checked, color: bool, out: &mut dyn Write) -> io::Result<()> 
         .with_links(false);
     for d in &checked.diagnostics {
         let file = checked.sources.get(d.source);
+        let (text, span) = excerpt(&file.text, d.span);
         let snippet = Snippet {
             diagnostic: d,
-            source: NamedSource::new(file.name(), file.text.clone()),
+            source: NamedSource::new(file.name(), text),
+            span,
         };
         let mut text = String::new();
         handler
@@ -145,6 +149,63 @@ fn human(checked: &Checked, color: bool, out: &mut dyn Write) -> io::Result<()> 
         writeln!(out, "{text}")?;
     }
     writeln!(out, "{}", summary(checked))
+}
+
+/// The widest line a snippet shows; longer ones are cut to a window
+/// around the span (a 100 MB line must not be echoed to the terminal).
+const SNIPPET_WIDTH: usize = 200;
+
+/// `text` with every line longer than [`SNIPPET_WIDTH`] cut to a window
+/// (around the span on its own line), marked `…` and its length given; the
+/// lines stay where they were, so line numbers are right. Gives the span
+/// moved into the excerpt.
+fn excerpt(text: &str, span: crate::source::Span) -> (String, crate::source::Span) {
+    if text.lines().all(|line| line.len() <= SNIPPET_WIDTH) {
+        return (text.to_string(), span);
+    }
+    let boundary = |body: &str, mut at: usize| {
+        at = at.min(body.len());
+        while !body.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    let mut out = String::new();
+    let mut moved = span;
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let end = start + line.len();
+        let here = span.offset >= start && span.offset < end.max(start + 1);
+        let body = line.trim_end_matches('\n');
+        if body.len() <= SNIPPET_WIDTH {
+            if here {
+                moved.offset = out.len() + (span.offset - start);
+            }
+            out.push_str(line);
+        } else {
+            let column = if here { span.offset - start } else { 0 };
+            let from = boundary(body, column.saturating_sub(SNIPPET_WIDTH / 2));
+            let to = boundary(body, from + SNIPPET_WIDTH);
+            let prefix = if from > 0 { "…" } else { "" };
+            if here {
+                let inside = column.min(to).saturating_sub(from);
+                moved = crate::source::Span::new(
+                    out.len() + prefix.len() + inside,
+                    span.len.min(to.saturating_sub(from + inside)),
+                );
+            }
+            out.push_str(prefix);
+            out.push_str(&body[from..to]);
+            if to < body.len() {
+                out.push_str(&format!("… ({} bytes in all)", body.len()));
+            }
+            if line.len() > body.len() {
+                out.push('\n');
+            }
+        }
+        start = end;
+    }
+    (out, moved)
 }
 
 fn json_report(checked: &Checked) -> Value {
@@ -284,4 +345,28 @@ fn github(checked: &Checked, out: &mut dyn Write) -> io::Result<()> {
 fn write_json(out: &mut dyn Write, value: &Value) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Span;
+
+    #[test]
+    fn long_lines_are_cut_around_the_span_and_lines_stay_put() {
+        let long = format!("{}X{}", "a".repeat(1_000), "b".repeat(1_000));
+        let text = format!("one\n{long}\nthree\n");
+        let span = Span::new(4 + 1_000, 1);
+        let (excerpt, moved) = excerpt(&text, span);
+        assert_eq!(excerpt.lines().count(), 3);
+        assert_eq!(excerpt.lines().nth(2), Some("three"));
+        assert_eq!(&excerpt[moved.offset..moved.offset + 1], "X");
+        assert!(excerpt.contains("(2001 bytes in all)"), "{excerpt}");
+        assert!(excerpt.len() < 400, "{}", excerpt.len());
+        // Short files are left alone.
+        assert_eq!(
+            super::excerpt("a\nb\n", Span::new(2, 1)),
+            ("a\nb\n".to_string(), Span::new(2, 1))
+        );
+    }
 }

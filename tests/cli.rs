@@ -314,3 +314,22 @@ fn a_funnel_past_the_size_limit_is_refused() {
     assert!(run.stderr.contains("big.yaml"), "{}", run.stderr);
     assert!(run.stderr.contains("10 MB limit"), "{}", run.stderr);
 }
+
+/// Broke: a funnel with a 3 MB line echoed the whole line in its
+/// diagnostic. Snippets show a window of a long line and say how long it is.
+#[test]
+fn a_huge_line_is_shown_as_a_bounded_excerpt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.yaml");
+    std::fs::write(
+        &path,
+        format!("funnel: x\ndescription: {}\n", "a".repeat(3_000_000)),
+    )
+    .unwrap();
+    let run = funnel(&["check", path.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.len() < 5_000, "{} bytes of output", all.len());
+    assert!(all.contains("bytes in all"), "{all}");
+    assert!(all.contains("missing field `stages`"), "{all}");
+}
