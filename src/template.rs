@@ -118,6 +118,21 @@ impl Template {
     fn read(name: &str, text: &str, source: SourceId) -> Self {
         let has_subject =
             text.starts_with(SUBJECT) && text.lines().any(|line| line.trim_end() == HEADER_END);
+        // Thousands of nested blocks compile in quadratic time and render
+        // by recursion until the stack runs out: refused before either.
+        if let Some(offset) = too_deep(text) {
+            return Self {
+                name: name.to_string(),
+                source,
+                fields: Vec::new(),
+                unguarded: Vec::new(),
+                error: Some((
+                    format!("blocks are nested more than {MAX_NESTING} deep"),
+                    Span::new(offset, 1),
+                )),
+                has_subject,
+            };
+        }
         let error = handlebars::Template::compile(text).err().map(|e| {
             let offset = e
                 .pos()
@@ -135,6 +150,28 @@ impl Template {
             has_subject,
         }
     }
+}
+
+/// How deep `{{#...}}` blocks may nest in a template: far more than any
+/// message needs, far less than what exhausts the renderer's stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Where blocks first nest deeper than [`MAX_NESTING`], if they do: a scan
+/// of `{{#` openings and `{{/` closings (the compiler reports mismatches).
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0_usize;
+    for (offset, _) in text.match_indices("{{") {
+        let rest = text[offset + 2..].trim_start_matches(['~', '{']);
+        if rest.starts_with('#') {
+            depth += 1;
+            if depth > MAX_NESTING {
+                return Some(offset);
+            }
+        } else if rest.starts_with('/') {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    None
 }
 
 fn offset_of(text: &str, line: usize, column: usize) -> usize {

@@ -333,3 +333,29 @@ fn a_huge_line_is_shown_as_a_bounded_excerpt() {
     assert!(all.contains("bytes in all"), "{all}");
     assert!(all.contains("missing field `stages`"), "{all}");
 }
+
+/// Broke: a template with thousands of nested blocks passed `check` slowly
+/// (compiling is quadratic) and then overflowed the stack at `run`. Nesting
+/// is bounded at check time, with the place.
+#[test]
+fn a_template_nested_thousands_deep_is_refused_at_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
+    std::fs::write(
+        dir.path().join("funnels/f.yaml"),
+        "funnel: f\ncontact: { email: email, unsubscribed: bool }\nenter: [{ when: 'true', stage: a }]\nexit: [{ when: contact.unsubscribed, to: out }]\nstages:\n  a:\n    steps:\n      - id: hi\n        email: { template: hello, transactional: true }\n    exhausted: out\n  out: { terminal: true }\n",
+    )
+    .unwrap();
+    let deep = format!(
+        "subject: Hi\n---\n{}x{}",
+        "{{#if true}}".repeat(5_000),
+        "{{/if}}".repeat(5_000)
+    );
+    std::fs::write(dir.path().join("funnels/templates/hello.hbs"), deep).unwrap();
+    let started = std::time::Instant::now();
+    let run = funnel(&["check", dir.path().join("funnels").to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("nested more than 64 deep"), "{all}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
