@@ -1181,10 +1181,14 @@ fn json_array(bytes: &[u8]) -> Result<Vec<Result<Record, Problem>>, FeedError> {
                     records.push(object_record(json, lines.line(at)));
                     end
                 }
-                // One contact serde_json will not read (nested past its
-                // limit, say) is that contact's problem, like a bad CSV
-                // row, when the array's brackets still show where it ends.
-                Err(FeedError::Json { message, .. }) if element_end(bytes, at).is_some() => {
+                // One contact nested past the JSON reader's limit is that
+                // contact's problem, like a bad CSV row, when the array's
+                // brackets still show where it ends. A syntax error stays
+                // the file's, with its line and column.
+                Err(FeedError::Json { message, .. })
+                    if message.starts_with("recursion limit")
+                        && element_end(bytes, at).is_some() =>
+                {
                     records.push(Err(Problem {
                         line: lines.line(at),
                         field: None,
