@@ -66,6 +66,22 @@ pub fn files(dir: &Path) -> io::Result<Vec<(String, Part, PathBuf)>> {
         })
         .collect();
     files.sort_by(|a, b| a.2.cmp(&b.2));
+    // A template is a file inside the directory: a link out of it (to
+    // /etc/passwd, say) would put that file into emails.
+    let root = dir.canonicalize()?;
+    for (_, _, path) in &files {
+        let real = path.canonicalize()?;
+        if !real.starts_with(&root) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} links outside the templates directory (to {}); a template must be a file inside it",
+                    path.display(),
+                    real.display()
+                ),
+            ));
+        }
+    }
     Ok(files)
 }
 

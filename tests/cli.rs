@@ -359,3 +359,31 @@ fn a_template_nested_thousands_deep_is_refused_at_check() {
     assert!(all.contains("nested more than 64 deep"), "{all}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Broke: a template that was a link to /etc/passwd was followed, and the
+/// file went out in an email. A link out of the templates directory is
+/// refused, by `check` and so by `run`, naming the link.
+#[cfg(unix)]
+#[test]
+fn a_template_linking_outside_its_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
+    std::fs::write(
+        dir.path().join("funnels/f.yaml"),
+        "funnel: f\ncontact: { email: email, unsubscribed: bool }\nenter: [{ when: 'true', stage: a }]\nexit: [{ when: contact.unsubscribed, to: out }]\nstages:\n  a:\n    steps:\n      - id: hi\n        email: { template: hello, transactional: true }\n    exhausted: out\n  out: { terminal: true }\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/passwd",
+        dir.path().join("funnels/templates/hello.hbs"),
+    )
+    .unwrap();
+    let run = funnel(&["check", dir.path().join("funnels").to_str().unwrap()]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("links outside the templates directory"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("root:"), "{}", run.stderr);
+}
