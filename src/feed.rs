@@ -1185,16 +1185,18 @@ fn json_array(bytes: &[u8]) -> Result<Vec<Result<Record, Problem>>, FeedError> {
                 // contact's problem, like a bad CSV row, when the array's
                 // brackets still show where it ends. A syntax error stays
                 // the file's, with its line and column.
-                Err(FeedError::Json { message, .. })
-                    if message.starts_with("recursion limit")
-                        && element_end(bytes, at).is_some() =>
-                {
-                    records.push(Err(Problem {
-                        line: lines.line(at),
-                        field: None,
-                        message: format!("this contact is not readable JSON ({message})"),
-                    }));
-                    element_end(bytes, at).unwrap_or(bytes.len())
+                Err(FeedError::Json { message, .. }) if message.starts_with("recursion limit") => {
+                    match element_end(bytes, at) {
+                        Some(end) => {
+                            records.push(Err(Problem {
+                                line: lines.line(at),
+                                field: None,
+                                message: format!("this contact is not readable JSON ({message})"),
+                            }));
+                            end
+                        }
+                        None => return Err(syntax(at, &message)),
+                    }
                 }
                 Err(error) => return Err(error),
             };

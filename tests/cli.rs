@@ -334,11 +334,9 @@ fn a_huge_line_is_shown_as_a_bounded_excerpt() {
     assert!(all.contains("missing field `stages`"), "{all}");
 }
 
-/// Broke: a template with thousands of nested blocks passed `check` slowly
-/// (compiling is quadratic) and then overflowed the stack at `run`. Nesting
-/// is bounded at check time, with the place.
-#[test]
-fn a_template_nested_thousands_deep_is_refused_at_check() {
+/// A project whose one funnel emails the template `hello` (not written).
+#[allow(clippy::unwrap_used)]
+fn one_email_funnel() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
     std::fs::write(
@@ -346,6 +344,15 @@ fn a_template_nested_thousands_deep_is_refused_at_check() {
         "funnel: f\ncontact: { email: email, unsubscribed: bool }\nenter: [{ when: 'true', stage: a }]\nexit: [{ when: contact.unsubscribed, to: out }]\nstages:\n  a:\n    steps:\n      - id: hi\n        email: { template: hello, transactional: true }\n    exhausted: out\n  out: { terminal: true }\n",
     )
     .unwrap();
+    dir
+}
+
+/// Broke: a template with thousands of nested blocks passed `check` slowly
+/// (compiling is quadratic) and then overflowed the stack at `run`. Nesting
+/// is bounded at check time, with the place.
+#[test]
+fn a_template_nested_thousands_deep_is_refused_at_check() {
+    let dir = one_email_funnel();
     let deep = format!(
         "subject: Hi\n---\n{}x{}",
         "{{#if true}}".repeat(5_000),
@@ -366,13 +373,7 @@ fn a_template_nested_thousands_deep_is_refused_at_check() {
 #[cfg(unix)]
 #[test]
 fn a_template_linking_outside_its_directory_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("funnels/templates")).unwrap();
-    std::fs::write(
-        dir.path().join("funnels/f.yaml"),
-        "funnel: f\ncontact: { email: email, unsubscribed: bool }\nenter: [{ when: 'true', stage: a }]\nexit: [{ when: contact.unsubscribed, to: out }]\nstages:\n  a:\n    steps:\n      - id: hi\n        email: { template: hello, transactional: true }\n    exhausted: out\n  out: { terminal: true }\n",
-    )
-    .unwrap();
+    let dir = one_email_funnel();
     std::os::unix::fs::symlink(
         "/etc/passwd",
         dir.path().join("funnels/templates/hello.hbs"),
