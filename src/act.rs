@@ -125,7 +125,8 @@ impl Walk<'_, '_, '_, '_, '_> {
             other => other,
         };
         let stage_name = &loaded.funnel.stages[s].name;
-        let data = self.template_data(stage_name, &step.id);
+        let mut data = self.template_data(stage_name, &step.id);
+        let links = self.linked(&mut data, &key, &step.id);
         let (channel, payload) = match action {
             Action::Message {
                 channel,
@@ -155,6 +156,11 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let payload = rendered.map(|(text, html)| {
                     let (subject, body) = split_subject(&text);
                     let mut payload = json!({ "to": to, "subject": subject, "body": body, "template": template, "transactional": transactional });
+                    // The List-Unsubscribe header goes with every marketing
+                    // email, whatever its template shows.
+                    if let (Some(unsubscribe), false) = (&links, transactional) {
+                        payload["unsubscribe"] = Json::String(unsubscribe.clone());
+                    }
                     if let Some(html) = html {
                         payload["html"] = Json::String(html);
                     }
@@ -363,6 +369,30 @@ impl Walk<'_, '_, '_, '_, '_> {
             .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Json::Null)))
             .collect();
         json!({ "contact": contact, "funnel": self.funnel().name, "stage": stage, "step": step })
+    }
+
+    /// Adds what templates need for signed links to `data`: `_link` (for
+    /// `{{track}}`), `unsubscribe_url` and, when on, `open_pixel_url`.
+    /// Gives the unsubscribe URL, when links are configured.
+    fn linked(&self, data: &mut Json, key: &str, step: &str) -> Option<String> {
+        use crate::links::{Link, Links, Message};
+        let links = self.loaded.links.as_ref()?;
+        let message = Message {
+            funnel: self.funnel().name.clone(),
+            contact: self.contact.id.clone(),
+            step: step.to_string(),
+            key: key.to_string(),
+        };
+        let unsubscribe = links.url(&Link::Unsubscribe {
+            contact: message.contact.clone(),
+            message: message.clone(),
+        });
+        data["_link"] = Links::template_data(&message);
+        data["unsubscribe_url"] = Json::String(unsubscribe.clone());
+        if links.open_pixel() {
+            data["open_pixel_url"] = Json::String(links.url(&Link::Open { message }));
+        }
+        Some(unsubscribe)
     }
 
     fn render(&self, template: &str, data: &Json) -> Result<String, String> {

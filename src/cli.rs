@@ -69,6 +69,14 @@ pub enum Command {
         after_help = "Examples:\n  funnel tasks --overdue\n  funnel tasks --assignee anna --format csv"
     )]
     Tasks(TasksArgs),
+    /// What contacts and providers said: the events in the state (from `funnel serve`, `task done`).
+    #[command(
+        after_help = "Examples:\n  funnel events\n  funnel events --contact c-1042\n  funnel events --since 2026-05-01T00:00:00Z --format json"
+    )]
+    Events(EventsArgs),
+    /// Hear contacts and providers: one-click unsubscribe, tracked links, webhooks, into the state.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// Deliver the due outbox rows, without a tick (`funnel run` does both).
     #[command(after_help = format!("Examples:\n  funnel deliver\n  funnel deliver --now 2026-05-04T09:30:00Z\n\nChannels are configured in funnel.toml ([channels.NAME]); with none, rows go to the --outbox file.\nThe funnels are read to recheck opt-outs: a contact who left through a global exit since a row\nwas queued gets nothing.\n\n{DELIVER_EXIT_CODES}"))]
     Deliver(DeliverArgs),
@@ -378,4 +386,52 @@ pub enum ReportFormat {
 fn date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("`{text}` is not a date like 2026-05-04"))
+}
+
+const SERVE_HELP: &str = "Examples:
+  FUNNEL_LINK_SECRET=$(cat /etc/funnel/link-secret) funnel serve
+  funnel serve --listen 127.0.0.1:8425 --state /srv/funnels/.funnel/state.db
+
+Configured in funnel.toml [serve] (listen, base-url, click-grace, open-pixel,
+rate-limit, trust-proxy); secrets only from the environment: FUNNEL_LINK_SECRET
+signs links, and each provider's endpoint is on when its variable is set (see
+docs/providers.md). Every accepted signal is committed to the state before the
+answer; the next `funnel run` reads it. Runs beside `funnel run`: serve holds no
+run lock. Stops on SIGTERM or Ctrl-C after the requests in flight.
+
+Endpoints:
+  GET  /healthz                 200 when the state is reachable
+  GET  /u/TOKEN                 a confirmation page (a GET never unsubscribes)
+  POST /u/TOKEN                 one-click unsubscribe (RFC 8058)
+  GET  /c/TOKEN                 a tracked click, then 302 to the signed URL
+  GET  /o/TOKEN                 the open pixel (when open-pixel = true)
+  POST /webhooks/PROVIDER       postmark, sendgrid, mailgun, twilio
+  POST /events                  events signed with Funnel-Signature
+
+Exit codes: 0 stopped by a signal, 1 the server failed, 2 bad configuration,
+3 the state is not a funnel state or is from a newer funnel.";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: [serve] listen, else 127.0.0.1:8425).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The state database (created if missing).
+    #[arg(long, value_name = "PATH", default_value = ".funnel/state.db")]
+    pub state: PathBuf,
+    /// Project config to use instead of the nearest funnel.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// Only this contact's events.
+    #[arg(long, value_name = "ID")]
+    pub contact: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
 }

@@ -16,6 +16,9 @@ use crate::diagnostic::{Severity, suggest};
 use crate::error::{Error, Result};
 use crate::rules;
 
+mod serve;
+pub use serve::Serve;
+
 pub const FILE_NAME: &str = "funnel.toml";
 
 #[derive(Debug, Default)]
@@ -27,6 +30,8 @@ pub struct Config {
     pub delivery: Delivery,
     /// The config file's text, kept so `check` can point into it.
     pub text: Option<String>,
+    /// `[serve]`: `funnel serve` and the links runs put in messages.
+    pub serve: Serve,
 }
 
 /// Where queued actions go and how hard the dispatcher tries.
@@ -187,6 +192,8 @@ struct File {
     channels: IndexMap<String, ChannelSpec>,
     #[serde(default)]
     staff: BTreeMap<String, String>,
+    #[serde(default)]
+    serve: serve::ServeSection,
 }
 
 #[derive(Default, Deserialize)]
@@ -338,6 +345,7 @@ impl Config {
                 staff: file.staff,
             },
             text: Some(text.to_string()),
+            serve: file.serve.settings().map_err(bad)?,
         })
     }
 

@@ -129,6 +129,8 @@ impl<'a> Dispatcher<'a> {
             .unwrap_or(started);
         let mut report = Delivered::default();
         let mut after = 0;
+        // While nobody is suppressed, no row needs the lookup.
+        let suppressions = store::any_suppression(store.connection())?;
         loop {
             let page = store::due_outbox(store.connection(), self.now, after, settings.batch)?;
             let Some(last) = page.last() else {
@@ -140,6 +142,10 @@ impl<'a> Dispatcher<'a> {
             let mut sends = Vec::new();
             for pending in &page {
                 if let Some(reason) = self.opt_outs.check(store.connection(), pending)? {
+                    outcomes.push((pending.id, Attempt::Suppressed { reason }));
+                    continue;
+                }
+                if suppressions && let Some(reason) = suppressed(store.connection(), pending)? {
                     outcomes.push((pending.id, Attempt::Suppressed { reason }));
                     continue;
                 }
@@ -421,6 +427,26 @@ impl RateLimit {
         std::thread::sleep(slot.saturating_duration_since(Instant::now()));
         true
     }
+}
+
+/// Why a row must not go out because `funnel serve` heard its contact
+/// unsubscribe, its address bounce or complain, or its number say STOP.
+fn suppressed(
+    connection: &rusqlite::Connection,
+    pending: &Pending,
+) -> Result<Option<String>, StoreError> {
+    let row = &pending.row;
+    if !CONTACT_FACING.contains(&row.channel.as_str()) {
+        return Ok(None);
+    }
+    let transactional = row
+        .payload
+        .get("transactional")
+        .and_then(serde_json::Value::as_bool)
+        // Webhooks carry no such flag: they are the funnel's own calls.
+        .unwrap_or(row.channel == "webhook");
+    let to = row.payload.get("to").and_then(serde_json::Value::as_str);
+    store::suppressed(connection, (&row.channel, transactional), &row.contact, to)
 }
 
 /// The global exits of each funnel, to recheck opt-outs at dispatch.

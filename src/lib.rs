@@ -31,6 +31,7 @@ pub mod error;
 pub mod feed;
 pub mod graph;
 pub mod input;
+pub mod links;
 pub mod linter;
 pub mod listing;
 pub mod measure;
@@ -45,6 +46,7 @@ pub mod runner;
 pub mod schedule;
 pub mod scorecard;
 pub mod secret;
+pub mod serve;
 pub mod source;
 pub mod stats;
 pub mod store;
@@ -98,6 +100,8 @@ pub fn run(
         Command::Status(args) => operated(operate::status(&args, stdout), stderr),
         Command::History(args) => operated(operate::history(&args, stdout), stderr),
         Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
+        Command::Events(args) => operated(operate::events(&args, stdout), stderr),
+        Command::Serve(args) => operated(operate::serve(&args, stderr), stderr),
         Command::Contacts(args) => operated(listing::contacts(&args, stdout), stderr),
         Command::Actions(args) => operated(listing::actions(&args, stdout), stderr),
         Command::Task(args) => operated(operate::task(&args, stdout), stderr),

@@ -22,9 +22,11 @@ use crate::scorecard;
 use crate::store::{self, Store, StoreError};
 use crate::tick::{self, Progress, TickError, TickOptions, tick};
 
+mod serve;
 mod tasks;
 mod warnings;
 
+pub use serve::{events, serve};
 pub use tasks::{task, tasks};
 use warnings::warn;
 
@@ -52,7 +54,7 @@ pub(crate) fn store_failure(error: StoreError) -> (String, i32) {
 const LATEST: i64 = 221_845_392_000;
 
 /// Parses `--now`/`--at` (`flag`), refusing a time out of range.
-fn parse_now(flag: &str, text: Option<&str>) -> Result<DateTime<Utc>, (String, i32)> {
+pub(crate) fn parse_now(flag: &str, text: Option<&str>) -> Result<DateTime<Utc>, (String, i32)> {
     let Some(text) = text else {
         return Ok(Utc::now());
     };

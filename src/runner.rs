@@ -46,6 +46,8 @@ pub struct Loaded {
     /// What the run does with contacts at each place of an older version
     /// (planned by `migration::plan` before anyone is walked).
     pub carries: std::collections::HashMap<crate::migration::Place, crate::migration::Carry>,
+    /// Signed links into `funnel serve`, when `[serve] base-url` is set.
+    pub links: Option<crate::links::Links>,
 }
 
 impl Loaded {
@@ -79,8 +81,29 @@ impl Loaded {
             first_run: DateTime::<Utc>::MIN_UTC,
             source: source_text.to_string(),
             carries: std::collections::HashMap::new(),
-        })
+            links: None,
+        }
+        .linked(None))
     }
+
+    /// Gives the templates signed links (`{{track}}`, `{{unsubscribe_url}}`).
+    pub fn linked(mut self, links: Option<crate::links::Links>) -> Self {
+        crate::links::register(&mut self.templates, links.as_ref());
+        crate::links::register(&mut self.html, links.as_ref());
+        self.links = links;
+        self
+    }
+}
+
+/// The field an unsubscribe heard by `funnel serve` sets.
+const UNSUBSCRIBED: &str = "unsubscribed";
+
+/// Stored fields (a JSON object) with `unsubscribed` set, as stored.
+fn overlaid(stored: &str) -> Option<String> {
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(stored).ok()?;
+    fields.insert(UNSUBSCRIBED.to_string(), serde_json::Value::Bool(true));
+    serde_json::to_string(&fields).ok()
 }
 
 /// The row's declared fields as the state keeps them (a JSON object),
@@ -185,6 +208,9 @@ pub struct Runner<'a> {
     /// none has, conditions skip the two queries per contact that read them.
     pub(crate) overrides: bool,
     pub(crate) tags: bool,
+    /// Whether `funnel serve` suppressed anyone; while not, no contact
+    /// needs the lookup.
+    pub(crate) suppressions: bool,
     /// The report counters of the batch being walked; [`Runner::flush`]
     /// writes them before the batch commits.
     pub(crate) tally: Tally,
@@ -205,6 +231,7 @@ impl<'a> Runner<'a> {
             planning,
             overrides: true,
             tags: true,
+            suppressions: true,
             tally: Tally::default(),
         }
     }
@@ -212,6 +239,7 @@ impl<'a> Runner<'a> {
     /// Looks once whether the state holds `set` fields and tags at all.
     pub fn survey(&mut self, tx: &Connection) -> Result<(), StoreError> {
         (self.overrides, self.tags) = store::side_tables_used(tx)?;
+        self.suppressions = store::any_suppression(tx)?;
         Ok(())
     }
 
@@ -234,12 +262,25 @@ impl<'a> Runner<'a> {
                 continue;
             };
             let owner = (loaded.funnel.name.as_str(), typed.id.as_str());
-            let sighting = store::sighting(
+            let unsubscribed = self.unsubscribed(tx, loaded, typed)?;
+            let typed = unsubscribed.as_ref().map_or(typed, |(c, _)| c);
+            let mut sighting = store::sighting(
                 tx,
                 owner,
                 (fingerprint(typed), &|| stored_fields(typed)),
                 self.now,
             )?;
+            // An unsubscribe heard by `funnel serve` changed the row at its
+            // own moment, not when this run looked: when it is the only
+            // change, the new values hold from then.
+            if let (Some((_, at)), Some((old, seen))) = (&unsubscribed, &sighting.before)
+                && at > seen
+                && *at < self.now
+                && overlaid(old).as_deref() == Some(stored_fields(typed).as_str())
+            {
+                store::redate_sighting(tx, owner, *at)?;
+                sighting.seen_at = *at;
+            }
             let stored = store::journey(tx, &loaded.funnel.name, &typed.id)?;
             let mut journey = stored.clone();
             // The row changed since the last run saw it: its old values held
@@ -252,7 +293,9 @@ impl<'a> Runner<'a> {
                 ))
             });
             if let Some((old, seen)) = &before
-                && let Some(until) = self.now.checked_sub_signed(chrono::TimeDelta::seconds(1))
+                && let Some(until) = sighting
+                    .seen_at
+                    .checked_sub_signed(chrono::TimeDelta::seconds(1))
             {
                 journey = Walk::new(
                     self,
@@ -279,6 +322,32 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The contact as the funnel sees it after an unsubscribe heard by
+    /// `funnel serve`: `unsubscribed` true whatever the feed says, and
+    /// since when. `None` when the funnel declares no such field or the
+    /// contact has not unsubscribed (by this run's `now`).
+    fn unsubscribed(
+        &self,
+        tx: &Connection,
+        loaded: &Loaded,
+        typed: &Contact,
+    ) -> Result<Option<(Contact, DateTime<Utc>)>, StoreError> {
+        if !self.suppressions || !loaded.funnel.fields.contains_key(UNSUBSCRIBED) {
+            return Ok(None);
+        }
+        let Some(at) = store::unsubscribed_at(tx, &typed.id)?.filter(|at| *at <= self.now) else {
+            return Ok(None);
+        };
+        if typed.fields.get(UNSUBSCRIBED) == Some(&crate::feed::Value::Bool(true)) {
+            return Ok(None);
+        }
+        let mut contact = typed.clone();
+        contact
+            .fields
+            .insert(UNSUBSCRIBED.to_string(), crate::feed::Value::Bool(true));
+        Ok(Some((contact, at)))
     }
 
     /// Escalates overdue tasks once each, to `escalate_to`, the

@@ -11,12 +11,14 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 mod counters;
 mod listing;
 mod moments;
+mod signals;
 mod tasks;
 
 pub use listing::*;
 
 pub use counters::Tally;
 pub use moments::*;
+pub use signals::*;
 pub use tasks::*;
 
 /// Migrations, applied in order; the index + 1 is the schema version.
@@ -185,6 +187,7 @@ CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
     // v11: a run that went back in time on purpose (`--allow-clock-reset`,
     // after a mistyped future `--now`) says from when and why.
     "ALTER TABLE runs ADD COLUMN reset_from TEXT; ALTER TABLE runs ADD COLUMN reset_reason TEXT;",
+    include_str!("store/v12_signals.sql"),
 ];
 
 /// Errors of the state file, each with what was being done.
@@ -486,6 +489,31 @@ impl Store {
         let connection =
             Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         identify(&connection, path, false)?;
+        let store = Store {
+            connection,
+            path: path.to_path_buf(),
+            _lock: None,
+        };
+        store.check_version()?;
+        Ok(store)
+    }
+
+    /// Opens the state for `funnel serve`: read-write but without the run
+    /// lock, since serve writes only what it hears (events, suppressions)
+    /// while runs come and go. The state is created and migrated under the
+    /// lock first, so serve never writes to a file it does not know.
+    pub fn open_shared(path: &Path) -> StoreResult<Self> {
+        match Store::open(path) {
+            // A run holds the lock: it has created and migrated the state.
+            Ok(_) | Err(StoreError::Locked { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        let connection = Connection::open(path)?;
+        identify(&connection, path, false)?;
+        // WAL lets serve append while a run reads and writes; the busy
+        // timeout waits out a run's batch commit instead of failing.
+        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
         let store = Store {
             connection,
             path: path.to_path_buf(),
@@ -801,6 +829,7 @@ pub fn enqueue(
         .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created), version])?;
     if added > 0 {
         counters::queued(tally, row, version.unwrap_or_default());
+        signals::remember_address(tx, row, created)?;
     }
     Ok(added > 0)
 }
@@ -987,9 +1016,10 @@ pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResul
     };
     counters::restatus(tx, "id = ?1", &id, status)?;
     tx.prepare_cached(
-        "UPDATE outbox SET status = ?1, next_attempt_at = ?2, error = ?3, attempts = attempts + ?4 WHERE id = ?5",
+        "UPDATE outbox SET status = ?1, next_attempt_at = ?2, error = ?3, attempts = attempts + ?4, \
+         sent_at = CASE WHEN ?1 = 'delivered' THEN ?6 ELSE sent_at END WHERE id = ?5",
     )?
-    .execute(params![status, next, error, counted, id])?;
+    .execute(params![status, next, error, counted, id, time(Utc::now())])?;
     Ok(())
 }
 
@@ -1004,9 +1034,9 @@ pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
     const PAGE: &str = "id IN (SELECT value FROM json_each(?1))";
     counters::restatus(tx, PAGE, &ids, "delivered")?;
     tx.prepare_cached(&format!(
-        "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1 WHERE {PAGE}"
+        "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1, sent_at = ?2 WHERE {PAGE}"
     ))?
-    .execute(params![ids])?;
+    .execute(params![ids, time(Utc::now())])?;
     Ok(())
 }
 

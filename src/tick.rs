@@ -99,12 +99,30 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
     if checked.count(Severity::Error) > 0 {
         return Err(TickError::Funnels(Box::new(checked)));
     }
+    let links = match &config.serve.base_url {
+        Some(base) => Some(
+            crate::links::Links::from_env(base)
+                .map(|l| l.with_pixel(config.serve.open_pixel))
+                .map_err(|message| {
+                    TickError::Check(crate::error::Error::Config {
+                        path: config
+                            .path
+                            .clone()
+                            .unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME)),
+                        message,
+                    })
+                })?,
+        ),
+        None => None,
+    };
     let mut loaded = Vec::new();
     for funnel in checked.funnels {
         let file = checked_path(&checked.sources, funnel.source);
         let text = checked.sources.get(funnel.source).text.clone();
         let dir = file.parent().unwrap_or(Path::new(".")).join("templates");
-        let mut one = Loaded::new(funnel, &text, &dir).map_err(TickError::Templates)?;
+        let mut one = Loaded::new(funnel, &text, &dir)
+            .map_err(TickError::Templates)?
+            .linked(links.clone());
         one.path = file;
         loaded.push(one);
     }

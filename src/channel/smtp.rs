@@ -150,7 +150,26 @@ impl Smtp {
             .get("transactional")
             .and_then(Json::as_bool)
             .unwrap_or(true);
-        if let (Some(template), false) = (&self.unsubscribe, transactional) {
+        // Providers echo these in their webhooks, so what they tell
+        // `funnel serve` (a bounce, a complaint) finds its contact.
+        let ids = serde_json::json!({ "contact": row.contact, "funnel_key": row.key });
+        builder = builder
+            .raw_header(raw("X-PM-Metadata-contact", row.contact.clone()))
+            .raw_header(raw("X-Mailgun-Variables", ids.to_string()))
+            .raw_header(raw(
+                "X-SMTPAPI",
+                serde_json::json!({ "unique_args": ids }).to_string(),
+            ));
+        let signed = text("unsubscribe").map(str::to_string);
+        if let (Some(url), false) = (&signed, transactional) {
+            // `funnel serve`'s signed one-click link (RFC 8058).
+            builder = builder
+                .raw_header(raw("List-Unsubscribe", format!("<{url}>")))
+                .raw_header(raw(
+                    "List-Unsubscribe-Post",
+                    "List-Unsubscribe=One-Click".to_string(),
+                ));
+        } else if let (Some(template), false) = (&self.unsubscribe, transactional) {
             let data =
                 serde_json::json!({ "contact": row.contact, "funnel": row.funnel, "key": row.key });
             let url = template

@@ -60,6 +60,18 @@ pub fn sighting(
     })
 }
 
+/// Dates the row's current values from `at` instead of the run that saw
+/// them (an unsubscribe heard at its own moment).
+pub fn redate_sighting(
+    tx: &Connection,
+    (funnel, contact): (&str, &str),
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE sightings SET seen_at = ?1 WHERE funnel = ?2 AND contact = ?3")?
+        .execute(params![time(at), funnel, contact])?;
+    Ok(())
+}
+
 /// Closes the open task a contact's step created at or before `at` as
 /// done at `at` (a `task.done` event, or `funnel task done`).
 pub fn complete_step_tasks_at(

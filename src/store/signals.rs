@@ -1,0 +1,249 @@
+//! What `funnel serve` hears, as the state keeps it: suppressions (an
+//! unsubscribe, a STOP, a hard bounce, a complaint), the address each
+//! contact was last written at (to find the contact of a reply), and the
+//! listing behind `funnel events`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{OutboxRow, StoreResult, stored_time, time};
+
+/// What a suppression stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every marketing message to the contact, on every channel, in every
+    /// funnel (an unsubscribe); transactional messages still go.
+    Marketing,
+    /// Every email to the address (a hard bounce, a complaint).
+    Email,
+    /// Every SMS to the number or the contact (STOP: carriers require it).
+    Sms,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Marketing => "marketing",
+            Scope::Email => "email",
+            Scope::Sms => "sms",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "marketing" => Some(Scope::Marketing),
+            "email" => Some(Scope::Email),
+            "sms" => Some(Scope::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// One suppression: a contact, an address, or both.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suppression {
+    pub scope: Scope,
+    pub contact: Option<String>,
+    pub address: Option<String>,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// Records a suppression once; the first one of a kind keeps its moment.
+pub fn suppress(tx: &Connection, s: &Suppression) -> StoreResult<bool> {
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO suppressions (channel, contact, address, at, reason) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (channel, contact, address) DO NOTHING",
+        )?
+        .execute(params![
+            s.scope.name(),
+            s.contact.as_deref().unwrap_or(""),
+            s.address.as_deref().map(normal_address).unwrap_or_default(),
+            time(s.at),
+            s.reason
+        ])?;
+    Ok(added > 0)
+}
+
+/// Whether the state holds any suppression: while none, the dispatcher
+/// skips the lookup per message.
+pub fn any_suppression(connection: &Connection) -> StoreResult<bool> {
+    Ok(connection
+        .prepare_cached("SELECT 1 FROM suppressions LIMIT 1")?
+        .query_row([], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Why a message must not go out, when a suppression stops it: by its
+/// contact or its address, on its channel.
+pub fn suppressed(
+    connection: &Connection,
+    (channel, transactional): (&str, bool),
+    contact: &str,
+    address: Option<&str>,
+) -> StoreResult<Option<String>> {
+    let address = address.map(normal_address).unwrap_or_default();
+    let mut statement = connection.prepare_cached(
+        "SELECT channel, reason, at FROM suppressions WHERE (contact = ?1 AND contact != '') OR (address = ?2 AND address != '') ORDER BY at",
+    )?;
+    let rows = statement.query_map(params![contact, address], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (scope, reason, at) = row?;
+        let stops = match Scope::parse(&scope) {
+            Some(Scope::Marketing) => !transactional,
+            Some(Scope::Email) => channel == "email",
+            Some(Scope::Sms) => channel == "sms",
+            // A scope this funnel does not know: hold the message back
+            // rather than guess it may go.
+            None => true,
+        };
+        if stops {
+            return Ok(Some(format!("not sent: suppressed since {at} ({reason})")));
+        }
+    }
+    Ok(None)
+}
+
+/// When the contact unsubscribed from marketing, if they did.
+pub fn unsubscribed_at(
+    connection: &Connection,
+    contact: &str,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let at: Option<String> = connection
+        .prepare_cached(
+            "SELECT MIN(at) FROM suppressions WHERE contact = ?1 AND channel = 'marketing'",
+        )?
+        .query_row(params![contact], |r| r.get(0))?;
+    at.as_deref().map(stored_time).transpose()
+}
+
+/// Remembers which contact a message's address belongs to.
+pub(super) fn remember_address(
+    tx: &Connection,
+    row: &OutboxRow,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    if !matches!(row.channel.as_str(), "email" | "sms" | "messenger") {
+        return Ok(());
+    }
+    let Some(address) = row.payload.get("to").and_then(|v| v.as_str()) else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO addresses (channel, address, contact, at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (channel, address) DO UPDATE SET contact = excluded.contact, at = excluded.at",
+    )?
+    .execute(params![
+        row.channel,
+        normal_address(address),
+        row.contact,
+        time(at)
+    ])?;
+    Ok(())
+}
+
+/// The contact last written to at `address` on `channel`.
+pub fn contact_at(
+    connection: &Connection,
+    channel: &str,
+    address: &str,
+) -> StoreResult<Option<String>> {
+    Ok(connection
+        .prepare_cached("SELECT contact FROM addresses WHERE channel = ?1 AND address = ?2")?
+        .query_row(params![channel, normal_address(address)], |r| r.get(0))
+        .optional()?)
+}
+
+/// Addresses compare without case and surrounding space, phone numbers
+/// without spaces, dashes and brackets.
+fn normal_address(address: &str) -> String {
+    let trimmed = address.trim();
+    if trimmed.contains('@') {
+        trimmed.to_lowercase()
+    } else {
+        trimmed
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect()
+    }
+}
+
+/// One event in the state, as `funnel events` lists it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ListedEvent {
+    pub contact: String,
+    pub name: String,
+    pub at: String,
+    pub data: serde_json::Value,
+    pub source: String,
+    pub received_at: Option<String>,
+}
+
+/// Events in the state, oldest first, of one contact and/or since a time.
+pub fn list_events(
+    connection: &Connection,
+    contact: Option<&str>,
+    since: Option<DateTime<Utc>>,
+) -> StoreResult<Vec<ListedEvent>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT contact, name, at, data, source, received_at FROM events \
+         WHERE (?1 IS NULL OR contact = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY at, id",
+    )?;
+    let rows = statement.query_map(params![contact, since.map(time)], |r| {
+        let data: String = r.get(3)?;
+        Ok(ListedEvent {
+            contact: r.get(0)?,
+            name: r.get(1)?,
+            at: r.get(2)?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            source: r.get(4)?,
+            received_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An event heard by `serve`, with where it came from and when it came.
+pub struct Heard<'a> {
+    pub event: &'a super::StoredEvent,
+    pub dedupe: &'a str,
+    pub source: &'a str,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Records a heard event once (by its dedupe key). Returns whether new.
+pub fn hear(tx: &Connection, heard: &Heard<'_>) -> StoreResult<bool> {
+    let e = heard.event;
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO events (contact, name, at, data, dedupe, source, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (dedupe) DO NOTHING",
+        )?
+        .execute(params![
+            e.contact,
+            e.name,
+            time(e.at),
+            e.data.to_string(),
+            heard.dedupe,
+            heard.source,
+            time(heard.received_at)
+        ])?;
+    Ok(added > 0)
+}
+
+/// When the message with outbox key `key` left, by the wall clock.
+pub fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let at: Option<Option<String>> = connection
+        .prepare_cached("SELECT sent_at FROM outbox WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?;
+    at.flatten().as_deref().map(stored_time).transpose()
+}
