@@ -274,7 +274,7 @@ impl<'a> Runner<'a> {
             // own moment, not when this run looked: when it is the only
             // change, the new values hold from then.
             if let (Some((_, at)), Some((old, seen))) = (&unsubscribed, &sighting.before)
-                && at > seen
+                && at >= seen
                 && *at < self.now
                 && overlaid(old).as_deref() == Some(stored_fields(typed).as_str())
             {
