@@ -353,14 +353,12 @@ pub(crate) fn text(object: &Json, key: &str) -> Option<String> {
 
 /// Our contact id from a provider's metadata, refused like a feed's id
 /// when it holds a control character (ids end up in mail headers).
-pub(crate) fn contact_id(object: Option<&Json>, key: &str) -> Result<Option<String>, Rejection> {
+pub(crate) fn contact_id(object: Option<&Json>, key: &str) -> Result<Option<String>, String> {
     let Some(id) = object.and_then(|o| text(o, key)) else {
         return Ok(None);
     };
     if crate::feed::has_control(&id) {
-        return Err(Rejection::Malformed(format!(
-            "`{key}` contains a control character"
-        )));
+        return Err(format!("`{key}` contains a control character"));
     }
     Ok(Some(id))
 }

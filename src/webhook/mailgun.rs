@@ -95,7 +95,8 @@ pub fn parse(body: &Json, inbound: &Inbound) -> Result<Vec<Signal>, Rejection> {
         .map(str::to_string);
     Ok(vec![Signal {
         name: name.to_string(),
-        contact: contact_id(event.get("user-variables"), "contact")?,
+        contact: contact_id(event.get("user-variables"), "contact")
+            .map_err(Rejection::Malformed)?,
         provider_message_id: message_id,
         address: text(event, "recipient"),
         dedupe: format!("mailgun:{id}"),

@@ -109,7 +109,7 @@ pub fn parse(inbound: &Inbound) -> Result<Vec<Signal>, Rejection> {
     };
     Ok(vec![Signal {
         name: event.name.to_string(),
-        contact: contact_id(record.get("Metadata"), "contact")?,
+        contact: contact_id(record.get("Metadata"), "contact").map_err(Rejection::Malformed)?,
         provider_message_id: message_id,
         address,
         dedupe,

@@ -118,7 +118,7 @@ pub fn parse(inbound: &Inbound) -> Result<Vec<Signal>, Rejection> {
             .unwrap_or(inbound.received_at);
         signals.push(Signal {
             name: name.to_string(),
-            contact: contact_id(Some(event), "contact").map_err(|e| at_event(e.to_string()))?,
+            contact: contact_id(Some(event), "contact").map_err(at_event)?,
             provider_message_id: text(event, "sg_message_id").map(|id| message_id(&id)),
             address: text(event, "email"),
             dedupe: format!("sendgrid:{id}"),
