@@ -96,7 +96,7 @@ pub fn parse(inbound: &Inbound) -> Result<Vec<Signal>, Rejection> {
     // Bounces and complaints have their own id; the others are unique by
     // message, recipient and time (Postmark posts a retry unchanged).
     let dedupe = match text(&record, "ID") {
-        Some(id) if event.time_key == "BouncedAt" => format!("postmark:{kind}:{id}"),
+        Some(id) if event.has_id => format!("postmark:{kind}:{id}"),
         _ => format!(
             "postmark:{kind}:{}:{}:{}",
             message_id.as_deref().unwrap_or_default(),
@@ -122,6 +122,8 @@ pub fn parse(inbound: &Inbound) -> Result<Vec<Signal>, Rejection> {
 /// How one record type reads.
 struct Event {
     name: &'static str,
+    /// Whether the record's `ID` identifies the event (bounces do).
+    has_id: bool,
     time_key: &'static str,
     address_key: &'static str,
     data: Json,
@@ -132,6 +134,7 @@ fn event(record: &Json, kind: &str) -> Option<Event> {
     let field = |key: &str| record.get(key).cloned();
     let engagement = |name, data| Event {
         name,
+        has_id: false,
         time_key: "ReceivedAt",
         address_key: "Recipient",
         data,
@@ -140,6 +143,7 @@ fn event(record: &Json, kind: &str) -> Option<Event> {
     Some(match kind {
         "Delivery" => Event {
             name: "email.delivered",
+            has_id: false,
             time_key: "DeliveredAt",
             address_key: "Recipient",
             data: details(&[("details", field("Details"))]),
@@ -149,6 +153,7 @@ fn event(record: &Json, kind: &str) -> Option<Event> {
             let hard = text(record, "Type").as_deref() == Some("HardBounce");
             Event {
                 name: "email.bounced",
+                has_id: true,
                 time_key: "BouncedAt",
                 address_key: "Email",
                 data: details(&[
@@ -161,6 +166,7 @@ fn event(record: &Json, kind: &str) -> Option<Event> {
         }
         "SpamComplaint" => Event {
             name: "email.complained",
+            has_id: true,
             time_key: "BouncedAt",
             address_key: "Email",
             data: json!({}),
@@ -184,6 +190,7 @@ fn event(record: &Json, kind: &str) -> Option<Event> {
         // (`SuppressSending: false`) is for the operator to undo by hand.
         "SubscriptionChange" if record.get("SuppressSending") == Some(&Json::Bool(true)) => Event {
             name: "email.unsubscribed",
+            has_id: false,
             time_key: "ChangedAt",
             address_key: "Recipient",
             data: details(&[("reason", field("SuppressionReason"))]),

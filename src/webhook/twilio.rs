@@ -24,8 +24,19 @@ use super::{Accepted, Inbound, Rejection, Secret, Signal, Suppress, check_size, 
 
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
-/// Twilio's default opt-out keywords.
-pub const STOP_WORDS: [&str; 6] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"];
+/// Twilio's default opt-out keywords, as its Advanced Opt-Out tutorial
+/// lists them. Twilio itself stops sending to a number that texted one,
+/// so the funnel must know too.
+pub const STOP_WORDS: [&str; 8] = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+];
 /// The opt-in keywords we record as `sms.start`.
 pub const START_WORDS: [&str; 2] = ["START", "UNSTOP"];
 

@@ -112,6 +112,26 @@ fn postmark_records_become_signals() {
     let signals = open.signals(Provider::Postmark, &secrets);
     assert_eq!(names(&signals), ["email.opened"]);
 
+    let unsubscribed = postmark(
+        json!({"RecordType": "SubscriptionChange", "MessageID": "m-6", "Recipient": "john@example.com",
+               "ChangedAt": "2020-02-01T10:53:34.416071Z", "SuppressSending": true,
+               "SuppressionReason": "ManualSuppression"}),
+        "hooks",
+        "s3cret:pw",
+    );
+    let signal = &unsubscribed.signals(Provider::Postmark, &secrets)[0];
+    assert_eq!(
+        (signal.name.as_str(), signal.suppress),
+        ("email.unsubscribed", Some(Suppress::Email))
+    );
+    assert_eq!(signal.data, json!({"reason": "ManualSuppression"}));
+    let resubscribed = postmark(
+        json!({"RecordType": "SubscriptionChange", "MessageID": "m-6", "SuppressSending": false}),
+        "hooks",
+        "s3cret:pw",
+    );
+    assert_eq!(resubscribed.signals(Provider::Postmark, &secrets), []);
+
     // Inbound mail is not ours to read: accepted, nothing to record.
     let inbound = postmark(json!({"RecordType": "Inbound"}), "hooks", "s3cret:pw");
     assert_eq!(inbound.signals(Provider::Postmark, &secrets), []);

@@ -60,6 +60,8 @@ fn twilio_stop_words_suppress_the_number() {
         "cancel",
         "End",
         "quit%0A",
+        "OPTOUT",
+        "revoke",
     ] {
         let signal = reply(stop);
         assert_eq!(signal.name, "sms.stop", "{stop}");
