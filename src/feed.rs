@@ -262,7 +262,7 @@ fn contact_row(
 
 const CONTROL_IN_ID: &str = "contact id contains a control character";
 
-fn has_control(id: &str) -> bool {
+pub(crate) fn has_control(id: &str) -> bool {
     id.chars().any(char::is_control)
 }
 

@@ -55,6 +55,7 @@ pub mod template;
 pub mod tick;
 pub mod timing;
 pub mod walk;
+pub mod webhook;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
