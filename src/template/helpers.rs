@@ -185,7 +185,14 @@ pub fn check_call(name: &str, literals: &Literals) -> Option<String> {
         })
         .and_then(|()| (spec.check)(literals))
         .err()
-        .map(|why| format!("{why} (usage: `{}`)", spec.usage))
+}
+
+/// How the funnel helper `name` is called, for hints.
+pub fn usage(name: &str) -> Option<&'static str> {
+    HELPERS
+        .iter()
+        .find(|spec| spec.name == name)
+        .map(|spec| spec.usage)
 }
 
 impl Spec {
