@@ -139,10 +139,10 @@ impl Walker<'_> {
 
     fn decorator(&mut self, d: &DecoratorTemplate, at: usize) {
         if let Some(name) = name_of(&d.name) {
-            if name == "inline" {
-                if let Some(Parameter::Literal(Json::String(partial))) = d.params.first() {
-                    self.found.inline.push(partial.clone());
-                }
+            if let ("inline", Some(Parameter::Literal(Json::String(partial)))) =
+                (name, d.params.first())
+            {
+                self.found.inline.push(partial.clone());
             }
             let span = self.span_of(name, at);
             self.found.decorators.push((name.to_string(), span));
@@ -246,7 +246,7 @@ mod tests {
         find(text, &handlebars::Template::compile(text).unwrap())
     }
 
-    fn at<'a>(text: &'a str, span: Span) -> &'a str {
+    fn at(text: &str, span: Span) -> &str {
         &text[span.offset..span.offset + span.len]
     }
 
