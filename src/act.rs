@@ -14,6 +14,8 @@ use crate::feed::Value;
 use crate::model::{self, Action, Assignee, Channel, StageId};
 use crate::runner::{choose, split_subject};
 use crate::store::{self, Kind, OutboxRow, StoreError, Task, TaskStatus};
+use crate::template::helpers::{SETTINGS, Settings};
+use crate::template::locale::Locale;
 use crate::walk::Walk;
 
 /// How long an action may be late before it is skipped as stale, when the
@@ -125,7 +127,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             other => other,
         };
         let stage_name = &loaded.funnel.stages[s].name;
-        let mut data = self.template_data(stage_name, &step.id);
+        let mut data = self.template_data(stage_name, &step.id, due);
         let links = self.linked(&mut data, &key, &step.id);
         let (channel, payload) = match action {
             Action::Message {
@@ -360,7 +362,9 @@ impl Walk<'_, '_, '_, '_, '_> {
         }
     }
 
-    fn template_data(&self, stage: &str, step: &str) -> Json {
+    /// What templates see: the contact, where it is, and (for the helpers
+    /// only) the timezone, locale and moment `at` to format for.
+    fn template_data(&self, stage: &str, step: &str, at: DateTime<Utc>) -> Json {
         let contact: serde_json::Map<String, Json> = self
             .contact
             .fields
@@ -368,7 +372,17 @@ impl Walk<'_, '_, '_, '_, '_> {
             .filter(|(_, v)| **v != Value::Null)
             .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Json::Null)))
             .collect();
-        json!({ "contact": contact, "funnel": self.funnel().name, "stage": stage, "step": step })
+        // A declared `locale` field the contact has a known value in wins.
+        let locale = self
+            .field_text("locale")
+            .and_then(|tag| Locale::parse(&tag))
+            .unwrap_or(self.funnel().locale);
+        let settings = Settings {
+            timezone: self.timezone(),
+            locale,
+            at,
+        };
+        json!({ "contact": contact, "funnel": self.funnel().name, "stage": stage, "step": step, SETTINGS: settings.to_json() })
     }
 
     /// Adds what templates need for signed links to `data`: `_link` (for
@@ -501,6 +515,7 @@ fn plain_error(template: &str, error: &handlebars::RenderError) -> String {
         Reason::MissingVariable(Some(path)) => format!(
             "template {template}: the contact has no value for `{path}`; guard it with {{{{#if {path}}}}} or make sure the feed fills it"
         ),
+        Reason::NestedError(why) => format!("template {template}: {why}"),
         Reason::TemplateNotFound(name) => {
             format!("template {template}: no template named `{name}`")
         }

@@ -312,6 +312,7 @@ build_struct!(Document {
     "funnel" => funnel: required,
     "description" => description: optional,
     "timezone" => timezone: optional,
+    "locale" => locale: optional,
     "contact" => contact: default,
     "staff" => staff: default,
     "enter" => enter: default,

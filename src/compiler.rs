@@ -19,6 +19,7 @@ use crate::document::{
 use crate::model::*;
 use crate::rules::{self, Rule};
 use crate::source::{SourceId, Span};
+use crate::template::locale::Locale;
 use crate::{duration, schedule};
 
 pub type CompileResult = (Funnel, Vec<Diagnostic>);
@@ -150,6 +151,7 @@ impl<'a> Compiler<'a> {
             source: self.source,
             description: doc.description.clone(),
             timezone: self.timezone(doc.timezone.as_ref()),
+            locale: self.locale(doc.locale.as_ref()),
             fields,
             staff,
             entries,
@@ -326,6 +328,25 @@ impl<'a> Compiler<'a> {
                 hint,
             );
             Tz::UTC
+        })
+    }
+
+    fn locale(&mut self, locale: Option<&Text>) -> Locale {
+        let Some(text) = locale else {
+            return Locale::default();
+        };
+        Locale::parse(&text.value).unwrap_or_else(|| {
+            let known: Vec<&str> = Locale::known().collect();
+            self.report(
+                &rules::invalid_value::RULE,
+                text.span,
+                format!("`{}` is not a locale funnel knows", text.value),
+                format!(
+                    "use one of {}, optionally with a region (`en-GB`)",
+                    known.join(", ")
+                ),
+            );
+            Locale::default()
         })
     }
 

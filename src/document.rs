@@ -95,6 +95,8 @@ pub struct Document {
     pub description: Option<String>,
     /// IANA timezone used for contacts without a timezone field (default UTC).
     pub timezone: Option<Text>,
+    /// Language of dates, numbers and money in templates: en (default), de, fr, hu, ru, he, optionally with a region (`en-GB`). A contact's `locale` field, when declared and set, wins.
+    pub locale: Option<Text>,
     /// Contact fields the funnel reads, `name: type`; types: string, int, float, bool, timestamp, date, email, phone, timezone; `?` marks an optional field.
     #[serde(default)]
     pub contact: IndexMap<Text, Text>,

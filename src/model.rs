@@ -21,6 +21,8 @@ pub struct Funnel {
     pub source: SourceId,
     pub description: Option<String>,
     pub timezone: Tz,
+    /// How templates write dates, numbers and money (`locale:`).
+    pub locale: crate::template::locale::Locale,
     pub fields: IndexMap<String, Field>,
     pub staff: IndexMap<String, Staff>,
     pub entries: Vec<Trigger>,

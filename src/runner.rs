@@ -59,6 +59,8 @@ impl Loaded {
         templates.register_escape_fn(handlebars::no_escape);
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
+        template::helpers::register(&mut templates);
+        template::helpers::register(&mut html);
         // A missing or unreadable directory leaves the registries empty:
         // `check` has already reported it, and each action then fails alone.
         for (name, part, path) in template::files(dir).unwrap_or_default() {

@@ -432,8 +432,23 @@ pub struct OutboxRow {
 pub struct Store {
     connection: Connection,
     path: PathBuf,
-    /// Held for the store's life: the OS lock that keeps a second run out.
-    _lock: Option<File>,
+    /// Held for the store's life: the OS locks that keep a second run out
+    /// (see [`Store::open`]). Declared after `connection` so that they are
+    /// closed after it: closing any descriptor of the database file drops
+    /// the POSIX locks SQLite holds on it.
+    _lock: Option<RunLock>,
+}
+
+/// The run lock: the database file itself, `flock`ed through a descriptor
+/// of its own, so every name of the file (a symlink, a hard link, a
+/// relative path) meets the same lock; SQLite's own locks are `fcntl`
+/// locks, which `flock` does not touch on Linux. Beside it the older
+/// `state.lock` file, still taken so that a run of an older funnel on the
+/// same path is kept out as well.
+struct RunLock {
+    _sidecar: File,
+    #[cfg(unix)]
+    _file: File,
 }
 
 impl Store {
@@ -447,23 +462,38 @@ impl Store {
         if let Some(dir) = path.parent() {
             crate::private::create_dir(dir).map_err(io)?;
         }
-        // The lock belongs to the file, not to the name it was reached by:
-        // through a symlink or a relative path, two runs find one lock.
+        let locked = || StoreError::Locked {
+            path: path.to_path_buf(),
+        };
         let lock_path = real_path(path).map_err(io)?.with_extension("lock");
-        let lock = crate::private::options()
+        let sidecar = crate::private::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
             .map_err(io)?;
-        if lock.try_lock().is_err() {
-            return Err(StoreError::Locked {
-                path: path.to_path_buf(),
-            });
+        if sidecar.try_lock().is_err() {
+            return Err(locked());
         }
         // Created here, `0600`, so that SQLite gives its `-wal` and `-shm`
         // files the same mode rather than the umask's.
         let created = crate::private::create_file(path).map_err(io)?;
+        // The lock belongs to the file, not to the name it was reached by.
+        // Elsewhere than unix a lock on the file would be mandatory and
+        // shut SQLite out: there the name's lock file is all there is.
+        #[cfg(unix)]
+        let file = {
+            let file = File::open(path).map_err(io)?;
+            if file.try_lock().is_err() {
+                return Err(locked());
+            }
+            file
+        };
+        let lock = RunLock {
+            _sidecar: sidecar,
+            #[cfg(unix)]
+            _file: file,
+        };
         let connection = Connection::open(path)?;
         identify(&connection, path, created)?;
         connection.execute_batch(

@@ -12,6 +12,11 @@ use indexmap::IndexMap;
 use crate::source::{SourceId, Sources, Span};
 
 mod guards;
+pub mod helpers;
+pub mod locale;
+pub mod references;
+
+pub use references::References;
 
 /// The subject line that opens an email template, and the line that ends it.
 const SUBJECT: &str = "subject:";
@@ -29,6 +34,9 @@ pub struct Template {
     /// A handlebars syntax error, if the template has one.
     pub error: Option<(String, Span)>,
     pub has_subject: bool,
+    /// The helpers, decorators and partials it calls (none when it does
+    /// not compile).
+    pub references: References,
 }
 
 /// The HTML body of an email sits beside its text template:
@@ -147,16 +155,21 @@ impl Template {
                     Span::new(offset, 1),
                 )),
                 has_subject,
+                references: References::default(),
             };
         }
-        let error = handlebars::Template::compile(text).err().map(|e| {
-            let offset = e
-                .pos()
-                .map_or(0, |(line, column)| offset_of(text, line, column));
-            // Errors "at the end" point past the last character: show the last line.
-            let offset = offset.min(text.trim_end().len().saturating_sub(1));
-            (e.reason().to_string(), Span::new(offset, 1))
-        });
+        let (error, references) = match handlebars::Template::compile(text) {
+            Ok(compiled) => (None, references::find(text, &compiled)),
+            Err(e) => {
+                let offset = e
+                    .pos()
+                    .map_or(0, |(line, column)| offset_of(text, line, column));
+                // Errors "at the end" point past the last character: show the last line.
+                let offset = offset.min(text.trim_end().len().saturating_sub(1));
+                let error = (e.reason().to_string(), Span::new(offset, 1));
+                (Some(error), References::default())
+            }
+        };
         Self {
             name: name.to_string(),
             source,
@@ -164,6 +177,7 @@ impl Template {
             unguarded: guards::unguarded_reads(text),
             error,
             has_subject,
+            references,
         }
     }
 }
@@ -190,14 +204,7 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    (start + column.saturating_sub(1)).min(text.len())
-}
+use references::offset_of;
 
 /// Every `contact.<field>` inside `{{ ... }}`, in order, once each.
 pub fn contact_reads(text: &str) -> Vec<(String, Span)> {

@@ -423,6 +423,6 @@ fn a_burst_of_signals_during_a_run_loses_none() {
         .iter()
         .filter(|e| e["name"] == "email.clicked")
         .count();
-    assert_eq!(clicks, 1000, "every answered signal is in the state");
+    assert_eq!(clicks, 1000, "every answered signal is in the state: {:?}", events(&p).len());
     drop(server);
 }

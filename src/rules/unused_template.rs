@@ -17,10 +17,14 @@ pub const RULE: Rule = Rule {
 fn check(project: &Project) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for (dir, funnels) in &project.dirs {
+        // A partial is used by the templates that include it.
         let used = |name: &str| {
             funnels
                 .iter()
                 .any(|f| f.templates.iter().any(|(n, _)| n == name))
+                || dir
+                    .all()
+                    .any(|t| t.references.partials.iter().any(|(n, _)| n == name))
         };
         for template in dir.all().filter(|t| !used(&t.name)) {
             found.push(

@@ -177,6 +177,9 @@ async fn click(
     } else if agent.is_empty() || SCANNERS.iter().any(|s| agent.contains(s)) {
         Some("scanner user agent")
     } else if let Ok(Some(sent)) = sent
+        && app.serve.click_grace > chrono::TimeDelta::zero()
+        // Before the send was recorded counts too: a scanner can follow
+        // the link while the outcome is being committed.
         && now.signed_duration_since(sent) < app.serve.click_grace
     {
         Some("within click-grace of delivery")
