@@ -8,6 +8,7 @@
 //! answered 2xx; it holds no run lock, so runs and serve share the state
 //! (SQLite WAL, a busy timeout for a run's batch commit).
 
+mod hooks;
 mod limit;
 mod page;
 mod routes;
@@ -21,7 +22,7 @@ use crate::config::Serve;
 use crate::links::Links;
 use crate::store::{Store, StoreError};
 
-pub use writer::{Record, Writer};
+pub use writer::{Outcome, Record, Writer};
 
 /// Largest request body accepted; larger ones get 413 and are not read.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -30,6 +31,8 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct Options {
     pub state: PathBuf,
     pub serve: Serve,
+    /// Provider and `/events` secrets, read from the environment.
+    pub secrets: crate::webhook::Secrets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,7 @@ pub(crate) struct App {
     pub writer: Writer,
     pub limiter: limit::Limiter,
     pub serve: Serve,
+    pub secrets: crate::webhook::Secrets,
 }
 
 /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
@@ -81,6 +85,7 @@ pub fn serve(options: Options, ready: impl FnOnce(SocketAddr)) -> Result<(), Ser
         writer,
         limiter: limit::Limiter::new(options.serve.rate_limit),
         serve: options.serve.clone(),
+        secrets: options.secrets,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

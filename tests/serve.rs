@@ -5,16 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use common::Project;
+use common::serve::{LINK_SECRET as SECRET, Server, client, free_port};
 use common::servers::SmtpServer;
 use funnel::links::{Link, Links, Message};
 use serde_json::Value;
-
-const SECRET: &str = "link-secret-for-tests-0123456789";
 
 const NEWS: &str = r#"
 funnel: news
@@ -59,68 +56,6 @@ stages:
   done: { terminal: true }
   opted-out: { terminal: true }
 "#;
-
-/// A free loopback port (bound and released: the server binds it next).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(p: &Project) -> Self {
-        let mut child = p
-            .command(&["serve"])
-            .env("FUNNEL_LINK_SECRET", SECRET)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stderr.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("funnel serve: listening on ")
-            .unwrap_or_else(|| panic!("serve did not start: {line}"))
-            .to_string();
-        Server { child, base }
-    }
-
-    /// Stops with SIGTERM and gives the exit code.
-    fn stop(mut self) -> i32 {
-        std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        std::mem::forget(self);
-        code
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0";
 
@@ -219,7 +154,7 @@ fn one_click_unsubscribe_suppresses_the_contact_in_every_funnel_and_a_get_change
     );
     assert!(ann.data.contains(&url), "{}", ann.data);
 
-    let server = Server::start(&p);
+    let server = Server::start(&p, &[]);
     let http = client();
     // A mail scanner's GET shows a page and records nothing.
     let page = http.get(&url).header("user-agent", BROWSER).send().unwrap();
@@ -283,7 +218,7 @@ fn a_tracked_click_resolves_the_wait_and_a_scanner_does_not() {
     let mails = smtp.mails();
     let ann = mails.iter().find(|m| m.to == ["ann@example.com"]).unwrap();
     let click = url_in(&ann.data, "/c/");
-    let server = Server::start(&p);
+    let server = Server::start(&p, &[]);
     let http = client();
     assert_eq!(
         http.get(format!("{}/healthz", server.base))
@@ -355,7 +290,7 @@ fn a_click_within_the_grace_after_delivery_is_a_scanners() {
         .find(|m| m.to == ["ann@example.com"])
         .unwrap();
     let click = url_in(&ann.data, "/c/");
-    let _server = Server::start(&p);
+    let _server = Server::start(&p, &[]);
     let hit = client()
         .get(&click)
         .header("user-agent", BROWSER)
@@ -382,7 +317,7 @@ fn a_burst_of_signals_during_a_run_loses_none() {
         "funnel.toml",
         &format!("[serve]\nlisten = \"127.0.0.1:{port}\"\nbase-url = \"http://127.0.0.1:{port}\"\nclick-grace = \"0s\"\n"),
     );
-    let server = Server::start(&p);
+    let server = Server::start(&p, &[]);
     let links = Links::new(&server.base, SECRET).unwrap();
     let tick = p
         .command(&["run", "--contacts", "contacts.csv"])
@@ -423,6 +358,11 @@ fn a_burst_of_signals_during_a_run_loses_none() {
         .iter()
         .filter(|e| e["name"] == "email.clicked")
         .count();
-    assert_eq!(clicks, 1000, "every answered signal is in the state: {:?}", events(&p).len());
+    assert_eq!(
+        clicks,
+        1000,
+        "every answered signal is in the state: {:?}",
+        events(&p).len()
+    );
     drop(server);
 }

@@ -19,9 +19,14 @@ pub fn serve(args: &ServeArgs, err: &mut dyn Write) -> io::Result<Outcome> {
     if let Some(listen) = &args.listen {
         settings.listen = listen.clone();
     }
+    let secrets = match crate::webhook::Secrets::load(|name| std::env::var(name).ok()) {
+        Ok(secrets) => secrets,
+        Err(message) => return Ok(Err((format!("error: {message}"), 2))),
+    };
     let options = Options {
         state: args.state.clone(),
         serve: settings,
+        secrets,
     };
     let result = crate::serve::serve(options, |address| {
         // Told at once (a supervisor or a test waits for it).

@@ -1,6 +1,6 @@
 //! The routes of `funnel serve` that people reach: `/u/TOKEN` (unsubscribe),
 //! `/c/TOKEN` (tracked click), `/o/TOKEN` (open pixel), `/healthz`.
-//! Provider webhooks are in `hooks`.
+//! Provider webhooks are in `hooks`; both are routed here.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use serde_json::json;
 
@@ -26,6 +26,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/c/{token}", get(click))
         .route("/o/{token}", get(open))
+        .route("/webhooks/{provider}", post(super::hooks::provider))
+        .route("/events", post(super::hooks::generic))
         .layer(middleware::from_fn_with_state(app.clone(), limit))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)

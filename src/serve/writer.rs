@@ -34,11 +34,22 @@ pub enum Record {
         received_at: DateTime<Utc>,
     },
     Suppress(Suppression),
+    /// A one-time signature token: when it was used before, the request
+    /// is a replay and none of its records is written.
+    Nonce(String),
 }
 
-/// What was stored of one request: how many events were new (the others
-/// were duplicates of events already stored).
-pub type Stored = Result<usize, String>;
+/// What became of one request's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written; this many events were new (the others were duplicates of
+    /// events already stored).
+    Stored(usize),
+    /// Its one-time token was used before: nothing written.
+    Replayed,
+}
+
+pub type Stored = Result<Outcome, String>;
 
 type Lookup = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
 
@@ -138,13 +149,23 @@ fn write_loop(mut store: Store, inbox: &mpsc::Receiver<Job>) {
 fn commit(
     store: &mut Store,
     group: &[(Vec<Record>, oneshot::Sender<Stored>)],
-) -> Result<Vec<usize>, StoreError> {
+) -> Result<Vec<Outcome>, StoreError> {
     if group.is_empty() {
         return Ok(Vec::new());
     }
     let tx = store.transaction()?;
     let mut counts = Vec::with_capacity(group.len());
-    for (records, _) in group {
+    let now = Utc::now();
+    let forget = now - chrono::TimeDelta::hours(1);
+    'jobs: for (records, _) in group {
+        for record in records {
+            if let Record::Nonce(key) = record
+                && !store::first_use(&tx, key, now, forget)?
+            {
+                counts.push(Outcome::Replayed);
+                continue 'jobs;
+            }
+        }
         let mut new = 0;
         for record in records {
             match record {
@@ -165,9 +186,10 @@ fn commit(
                 Record::Suppress(suppression) => {
                     store::suppress(&tx, suppression)?;
                 }
+                Record::Nonce(_) => {}
             }
         }
-        counts.push(new);
+        counts.push(Outcome::Stored(new));
     }
     tx.commit()?;
     Ok(counts)

@@ -247,3 +247,22 @@ pub fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTim
         .optional()?;
     at.flatten().as_deref().map(stored_time).transpose()
 }
+
+/// Records a one-time signature token; false when it was seen before.
+/// Tokens older than `forget` are dropped first: past the providers'
+/// timestamp tolerance a replay is refused as stale anyway.
+pub fn first_use(
+    tx: &Connection,
+    key: &str,
+    at: DateTime<Utc>,
+    forget: DateTime<Utc>,
+) -> StoreResult<bool> {
+    tx.prepare_cached("DELETE FROM replays WHERE at < ?1")?
+        .execute(params![time(forget)])?;
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO replays (key, at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        )?
+        .execute(params![key, time(at)])?;
+    Ok(added > 0)
+}

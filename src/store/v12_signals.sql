@@ -32,3 +32,10 @@ ALTER TABLE events ADD COLUMN received_at TEXT;
 -- When a message left, by the wall clock: a click within seconds of it is
 -- a mail scanner's, not the contact's.
 ALTER TABLE outbox ADD COLUMN sent_at TEXT;
+
+-- Signature tokens a provider (Mailgun) signs without the body, kept for
+-- a while so that a captured signature cannot carry another body.
+CREATE TABLE replays (
+    key TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+) WITHOUT ROWID;

@@ -7,6 +7,7 @@
 //! Not every test binary uses every helper.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod serve;
 pub mod servers;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,74 @@
+//! A real `funnel serve` on loopback for the tests, and a client that does
+//! not follow redirects (a tracked click's 302 is what they check).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use super::Project;
+
+pub const LINK_SECRET: &str = "link-secret-for-tests-0123456789";
+
+/// A free loopback port (bound and released: the server binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `funnel serve` in the project with the link secret and `env`,
+    /// and waits until it listens.
+    pub fn start(p: &Project, env: &[(&str, &str)]) -> Self {
+        let mut command = p.command(&["serve"]);
+        command
+            .env("FUNNEL_LINK_SECRET", LINK_SECRET)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("funnel serve: listening on ")
+            .unwrap_or_else(|| panic!("serve did not start: {line}"))
+            .to_string();
+        Server { child, base }
+    }
+
+    /// Stops with SIGTERM and gives the exit code.
+    pub fn stop(mut self) -> i32 {
+        std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
