@@ -194,7 +194,7 @@ fn a_signed_event_counts_once_however_often_it_comes_and_a_tampered_one_never() 
 fn a_stop_by_sms_leaves_every_automation_and_no_more_texts_go() {
     let (p, port) = project();
     run_at(&p, &now_plus(0));
-    let server = start(&p);
+    let _server = start(&p);
     // Twilio posts the inbound text to the public URL it was given, and
     // signs that URL with the form.
     let url = format!("http://127.0.0.1:{port}/webhooks/twilio");
