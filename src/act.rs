@@ -390,12 +390,18 @@ impl Walk<'_, '_, '_, '_, '_> {
     /// Gives the unsubscribe URL, when links are configured.
     fn linked(&self, data: &mut Json, key: &str, step: &str) -> Option<String> {
         use crate::links::{Link, Links, Message};
-        let links = self.loaded.links.as_ref()?;
         let message = Message {
             funnel: self.funnel().name.clone(),
             contact: self.contact.id.clone(),
             step: step.to_string(),
             key: key.to_string(),
+        };
+        let Some(links) = self.loaded.links.as_ref() else {
+            let fallback = self.loaded.unsubscribe.as_ref()?;
+            if let Some(url) = fallback.url(&message) {
+                data["unsubscribe_url"] = Json::String(url);
+            }
+            return None;
         };
         let unsubscribe = links.url(&Link::Unsubscribe {
             contact: message.contact.clone(),

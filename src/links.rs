@@ -209,6 +209,44 @@ pub fn register(registry: &mut handlebars::Handlebars<'static>, links: Option<&L
     registry.register_helper("track", Box::new(Track(links.cloned())));
 }
 
+/// Where `{{unsubscribe_url}}` points without `funnel serve` links.
+pub enum Fallback {
+    /// The email channel's own `unsubscribe` URL template (the same URL
+    /// its `List-Unsubscribe` header carries).
+    Channel(handlebars::Handlebars<'static>),
+    /// No channels: messages go to the outbox file for a look, and the
+    /// link says what to configure.
+    Preview,
+}
+
+impl Fallback {
+    /// From the email channel's `unsubscribe` template.
+    pub fn channel(template: &str) -> Result<Self, String> {
+        let mut registry = handlebars::Handlebars::new();
+        registry.register_escape_fn(handlebars::no_escape);
+        registry
+            .register_template_string("unsubscribe", template)
+            .map_err(|e| format!("[channels.email] unsubscribe: {}", e.reason()))?;
+        Ok(Fallback::Channel(registry))
+    }
+
+    /// The link for one message; `None` when the template fails.
+    pub fn url(&self, message: &Message) -> Option<String> {
+        match self {
+            Fallback::Channel(registry) => registry
+                .render(
+                    "unsubscribe",
+                    &json!({ "contact": message.contact, "funnel": message.funnel, "key": message.key }),
+                )
+                .ok(),
+            Fallback::Preview => Some(format!(
+                "https://unsubscribe.invalid/{}?set-serve-base-url-for-real-links",
+                crate::channel::http::urlencode(&message.contact)
+            )),
+        }
+    }
+}
+
 struct Track(Option<Links>);
 
 impl handlebars::HelperDef for Track {

@@ -48,6 +48,8 @@ pub struct Loaded {
     pub carries: std::collections::HashMap<crate::migration::Place, crate::migration::Carry>,
     /// Signed links into `funnel serve`, when `[serve] base-url` is set.
     pub links: Option<crate::links::Links>,
+    /// `{{unsubscribe_url}}` without signed links.
+    pub unsubscribe: Option<Arc<crate::links::Fallback>>,
 }
 
 impl Loaded {
@@ -84,6 +86,7 @@ impl Loaded {
             source: source_text.to_string(),
             carries: std::collections::HashMap::new(),
             links: None,
+            unsubscribe: None,
         }
         .linked(None))
     }

@@ -648,8 +648,15 @@ impl Store {
         Ok(())
     }
 
+    /// A write transaction, taking SQLite's write lock at once: with
+    /// `funnel serve` writing beside a run, a transaction that read first
+    /// and then wanted to write could find the snapshot it read outdated
+    /// and fail (`SQLITE_BUSY_SNAPSHOT`); taken up front, the lock is
+    /// waited for instead (the busy timeout).
     pub fn transaction(&mut self) -> StoreResult<Transaction<'_>> {
-        Ok(self.connection.transaction()?)
+        Ok(self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
 
     pub fn connection(&self) -> &Connection {

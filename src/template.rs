@@ -37,6 +37,8 @@ pub struct Template {
     /// The helpers, decorators and partials it calls (none when it does
     /// not compile).
     pub references: References,
+    /// Whether it shows `{{unsubscribe_url}}` (for `missing-unsubscribe-link`).
+    pub shows_unsubscribe: bool,
 }
 
 /// The HTML body of an email sits beside its text template:
@@ -156,6 +158,7 @@ impl Template {
                 )),
                 has_subject,
                 references: References::default(),
+                shows_unsubscribe: shows_unsubscribe(text),
             };
         }
         let (error, references) = match handlebars::Template::compile(text) {
@@ -178,8 +181,20 @@ impl Template {
             error,
             has_subject,
             references,
+            shows_unsubscribe: shows_unsubscribe(text),
         }
     }
+}
+
+/// Whether a mustache of `text` reads `unsubscribe_url`.
+fn shows_unsubscribe(text: &str) -> bool {
+    text.split("{{")
+        .skip(1)
+        .filter_map(|tag| tag.split("}}").next())
+        .any(|tag| {
+            tag.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|word| word == "unsubscribe_url")
+        })
 }
 
 /// How deep `{{#...}}` blocks may nest in a template: far more than any

@@ -115,6 +115,7 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
         ),
         None => None,
     };
+    let unsubscribe = unsubscribe_fallback(config, links.is_some())?;
     let mut loaded = Vec::new();
     for funnel in checked.funnels {
         let file = checked_path(&checked.sources, funnel.source);
@@ -123,10 +124,38 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
         let mut one = Loaded::new(funnel, &text, &dir)
             .map_err(TickError::Templates)?
             .linked(links.clone());
+        one.unsubscribe = unsubscribe.clone();
         one.path = file;
         loaded.push(one);
     }
     Ok(loaded)
+}
+
+/// Where `{{unsubscribe_url}}` points when runs make no signed links: the
+/// email channel's `unsubscribe` URL, or a placeholder while messages only
+/// go to the outbox file. With a real channel and neither, a template that
+/// shows the link fails to render: a marketing email must not go out with
+/// a dead unsubscribe link.
+fn unsubscribe_fallback(
+    config: &Config,
+    signed: bool,
+) -> Result<Option<std::sync::Arc<crate::links::Fallback>>, TickError> {
+    use crate::config::ChannelSpec;
+    use crate::links::Fallback;
+    if signed {
+        return Ok(None);
+    }
+    let fallback = match config.delivery.channels.get("email") {
+        Some(ChannelSpec::Smtp(smtp)) => smtp
+            .unsubscribe
+            .as_deref()
+            .map(Fallback::channel)
+            .transpose()
+            .map_err(TickError::Templates)?,
+        None if config.delivery.channels.is_empty() => Some(Fallback::Preview),
+        _ => None,
+    };
+    Ok(fallback.map(std::sync::Arc::new))
 }
 
 /// The last commit of `file` when the file is tracked and unchanged since,

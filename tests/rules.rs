@@ -107,7 +107,7 @@ fn html_templates_are_checked_as_part_of_their_email() {
     let write = |name: &str, text: &str| std::fs::write(templates.join(name), text).unwrap();
     write(
         "welcome.hbs",
-        "subject: Welcome\n---\nHi {{contact.first_name}}\n",
+        "subject: Welcome\n---\nHi {{contact.first_name}}\nLeave: {{unsubscribe_url}}\n",
     );
     write(
         "welcome.html.hbs",

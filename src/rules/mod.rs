@@ -27,6 +27,7 @@ pub mod invalid_value;
 pub mod literal_secret;
 pub mod missing_address;
 pub mod missing_template;
+pub mod missing_unsubscribe_link;
 pub mod no_opt_out;
 pub mod redundant_branch;
 pub mod split_weights;
@@ -119,6 +120,7 @@ pub static RULES: &[&Rule] = &[
     &redundant_branch::RULE,
     &no_opt_out::RULE,
     &missing_address::RULE,
+    &missing_unsubscribe_link::RULE,
     &unbounded_messages::RULE,
     &wait_longer_than_funnel::RULE,
     &unused_template::RULE,
