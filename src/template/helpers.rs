@@ -581,6 +581,7 @@ mod tests {
     fn every_known_name_is_registered() {
         let mut registry = Handlebars::new();
         register(&mut registry);
+        crate::links::register(&mut registry, None);
         registry.set_strict_mode(true);
         for name in known() {
             let result = registry.render_template(&format!("{{{{{name}}}}}"), &json!({}));
