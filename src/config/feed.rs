@@ -84,12 +84,22 @@ impl FeedSection {
     /// Checks every value, pointing at the one that is wrong.
     pub(super) fn settings(self, path: &Path, text: &str) -> Result<FeedSettings, Box<Located>> {
         let at = |span: std::ops::Range<usize>, message: String, help: &str| {
-            Box::new(Located::new(path, text, span, message, Some(help.to_string())))
+            Box::new(Located::new(
+                path,
+                text,
+                span,
+                message,
+                Some(help.to_string()),
+            ))
         };
         let encoding = match &self.encoding {
             None => None,
             Some(label) => Some(encoding(label.get_ref()).map_err(|message| {
-                at(label.span(), message, "the encoding the CRM saves its export in")
+                at(
+                    label.span(),
+                    message,
+                    "the encoding the CRM saves its export in",
+                )
             })?),
         };
         let naive_times = match &self.naive_times {
@@ -106,12 +116,18 @@ impl FeedSection {
             None => None,
             Some(limit) => Some(
                 match limit.get_ref() {
-                    Limit::Count(n) => usize::try_from(*n).map(MaxBadRows::Count).map_err(|_| {
-                        format!("{n} is not a number of rows")
-                    }),
+                    Limit::Count(n) => usize::try_from(*n)
+                        .map(MaxBadRows::Count)
+                        .map_err(|_| format!("{n} is not a number of rows")),
                     Limit::Text(text) => MaxBadRows::parse(text),
                 }
-                .map_err(|message| at(limit.span(), message, "a count (25) or a percentage (\"10%\")"))?,
+                .map_err(|message| {
+                    at(
+                        limit.span(),
+                        message,
+                        "a count (25) or a percentage (\"10%\")",
+                    )
+                })?,
             ),
         };
         let formats = |list: &[Spanned<String>]| -> Result<Vec<String>, Box<Located>> {
@@ -120,7 +136,11 @@ impl FeedSection {
                     check_format(format.get_ref())
                         .map(|()| format.get_ref().clone())
                         .map_err(|message| {
-                            at(format.span(), message, "e.g. \"%Y.%m.%d. %H:%M\", \"%d/%m/%Y\" or \"%d.%m.%Y %H:%M\"")
+                            at(
+                                format.span(),
+                                message,
+                                "e.g. \"%Y.%m.%d. %H:%M\", \"%d/%m/%Y\" or \"%d.%m.%Y %H:%M\"",
+                            )
                         })
                 })
                 .collect()

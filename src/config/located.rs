@@ -83,13 +83,7 @@ impl Located {
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: ",
-            self.path.display(),
-            self.line,
-            self.column
-        )?;
+        write!(f, "{}:{}:{}: ", self.path.display(), self.line, self.column)?;
         if let Some(key) = &self.key {
             write!(f, "`{key}`: ")?;
         }

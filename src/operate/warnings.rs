@@ -81,7 +81,11 @@ pub(super) fn warn(
 /// `:12` for one line; `: lines 3, 4 and 5` or `: lines 3, 4, 5 and 497
 /// more` for several.
 fn where_(lines: &[usize]) -> String {
-    let named: Vec<String> = lines.iter().take(LINES_NAMED).map(|l| l.to_string()).collect();
+    let named: Vec<String> = lines
+        .iter()
+        .take(LINES_NAMED)
+        .map(|l| l.to_string())
+        .collect();
     match (lines.len(), named.split_last()) {
         (1, _) => format!(":{}", named.join("")),
         (n, Some((last, first))) if n <= LINES_NAMED => {

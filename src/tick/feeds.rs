@@ -47,11 +47,13 @@ pub(super) fn contacts<'a>(
     let screened = feed::screen(text.as_bytes(), &feed, &schemas).map_err(feed_error(path))?;
     let name = path.display().to_string();
     if options.max_bad_rows.exceeded(screened.bad, screened.rows) {
+        // The header's "did you mean" first: it is usually why.
+        let notes = screened.notes.into_iter().map(|note| (name.clone(), note));
         let problems = screened
             .problems
             .into_iter()
-            .map(|(funnel, problem)| (named(&name, funnel.as_deref()), problem))
-            .collect();
+            .map(|(funnel, problem)| (named(&name, funnel.as_deref()), problem));
+        let problems = notes.chain(problems).collect();
         return Err(TickError::TooManyBadRows {
             path: path.clone(),
             bad: screened.bad,
@@ -97,8 +99,7 @@ pub(super) fn events(
     };
     feed.columns.mapping = options.feed.columns.mapping.clone();
     feed.columns.known = feed::EVENT_COLUMNS.iter().map(|c| c.to_string()).collect();
-    let (events, problems) =
-        feed::read_events(text.as_bytes(), &feed).map_err(feed_error(path))?;
+    let (events, problems) = feed::read_events(text.as_bytes(), &feed).map_err(feed_error(path))?;
     let rows = events.len() + problems.len();
     if options.max_bad_rows.exceeded(problems.len(), rows) {
         let name = path.display().to_string();
