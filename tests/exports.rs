@@ -39,7 +39,7 @@ stages:
   out: { terminal: true }
 "#;
 
-const CONFIRM: &str = "subject: Booked\n---\n{{contact.first_name}} at {{contact.appointment_at}} vip={{contact.vip}} deposit={{contact.deposit}} born={{contact.born}}\n";
+const CONFIRM: &str = "subject: Booked\n---\n{{contact.first_name}} at {{contact.appointment_at}} vip={{contact.vip}} deposit={{#if contact.deposit}}{{contact.deposit}}{{/if}} born={{#if contact.born}}{{contact.born}}{{/if}}\n";
 
 const HUNGARIAN: &str = r#"[feed]
 encoding = "windows-1250"
@@ -436,7 +436,7 @@ fn funnel_toml_errors_name_the_line_column_and_key() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains(
-            "funnel.toml:2:36: `feed.timestamp-formats`: `%Y-%Q` is not a strftime format"
+            "funnel.toml:2:35: `feed.timestamp-formats`: `%Y-%Q` is not a strftime format"
         ),
         "{}",
         run.stderr

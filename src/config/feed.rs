@@ -139,7 +139,7 @@ impl FeedSection {
                             at(
                                 format.span(),
                                 message,
-                                "e.g. \"%Y.%m.%d. %H:%M\", \"%d/%m/%Y\" or \"%d.%m.%Y %H:%M\"",
+                                "a chrono strftime format, e.g. \"%Y.%m.%d. %H:%M\", \"%d/%m/%Y\" or \"%d.%m.%Y %H:%M\"",
                             )
                         })
                 })

@@ -43,7 +43,7 @@ impl Located {
             .map_or(1, |l| l.chars().count() + 1);
         let key = key_at(text, start);
         let label = key.as_ref().map(|k| format!("`{k}`"));
-        let mut diagnostic = MietteDiagnostic::new(message.clone()).with_code("funnel.toml");
+        let mut diagnostic = MietteDiagnostic::new(message.clone());
         let len = span.end.saturating_sub(start).max(1);
         diagnostic = diagnostic.with_label(LabeledSpan::new(label, start, len));
         if let Some(help) = &help {

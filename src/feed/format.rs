@@ -351,9 +351,7 @@ fn starts_with_date(text: &str) -> bool {
 pub fn check_format(format: &str) -> Result<(), String> {
     use chrono::format::{Item, StrftimeItems};
     if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
-        return Err(format!(
-            "`{format}` is not a strftime format (e.g. \"%Y.%m.%d. %H:%M\"; see chrono's strftime documentation)"
-        ));
+        return Err(format!("`{format}` is not a strftime format"));
     }
     Ok(())
 }
