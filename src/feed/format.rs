@@ -261,10 +261,10 @@ fn is_phone(text: &str) -> bool {
 /// (`IGEN`, `Да`).
 fn parse_bool(text: &str, style: &Style) -> Option<bool> {
     let lower = text.to_lowercase();
-    if style.truths.iter().any(|w| *w == lower) {
+    if style.truths.contains(&lower) {
         return Some(true);
     }
-    if style.falsehoods.iter().any(|w| *w == lower) {
+    if style.falsehoods.contains(&lower) {
         return Some(false);
     }
     match lower.as_str() {
