@@ -194,6 +194,9 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         Err(TickError::Check(e)) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
         Err(e) => return Ok(Err((format!("error: {e}"), 3))),
     };
+    // Notes about a feed's header ("did you mean") go to stderr in every
+    // format: they are not bad rows.
+    warn(&ticked.notes, &[], err)?;
     // `--format json`: one object on stdout; `table` and `csv` (the
     // state flags' formats) keep the human lines.
     if args.state.format == TableFormat::Json {
@@ -201,7 +204,6 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         writeln!(out)?;
         return Ok(Ok(0));
     }
-    warn(&ticked.notes, &[], err)?;
     warn(&ticked.problems, &ticked.unknown, err)?;
     if args.dry_run {
         for line in &ticked.plan {

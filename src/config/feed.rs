@@ -125,7 +125,7 @@ impl FeedSection {
                     at(
                         limit.span(),
                         message,
-                        "a count (25) or a percentage (\"10%\")",
+                        "max-bad-rows = 25, or max-bad-rows = \"10%\"",
                     )
                 })?,
             ),
