@@ -568,12 +568,25 @@ fn read_records<'a>(
     // A CSV header is named once; JSON names its keys in every object.
     let columns = options.columns.clone();
     let required: Vec<String> = required.iter().map(|r| r.to_string()).collect();
+    // Keys repeat in every object: each is resolved once (up to a bound,
+    // so a feed of ever-new keys cannot grow the cache without end).
+    let mut fields: HashMap<String, String> = HashMap::new();
     let renamed = json.map(move |record| {
         record.map(|Record { line, values }| {
-            let required: Vec<&str> = required.iter().map(String::as_str).collect();
+            let mut field = |key: String| {
+                if let Some(field) = fields.get(&key) {
+                    return field.clone();
+                }
+                let required: Vec<&str> = required.iter().map(String::as_str).collect();
+                let field = columns.resolve(&key, &required);
+                if fields.len() < 4096 {
+                    fields.insert(key, field.clone());
+                }
+                field
+            };
             let values = values
                 .into_iter()
-                .map(|(key, raw)| (columns.resolve(&key, &required), raw))
+                .map(|(key, raw)| (field(key), raw))
                 .collect();
             Record { line, values }
         })
