@@ -44,7 +44,7 @@ pub enum Command {
     )]
     Schema,
     /// Run one tick: move contacts through the funnels and queue due actions.
-    #[command(after_help = format!("Examples:\n  funnel run --contacts contacts.csv\n  funnel run --contacts crm-export.csv --events events.jsonl --now 2026-05-04T09:00:00Z\n  crm-export | funnel run --contacts - --dry-run\n\nRun it from cron every few minutes; it is safe to run late, twice or after a crash.\n\n{RUN_EXIT_CODES}"))]
+    #[command(after_help = format!("Examples:\n  funnel run --contacts contacts.csv\n  funnel run --contacts crm-export.csv --events events.jsonl --now 2026-05-04T09:00:00Z\n  crm-export | funnel run --contacts - --dry-run\n  funnel run --contacts minicrm.csv --encoding windows-1250 --max-bad-rows 5%\n\nRun it from cron every few minutes; it is safe to run late, twice or after a crash.\n\n{RUN_EXIT_CODES}"))]
     Run(RunArgs),
     /// Contacts per stage and step, queued and failed actions, overdue tasks.
     #[command(after_help = "Examples:\n  funnel status\n  funnel status --format json")]
@@ -134,7 +134,8 @@ Exit codes:
      without a `migrate:` entry (see `funnel diff --state`): nothing was changed
   2  usage error, or --now before the last run's
   3  could not read input
-  4  another funnel run holds the state: nothing was changed";
+  4  another funnel run holds the state: nothing was changed
+  6  a feed has too many bad rows (--max-bad-rows, every row): nothing was run";
 
 const DELIVER_EXIT_CODES: &str = "\
 Exit codes:
@@ -210,6 +211,15 @@ pub struct RunArgs {
     /// Force the CSV delimiter (default: sniffed from the header).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<char>,
+    /// The feeds' text encoding, a WHATWG label such as windows-1250,
+    /// windows-1251 or iso-8859-2 (default: `[feed] encoding`, else UTF-8).
+    #[arg(long, value_name = "LABEL")]
+    pub encoding: Option<String>,
+    /// Refuse a feed with more bad rows than this, a count (25) or a
+    /// percentage (10%), and run nothing (default: `[feed] max-bad-rows`,
+    /// else 10%).
+    #[arg(long, value_name = "N|PCT")]
+    pub max_bad_rows: Option<String>,
     /// Project config to use instead of the nearest funnel.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

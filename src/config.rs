@@ -1,5 +1,6 @@
 //! The project config, `funnel.toml` at the repository root: rule severities,
-//! check settings, and delivery (`[delivery]`, `[channels.NAME]`, `[staff]`).
+//! check settings, delivery (`[delivery]`, `[channels.NAME]`, `[staff]`)
+//! and how the operator's export is written (`[feed]`, in `config/feed.rs`).
 //! Found by walking up from the current directory, or named with `--config`.
 //! Secrets never live here: a channel names an environment variable
 //! (`password = "${SMTP_PASSWORD}"`) and the dispatcher reads it when it
@@ -16,7 +17,12 @@ use crate::diagnostic::{Severity, suggest};
 use crate::error::{Error, Result};
 use crate::rules;
 
+mod feed;
+mod located;
 mod serve;
+
+pub use feed::FeedSettings;
+pub use located::Located;
 pub use serve::Serve;
 
 pub const FILE_NAME: &str = "funnel.toml";
@@ -28,6 +34,8 @@ pub struct Config {
     pub rules: HashMap<String, Severity>,
     pub max_warnings: Option<usize>,
     pub delivery: Delivery,
+    /// `[feed]`: the export's encoding, formats, columns and bad-row limit.
+    pub feed: FeedSettings,
     /// The config file's text, kept so `check` can point into it.
     pub text: Option<String>,
     /// `[serve]`: `funnel serve` and the links runs put in messages.
@@ -193,6 +201,8 @@ struct File {
     #[serde(default)]
     staff: BTreeMap<String, String>,
     #[serde(default)]
+    feed: feed::FeedSection,
+    #[serde(default)]
     serve: serve::ServeSection,
 }
 
@@ -308,7 +318,8 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
-        let file: File = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let file: File = toml::from_str(text)
+            .map_err(|e| Error::ConfigAt(Box::new(Located::toml(path, text, &e))))?;
         let mut rules_by_id = HashMap::new();
         for (id, level) in file.rules {
             let Some(rule) = rules::find(&id) else {
@@ -335,6 +346,7 @@ impl Config {
             rules_by_id.insert(id, severity);
         }
         validate_channels(&file.channels).map_err(bad)?;
+        let feed = file.feed.settings(path, text).map_err(Error::ConfigAt)?;
         Ok(Config {
             path: Some(path.to_path_buf()),
             rules: rules_by_id,
@@ -344,6 +356,7 @@ impl Config {
                 channels: file.channels,
                 staff: file.staff,
             },
+            feed,
             text: Some(text.to_string()),
             serve: file.serve.settings().map_err(bad)?,
         })

@@ -18,6 +18,9 @@ pub enum Error {
     /// The project config `funnel.toml` is malformed.
     #[error("{}: {message}", path.display())]
     Config { path: PathBuf, message: String },
+    /// The project config has an error at a line, column and key.
+    #[error("{0}")]
+    ConfigAt(Box<crate::config::Located>),
     /// A command-line value that clap cannot validate by itself.
     #[error("{message}")]
     Usage { message: String },
@@ -28,7 +31,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Read { .. } | Error::NoFunnels { .. } => 3,
-            Error::Config { .. } | Error::Usage { .. } => 2,
+            Error::Config { .. } | Error::ConfigAt(_) | Error::Usage { .. } => 2,
         }
     }
 }

@@ -12,12 +12,26 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use csv::ByteRecord;
+use chrono::{DateTime, NaiveDate, Utc};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::model::{Field, FieldType};
+
+mod columns;
+mod csv_feed;
+pub mod encoding;
+mod format;
+mod screen;
+mod threshold;
+
+pub use columns::Columns;
+pub use format::{Formats, NaiveTimes, Writing, check_format};
+pub use screen::{Screened, screen};
+pub use threshold::MaxBadRows;
+
+use csv_feed::{CsvFeed, sniff_delimiter};
+use format::{Style, not_a, typed_value};
 
 /// A value as the feed wrote it, before typing.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,6 +129,13 @@ pub struct FeedOptions {
     pub delimiter: Option<u8>,
     /// The format; detected from the content when `None`.
     pub format: Option<Format>,
+    /// How the export writes values (`[feed]`); the built-ins by default.
+    pub formats: Formats,
+    /// Which header is which field (`[feed.columns]`, any case).
+    pub columns: Columns,
+    /// The zone of events' times without an offset; `None` refuses them
+    /// (the funnels' timezones differ). Contacts take their funnel's.
+    pub zone: Option<chrono_tz::Tz>,
 }
 
 impl Default for FeedOptions {
@@ -123,6 +144,9 @@ impl Default for FeedOptions {
             id_column: "id".to_string(),
             delimiter: None,
             format: None,
+            formats: Formats::utc(),
+            columns: Columns::default(),
+            zone: Some(chrono_tz::Tz::UTC),
         }
     }
 }
@@ -134,13 +158,27 @@ pub enum FeedError {
     /// The CSV header, or a JSON array document, is not valid UTF-8.
     #[error("line {line}: not valid UTF-8; save the file as UTF-8")]
     NotUtf8 { line: usize },
+    /// The feed is not UTF-8 and no encoding was given: one error for the
+    /// file, at its first bad byte.
+    #[error(
+        "line {line}: not valid UTF-8 (byte 0x{byte:02X}); if the export was saved by Excel or another Windows program, give its encoding: --encoding windows-1250 (Central European, e.g. Hungarian), windows-1251 (Cyrillic) or windows-1255 (Hebrew), or `encoding` in funnel.toml's [feed]"
+    )]
+    Encoding { line: usize, byte: u8 },
+    /// The feed is not valid in the encoding it was given.
+    #[error("line {line}: not valid {encoding}; check --encoding or [feed] encoding")]
+    Malformed { line: usize, encoding: String },
+    /// The feed is empty: not even a header. A failed export looks like
+    /// this, and reading it as "no contacts" would hide it.
+    #[error("line 1: the feed is empty (not even a header row); did the export fail?")]
+    Empty,
     /// The CSV header opens a quote that is never closed.
     #[error("line {line}: the header opens a quote that is never closed")]
     UnclosedQuote { line: usize },
     /// The CSV header lacks a column the feed needs.
     #[error(
-        "line {line}: the header has no `{column}` column (found: {})",
-        quoted_list(found)
+        "line {line}: the header has no `{column}` column (found: {}){}",
+        quoted_list(found),
+        near(column, found)
     )]
     MissingColumn {
         line: usize,
@@ -170,7 +208,10 @@ impl FeedError {
     /// The line the error is on.
     pub fn line(&self) -> usize {
         match self {
+            FeedError::Empty => 1,
             FeedError::NotUtf8 { line }
+            | FeedError::Encoding { line, .. }
+            | FeedError::Malformed { line, .. }
             | FeedError::UnclosedQuote { line }
             | FeedError::MissingColumn { line, .. }
             | FeedError::DuplicateColumn { line, .. }
@@ -178,6 +219,20 @@ impl FeedError {
             | FeedError::Json { line, .. }
             | FeedError::NotArray { line, .. } => *line,
         }
+    }
+}
+
+/// "; did you mean `E-mail`? Map it in ..." when a found column is close.
+fn near(column: &str, found: &[String]) -> String {
+    let hint = crate::diagnostic::suggest(column, found.iter().map(String::as_str));
+    match hint
+        .strip_prefix("did you mean `")
+        .and_then(|h| h.strip_suffix("`?"))
+    {
+        Some(header) => format!(
+            "; is it `{header}`? Map it in funnel.toml: [feed.columns] \"{header}\" = \"{column}\""
+        ),
+        None => String::new(),
     }
 }
 
@@ -189,20 +244,40 @@ fn quoted_list(names: &[String]) -> String {
     quoted.join(", ")
 }
 
+/// The rows of a contacts feed, with notes about its header.
+pub struct Contacts<'a> {
+    /// Header columns that look like a misnamed field ("did you mean"):
+    /// said once, not counted as bad rows.
+    pub notes: Vec<Problem>,
+    records: Records<'a>,
+    id_column: String,
+    first_lines: HashMap<String, usize>,
+}
+
+impl Iterator for Contacts<'_> {
+    type Item = Result<Row, Problem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = self.records.next()?;
+        Some(record.and_then(|r| contact_row(r, &self.id_column, &mut self.first_lines)))
+    }
+}
+
 /// Reads a contacts feed. Rows without an id, with a repeated id, or that
 /// cannot be read are problems; rows come in feed order, one at a time, so
 /// a feed of millions is never held as rows.
-pub fn contacts<'a>(
-    bytes: &'a [u8],
-    options: &FeedOptions,
-) -> Result<impl Iterator<Item = Result<Row, Problem>> + 'a, FeedError> {
+pub fn contacts<'a>(bytes: &'a [u8], options: &FeedOptions) -> Result<Contacts<'a>, FeedError> {
+    if strip_bom(bytes).iter().all(u8::is_ascii_whitespace) {
+        return Err(FeedError::Empty);
+    }
     let id_column = options.id_column.clone();
-    let records = read_records(bytes, options, &[id_column.as_str()])?;
-    let mut first_lines: HashMap<String, usize> = HashMap::new();
-    Ok(
-        records
-            .map(move |record| record.and_then(|r| contact_row(r, &id_column, &mut first_lines))),
-    )
+    let (records, notes) = read_records(bytes, options, &[id_column.as_str()])?;
+    Ok(Contacts {
+        notes,
+        records,
+        id_column,
+        first_lines: HashMap::new(),
+    })
 }
 
 /// [`contacts`], collected: the rows and the problems.
@@ -284,11 +359,12 @@ pub fn read_events(
     bytes: &[u8],
     options: &FeedOptions,
 ) -> Result<(Vec<Event>, Vec<Problem>), FeedError> {
-    let records = read_records(bytes, options, &["contact", "event", "at"])?;
+    let (records, _) = read_records(bytes, options, &EVENT_COLUMNS[..3])?;
+    let style = options.formats.style("at", options.zone);
     let mut events = Vec::new();
     let mut problems = Vec::new();
     for record in records {
-        match record.and_then(event) {
+        match record.and_then(|r| event(r, &style)) {
             Ok(event) => events.push(event),
             Err(problem) => problems.push(problem),
         }
@@ -296,14 +372,17 @@ pub fn read_events(
     Ok((events, problems))
 }
 
-fn event(record: Record) -> Result<Event, Problem> {
+/// The events feed's columns; `data` is optional.
+pub const EVENT_COLUMNS: [&str; 4] = ["contact", "event", "at", "data"];
+
+fn event(record: Record, style: &Style) -> Result<Event, Problem> {
     let line = record.line;
     let value = |key: &str| record.values.get(key);
     Ok(Event {
         line,
         contact: event_contact(value("contact"), line)?,
         name: event_name(value("event"), line)?,
-        at: event_at(value("at"), line)?,
+        at: event_at(value("at"), line, style)?,
         data: event_data(value("data"), line)?,
     })
 }
@@ -343,14 +422,14 @@ fn event_name(raw: Option<&Raw>, line: usize) -> Result<String, Problem> {
     }
 }
 
-fn event_at(raw: Option<&Raw>, line: usize) -> Result<DateTime<Utc>, Problem> {
+fn event_at(raw: Option<&Raw>, line: usize, style: &Style) -> Result<DateTime<Utc>, Problem> {
     let Some(raw) = raw else {
         return Err(event_problem(line, "at", "missing `at`".into()));
     };
-    match typed_value(raw, FieldType::Timestamp) {
+    match typed_value(raw, FieldType::Timestamp, style) {
         Ok(Value::Timestamp(at)) => Ok(at),
         _ => {
-            let message = not_a("at", raw, FieldType::Timestamp);
+            let message = not_a("at", raw, FieldType::Timestamp, style);
             Err(event_problem(line, "at", message))
         }
     }
@@ -368,9 +447,32 @@ fn event_data(raw: Option<&Raw>, line: usize) -> Result<Json, Problem> {
     }
 }
 
-/// Types a row by a funnel's declared fields. The first missing required
-/// field, or value that does not parse as its type, is the problem.
+/// Types a row by a funnel's declared fields, with the built-in formats
+/// and times without an offset in UTC. The first missing required field,
+/// or value that does not parse as its type, is the problem.
 pub fn typed(row: &Row, fields: &IndexMap<String, Field>) -> Result<Contact, Problem> {
+    typed_in(row, fields, chrono_tz::Tz::UTC, &Formats::utc())
+}
+
+/// [`typed`] for a funnel in `timezone`, with an export's `formats`:
+/// times without an offset are in the contact's own timezone field (the
+/// funnel's first `timezone` field, when the row sets it) or `timezone`,
+/// unless `formats` says otherwise.
+pub fn typed_in(
+    row: &Row,
+    fields: &IndexMap<String, Field>,
+    timezone: chrono_tz::Tz,
+    formats: &Formats,
+) -> Result<Contact, Problem> {
+    let own = fields
+        .iter()
+        .find(|(_, f)| f.kind == FieldType::Timezone)
+        .and_then(|(name, _)| row.values.get(name))
+        .and_then(|raw| match raw {
+            Raw::Text(text) | Raw::Json(Json::String(text)) => text.trim().parse().ok(),
+            Raw::Json(_) => None,
+        });
+    let zone = formats.naive_times.zone(timezone, own);
     let mut typed = BTreeMap::new();
     for (name, field) in fields {
         let problem = |message: String| Problem {
@@ -378,11 +480,11 @@ pub fn typed(row: &Row, fields: &IndexMap<String, Field>) -> Result<Contact, Pro
             field: Some(name.clone()),
             message,
         };
+        let style = formats.style(name, Some(zone));
         let value = match row.values.get(name) {
             None => Value::Null,
-            Some(raw) => {
-                typed_value(raw, field.kind).map_err(|()| problem(not_a(name, raw, field.kind)))?
-            }
+            Some(raw) => typed_value(raw, field.kind, &style)
+                .map_err(|()| problem(not_a(name, raw, field.kind, &style)))?,
         };
         if value == Value::Null && !field.optional {
             return Err(problem(format!("missing required field `{name}`")));
@@ -411,8 +513,13 @@ pub fn from_stored(
     for (name, field) in fields {
         let value = match json.get(name) {
             None | Some(Json::Null) => Value::Null,
-            Some(Json::String(text)) => typed_value(&Raw::Text(text.clone()), field.kind).ok()?,
-            Some(other) => typed_value(&Raw::Json(other.clone()), field.kind).ok()?,
+            // funnel wrote these itself: RFC 3339 and the built-in shapes.
+            Some(Json::String(text)) => {
+                typed_value(&Raw::Text(text.clone()), field.kind, &Style::builtin()).ok()?
+            }
+            Some(other) => {
+                typed_value(&Raw::Json(other.clone()), field.kind, &Style::builtin()).ok()?
+            }
         };
         typed.insert(name.clone(), value);
     }
@@ -422,170 +529,6 @@ pub fn from_stored(
         line: now.line,
         fields: typed,
     })
-}
-
-/// A raw value as `kind`; blank text and JSON null are `Null`.
-fn typed_value(raw: &Raw, kind: FieldType) -> Result<Value, ()> {
-    let text = match raw {
-        Raw::Text(text) | Raw::Json(Json::String(text)) => text.trim(),
-        Raw::Json(Json::Null) => return Ok(Value::Null),
-        Raw::Json(other) => return typed_json(other, kind).ok_or(()),
-    };
-    if text.is_empty() {
-        return Ok(Value::Null);
-    }
-    typed_text(text, kind).ok_or(())
-}
-
-fn typed_text(text: &str, kind: FieldType) -> Option<Value> {
-    let string = || Value::String(text.to_string());
-    match kind {
-        FieldType::String => Some(string()),
-        FieldType::Email => is_email(text).then(string),
-        FieldType::Phone => is_phone(text).then(string),
-        FieldType::Timezone => text
-            .parse::<chrono_tz::Tz>()
-            .ok()
-            .map(|tz| Value::String(tz.name().to_string())),
-        FieldType::Int => text.parse().ok().map(Value::Int),
-        FieldType::Float => text
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(Value::Float),
-        FieldType::Bool => parse_bool(text).map(Value::Bool),
-        FieldType::Timestamp => parse_timestamp(text).map(Value::Timestamp),
-        FieldType::Date => parse_date(text).map(Value::Date),
-    }
-}
-
-/// A JSON bool or number as `kind`, where that is natural.
-fn typed_json(json: &Json, kind: FieldType) -> Option<Value> {
-    match (json, kind) {
-        (Json::Bool(b), FieldType::Bool) => Some(Value::Bool(*b)),
-        (Json::Number(n), FieldType::Bool) => match n.as_u64() {
-            Some(0) => Some(Value::Bool(false)),
-            Some(1) => Some(Value::Bool(true)),
-            _ => None,
-        },
-        (Json::Number(n), FieldType::Int) => {
-            n.as_i64().or_else(|| whole(n.as_f64()?)).map(Value::Int)
-        }
-        (Json::Number(n), FieldType::Float) => n.as_f64().map(Value::Float),
-        // Phone numbers and codes are often written as JSON numbers.
-        (Json::Number(n), FieldType::String | FieldType::Phone) => typed_text(&n.to_string(), kind),
-        _ => None,
-    }
-}
-
-/// `3.0` as 3: some writers put every JSON number as a float.
-fn whole(f: f64) -> Option<i64> {
-    // i64::MIN as f64 is exact (-2^63); 2^63 itself is out of range.
-    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f);
-    (f.fract() == 0.0 && in_range).then_some(f as i64)
-}
-
-fn is_email(text: &str) -> bool {
-    match text.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !text.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
-fn is_phone(text: &str) -> bool {
-    let allowed = |c: char| c.is_ascii_digit() || " +-()".contains(c);
-    text.chars().all(allowed) && text.chars().filter(char::is_ascii_digit).count() >= 6
-}
-
-fn parse_bool(text: &str) -> Option<bool> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "1" => Some(true),
-        "false" | "no" | "n" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` / `YYYY-MM-DDTHH:MM[:SS]` in UTC.
-fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    if !starts_with_date(text) {
-        return None;
-    }
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(at.with_timezone(&Utc));
-    }
-    const FORMATS: [&str; 4] = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ];
-    FORMATS
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|at| at.and_utc())
-}
-
-fn parse_date(text: &str) -> Option<NaiveDate> {
-    if text.len() != 10 || !starts_with_date(text) {
-        return None;
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
-}
-
-/// `YYYY-MM-DD` exactly, so chrono's lenient `%Y`/`%m` do not take `24-5-1`.
-fn starts_with_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() >= 10
-        && b[..10].iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-}
-
-/// "field `score`: `abc` is not an int (expected a whole number like 42)".
-fn not_a(name: &str, raw: &Raw, kind: FieldType) -> String {
-    let shown = match raw {
-        Raw::Text(text) | Raw::Json(Json::String(text)) => text.trim().to_string(),
-        Raw::Json(other) => other.to_string(),
-    };
-    let (what, expected) = match kind {
-        FieldType::String => ("a string", "text"),
-        FieldType::Int => ("an int", "a whole number like 42"),
-        FieldType::Float => ("a float", "a number like 3.5, with a dot"),
-        FieldType::Bool => ("a bool", "true/false, yes/no, y/n or 1/0"),
-        FieldType::Timestamp => (
-            "a timestamp",
-            "RFC 3339 like 2024-05-01T09:30:00Z, or 2024-05-01 09:30 in UTC",
-        ),
-        FieldType::Date => ("a date", "YYYY-MM-DD"),
-        FieldType::Email => ("an email address", "one @ with text on both sides"),
-        FieldType::Phone => (
-            "a phone number",
-            "at least 6 digits, and only spaces, +, -, ( and ) besides",
-        ),
-        FieldType::Timezone => ("a timezone", "an IANA name like Europe/Budapest"),
-    };
-    format!(
-        "field `{name}`: `{}` is not {what} (expected {expected})",
-        clip(&shown)
-    )
-}
-
-/// Long values are cut so a message stays one readable line.
-fn clip(text: &str) -> String {
-    const MAX: usize = 40;
-    match text.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -610,18 +553,45 @@ fn read_records<'a>(
     bytes: &'a [u8],
     options: &FeedOptions,
     required: &[&str],
-) -> Result<Records<'a>, FeedError> {
+) -> Result<(Records<'a>, Vec<Problem>), FeedError> {
     let bytes = strip_bom(bytes);
-    Ok(
-        match options.format.unwrap_or_else(|| Format::detect(bytes)) {
-            Format::Csv => {
-                let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(bytes));
-                Box::new(CsvFeed::open(bytes, delimiter, required)?)
-            }
-            Format::Json => Box::new(json_array(bytes)?.into_iter()),
-            Format::JsonLines => Box::new(json_lines(bytes)),
-        },
-    )
+    let json: Records<'a> = match options.format.unwrap_or_else(|| Format::detect(bytes)) {
+        Format::Csv => {
+            let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(bytes));
+            let csv = CsvFeed::open(bytes, delimiter, required, &options.columns)?;
+            let notes = csv.notes().to_vec();
+            return Ok((Box::new(csv), notes));
+        }
+        Format::Json => Box::new(json_array(bytes)?.into_iter()),
+        Format::JsonLines => Box::new(json_lines(bytes)),
+    };
+    // A CSV header is named once; JSON names its keys in every object.
+    let columns = options.columns.clone();
+    let required: Vec<String> = required.iter().map(|r| r.to_string()).collect();
+    // Keys repeat in every object: each is resolved once (up to a bound,
+    // so a feed of ever-new keys cannot grow the cache without end).
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let renamed = json.map(move |record| {
+        record.map(|Record { line, values }| {
+            let mut field = |key: String| {
+                if let Some(field) = fields.get(&key) {
+                    return field.clone();
+                }
+                let required: Vec<&str> = required.iter().map(String::as_str).collect();
+                let field = columns.resolve(&key, &required);
+                if fields.len() < 4096 {
+                    fields.insert(key, field.clone());
+                }
+                field
+            };
+            let values = values
+                .into_iter()
+                .map(|(key, raw)| (field(key), raw))
+                .collect();
+            Record { line, values }
+        })
+    });
+    Ok((Box::new(renamed), Vec::new()))
 }
 
 type Records<'a> = Box<dyn Iterator<Item = Result<Record, Problem>> + 'a>;
@@ -665,404 +635,6 @@ fn utf8_problem(
         line,
         field: field.map(str::to_string),
         message: format!("{prefix}not valid UTF-8 (byte 0x{byte:02X}); save the file as UTF-8"),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// CSV
-
-/// The delimiter among `,` `;` and tab occurring most outside quotes in the
-/// header line; `,` when none does (a one-column file).
-fn sniff_delimiter(bytes: &[u8]) -> u8 {
-    const CANDIDATES: [u8; 3] = [b',', b';', b'\t'];
-    let mut counts = [0usize; 3];
-    let mut quoted = false;
-    let mut started = false;
-    for &byte in bytes {
-        match byte {
-            b'"' => quoted = !quoted,
-            b'\r' | b'\n' if !quoted && started => break,
-            b'\r' | b'\n' if !quoted => continue,
-            _ if !quoted => {
-                if let Some(i) = CANDIDATES.iter().position(|c| *c == byte) {
-                    counts[i] += 1;
-                }
-            }
-            _ => {}
-        }
-        started = true;
-    }
-    let best =
-        (0..CANDIDATES.len()).fold(0, |best, i| if counts[i] > counts[best] { i } else { best });
-    CANDIDATES[best]
-}
-
-/// A quote the csv crate reads leniently but that means a broken row.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum QuoteFault {
-    /// A quoted field that runs to the end of the file.
-    Unclosed,
-    /// Text after the closing quote of a field: an undoubled quote inside.
-    TextAfter,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Fault {
-    offset: usize,
-    field: usize,
-    kind: QuoteFault,
-}
-
-/// Finds quote faults by walking the bytes as csv-core does (its states,
-/// without the output), since the csv crate accepts both silently.
-fn quote_faults(bytes: &[u8], delimiter: u8) -> Vec<Fault> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        StartField,
-        InField,
-        InQuotes,
-        QuoteInQuotes,
-    }
-    let mut faults = Vec::new();
-    let (mut state, mut field, mut opened) = (State::StartField, 0, 0);
-    for (offset, &byte) in bytes.iter().enumerate() {
-        let newline = byte == b'\n' || byte == b'\r';
-        state = match state {
-            State::InQuotes if byte == b'"' => State::QuoteInQuotes,
-            State::InQuotes => State::InQuotes,
-            State::QuoteInQuotes if byte == b'"' => State::InQuotes,
-            State::StartField if byte == b'"' => {
-                opened = offset;
-                State::InQuotes
-            }
-            _ if byte == delimiter => {
-                field += 1;
-                State::StartField
-            }
-            _ if newline => {
-                field = 0;
-                State::StartField
-            }
-            State::QuoteInQuotes => {
-                let kind = QuoteFault::TextAfter;
-                faults.push(Fault {
-                    offset,
-                    field,
-                    kind,
-                });
-                State::InField
-            }
-            _ => State::InField,
-        };
-    }
-    if state == State::InQuotes {
-        let kind = QuoteFault::Unclosed;
-        faults.push(Fault {
-            offset: opened,
-            field,
-            kind,
-        });
-    }
-    faults
-}
-
-/// The bytes one csv record was read from, blank lines before it skipped.
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    start: usize,
-    end: usize,
-}
-
-/// What reading the next csv record gave.
-enum Read {
-    End,
-    Record(Span),
-    WrongLength {
-        span: Span,
-        expected: u64,
-        found: u64,
-    },
-    Failed {
-        span: Span,
-        message: String,
-    },
-}
-
-fn next_record(reader: &mut csv::Reader<&[u8]>, record: &mut ByteRecord, bytes: &[u8]) -> Read {
-    // usize holds any offset into a slice.
-    let offset = |reader: &csv::Reader<&[u8]>| reader.position().byte() as usize;
-    let mut start = offset(reader);
-    let result = reader.read_byte_record(record);
-    // The reader's position is before the blank lines it skips.
-    while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
-        start += 1;
-    }
-    let span = Span {
-        start,
-        end: offset(reader),
-    };
-    match result {
-        Ok(false) => Read::End,
-        Ok(true) => Read::Record(span),
-        Err(error) => match error.kind() {
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => Read::WrongLength {
-                span,
-                expected: *expected_len,
-                found: *len,
-            },
-            _ => Read::Failed {
-                span,
-                message: error.to_string(),
-            },
-        },
-    }
-}
-
-fn is_blank(record: &ByteRecord) -> bool {
-    record
-        .iter()
-        .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
-}
-
-/// A CSV feed being read: its bytes, quote faults and header.
-struct CsvFeed<'a> {
-    bytes: &'a [u8],
-    lines: Lines,
-    faults: Vec<Fault>,
-    header: Vec<String>,
-}
-
-/// The records of a CSV feed, read one at a time as the caller asks.
-struct CsvRecords<'a> {
-    feed: CsvFeed<'a>,
-    reader: csv::Reader<&'a [u8]>,
-    record: ByteRecord,
-    done: bool,
-}
-
-impl<'a> CsvFeed<'a> {
-    /// Reads the header; the rows follow lazily.
-    fn open(
-        bytes: &'a [u8],
-        delimiter: u8,
-        required: &[&str],
-    ) -> Result<CsvRecords<'a>, FeedError> {
-        let mut feed = CsvFeed {
-            bytes,
-            lines: Lines::new(bytes),
-            faults: quote_faults(bytes, delimiter),
-            header: Vec::new(),
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(false)
-            .delimiter(delimiter)
-            .from_reader(bytes);
-        let mut record = ByteRecord::new();
-        let mut done = false;
-        match next_record(&mut reader, &mut record, bytes) {
-            Read::End => done = true,
-            Read::Record(span) => feed.header = feed.header(&record, span, required)?,
-            // The first record sets the field count, so it cannot be wrong.
-            Read::WrongLength { span, .. } => {
-                let line = feed.lines.line(span.start);
-                let message = "unexpected field count".to_string();
-                return Err(FeedError::Csv { line, message });
-            }
-            Read::Failed { span, message } => {
-                let line = feed.lines.line(span.start);
-                return Err(FeedError::Csv { line, message });
-            }
-        }
-        Ok(CsvRecords {
-            feed,
-            reader,
-            record,
-            done,
-        })
-    }
-
-    fn header(
-        &self,
-        record: &ByteRecord,
-        span: Span,
-        required: &[&str],
-    ) -> Result<Vec<String>, FeedError> {
-        let line = self.lines.line(span.start);
-        if let Some(fault) = self.fault(span).filter(|f| f.kind == QuoteFault::Unclosed) {
-            let line = self.lines.line(fault.offset);
-            return Err(FeedError::UnclosedQuote { line });
-        }
-        let mut names: Vec<String> = Vec::new();
-        for cell in record {
-            let name = std::str::from_utf8(cell)
-                .map_err(|_| FeedError::NotUtf8 { line })?
-                .trim();
-            if !name.is_empty() && names.iter().any(|n| n == name) {
-                let column = name.to_string();
-                return Err(FeedError::DuplicateColumn { line, column });
-            }
-            names.push(name.to_string());
-        }
-        if let Some(column) = required.iter().find(|c| !names.iter().any(|n| n == *c)) {
-            return Err(FeedError::MissingColumn {
-                line,
-                column: column.to_string(),
-                found: names.into_iter().filter(|n| !n.is_empty()).collect(),
-            });
-        }
-        Ok(names)
-    }
-
-    /// A record, a problem, or nothing for a blank row (Excel writes `;;;`).
-    fn row(&self, record: &ByteRecord, span: Span) -> Option<Result<Record, Problem>> {
-        if is_blank(record) {
-            return None;
-        }
-        if let Some(fault) = self.fault(span) {
-            return Some(Err(self.quote_problem(fault, span)));
-        }
-        let line = self.lines.line(span.start);
-        let mut values = BTreeMap::new();
-        // Cells under a blank header name (a trailing delimiter) are ignored.
-        let named = self
-            .header
-            .iter()
-            .zip(record)
-            .filter(|(name, _)| !name.is_empty());
-        for (name, cell) in named {
-            match std::str::from_utf8(cell) {
-                Err(error) => return Some(Err(utf8_problem(line, Some(name), cell, error))),
-                Ok(text) if text.trim().is_empty() => {}
-                Ok(text) => {
-                    values.insert(name.clone(), Raw::Text(text.to_string()));
-                }
-            }
-        }
-        Some(Ok(Record { line, values }))
-    }
-
-    fn wrong_length(
-        &self,
-        record: &ByteRecord,
-        span: Span,
-        expected: u64,
-        found: u64,
-    ) -> Option<Result<Record, Problem>> {
-        if is_blank(record) {
-            return None;
-        }
-        if let Some(fault) = self.fault(span) {
-            return Some(Err(self.quote_problem(fault, span)));
-        }
-        let (first, last) = self.line_range(span);
-        let mut message = format!("expected {expected} fields, found {found}");
-        if last > first {
-            message += &format!(" in the row on lines {first}-{last} (is a quote left open?)");
-        }
-        Some(Err(Problem {
-            line: first,
-            field: None,
-            message,
-        }))
-    }
-
-    fn failed(&self, span: Span, message: &str) -> Problem {
-        let (first, last) = self.line_range(span);
-        let end = self
-            .lines
-            .line(self.bytes.len().saturating_sub(1))
-            .max(last);
-        Problem {
-            line: first,
-            field: None,
-            message: format!("cannot read lines {first}-{end}: {message}"),
-        }
-    }
-
-    /// The first quote fault inside `span`.
-    fn fault(&self, span: Span) -> Option<Fault> {
-        let i = self.faults.partition_point(|f| f.offset < span.start);
-        self.faults.get(i).copied().filter(|f| f.offset < span.end)
-    }
-
-    fn quote_problem(&self, fault: Fault, span: Span) -> Problem {
-        let (first, last) = self.line_range(span);
-        let field = self
-            .header
-            .get(fault.field)
-            .filter(|n| !n.is_empty())
-            .cloned();
-        let prefix = field
-            .as_ref()
-            .map(|f| format!("field `{f}`: "))
-            .unwrap_or_default();
-        let quote_line = self.lines.line(fault.offset);
-        let what = match fault.kind {
-            QuoteFault::Unclosed if last > first => format!(
-                "the quote opened on line {quote_line} is never closed, so lines {first}-{last} were not read"
-            ),
-            QuoteFault::Unclosed => {
-                format!("the quote opened on line {quote_line} is never closed")
-            }
-            QuoteFault::TextAfter if last > first => format!(
-                "text after a closing quote on line {quote_line}, and lines {first}-{last} were read as one row"
-            ),
-            QuoteFault::TextAfter => "text after a closing quote".to_string(),
-        };
-        Problem {
-            line: first,
-            field,
-            message: format!(
-                "{prefix}{what}; a quote inside a quoted field must be doubled (\"\")"
-            ),
-        }
-    }
-
-    /// The first and last line of a record, its line terminator left out.
-    fn line_range(&self, span: Span) -> (usize, usize) {
-        let mut end = span.end.min(self.bytes.len());
-        while end > span.start && matches!(self.bytes.get(end - 1), Some(b'\r' | b'\n')) {
-            end -= 1;
-        }
-        let first = self.lines.line(span.start);
-        (first, self.lines.line(end.saturating_sub(1)).max(first))
-    }
-}
-
-impl Iterator for CsvRecords<'_> {
-    type Item = Result<Record, Problem>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            let feed = &self.feed;
-            let (span, result) = match next_record(&mut self.reader, &mut self.record, feed.bytes) {
-                Read::End => return None,
-                Read::Record(span) => (span, feed.row(&self.record, span)),
-                Read::WrongLength {
-                    span,
-                    expected,
-                    found,
-                } => (span, feed.wrong_length(&self.record, span, expected, found)),
-                Read::Failed { span, message } => {
-                    self.done = true;
-                    return Some(Err(feed.failed(span, &message)));
-                }
-            };
-            if feed
-                .fault(span)
-                .is_some_and(|f| f.kind == QuoteFault::Unclosed)
-            {
-                // The open quote swallowed the rest of the file.
-                self.done = true;
-            }
-            if result.is_some() {
-                return result;
-            }
-        }
-        None
     }
 }
 
@@ -1303,15 +875,15 @@ mod tests {
     }
 
     fn text(raw: &str, kind: FieldType) -> Result<Value, ()> {
-        typed_value(&Raw::Text(raw.to_string()), kind)
+        typed_value(&Raw::Text(raw.to_string()), kind, &Style::builtin())
     }
 
     fn json(raw: Json, kind: FieldType) -> Result<Value, ()> {
-        typed_value(&Raw::Json(raw), kind)
+        typed_value(&Raw::Json(raw), kind, &Style::builtin())
     }
 
     fn at(text: &str) -> Option<String> {
-        parse_timestamp(text).map(|t| t.to_rfc3339())
+        format::parse_timestamp(text, &Style::builtin()).map(|t| t.to_rfc3339())
     }
 
     #[test]
@@ -1323,43 +895,14 @@ mod tests {
     }
 
     #[test]
-    fn sniffs_the_delimiter_outside_quotes_on_the_header_line() {
-        assert_eq!(sniff_delimiter(b"id;name;email\n1,2,3,4,5\n"), b';');
-        assert_eq!(sniff_delimiter(b"\"a;b;c\",d,e\n"), b',');
-        assert_eq!(sniff_delimiter(b"\r\n\r\nid\tname\n"), b'\t');
-        assert_eq!(sniff_delimiter(b"id\n1\n"), b',');
-        // A tie goes to the comma.
-        assert_eq!(sniff_delimiter(b"a,b;c\n"), b',');
-    }
-
-    #[test]
-    fn finds_quote_faults_like_csv_core_reads_them() {
-        assert_eq!(quote_faults(b"a,\"b\"\"c\",d\n\"x\ny\",z\n", b','), vec![]);
-        // A quote inside an unquoted field is literal, not a fault.
-        assert_eq!(quote_faults(b"a,b\"c\n", b','), vec![]);
-        assert_eq!(
-            quote_faults(b"a,\"b\"c,d\n", b','),
-            vec![Fault {
-                offset: 5,
-                field: 1,
-                kind: QuoteFault::TextAfter
-            }]
-        );
-        assert_eq!(
-            quote_faults(b"a,b\nc;\"d\n", b';'),
-            vec![Fault {
-                offset: 6,
-                field: 1,
-                kind: QuoteFault::Unclosed
-            }]
-        );
-    }
-
-    #[test]
-    fn an_empty_feed_has_no_rows() {
-        assert_eq!(read(""), (vec![], vec![]));
-        assert_eq!(read("\u{feff}\r\n"), (vec![], vec![]));
+    fn an_empty_contacts_feed_is_an_error_but_a_header_alone_has_no_rows() {
+        // A failed export writes nothing; "no contacts" would hide it.
+        assert!(matches!(error(b""), FeedError::Empty));
+        assert!(matches!(error(b"\xEF\xBB\xBF\r\n"), FeedError::Empty));
         assert_eq!(read("id,name\r\n"), (vec![], vec![]));
+        assert_eq!(read("[]"), (vec![], vec![]));
+        let none = read_events(b"", &FeedOptions::default()).unwrap();
+        assert_eq!(none, (vec![], vec![]));
         let none = read_events(b"[]", &FeedOptions::default()).unwrap();
         assert_eq!(none, (vec![], vec![]));
     }
@@ -1580,7 +1123,8 @@ mod tests {
 
     #[test]
     fn values_serialize_as_plain_json() {
-        let at = parse_timestamp("2024-05-01 09:30").map(Value::Timestamp);
+        let at =
+            format::parse_timestamp("2024-05-01 09:30", &Style::builtin()).map(Value::Timestamp);
         let values = vec![
             Value::Null,
             Value::Int(3),
@@ -1594,7 +1138,7 @@ mod tests {
     #[test]
     fn long_values_are_clipped_in_messages() {
         let long = "x".repeat(50);
-        let message = not_a("n", &Raw::Text(long), FieldType::Int);
+        let message = not_a("n", &Raw::Text(long), FieldType::Int, &Style::builtin());
         assert_eq!(
             message,
             format!(

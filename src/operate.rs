@@ -14,7 +14,7 @@ use crate::cli::{
 use crate::config::Config;
 use crate::dashboard;
 use crate::dispatcher::{Delivered, Dispatcher};
-use crate::feed::FeedOptions;
+use crate::feed::{FeedOptions, MaxBadRows};
 use crate::linter::Linter;
 use crate::measure::{Filter, MeasureError, Measurer};
 use crate::report::{self, Format};
@@ -35,6 +35,28 @@ pub const LOCKED: i32 = 4;
 
 /// Exit code when the contact asked about has no history in the state.
 pub const NOT_FOUND: i32 = 5;
+
+/// Exit code when a feed has more bad rows than `--max-bad-rows` allows.
+pub const BAD_FEED: i32 = 6;
+
+/// `--encoding` and `--max-bad-rows`, over `[feed]` in funnel.toml.
+fn export(
+    args: &RunArgs,
+    config: &Config,
+) -> Result<(Option<&'static crate::feed::encoding::Encoding>, MaxBadRows), (String, i32)> {
+    let usage = |flag: &str, message: String| (format!("error: {flag}: {message}"), 2);
+    let encoding = match &args.encoding {
+        Some(label) => {
+            Some(crate::feed::encoding::encoding(label).map_err(|m| usage("--encoding", m))?)
+        }
+        None => config.feed.encoding,
+    };
+    let limit = match &args.max_bad_rows {
+        Some(text) => MaxBadRows::parse(text).map_err(|m| usage("--max-bad-rows", m))?,
+        None => config.feed.max_bad_rows.unwrap_or_default(),
+    };
+    Ok((encoding, limit))
+}
 
 /// A command's outcome: an exit code, or a message for stderr with one.
 pub type Outcome = Result<i32, (String, i32)>;
@@ -108,6 +130,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         Ok(config) => config,
         Err(e) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
     };
+    let (encoding, max_bad_rows) = match export(args, &config) {
+        Ok(settings) => settings,
+        Err(failure) => return Ok(Err(failure)),
+    };
     let options = TickOptions {
         funnels: args.funnels.clone(),
         contacts: args.contacts.clone(),
@@ -121,8 +147,15 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         feed: FeedOptions {
             id_column: args.id_column.clone(),
             delimiter,
+            formats: config.feed.formats.clone(),
+            columns: crate::feed::Columns {
+                mapping: config.feed.columns.clone(),
+                known: Vec::new(),
+            },
             ..FeedOptions::default()
         },
+        encoding,
+        max_bad_rows,
     };
     // A bar only for a person watching: cron's mail stays a summary line.
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -153,10 +186,19 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
             )));
         }
         Err(TickError::Unmigrated(e)) => return Ok(Err((format!("error: {e}"), 1))),
+        Err(e @ TickError::TooManyBadRows { .. }) => {
+            if let TickError::TooManyBadRows { problems, .. } = &e {
+                warn(problems, &[], err)?;
+            }
+            return Ok(Err((format!("error: {e}"), BAD_FEED)));
+        }
         Err(TickError::Store(e)) => return Ok(Err(store_failure(e))),
         Err(TickError::Check(e)) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
         Err(e) => return Ok(Err((format!("error: {e}"), 3))),
     };
+    // Notes about a feed's header ("did you mean") go to stderr in every
+    // format: they are not bad rows.
+    warn(&ticked.notes, &[], err)?;
     // `--format json`: one object on stdout; `table` and `csv` (the
     // state flags' formats) keep the human lines.
     if args.state.format == TableFormat::Json {

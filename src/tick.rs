@@ -11,10 +11,12 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::diagnostic::Severity;
 use crate::dispatcher::{DeliverError, Delivered, Dispatcher};
-use crate::feed::{self, Event, FeedOptions, Problem};
+use crate::feed::{self, Event, FeedOptions, MaxBadRows, Problem};
 use crate::linter::{Checked, Linter};
 use crate::runner::{Loaded, Planned, Runner, Summary};
 use crate::store::{self, Store, StoreError};
+
+mod feeds;
 
 pub struct TickOptions {
     pub funnels: Vec<PathBuf>,
@@ -29,6 +31,10 @@ pub struct TickOptions {
     /// Deliver after the tick (off with `--no-deliver`).
     pub deliver: bool,
     pub feed: FeedOptions,
+    /// The feeds' encoding (`--encoding`, `[feed] encoding`); UTF-8 if `None`.
+    pub encoding: Option<&'static feed::encoding::Encoding>,
+    /// Past this many bad rows a feed is refused and nothing runs.
+    pub max_bad_rows: MaxBadRows,
 }
 
 /// What a run did.
@@ -37,6 +43,8 @@ pub struct Ticked {
     pub plan: Vec<Planned>,
     /// Bad rows and events, with the feed they came from.
     pub problems: Vec<(String, Problem)>,
+    /// Notes about the feeds' headers ("did you mean"); not bad rows.
+    pub notes: Vec<(String, Problem)>,
     /// Events of the events feed for contacts the contacts feed does not
     /// have, by line: nobody walked them.
     pub unknown: Vec<UnknownContact>,
@@ -68,6 +76,19 @@ pub enum TickError {
     Feed {
         path: PathBuf,
         source: feed::FeedError,
+    },
+    /// More bad rows than `--max-bad-rows` (or every row): nothing ran.
+    #[error(
+        "{}: {bad} of {rows} rows are bad, more than --max-bad-rows allows ({limit}); nothing was run. A broken export usually means a renamed column or a changed format: fix the export or funnel.toml ([feed.columns], [feed] formats), or raise --max-bad-rows",
+        path.display()
+    )]
+    TooManyBadRows {
+        path: PathBuf,
+        bad: usize,
+        rows: usize,
+        limit: MaxBadRows,
+        /// Every bad row's problem, to show why.
+        problems: Vec<(String, Problem)>,
     },
     #[error("{0}")]
     Templates(String),
@@ -221,19 +242,18 @@ pub fn tick(
     let contacts_name = options.contacts.display().to_string();
     let bytes = read(&options.contacts)?;
     let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
-    let rows = feed::contacts(&bytes, &options.feed).map_err(|source| TickError::Feed {
-        path: options.contacts.clone(),
-        source,
+    let contacts = feeds::contacts(options, &bytes, &funnels)?;
+    let rows = feed::contacts(contacts.text.as_bytes(), &contacts.options).map_err(|source| {
+        TickError::Feed {
+            path: options.contacts.clone(),
+            source,
+        }
     })?;
     let mut problems: Vec<(String, Problem)> = Vec::new();
     let mut event_problems: Vec<(String, Problem)> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     if let Some(path) = &options.events {
-        let (read_events, unread) = feed::read_events(&read(path)?, &FeedOptions::default())
-            .map_err(|source| TickError::Feed {
-                path: path.clone(),
-                source,
-            })?;
+        let (read_events, unread) = feeds::events(options, path, &read(path)?, &funnels)?;
         events = read_events;
         event_problems.extend(unread.into_iter().map(|p| (path.display().to_string(), p)));
     }
@@ -307,7 +327,8 @@ pub fn tick(
         });
         let mut typed = BTreeMap::new();
         for loaded in &funnels {
-            match feed::typed(&row, &loaded.funnel.fields) {
+            let (fields, zone) = (&loaded.funnel.fields, loaded.funnel.timezone);
+            match feed::typed_in(&row, fields, zone, &contacts.options.formats) {
                 Ok(contact) => {
                     typed.insert(loaded.funnel.name.clone(), contact);
                 }
@@ -352,6 +373,7 @@ pub fn tick(
         summary,
         plan: runner.plan,
         problems,
+        notes: contacts.notes,
         unknown,
         delivered,
     })

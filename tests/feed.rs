@@ -404,6 +404,7 @@ fn options_force_the_id_column_delimiter_and_format() {
         id_column: "customer".into(),
         delimiter: Some(b'|'),
         format: Some(Format::Csv),
+        ..FeedOptions::default()
     };
     let (rows, problems) =
         feed::read_contacts(b"customer|name\nc1|Anna, Bela\n", &options).unwrap();

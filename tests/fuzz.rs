@@ -389,6 +389,8 @@ fn funnels_with_extreme_timings_that_pass_check_also_run() {
                 dry_run: false,
                 deliver: true,
                 feed: Default::default(),
+                encoding: None,
+                max_bad_rows: Default::default(),
             };
             let result =
                 std::panic::catch_unwind(|| tick(&options, &Config::default(), &mut |_| {}));

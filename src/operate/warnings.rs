@@ -9,16 +9,21 @@ use crate::tick;
 /// How many lines of one kind of warning are shown before "and N more".
 const WARNINGS_SHOWN: usize = 5;
 
+/// How many line numbers one grouped bad-row warning names.
+const LINES_NAMED: usize = 3;
+
 /// The run's warnings on stderr: bad rows and events, then events for
-/// unknown contacts. Identical warnings (same feed, field and message; or
-/// any unknown contact of one feed) show their first lines, then a count,
-/// so a feed with ten thousand bad lines does not bury the summary.
+/// unknown contacts. Identical bad-row warnings (same feed, field and
+/// message) are one line naming their first lines and a count ("lines 3,
+/// 4, 5 and 497 more: ..."); events for unknown contacts show their first
+/// lines, then a count. A feed with ten thousand bad lines does not bury
+/// the summary.
 pub(super) fn warn(
     problems: &[(String, crate::feed::Problem)],
     unknown: &[tick::UnknownContact],
     err: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut groups: indexmap::IndexMap<String, (Vec<String>, String)> = indexmap::IndexMap::new();
+    let mut alike: indexmap::IndexMap<(&str, String, &str), Vec<usize>> = indexmap::IndexMap::new();
     for (feed, problem) in problems {
         // Most messages name their field already.
         let field = problem
@@ -27,18 +32,23 @@ pub(super) fn warn(
             .filter(|_| !problem.message.starts_with("field `"))
             .map(|f| format!(" field `{f}`:"))
             .unwrap_or_default();
-        let group = format!("{feed}\u{1f}{field}\u{1f}{}", problem.message);
-        let line = format!(
-            "warning: {feed}:{}:{field} {} (skipped)",
-            problem.line, problem.message
-        );
-        let more = format!(
-            "{feed}: and {{rest}} more lines like it:{field} {} (skipped)",
-            problem.message
-        );
-        let entry = groups.entry(group).or_insert_with(|| (Vec::new(), more));
-        entry.0.push(line);
+        let key = (feed.as_str(), field, problem.message.as_str());
+        alike.entry(key).or_default().push(problem.line);
     }
+    for ((feed, field, message), lines) in &alike {
+        // A note about a header column skipped nothing itself.
+        let skipped = if message.starts_with("column `") {
+            ""
+        } else {
+            " (skipped)"
+        };
+        writeln!(
+            err,
+            "warning: {feed}{}:{field} {message}{skipped}",
+            where_(lines)
+        )?;
+    }
+    let mut groups: indexmap::IndexMap<String, (Vec<String>, String)> = indexmap::IndexMap::new();
     for u in unknown {
         let line = format!(
             "warning: {}:{}: event `{}` for contact `{}`, who is not in the contacts feed (skipped)",
@@ -66,4 +76,21 @@ pub(super) fn warn(
         }
     }
     Ok(())
+}
+
+/// `:12` for one line; `: lines 3, 4 and 5` or `: lines 3, 4, 5 and 497
+/// more` for several.
+fn where_(lines: &[usize]) -> String {
+    let named: Vec<String> = lines
+        .iter()
+        .take(LINES_NAMED)
+        .map(|l| l.to_string())
+        .collect();
+    match (lines.len(), named.split_last()) {
+        (1, _) => format!(":{}", named.join("")),
+        (n, Some((last, first))) if n <= LINES_NAMED => {
+            format!(": lines {} and {last}", first.join(", "))
+        }
+        (n, _) => format!(": lines {} and {} more", named.join(", "), n - LINES_NAMED),
+    }
 }

@@ -99,9 +99,13 @@ fn pairs(line: &str) -> Vec<(&str, usize, &str)> {
     while let Some(eq) = line[rest..].find('=') {
         let at = rest + eq;
         let before = line[..at].trim_end();
+        // After the last character that cannot be in a bare key; it may be
+        // several bytes long (`"E-mail cím" = "email"` in [feed.columns]).
         let key_start = before
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '"')))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '"')))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let key = before[key_start..].trim_matches('"');
         let after = &line[at + 1..];
         let value_start = at + 1 + (after.len() - after.trim_start().len());
@@ -128,6 +132,18 @@ fn env_name(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_with_non_ascii_letters_do_not_break_the_scan() {
+        // Regression: a Hungarian column name panicked on a char boundary.
+        let text = "[feed.columns]\n\"Azonosító\" = \"id\"\n\"E-mail cím\" = \"email\"\n";
+        assert!(config_values(SourceId(0), text).is_empty());
+        let line = "\"Azonosító\" = \"id\"";
+        let found = pairs(line);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0, found[0].2), ("", "id"));
+        assert_eq!(&line[found[0].1..], "\"id\"");
+    }
 
     #[test]
     fn finds_literal_credentials_but_not_references() {

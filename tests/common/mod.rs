@@ -60,9 +60,11 @@ impl Project {
             .unwrap();
         }
         // Only the copied funnels' templates are used; silence the rest.
+        // The tests' feeds write times without an offset in UTC, as funnel
+        // read them before naive times were local.
         std::fs::write(
             dir.path().join("funnel.toml"),
-            "[rules]\nunused-template = \"off\"\n",
+            "[rules]\nunused-template = \"off\"\n[feed]\nnaive-times = \"utc\"\n",
         )
         .unwrap();
         Project { dir }
