@@ -213,7 +213,7 @@ pub fn register(registry: &mut handlebars::Handlebars<'static>, links: Option<&L
 pub enum Fallback {
     /// The email channel's own `unsubscribe` URL template (the same URL
     /// its `List-Unsubscribe` header carries).
-    Channel(handlebars::Handlebars<'static>),
+    Channel(Box<handlebars::Handlebars<'static>>),
     /// No channels: messages go to the outbox file for a look, and the
     /// link says what to configure.
     Preview,
@@ -227,7 +227,7 @@ impl Fallback {
         registry
             .register_template_string("unsubscribe", template)
             .map_err(|e| format!("[channels.email] unsubscribe: {}", e.reason()))?;
-        Ok(Fallback::Channel(registry))
+        Ok(Fallback::Channel(Box::new(registry)))
     }
 
     /// The link for one message; `None` when the template fails.
