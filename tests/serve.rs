@@ -126,7 +126,7 @@ fn url_in(text: &str, marker: &str) -> String {
         .unwrap_or_else(|| panic!("no {marker} in {text}"));
     let from = text[..start].rfind("http://").unwrap();
     text[from..]
-        .split(|c: char| c.is_whitespace() || c == '>')
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '"')
         .next()
         .unwrap()
         .to_string()
@@ -365,4 +365,39 @@ fn a_burst_of_signals_during_a_run_loses_none() {
         events(&p).len()
     );
     drop(server);
+}
+
+#[test]
+fn the_open_pixel_records_an_open_only_when_turned_on() {
+    let smtp = SmtpServer::start();
+    let port = free_port();
+    let p = project(smtp.port, port, "open-pixel = true\n");
+    p.write(
+        "funnels/templates/offer.html.hbs",
+        "<p>See our offer.</p><img src=\"{{open_pixel_url}}\" alt=\"\"><p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>\n",
+    );
+    run(&p, None);
+    let ann = smtp
+        .mails()
+        .into_iter()
+        .find(|m| m.to == ["ann@example.com"])
+        .unwrap();
+    let pixel = url_in(&ann.data, "/o/");
+    let server = Server::start(&p, &[]);
+    let hit = client().get(&pixel).send().unwrap();
+    assert_eq!(hit.status(), 200);
+    assert_eq!(hit.headers()["content-type"], "image/gif");
+    assert_eq!(events(&p)[0]["name"], "email.opened");
+    drop(server);
+
+    // Turned off, the same link records nothing.
+    p.write(
+        "funnel.toml",
+        &std::fs::read_to_string(p.path("funnel.toml"))
+            .unwrap()
+            .replace("open-pixel = true", "open-pixel = false"),
+    );
+    let _server = Server::start(&p, &[]);
+    assert_eq!(client().get(&pixel).send().unwrap().status(), 404);
+    assert_eq!(events(&p).len(), 1);
 }
