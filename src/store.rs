@@ -542,7 +542,10 @@ impl Store {
         identify(&connection, path, false)?;
         // WAL lets serve append while a run reads and writes; the busy
         // timeout waits out a run's batch commit instead of failing.
-        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        // FULL: a provider told 2xx forgets the signal, so each commit
+        // reaches the disk before the answer (one sync per group commit),
+        // not only the process's survival.
+        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         let store = Store {
             connection,
