@@ -91,12 +91,17 @@ async fn unsubscribe_page(State(app): State<Arc<App>>, Path(token): Path<String>
 async fn unsubscribe(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(Link::Unsubscribe { contact, message }) = verify(&app, &token) else {
         return page::not_found();
     };
-    let one_click = form_has(&body, "List-Unsubscribe", "One-Click");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let one_click = one_click(content_type, &body);
     if !one_click {
         return (
             StatusCode::BAD_REQUEST,
@@ -132,9 +137,29 @@ async fn unsubscribe(
     }
 }
 
-/// Whether an `application/x-www-form-urlencoded` body holds `name=value`.
-fn form_has(body: &[u8], name: &str, value: &str) -> bool {
-    form_urlencoded::parse(body).any(|(k, v)| k == name && v == value)
+/// Whether a POST body is RFC 8058's `List-Unsubscribe=One-Click`: as
+/// `multipart/form-data` (what the RFC asks senders of the POST to use) or
+/// `application/x-www-form-urlencoded` (what most do).
+fn one_click(content_type: &str, body: &[u8]) -> bool {
+    const NAME: &str = "List-Unsubscribe";
+    const VALUE: &str = "One-Click";
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'));
+    match boundary {
+        Some(boundary) if content_type.starts_with("multipart/form-data") => {
+            let text = String::from_utf8_lossy(body);
+            text.split(&format!("--{boundary}")).any(|part| {
+                let Some((head, value)) = part.split_once("\r\n\r\n") else {
+                    return false;
+                };
+                head.contains(&format!("name=\"{NAME}\"")) && value.trim_end() == VALUE
+            })
+        }
+        _ => form_urlencoded::parse(body).any(|(k, v)| k == NAME && v == VALUE),
+    }
 }
 
 /// User agents of link scanners and previewers, lower case.
@@ -250,5 +275,32 @@ fn event(
         dedupe,
         source,
         received_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_click;
+
+    #[test]
+    fn one_click_is_read_from_either_form_encoding() {
+        assert!(one_click(
+            "application/x-www-form-urlencoded",
+            b"List-Unsubscribe=One-Click"
+        ));
+        let multipart = "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--XyZ--\r\n";
+        assert!(one_click(
+            "multipart/form-data; boundary=XyZ",
+            multipart.as_bytes()
+        ));
+        assert!(!one_click(
+            "multipart/form-data; boundary=XyZ",
+            multipart.replace("One-Click", "Two-Click").as_bytes()
+        ));
+        assert!(!one_click(
+            "application/x-www-form-urlencoded",
+            b"unsubscribe=yes"
+        ));
+        assert!(!one_click("text/plain", b""));
     }
 }
