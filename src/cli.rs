@@ -90,7 +90,7 @@ pub enum Command {
     Task(TaskArgs),
     /// Measure the funnels: conversion per stage and step, the bottleneck, A/B results, staff.
     #[command(
-        after_help = "Examples:\n  funnel report\n  funnel report quote-follow-up --since 2026-05-01 --until 2026-05-31\n  funnel report win-back --version 3f2a --format json\n  funnel report --format html --out report.html\n\nStage figures count visits that began in the window; see the README, \"Measuring funnels\"."
+        after_help = "Examples:\n  funnel report\n  funnel report quote-follow-up --since 2026-05-01 --until 2026-05-31\n  funnel report win-back --version 3f2a --format json\n  funnel report --format html --out report.html   # overall conversion, main path chart, A/B winner\n\nStage figures count visits that began in the window. The overall conversion runs from the stage the first `enter:` leads to, along the goals, to the terminal stage they end in (the final goal); see the README, \"Measuring funnels\"."
     )]
     Report(ReportArgs),
     /// Compare funnels with an earlier version: what changed, and what breaks contacts in flight.
