@@ -10,6 +10,7 @@ mod dot;
 mod label;
 mod mermaid;
 
+use crate::diff::describe;
 use crate::duration;
 use crate::graph::{FunnelGraph, Node};
 use crate::model::{Action, Assignee, Funnel, Outcome, Step, Target};
@@ -100,21 +101,13 @@ fn id(prefix: &str, node: Node) -> String {
     }
 }
 
-/// The step's id, its timing, then its action (a split: one line per variant).
+/// The step's id, its timing as `funnel diff` words it (shortened like an
+/// edge label), then its action (a split: one line per variant).
 fn step_label(step: &Step) -> Vec<String> {
-    let mut timing = Vec::new();
-    if let Some(after) = step.after {
-        timing.push(format!("after {}", duration::format(after)));
-    }
-    if let Some(at) = step.at {
-        timing.push(format!("at {}", at.format("%H:%M")));
-    }
-    if let Some(on) = &step.on {
-        timing.push(format!("on {}", label::short(&on.source)));
-    }
     let mut lines = vec![step.id.clone()];
-    if !timing.is_empty() {
-        lines.push(timing.join(" "));
+    let timing = describe::timing(step);
+    if timing != describe::AT_ONCE {
+        lines.push(label::short(&timing));
     }
     match &step.action {
         None => {}
