@@ -33,9 +33,9 @@ pub enum Command {
     /// Compile funnels into graphs and report every problem.
     #[command(after_help = format!("Examples:\n  funnel check\n  funnel check funnels/ other/quote.yaml\n  funnel check --format sarif > funnel.sarif\n  funnel check --format github --max-warnings 0\n\nSilence a finding on one line with `# funnel-ignore: RULE`; set severities in funnel.toml.\n\n{EXIT_CODES}"))]
     Check(CheckArgs),
-    /// Draw a funnel as a Mermaid or Graphviz diagram.
+    /// Draw funnels as a Mermaid or Graphviz diagram.
     #[command(
-        after_help = "Examples:\n  funnel graph funnels/quote-follow-up.yaml                 # Mermaid, pastes into a PR\n  funnel graph funnels/quote-follow-up.yaml --format dot | dot -Tsvg > quote.svg"
+        after_help = "Edges are labelled with what fires them (the event, or the condition without `contact.`); steps show their timing (`after`, `at`, `on`) and split weights; the funnel-wide exits and `expire` leave once from \"any stage\". A funnel with errors is not drawn: `graph` prints the diagnostics `check` would and exits 1.\n\nExamples:\n  funnel graph funnels/quote-follow-up.yaml                 # Mermaid, pastes into a PR\n  funnel graph funnels/quote-follow-up.yaml --format dot | dot -Tsvg > quote.svg\n  funnel graph funnels/ > funnels.mmd                       # every funnel, one cluster each"
     )]
     Graph(GraphArgs),
     /// Print the JSON Schema of the funnel format (for editor autocomplete).
@@ -90,7 +90,7 @@ pub enum Command {
     Task(TaskArgs),
     /// Measure the funnels: conversion per stage and step, the bottleneck, A/B results, staff.
     #[command(
-        after_help = "Examples:\n  funnel report\n  funnel report quote-follow-up --since 2026-05-01 --until 2026-05-31\n  funnel report win-back --version 3f2a --format json\n  funnel report --format html --out report.html\n\nStage figures count visits that began in the window; see the README, \"Measuring funnels\"."
+        after_help = "Examples:\n  funnel report\n  funnel report quote-follow-up --since 2026-05-01 --until 2026-05-31\n  funnel report win-back --version 3f2a --format json\n  funnel report --format html --out report.html   # overall conversion, main path chart, A/B winner\n\nStage figures count visits that began in the window. The overall conversion runs from the stage the first `enter:` leads to, along the goals, to the terminal stage they end in (the final goal); see the README, \"Measuring funnels\"."
     )]
     Report(ReportArgs),
     /// Compare funnels with an earlier version: what changed, and what breaks contacts in flight.
@@ -343,8 +343,8 @@ pub enum Color {
 
 #[derive(Debug, clap::Args)]
 pub struct GraphArgs {
-    /// The funnel file to draw.
-    pub file: PathBuf,
+    /// The funnel file to draw, or a directory: every funnel in it.
+    pub path: PathBuf,
     #[arg(long, value_enum, default_value = "mermaid")]
     pub format: DiagramFormat,
 }

@@ -1,8 +1,10 @@
 //! Dashboard: the scorecard as one self-contained HTML page: inline CSS and
 //! SVG, no scripts, no fonts or images from the network, so it can be
-//! mailed or opened offline. A funnel chart (a bar per stage, as wide as
-//! the contacts that entered it, the bottleneck in red), the stage and step
-//! tables, the A/B panel with each variant's interval, and the staff table.
+//! mailed or opened offline. The overall conversion to the final goal, a
+//! funnel chart of the main path (a bar per stage, as wide as the contacts
+//! that entered it, the bottleneck in red) with the side stages listed
+//! apart, the stage and step tables, the A/B panel with the winner in words
+//! and each variant's interval, and the staff table.
 //! Readable on a phone: one column, tables scroll sideways on their own.
 
 use std::fmt::Write as _;
@@ -19,6 +21,8 @@ section{background:#fff;border-radius:10px;padding:16px;margin:0 0 20px;box-shad
 h1{font-size:1.4em;margin:0 0 4px}h2{font-size:1.1em;margin:20px 0 8px}
 .meta{color:#5c6370;margin:0 0 8px}.warn{background:#fff4e6;border-left:4px solid #f08c00;padding:6px 10px}
 .bottleneck{background:#fff5f5;border-left:4px solid #e03131;padding:6px 10px;font-weight:600}
+.overall{background:#ebfbee;border-left:4px solid #2b8a3e;padding:6px 10px;font-weight:600}.winner{font-size:1.05em;margin:8px 0 4px}
+ul.side{margin:0;padding-left:20px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:4px 8px;border-bottom:1px solid #e9ecef;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{font-size:.85em;color:#5c6370}
@@ -58,6 +62,8 @@ fn section(html: &mut String, funnel: &FunnelCard) {
     for line in scorecard::headline(funnel) {
         let class = if line.starts_with("bottleneck") {
             "bottleneck"
+        } else if line.starts_with("overall") {
+            "overall"
         } else if funnel.mixed {
             "warn"
         } else {
@@ -75,36 +81,73 @@ fn section(html: &mut String, funnel: &FunnelCard) {
     html.push_str("</section>\n");
 }
 
-/// One bar per stage that can convert, centred and as wide as the share of
-/// contacts that entered it, against the widest: the funnel narrows where
-/// contacts are lost. Plain HTML boxes rather than SVG so the labels keep
-/// their size on a phone.
+/// The main path as a funnel: one bar per stage, centred and as wide as
+/// the contacts that entered it against the widest, so the funnel narrows
+/// where contacts are lost; the final goal last. Stages off the path
+/// (detours, side exits such as `lost` or `opted-out`) are listed apart,
+/// since they are not steps in the sequence. Plain HTML boxes rather than
+/// SVG so the labels keep their size on a phone.
 fn chart(html: &mut String, funnel: &FunnelCard) {
-    let bars: Vec<&StageFigures> = funnel
-        .stages
+    let path: Vec<&StageFigures> = funnel
+        .main_path
         .iter()
-        .filter(|s| !s.terminal && s.entered > 0)
+        .filter_map(|name| funnel.stage(name))
         .collect();
-    let Some(widest) = bars.iter().map(|s| s.entered).max() else {
+    let Some(widest) = path.iter().map(|s| s.entered).max().filter(|w| *w > 0) else {
         return;
     };
     html.push_str(
-        "<h2>Funnel</h2>\n<div class=\"funnel\" role=\"img\" aria-label=\"funnel chart\">\n",
+        "<h2>Main path</h2>\n<div class=\"funnel\" role=\"img\" aria-label=\"funnel chart of the main path\">\n",
     );
-    for stage in bars {
+    for stage in path {
         let hot = funnel.bottleneck.as_deref() == Some(stage.stage.as_str());
         let width = 100.0 * stage.entered as f64 / widest as f64;
+        let (note, figures) = if stage.terminal {
+            (" (final goal)", format!("{} reached", stage.entered))
+        } else {
+            let note = if hot { " (bottleneck)" } else { "" };
+            let figures = format!(
+                "{} entered, {} converted",
+                stage.entered,
+                percent(stage.rate)
+            );
+            (note, figures)
+        };
         let _ = writeln!(
             html,
-            "<div class=\"stage{}\"><div class=\"label\"><b>{}</b>{}: {} entered, {} converted</div><div class=\"bar\" style=\"width:{width:.1}%\"></div></div>",
+            "<div class=\"stage{}\"><div class=\"label\"><b>{}</b>{note}: {figures}</div><div class=\"bar\" style=\"width:{width:.1}%\"></div></div>",
             if hot { " hot" } else { "" },
             escape(&stage.stage),
-            if hot { " (bottleneck)" } else { "" },
-            stage.entered,
-            percent(stage.rate)
         );
     }
     html.push_str("</div>\n");
+    side(html, funnel);
+}
+
+/// The stages off the main path that contacts entered.
+fn side(html: &mut String, funnel: &FunnelCard) {
+    let side: Vec<&StageFigures> = funnel
+        .stages
+        .iter()
+        .filter(|s| s.entered > 0 && !funnel.main_path.contains(&s.stage))
+        .collect();
+    if side.is_empty() {
+        return;
+    }
+    html.push_str("<h2>Off the main path</h2>\n<p class=\"meta\">Detours and side exits, not stages in sequence.</p>\n<ul class=\"side\">\n");
+    for stage in side {
+        let what = if stage.terminal {
+            format!("{} entered (end)", stage.entered)
+        } else {
+            format!(
+                "{} entered, {} converted",
+                stage.entered,
+                percent(stage.rate)
+            )
+        };
+        let _ = writeln!(html, "<li><b>{}</b>: {what}</li>", escape(&stage.stage));
+    }
+    html.push_str("</ul>\n");
 }
 
 fn table(html: &mut String, title: &str, header: &[&str], rows: Vec<(bool, Vec<String>)>) {
@@ -203,6 +246,13 @@ fn ab_panel(html: &mut String, split: &SplitFigures) {
         }
     }
     html.push_str("</svg>\n");
+    // The same words as the table report's.
+    let class = if split.winner.is_some() { "yes" } else { "no" };
+    let _ = writeln!(
+        html,
+        "<p class=\"winner\"><span class=\"{class}\">{}</span></p>",
+        escape(&split.verdict)
+    );
     for c in &split.comparisons {
         let class = if c.significant { "yes" } else { "no" };
         let _ = writeln!(

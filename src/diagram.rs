@@ -1,13 +1,19 @@
-//! `funnel graph`: the funnel as a Mermaid or Graphviz diagram. Stages are
-//! clusters holding their steps; positive moves are solid, negative dashed.
-//! Goals and exits are drawn once per stage, and global exits once for the
-//! whole funnel, to keep the picture readable.
+//! `funnel graph`: funnels as a Mermaid or Graphviz diagram. This module
+//! turns each compiled funnel into a [`Picture`] (stages as clusters holding
+//! their steps, and the moves between them labelled with what fires them);
+//! `mermaid` and `dot` only spell a picture. A stage's goal and exits are
+//! drawn once from the stage, and the funnel-wide exits and `expire` once
+//! from an "any stage" node, to keep the picture readable. Whether a funnel
+//! may be drawn at all (no errors) is the caller's check.
 
-use std::fmt::Write;
+mod dot;
+mod label;
+mod mermaid;
 
+use crate::diff::describe;
 use crate::duration;
-use crate::graph::{EdgeKind, FunnelGraph, Node};
-use crate::model::{Action, Funnel};
+use crate::graph::{FunnelGraph, Node};
+use crate::model::{Action, Assignee, Funnel, Outcome, Step, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiagramFormat {
@@ -17,6 +23,25 @@ pub enum DiagramFormat {
     Dot,
 }
 
+/// One funnel, ready to be spelled in a format.
+struct Picture {
+    name: String,
+    /// Starts every node id: empty for a single funnel, `f0_`, `f1_`, ...
+    /// when several share one diagram.
+    prefix: String,
+    /// Whether the "any stage" node is drawn (global exits or `expire`).
+    anywhere: bool,
+    stages: Vec<Cluster>,
+    lines: Vec<Line>,
+}
+
+struct Cluster {
+    name: String,
+    terminal: bool,
+    /// Each step's label, one entry per text line.
+    steps: Vec<Vec<String>>,
+}
+
 struct Line {
     from: String,
     to: String,
@@ -24,175 +49,206 @@ struct Line {
     positive: bool,
 }
 
-fn id(node: Node) -> String {
-    match node {
-        Node::Entry => "entry".to_string(),
-        Node::Stage(s) => format!("stage{s}"),
-        Node::Step(s, i) => format!("step{s}_{i}"),
-    }
-}
-
-fn step_label(funnel: &Funnel, s: usize, i: usize) -> String {
-    let step = &funnel.stages[s].steps[i];
-    let action = match &step.action {
-        None => String::new(),
-        Some(Action::Message {
-            channel, template, ..
-        }) => format!("{} {template}", channel.name()),
-        Some(Action::Webhook { endpoint, .. }) => format!("webhook {endpoint}"),
-        Some(Action::Task(task)) => format!("task {:?}", task.kind).to_lowercase(),
-        Some(Action::Set(_)) => "set".to_string(),
-        Some(Action::Tag(tag)) => format!("tag {tag}"),
-        Some(Action::Notify { .. }) => "notify".to_string(),
-        Some(Action::Split(variants)) => format!(
-            "split {}",
-            variants
-                .iter()
-                .map(|v| v.name.as_str())
-                .collect::<Vec<_>>()
-                .join("/")
-        ),
-    };
-    let timing = step
-        .after
-        .map(|d| format!("after {}", duration::format(d)))
-        .unwrap_or_default();
-    [step.id.as_str(), &timing, &action]
+/// Draws `funnels` in one diagram; several funnels each get their own
+/// outer cluster.
+pub fn render(funnels: &[Funnel], format: DiagramFormat) -> String {
+    let several = funnels.len() > 1;
+    let pictures: Vec<Picture> = funnels
         .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("<br/>")
-}
-
-fn lines(funnel: &Funnel, graph: &FunnelGraph) -> Vec<Line> {
-    let mut lines = Vec::new();
-    for edge in graph.graph.edge_indices() {
-        let Some((a, b)) = graph.graph.edge_endpoints(edge) else {
-            continue;
-        };
-        let weight = graph.graph[edge];
-        let from = graph.node(a);
-        // Goals and exits leave from every node of a stage; draw them once.
-        let everywhere = matches!(
-            weight.kind,
-            EdgeKind::Goal | EdgeKind::Exit | EdgeKind::GlobalExit
-        );
-        if everywhere && !matches!(from, Node::Stage(_)) || weight.kind == EdgeKind::GlobalExit {
-            continue;
-        }
-        let mut label = weight.kind.label().to_string();
-        if matches!(weight.kind, EdgeKind::No | EdgeKind::Expire)
-            && weight.delay > chrono::TimeDelta::zero()
-        {
-            label = format!("{label} {}", duration::format(weight.delay));
-        }
-        lines.push(Line {
-            from: id(from),
-            to: id(graph.node(b)),
-            label,
-            positive: weight.kind.positive(),
-        });
-    }
-    for exit in &funnel.exits {
-        if let Some((to, _)) = graph.land(funnel, exit.to) {
-            lines.push(Line {
-                from: "anywhere".to_string(),
-                to: id(graph.node(to)),
-                label: "exit".to_string(),
-                positive: false,
-            });
-        }
-    }
-    lines
-}
-
-pub fn render(funnel: &Funnel, format: DiagramFormat) -> String {
-    let graph = FunnelGraph::build(funnel);
-    let lines = lines(funnel, &graph);
+        .enumerate()
+        .map(|(k, funnel)| {
+            let prefix = if several {
+                format!("f{k}_")
+            } else {
+                String::new()
+            };
+            picture(funnel, prefix)
+        })
+        .collect();
     let mut out = String::new();
     match format {
-        DiagramFormat::Mermaid => mermaid(funnel, &lines, &mut out),
-        DiagramFormat::Dot => dot(funnel, &lines, &mut out),
+        DiagramFormat::Mermaid => mermaid::write(&pictures, &mut out),
+        DiagramFormat::Dot => dot::write(&pictures, &mut out),
     }
     .unwrap_or_default();
     out
 }
 
-fn mermaid(funnel: &Funnel, lines: &[Line], out: &mut String) -> std::fmt::Result {
-    writeln!(out, "flowchart TD")?;
-    writeln!(out, "  entry((enter))")?;
-    if !funnel.exits.is_empty() {
-        writeln!(out, "  anywhere{{{{any stage}}}}")?;
+fn picture(funnel: &Funnel, prefix: String) -> Picture {
+    let stages = funnel
+        .stages
+        .iter()
+        .map(|stage| Cluster {
+            name: stage.name.clone(),
+            terminal: stage.terminal,
+            steps: stage.steps.iter().map(step_label).collect(),
+        })
+        .collect();
+    Picture {
+        name: funnel.name.clone(),
+        anywhere: !funnel.exits.is_empty() || funnel.expire.is_some(),
+        lines: lines(funnel, &prefix),
+        prefix,
+        stages,
     }
-    for (s, stage) in funnel.stages.iter().enumerate() {
-        writeln!(out, "  subgraph cluster{s}[\"{}\"]", stage.name)?;
-        if stage.terminal {
-            writeln!(out, "    stage{s}(((\"{}\")))", stage.name)?;
-        } else {
-            writeln!(out, "    stage{s}([\"{}\"])", stage.name)?;
-        }
-        for i in 0..stage.steps.len() {
-            writeln!(
-                out,
-                "    step{s}_{i}[\"{}\"]",
-                step_label(funnel, s, i).replace('"', "'")
-            )?;
-        }
-        writeln!(out, "  end")?;
-    }
-    for line in lines {
-        let arrow = if line.positive { "-->" } else { "-.->" };
-        if line.label.is_empty() {
-            writeln!(out, "  {} {arrow} {}", line.from, line.to)?;
-        } else {
-            writeln!(out, "  {} {arrow}|{}| {}", line.from, line.label, line.to)?;
-        }
-    }
-    Ok(())
 }
 
-fn dot(funnel: &Funnel, lines: &[Line], out: &mut String) -> std::fmt::Result {
-    writeln!(out, "digraph \"{}\" {{", funnel.name)?;
-    writeln!(
-        out,
-        "  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];"
-    )?;
-    writeln!(out, "  entry [label=\"enter\", shape=circle];")?;
-    if !funnel.exits.is_empty() {
-        writeln!(out, "  anywhere [label=\"any stage\", shape=hexagon];")?;
+fn id(prefix: &str, node: Node) -> String {
+    match node {
+        Node::Entry => format!("{prefix}entry"),
+        Node::Stage(s) => format!("{prefix}stage{s}"),
+        Node::Step(s, i) => format!("{prefix}step{s}_{i}"),
+    }
+}
+
+/// The step's id, its timing as `funnel diff` words it (shortened like an
+/// edge label), then its action (a split: one line per variant).
+fn step_label(step: &Step) -> Vec<String> {
+    let mut lines = vec![step.id.clone()];
+    let timing = describe::timing(step);
+    if timing != describe::AT_ONCE {
+        lines.push(label::short(&timing));
+    }
+    match &step.action {
+        None => {}
+        Some(Action::Split(variants)) => lines.extend(variants.iter().map(|v| {
+            let action = v
+                .action
+                .as_ref()
+                .map_or("nothing".to_string(), action_label);
+            format!("{} {}%: {action}", v.name, v.weight)
+        })),
+        Some(action) => lines.push(action_label(action)),
+    }
+    lines
+}
+
+fn action_label(action: &Action) -> String {
+    match action {
+        Action::Message {
+            channel, template, ..
+        } => format!("{} {template}", channel.name()),
+        Action::Webhook { endpoint, .. } => format!("webhook {endpoint}"),
+        Action::Task(task) => format!(
+            "task {} for {}",
+            format!("{:?}", task.kind).to_lowercase(),
+            assignee(&task.assignee)
+        ),
+        Action::Set(fields) => format!(
+            "set {}",
+            fields
+                .iter()
+                .map(|(f, _)| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Action::Tag(tag) => format!("tag {tag}"),
+        Action::Notify { to, .. } => format!("notify {}", assignee(to)),
+        Action::Split(variants) => format!("split {}", variants.len()),
+    }
+}
+
+/// A staff name, or the contact field that holds one (`owner`).
+fn assignee(assignee: &Assignee) -> &str {
+    match assignee {
+        Assignee::Staff(name) | Assignee::Field(name) => name,
+    }
+}
+
+/// Every move, labelled with what fires it.
+fn lines(funnel: &Funnel, prefix: &str) -> Vec<Line> {
+    let graph = FunnelGraph::build(funnel);
+    let mut lines = Vec::new();
+    let mut add = |from: String, target: Target, label: String, positive: bool| {
+        // A target that lands nowhere (a stage without `exhausted`) draws nothing.
+        if let Some((to, _)) = graph.land(funnel, target) {
+            lines.push(Line {
+                from,
+                to: id(prefix, graph.node(to)),
+                label,
+                positive,
+            });
+        }
+    };
+    for trigger in &funnel.entries {
+        add(
+            id(prefix, Node::Entry),
+            trigger.stage,
+            label::entry(&trigger.kind),
+            true,
+        );
     }
     for (s, stage) in funnel.stages.iter().enumerate() {
-        writeln!(
-            out,
-            "  subgraph cluster{s} {{\n    label=\"{}\";",
-            stage.name
-        )?;
-        let shape = if stage.terminal {
-            "doublecircle"
+        let here = id(prefix, Node::Stage(s));
+        if stage.steps.is_empty() {
+            add(
+                here.clone(),
+                Target::Exhausted(s),
+                "exhausted".into(),
+                false,
+            );
         } else {
-            "oval"
-        };
-        writeln!(
-            out,
-            "    stage{s} [label=\"{}\", shape={shape}];",
-            stage.name
-        )?;
-        for i in 0..stage.steps.len() {
-            let label = step_label(funnel, s, i)
-                .replace("<br/>", "\\n")
-                .replace('"', "'");
-            writeln!(out, "    step{s}_{i} [label=\"{label}\"];")?;
+            add(here.clone(), Target::Step(s, 0), String::new(), true);
         }
-        writeln!(out, "  }}")?;
+        for (i, step) in stage.steps.iter().enumerate() {
+            let node = id(prefix, Node::Step(s, i));
+            match &step.outcome {
+                Outcome::Continue if i + 1 < stage.steps.len() => {
+                    add(node, Target::Step(s, i + 1), String::new(), true);
+                }
+                Outcome::Continue => add(node, Target::Exhausted(s), "exhausted".into(), false),
+                Outcome::Wait(wait) => {
+                    let yes = wait.signal.as_ref().map_or("yes".into(), label::signal);
+                    add(node.clone(), wait.yes, yes, true);
+                    if let Some(no) = wait.no {
+                        let no_label = wait
+                            .within
+                            .map_or("no".into(), |w| format!("not in {}", duration::format(w)));
+                        add(node, no, no_label, false);
+                    }
+                }
+                Outcome::Branch(branch) => {
+                    add(
+                        node.clone(),
+                        branch.yes,
+                        label::short(&branch.when.source),
+                        true,
+                    );
+                    add(node, branch.no, "else".into(), false);
+                }
+            }
+        }
+        if let Some(goal) = &stage.goal {
+            let text = format!("goal: {}", label::signal(&goal.signal));
+            add(here.clone(), goal.to, text, true);
+        }
+        for exit in &stage.exits {
+            let text = format!("exit: {}", label::signal(&exit.signal));
+            add(here.clone(), exit.to, text, false);
+        }
     }
-    for line in lines {
-        let style = if line.positive { "solid" } else { "dashed" };
-        writeln!(
-            out,
-            "  {} -> {} [label=\"{}\", style={style}];",
-            line.from, line.to, line.label
-        )?;
+    let anywhere = format!("{prefix}anywhere");
+    // Funnel-wide exits apply in every stage: one line per target, its
+    // triggers joined, instead of a line from each stage.
+    let mut global: Vec<(Target, Vec<String>)> = Vec::new();
+    for exit in &funnel.exits {
+        let text = label::signal(&exit.signal);
+        match global.iter_mut().find(|(to, _)| *to == exit.to) {
+            Some((_, texts)) => texts.push(text),
+            None => global.push((exit.to, vec![text])),
+        }
     }
-    writeln!(out, "}}")
+    for (to, texts) in global {
+        add(
+            anywhere.clone(),
+            to,
+            format!("exit: {}", texts.join(" or ")),
+            false,
+        );
+    }
+    if let Some(expire) = &funnel.expire {
+        let text = format!("expire {}", duration::format(expire.after));
+        add(anywhere, expire.to, text, false);
+    }
+    lines
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::model::{Funnel, MigrationTarget, Stage, Step};
 use crate::source::Span;
 
-mod describe;
+pub(crate) mod describe;
 mod impact;
 pub mod render;
 

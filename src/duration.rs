@@ -86,30 +86,18 @@ pub fn parse(text: &str) -> Result<TimeDelta, Error> {
     TimeDelta::try_seconds(total).ok_or(Error::TooLong)
 }
 
-/// The shortest spelling of a duration, for messages: `1w2d`, `36h` -> `1d12h`.
+/// A duration in one unit, the largest that divides it exactly, as people
+/// write them: `120d` (not `17w1d`), `36h`, `2w`, `90m`. Messages, history
+/// and diagrams all spell durations this way.
 pub fn format(delta: TimeDelta) -> String {
     let seconds = delta.num_seconds();
-    if seconds == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    if seconds < 0 {
-        out.push('-');
-    }
-    let mut seconds = seconds.unsigned_abs();
-    for (unit, size) in [
-        ('w', 604_800),
-        ('d', 86_400),
-        ('h', 3_600),
-        ('m', 60),
-        ('s', 1),
-    ] {
-        if seconds >= size {
-            out.push_str(&format!("{}{unit}", seconds / size));
-            seconds %= size;
-        }
-    }
-    out
+    let sign = if seconds < 0 { "-" } else { "" };
+    let seconds = seconds.unsigned_abs();
+    let (unit, size) = [('w', 604_800), ('d', 86_400), ('h', 3_600), ('m', 60)]
+        .into_iter()
+        .find(|(_, size)| seconds >= *size && seconds.is_multiple_of(*size))
+        .unwrap_or(('s', 1));
+    format!("{sign}{}{unit}", seconds / size)
 }
 
 pub const HELP: &str =
@@ -124,7 +112,25 @@ mod tests {
         assert_eq!(parse("30m"), Ok(TimeDelta::minutes(30)));
         assert_eq!(parse("1d12h"), Ok(TimeDelta::hours(36)));
         assert_eq!(parse("2w"), Ok(TimeDelta::days(14)));
-        assert_eq!(format(TimeDelta::hours(36)), "1d12h");
+    }
+
+    /// `funnel graph` drew `expire: { after: 120d }` as `17w1d`: one unit,
+    /// the largest that divides the duration, is what people write.
+    #[test]
+    fn format_uses_one_unit() {
+        assert_eq!(format(TimeDelta::days(120)), "120d");
+        assert_eq!(format(TimeDelta::days(14)), "2w");
+        assert_eq!(format(TimeDelta::hours(36)), "36h");
+        assert_eq!(format(TimeDelta::minutes(90)), "90m");
+        assert_eq!(format(TimeDelta::seconds(61)), "61s");
+        assert_eq!(format(TimeDelta::zero()), "0s");
+        assert_eq!(format(TimeDelta::days(-3)), "-3d");
+        for text in ["120d", "2w", "36h", "90m", "61s"] {
+            assert_eq!(
+                parse(&format(parse(text).unwrap())).unwrap(),
+                parse(text).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn run(
     };
     let result = match cli.command {
         Command::Check(args) => check(&args, stdout, stderr),
-        Command::Graph(args) => graph(&args, stdout),
+        Command::Graph(args) => graph(&args, stdout, stderr),
         Command::Schema => schema(stdout),
         Command::Rules(args) => rules_command(&args, stdout),
         Command::Run(args) => operated(operate::run(&args, stdout, stderr), stderr),
@@ -203,14 +203,22 @@ fn check(args: &CheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
     Ok(i32::from(failed))
 }
 
-fn graph(args: &GraphArgs, stdout: &mut dyn Write) -> Result<i32, Failure> {
-    let checked = Linter::new(&Config::default()).check(std::slice::from_ref(&args.file))?;
-    let Some(funnel) = checked.funnels.first() else {
-        // It did not parse: say why, the same way `check` does.
-        report::render(Format::Human, &checked, false, stdout)?;
+/// Draws the funnels only when they check without errors: a diagram of a
+/// broken funnel would silently leave out the moves that did not compile.
+fn graph(args: &GraphArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<i32, Failure> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Read {
+        path: ".".into(),
+        source,
+    })?;
+    let config = Config::discover(None, &cwd)?;
+    let checked = Linter::new(&config).check(std::slice::from_ref(&args.path))?;
+    if checked.count(Severity::Error) > 0 {
+        // The same report `check` prints, on stderr: stdout is the diagram.
+        let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        report::render(Format::Human, &checked, color, stderr)?;
         return Ok(1);
-    };
-    stdout.write_all(diagram::render(funnel, args.format).as_bytes())?;
+    }
+    stdout.write_all(diagram::render(&checked.funnels, args.format).as_bytes())?;
     Ok(0)
 }
 

@@ -50,19 +50,26 @@ impl<'a> Linter<'a> {
     }
 
     pub fn check(&self, paths: &[PathBuf]) -> Result<Checked> {
-        let files = discover(paths)?;
+        let files = find(paths)?;
         let mut checked = Checked {
             files: files.len(),
             ..Checked::default()
         };
         // Template directories, each with the funnels that use it.
         let mut dirs: BTreeMap<PathBuf, (TemplateDir, Vec<usize>)> = BTreeMap::new();
+        // Those beside a funnel found by walking a directory argument: the
+        // walk read every funnel there, so only these can tell that a
+        // template is unused (`check one.yaml` sees one funnel of many).
+        let mut whole = Vec::new();
         let mut graphs = Vec::new();
-        for path in &files {
+        for (path, walked) in &files {
+            let dir = path.parent().unwrap_or(Path::new(".")).join("templates");
+            if *walked && !whole.contains(&dir) {
+                whole.push(dir.clone());
+            }
             let Some(funnel) = compile(&mut checked, path, read(path)?) else {
                 continue;
             };
-            let dir = path.parent().unwrap_or(Path::new(".")).join("templates");
             if !dirs.contains_key(&dir) {
                 let templates =
                     TemplateDir::load(&dir, &mut checked.sources).map_err(|source| {
@@ -107,6 +114,7 @@ impl<'a> Linter<'a> {
                     )
                 })
                 .collect(),
+            whole: &whole,
         };
         for rule in rules::RULES {
             if let Check::Project(check) = rule.check {
@@ -188,6 +196,12 @@ fn ignores(line: &str, code: &str) -> bool {
 /// Funnel files named directly, or found under a directory (recursively,
 /// skipping hidden and `templates` directories), in a stable order.
 pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    Ok(find(paths)?.into_iter().map(|(path, _)| path).collect())
+}
+
+/// Like [`discover`], with whether each file was found by walking a
+/// directory (`true`) or named directly.
+fn find(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Read {
@@ -195,13 +209,14 @@ pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             source,
         })?;
         if meta.is_dir() {
-            let before = files.len();
-            walk(path, &mut files)?;
-            if files.len() == before {
+            let mut found = Vec::new();
+            walk(path, &mut found)?;
+            if found.is_empty() {
                 return Err(Error::NoFunnels { path: path.clone() });
             }
+            files.extend(found.into_iter().map(|file| (file, true)));
         } else {
-            files.push(path.clone());
+            files.push((path.clone(), false));
         }
     }
     Ok(files)

@@ -13,8 +13,15 @@
 //!   stage (`wait: { until: paid, yes: paid }` reaches the same place).
 //! - A split variant converts when the visit of the split's stage in which
 //!   the contact was assigned converts.
+//! - The *main path* starts at the stage the first `enter:` leads to and
+//!   follows each stage's goal; when it ends in a terminal stage, that is
+//!   the *final goal*, and the overall conversion is that stage's visits
+//!   against the first stage's (`path.rs`).
 //! - Step outcomes and sends are dated by when they happened or were due;
 //!   tasks by when they were created.
+
+mod path;
+mod split;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,10 +30,9 @@ use rusqlite::{Connection, params};
 
 use crate::model::{Action, Funnel, Target};
 use crate::scorecard::{
-    Comparison, FunnelCard, Scorecard, SplitFigures, StaffFigures, StageFigures, StepFigures,
-    VariantFigures, VersionInfo,
+    FunnelCard, Scorecard, StaffFigures, StageFigures, StepFigures, VersionInfo,
 };
-use crate::stats::{self, Proportion};
+use crate::stats::Proportion;
 use crate::store::StoreError;
 
 /// What to measure.
@@ -75,15 +81,6 @@ pub struct Measurer<'a> {
     /// The window as day strings, inclusive; open ends sort outside any day.
     lo: String,
     hi: String,
-}
-
-/// One variant of a split: contacts assigned, and how many of their visits
-/// converted or ended otherwise.
-#[derive(Clone, Copy, Debug, Default)]
-struct Arm {
-    assigned: u64,
-    converted: u64,
-    ended: u64,
 }
 
 /// How a visit of a stage ended.
@@ -230,6 +227,12 @@ impl<'a> Measurer<'a> {
             .filter_map(|s| s.rate.map(|r| (r, s)))
             .min_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, s)| s.stage.clone());
+        let start = definition.and_then(|f| {
+            let trigger = f.entries.first()?;
+            stage_name(f, trigger.stage)
+        });
+        let main_path = path::main_path(&stages, start.as_deref());
+        let overall = path::overall(&stages, &main_path);
         let goals: HashMap<&str, Option<&str>> = stages
             .iter()
             .map(|s| (s.stage.as_str(), s.goal.as_deref()))
@@ -252,6 +255,8 @@ impl<'a> Measurer<'a> {
             splits: self.splits(name, definition, selected, &goals)?,
             staff: self.staff(name, selected, as_of)?,
             stages,
+            main_path,
+            overall,
         })
     }
 
@@ -514,87 +519,6 @@ impl<'a> Measurer<'a> {
         Ok(steps)
     }
 
-    fn splits(
-        &self,
-        funnel: &str,
-        definition: Option<&Funnel>,
-        selected: Option<&str>,
-        goals: &HashMap<&str, Option<&str>>,
-    ) -> MeasureResult<Vec<SplitFigures>> {
-        let mut statement = self.connection.prepare(
-            "SELECT stage, step, variant, outcome, to_stage, SUM(contacts) FROM split_flow
-             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             GROUP BY stage, step, variant, outcome, to_stage",
-        )?;
-        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
-            Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                count(r.get(5)?),
-            ))
-        })?;
-        let mut splits: BTreeMap<(String, String), BTreeMap<String, Arm>> = BTreeMap::new();
-        for row in rows {
-            let ((stage, step), variant, outcome, to, n) = row?;
-            let goal = goals.get(stage.as_str()).copied().flatten();
-            let arm = splits
-                .entry((stage, step))
-                .or_default()
-                .entry(variant)
-                .or_default();
-            match outcome.as_str() {
-                "assigned" => arm.assigned += n,
-                _ if ending(&outcome, &to, goal) == Ending::Converted => {
-                    arm.converted += n;
-                    arm.ended += n;
-                }
-                _ => arm.ended += n,
-            }
-        }
-        let mut figures = Vec::new();
-        for ((stage, step), arms) in splits {
-            let order = definition
-                .map(|f| variant_order(f, &step))
-                .unwrap_or_default();
-            let mut arms: Vec<(String, Arm)> = arms.into_iter().collect();
-            arms.sort_by_key(|(name, _)| {
-                order.iter().position(|o| o == name).unwrap_or(usize::MAX)
-            });
-            let variants: Vec<VariantFigures> = arms
-                .into_iter()
-                .map(|(variant, arm)| {
-                    let (rate, rate_low, rate_high) =
-                        rated(Proportion::new(arm.converted, arm.assigned));
-                    VariantFigures {
-                        variant,
-                        contacts: arm.assigned,
-                        converted: arm.converted,
-                        still: arm.assigned.saturating_sub(arm.ended),
-                        rate,
-                        rate_low,
-                        rate_high,
-                    }
-                })
-                .collect();
-            let comparisons = match variants.split_first() {
-                Some((control, rest)) => rest.iter().map(|v| compare(control, v)).collect(),
-                None => Vec::new(),
-            };
-            let (winner, verdict) = crate::scorecard::winner(&comparisons);
-            figures.push(SplitFigures {
-                stage,
-                step,
-                variants,
-                comparisons,
-                winner,
-                verdict,
-            });
-        }
-        Ok(figures)
-    }
-
     fn staff(
         &self,
         funnel: &str,
@@ -664,36 +588,6 @@ fn step_place(funnel: &Funnel, step: &str) -> Option<(usize, usize)> {
             .position(|x| x.id == step)
             .map(|i| (s, i))
     })
-}
-
-fn variant_order(funnel: &Funnel, step: &str) -> Vec<String> {
-    step_place(funnel, step)
-        .and_then(|(s, i)| funnel.stages[s].steps[i].action.as_ref())
-        .map(|action| match action {
-            Action::Split(variants) => variants.iter().map(|v| v.name.clone()).collect(),
-            _ => Vec::new(),
-        })
-        .unwrap_or_default()
-}
-
-fn compare(control: &VariantFigures, variant: &VariantFigures) -> Comparison {
-    let a = Proportion::new(control.converted, control.contacts);
-    let b = Proportion::new(variant.converted, variant.contacts);
-    let test = stats::two_proportion(a, b);
-    let needed = match (a.rate(), b.rate()) {
-        (Some(pa), Some(pb)) => stats::needed_per_arm(pa, pb),
-        _ => None,
-    };
-    let smaller = control.contacts.min(variant.contacts);
-    Comparison {
-        control: control.variant.clone(),
-        variant: variant.variant.clone(),
-        difference: test.map(|t| round(t.difference, 4)),
-        p_value: test.map(|t| round(t.p_value, 6)),
-        significant: test.is_some_and(|t| t.significant()),
-        needed_per_variant: needed,
-        more_needed: needed.map(|n| n.saturating_sub(smaller)),
-    }
 }
 
 /// The version `wanted` names in `funnel`: a prefix of its hash or of its

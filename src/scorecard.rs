@@ -10,6 +10,11 @@ use serde::Serialize;
 
 use crate::cli::TableFormat;
 
+mod csv;
+mod verdict;
+
+pub use verdict::{verdict, winner};
+
 /// Everything one report shows.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scorecard {
@@ -37,6 +42,30 @@ pub struct FunnelCard {
     pub steps: Vec<StepFigures>,
     pub splits: Vec<SplitFigures>,
     pub staff: Vec<StaffFigures>,
+    /// The main path: the stage the first `enter:` leads to, then each
+    /// stage's goal in turn. Stages off it are detours and side exits.
+    pub main_path: Vec<String>,
+    /// The funnel's overall conversion, when its main path ends in a
+    /// terminal stage (its final goal).
+    pub overall: Option<Overall>,
+}
+
+/// Visits of the main path's first stage against visits of its final goal,
+/// the terminal stage its goals lead to: the same visit counts as the
+/// stage table's `entered`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Overall {
+    /// The final goal stage.
+    pub goal: String,
+    /// Entered the main path's first stage.
+    pub entered: u64,
+    /// Entered the final goal stage, by whatever move.
+    pub reached: u64,
+    /// `reached / entered` with its 95% Wilson interval; none when the
+    /// window holds more arrivals than entries (journeys begun before it).
+    pub rate: Option<f64>,
+    pub rate_low: Option<f64>,
+    pub rate_high: Option<f64>,
 }
 
 /// A funnel version that ran: the hash of the file, and its git commit when
@@ -114,51 +143,6 @@ pub struct SplitFigures {
     pub verdict: String,
 }
 
-/// The winner of a split from its comparisons (each variant against the
-/// first), and the verdict in words. A variant wins when it beats the
-/// control significantly (the largest such difference if several do); the
-/// control wins when every other variant is significantly worse.
-pub fn winner(comparisons: &[Comparison]) -> (Option<String>, String) {
-    let better = comparisons
-        .iter()
-        .filter(|c| c.significant && c.difference.is_some_and(|d| d > 0.0))
-        .max_by(|a, b| {
-            a.difference
-                .unwrap_or(0.0)
-                .total_cmp(&b.difference.unwrap_or(0.0))
-        });
-    if let Some(c) = better {
-        let p = c.p_value.unwrap_or(0.0);
-        return (
-            Some(c.variant.clone()),
-            format!("winner: {} (p={p:.4})", c.variant),
-        );
-    }
-    let all_worse = !comparisons.is_empty()
-        && comparisons
-            .iter()
-            .all(|c| c.significant && c.difference.is_some_and(|d| d < 0.0));
-    if let (true, Some(first)) = (all_worse, comparisons.first()) {
-        let p = comparisons
-            .iter()
-            .filter_map(|c| c.p_value)
-            .fold(0.0, f64::max);
-        return (
-            Some(first.control.clone()),
-            format!("winner: {} (p={p:.4})", first.control),
-        );
-    }
-    let more = comparisons.iter().filter_map(|c| c.more_needed).max();
-    let verdict = match more {
-        Some(more) if more > 0 => format!("no winner yet; need about {more} more per variant"),
-        _ if comparisons.iter().all(|c| c.p_value.is_none()) => {
-            "no winner yet; not enough data to compare".to_string()
-        }
-        _ => "no winner: the variants convert alike".to_string(),
-    };
-    (None, verdict)
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VariantFigures {
     pub variant: String,
@@ -217,7 +201,7 @@ pub fn render(card: &Scorecard, format: TableFormat, out: &mut dyn Write) -> io:
             serde_json::to_writer_pretty(&mut *out, card)?;
             writeln!(out)
         }
-        TableFormat::Csv => csv(card, out),
+        TableFormat::Csv => csv::csv(card, out),
         TableFormat::Table => table(card, out),
     }
 }
@@ -267,6 +251,16 @@ pub fn headline(funnel: &FunnelCard) -> Vec<String> {
             labels.join(", ")
         )),
     }
+    if let Some(o) = &funnel.overall {
+        lines.push(format!(
+            "overall: {} of {} reached {} ({}, 95% CI {})",
+            o.reached,
+            o.entered,
+            o.goal,
+            percent(o.rate),
+            interval(o.rate_low, o.rate_high)
+        ));
+    }
     if let Some(stage) = funnel.bottleneck.as_deref().and_then(|b| funnel.stage(b)) {
         lines.push(format!(
             "bottleneck: {} ({} of {} converted, {}, 95% CI {})",
@@ -278,23 +272,6 @@ pub fn headline(funnel: &FunnelCard) -> Vec<String> {
         ));
     }
     lines
-}
-
-/// The verdict on one comparison, in words.
-pub fn verdict(c: &Comparison) -> String {
-    let Some(p) = c.p_value else {
-        return "not enough data to compare".to_string();
-    };
-    if c.significant {
-        return format!("significant (p = {p:.4})");
-    }
-    match (c.needed_per_variant, c.more_needed) {
-        (None, _) => format!("no difference (p = {p:.4})"),
-        (Some(_), Some(more)) if more > 0 => {
-            format!("not significant (p = {p:.4}); about {more} more contacts per variant to tell")
-        }
-        _ => format!("not significant (p = {p:.4})"),
-    }
 }
 
 /// The period a scorecard covers, in words.
@@ -504,124 +481,4 @@ fn say(out: &mut dyn Write, text: &str) -> io::Result<()> {
 /// Columns aligned; the first left, the numbers right.
 fn grid(out: &mut dyn Write, rows: &Rows) -> io::Result<()> {
     crate::table::aligned(out, rows, crate::table::Align::NumbersRight)
-}
-
-/// CSV, one number a row: `funnel,section,stage,step,variant,assignee,metric,value`.
-/// Long rather than wide so that every section fits one header, and a new
-/// metric is a new row, not a new column that breaks a reader.
-fn csv(card: &Scorecard, out: &mut dyn Write) -> io::Result<()> {
-    let mut writer = crate::table::Csv::new(out);
-    let mut put = |record: [&str; 8]| writer.row(record);
-    put([
-        "funnel", "section", "stage", "step", "variant", "assignee", "metric", "value",
-    ])?;
-    for f in &card.funnels {
-        let name = f.funnel.as_str();
-        for v in &f.versions {
-            put([name, "version", "", "", "", "", "version", &v.version])?;
-        }
-        if let Some(b) = &f.bottleneck {
-            put([name, "bottleneck", b, "", "", "", "stage", b])?;
-        }
-        for s in &f.stages {
-            for (metric, value) in fields(s) {
-                put([name, "stage", &s.stage, "", "", "", &metric, &value])?;
-            }
-        }
-        for s in &f.steps {
-            for (metric, value) in fields(s) {
-                put([name, "step", &s.stage, &s.step, "", "", &metric, &value])?;
-            }
-        }
-        for split in &f.splits {
-            for v in &split.variants {
-                for (metric, value) in fields(v) {
-                    put([
-                        name,
-                        "variant",
-                        &split.stage,
-                        &split.step,
-                        &v.variant,
-                        "",
-                        &metric,
-                        &value,
-                    ])?;
-                }
-            }
-            for c in &split.comparisons {
-                for (metric, value) in fields(c) {
-                    put([
-                        name,
-                        "comparison",
-                        &split.stage,
-                        &split.step,
-                        &c.variant,
-                        "",
-                        &metric,
-                        &value,
-                    ])?;
-                }
-            }
-        }
-        for s in &f.staff {
-            for (metric, value) in fields(s) {
-                put([name, "staff", "", "", "", &s.assignee, &metric, &value])?;
-            }
-        }
-    }
-    writer.finish()
-}
-
-/// A row's numeric and flag fields as (name, value), in declaration order;
-/// the names that place the row (stage, step, ...) are already columns.
-fn fields<T: Serialize>(row: &T) -> Vec<(String, String)> {
-    const PLACES: [&str; 4] = ["stage", "step", "variant", "assignee"];
-    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(row) else {
-        return Vec::new();
-    };
-    map.into_iter()
-        .filter(|(k, _)| !PLACES.contains(&k.as_str()))
-        .map(|(k, v)| {
-            let value = match v {
-                serde_json::Value::Null => String::new(),
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, value)
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn compared(variant: &str, difference: f64, p: f64, more: Option<u64>) -> Comparison {
-        Comparison {
-            control: "control".to_string(),
-            variant: variant.to_string(),
-            difference: Some(difference),
-            p_value: Some(p),
-            significant: p < 0.05,
-            needed_per_variant: more.map(|m| m + 100),
-            more_needed: more,
-        }
-    }
-
-    /// The report gave each comparison's p-value but never said which
-    /// variant won: now it names the winner, or what it still needs.
-    #[test]
-    fn the_winner_is_named_in_words() {
-        let (won, verdict) = super::winner(&[compared("coupon", 0.2, 0.01, None)]);
-        assert_eq!(won.as_deref(), Some("coupon"));
-        assert_eq!(verdict, "winner: coupon (p=0.0100)");
-
-        let (won, verdict) = super::winner(&[compared("coupon", -0.2, 0.01, None)]);
-        assert_eq!(won.as_deref(), Some("control"));
-        assert_eq!(verdict, "winner: control (p=0.0100)");
-
-        let (won, verdict) = super::winner(&[compared("coupon", 0.05, 0.3, Some(120))]);
-        assert_eq!(won, None);
-        assert_eq!(verdict, "no winner yet; need about 120 more per variant");
-    }
 }

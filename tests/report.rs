@@ -623,8 +623,22 @@ fn the_html_report_is_well_formed_self_contained_and_carries_the_numbers() {
         bottleneck,
         "bottleneck: quoted (2 of 8 converted, 25.0%, 95% CI 7.1-59.1%)"
     );
-    // The chart: a bar per stage that can convert, the bottleneck marked,
-    // each as wide as its share of the 12 that entered `requested`.
+    // The overall conversion: entered `requested` -> reached `customer`,
+    // the terminal stage the goals lead to (a01 ordered).
+    let overall: String = doc
+        .select(&select("p.overall"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(
+        overall,
+        "overall: 1 of 12 reached customer (8.3%, 95% CI 1.5-35.4%)"
+    );
+    // The chart: the main path only (requested, quoted, meeting, then the
+    // final goal), each bar as wide as its share of the 12 that entered
+    // `requested`. `unreachable` is a detour and `lost`, `refused`,
+    // `opted-out` side exits: listed apart, never drawn as the next stage.
     let bars: Vec<_> = doc.select(&select(".funnel .bar")).collect();
     let widths: Vec<&str> = bars
         .iter()
@@ -632,7 +646,25 @@ fn the_html_report_is_well_formed_self_contained_and_carries_the_numbers() {
         .collect();
     assert_eq!(
         widths,
-        ["width:100.0%", "width:66.7%", "width:25.0%", "width:25.0%"]
+        ["width:100.0%", "width:66.7%", "width:25.0%", "width:8.3%"]
+    );
+    let labels: Vec<String> = doc
+        .select(&select(".funnel .label"))
+        .map(|l| l.text().collect())
+        .collect();
+    assert_eq!(labels[3], "customer (final goal): 1 reached");
+    let side: Vec<String> = doc
+        .select(&select("ul.side li"))
+        .map(|l| l.text().collect())
+        .collect();
+    assert_eq!(
+        side,
+        [
+            "unreachable: 3 entered, 33.3% converted",
+            "refused: 1 entered (end)",
+            "lost: 7 entered (end)",
+            "opted-out: 1 entered (end)"
+        ]
     );
     let hot: Vec<String> = doc
         .select(&select(".funnel .hot .label"))
@@ -692,6 +724,19 @@ fn the_html_report_is_well_formed_self_contained_and_carries_the_numbers() {
         .text()
         .collect();
     assert_eq!(verdict, "email vs call: significant (p = 0.0000)");
+    // The winner named with the difference in words, as the table says it.
+    let winner: String = doc
+        .select(&select("p.winner"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(
+        winner,
+        "winner: call, converting 5.0 points more than email (p=0.0000)"
+    );
+    let table = p.report(&[]).stdout;
+    assert!(table.contains(&winner), "{table}");
     assert_eq!(doc.select(&select("svg line")).count(), 2);
     let variants: Vec<Vec<String>> = doc
         .select(&select("table"))

@@ -39,8 +39,15 @@ fn config(path: &Path) -> Config {
     Config::load(&toml).unwrap()
 }
 
+/// A `<kind>/funnel.yaml` fixture is checked as its directory, the way
+/// `funnel check funnels/` sees a project: `unused-template` only applies
+/// there.
 fn check(path: &Path) -> Checked {
-    match Linter::new(&config(path)).check(&[path.to_path_buf()]) {
+    let target = match path.parent() {
+        Some(dir) if path.ends_with("funnel.yaml") => dir.to_path_buf(),
+        _ => path.to_path_buf(),
+    };
+    match Linter::new(&config(path)).check(&[target]) {
         Ok(checked) => checked,
         Err(e) => panic!("{}: {e}", path.display()),
     }
@@ -118,7 +125,7 @@ fn html_templates_are_checked_as_part_of_their_email() {
     write("retired.html.hbs", "<p>Old news</p>\n");
 
     let checked = Linter::new(&Config::default())
-        .check(std::slice::from_ref(&funnel_path))
+        .check(&[dir.path().to_path_buf()])
         .unwrap();
     let found: Vec<(&str, String)> = checked
         .diagnostics
@@ -206,5 +213,47 @@ fn an_unknown_literal_assignee_is_an_error_naming_the_staff() {
     assert!(
         help.contains("known staff: sales-lead, assistant"),
         "{help}"
+    );
+}
+
+/// `funnel check funnels/quote.yaml` in a shared folder reported every other
+/// funnel's templates as unused (59 warnings for the shipped quote funnel):
+/// single files never know what the rest of the folder uses.
+#[test]
+fn unused_template_applies_only_to_a_checked_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    let valid = std::fs::read_to_string(fixture("unused-template", "valid")).unwrap();
+    let first = dir.path().join("first.yaml");
+    std::fs::write(&first, &valid).unwrap();
+    // A second funnel of the folder, using its own template `other-brief`.
+    let second = valid
+        .replace("funnel: unused-template", "funnel: second")
+        .replace("template: call-brief", "template: other-brief");
+    std::fs::write(dir.path().join("second.yaml"), second).unwrap();
+    let template_dir = fixture_dir("unused-template").join("valid/templates");
+    for name in ["welcome.hbs", "call-brief.hbs"] {
+        std::fs::copy(template_dir.join(name), templates.join(name)).unwrap();
+    }
+    std::fs::copy(
+        template_dir.join("call-brief.hbs"),
+        templates.join("other-brief.hbs"),
+    )
+    .unwrap();
+    std::fs::write(templates.join("retired.hbs"), "Old news\n").unwrap();
+    let unused = |paths: &[PathBuf]| -> Vec<String> {
+        let checked = Linter::new(&Config::default()).check(paths).unwrap();
+        checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "unused-template")
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    assert_eq!(unused(std::slice::from_ref(&first)), Vec::<String>::new());
+    assert_eq!(
+        unused(&[dir.path().to_path_buf()]),
+        ["template `retired` is not used by any funnel"]
     );
 }

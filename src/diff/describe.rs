@@ -36,8 +36,11 @@ pub(super) fn describe_step(funnel: &Funnel, step: &Step) -> String {
     }
 }
 
+/// What [`timing`] says of a step that runs as soon as it is reached.
+pub(crate) const AT_ONCE: &str = "at once";
+
 /// `after 3d`, `at 09:00`, `on EXPR`, or `at once`.
-pub(super) fn timing(step: &Step) -> String {
+pub(crate) fn timing(step: &Step) -> String {
     let mut parts = Vec::new();
     if let Some(after) = step.after {
         parts.push(format!("after {}", duration::format(after)));
@@ -49,7 +52,7 @@ pub(super) fn timing(step: &Step) -> String {
         parts.push(format!("on {}", on.source));
     }
     if parts.is_empty() {
-        "at once".to_string()
+        AT_ONCE.to_string()
     } else {
         parts.join(", ")
     }

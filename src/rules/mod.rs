@@ -7,6 +7,8 @@
 //! the doc only. Funnel and project rules look at the compiled funnel and its
 //! graph, and their files hold the check as well.
 
+use std::path::PathBuf;
+
 use crate::config::Delivery;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::FunnelGraph;
@@ -64,6 +66,10 @@ pub struct Project<'a> {
     pub config: Option<SourceId>,
     /// Its channels, when there is a config.
     pub delivery: Option<&'a Delivery>,
+    /// The template directories (`TemplateDir::dir`) beside which every
+    /// funnel was checked: those of a directory argument, not of files
+    /// named one by one.
+    pub whole: &'a [PathBuf],
 }
 
 /// Where a rule's findings come from.

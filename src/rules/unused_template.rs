@@ -8,15 +8,20 @@ pub const RULE: Rule = Rule {
     id: "unused-template",
     severity: Severity::Warning,
     check: Check::Project(check),
-    summary: "A file in `templates/` that no checked funnel refers to.",
-    what: "Compares the `.hbs` files of each templates directory (an email's `NAME.html.hbs` belongs to `NAME`) with the templates named by the funnels checked beside it.",
+    summary: "A file in `templates/` that no funnel beside it refers to (when checking a directory).",
+    what: "Compares the `.hbs` files of each templates directory (an email's `NAME.html.hbs` belongs to `NAME`) with the templates named by the funnels beside it. Only when the funnels were found by checking a directory (`funnel check`, `funnel check funnels/`): `funnel check funnels/one.yaml` sees one funnel of a shared folder and cannot know what the others use.",
     why: "An unused template is usually a renamed one whose new name has a typo, or dead copy that someone will edit in vain.",
     example: "# templates/thanks-old.hbs exists, but every funnel says `template: thanks`",
 };
 
 fn check(project: &Project) -> Vec<Diagnostic> {
     let mut found = Vec::new();
-    for (dir, funnels) in &project.dirs {
+    // Checking single files leaves out the other funnels of a shared folder.
+    let whole = project
+        .dirs
+        .iter()
+        .filter(|(dir, _)| project.whole.contains(&dir.dir));
+    for (dir, funnels) in whole {
         // A partial is used by the templates that include it.
         let used = |name: &str| {
             funnels
