@@ -77,6 +77,11 @@ pub enum Command {
     /// Hear contacts and providers: one-click unsubscribe, tracked links, webhooks, into the state.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// Drop delivered message bodies and ended journeys' history older than a period.
+    #[command(
+        after_help = "Examples:\n  funnel prune --older-than 90d\n  funnel prune --older-than 26w --vacuum\n\nKept: every outbox row's key and status (nothing is sent twice), the report's counters,\nopen journeys with their whole history, dead letters and failed rows with their payload,\ntasks, events and suppressions. `[state] retention = \"90d\"` in funnel.toml prunes at\nthe end of every `funnel run`. Holds the run lock: run it between runs, or let retention do it."
+    )]
+    Prune(PruneArgs),
     /// Deliver the due outbox rows, without a tick (`funnel run` does both).
     #[command(after_help = format!("Examples:\n  funnel deliver\n  funnel deliver --now 2026-05-04T09:30:00Z\n\nChannels are configured in funnel.toml ([channels.NAME]); with none, rows go to the --outbox file.\nThe funnels are read to recheck opt-outs: a contact who left through a global exit since a row\nwas queued gets nothing.\n\n{DELIVER_EXIT_CODES}"))]
     Deliver(DeliverArgs),
@@ -444,4 +449,23 @@ pub struct EventsArgs {
     pub since: Option<String>,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Prune what is older than this (e.g. 90d, 26w; at least 7d); default: [state] retention.
+    #[arg(long, value_name = "PERIOD")]
+    pub older_than: Option<String>,
+    /// Measure the period back from this time (RFC 3339; default: now).
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+    /// Rewrite the file afterwards so it shrinks (takes a while on a big state).
+    #[arg(long)]
+    pub vacuum: bool,
+    /// The state database.
+    #[arg(long, value_name = "PATH", default_value = ".funnel/state.db")]
+    pub state: PathBuf,
+    /// Project config to use instead of the nearest funnel.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }

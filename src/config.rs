@@ -20,10 +20,12 @@ use crate::rules;
 mod feed;
 mod located;
 mod serve;
+mod state;
 
 pub use feed::FeedSettings;
 pub use located::Located;
 pub use serve::Serve;
+pub use state::{StateSettings, retention};
 
 pub const FILE_NAME: &str = "funnel.toml";
 
@@ -40,6 +42,8 @@ pub struct Config {
     pub text: Option<String>,
     /// `[serve]`: `funnel serve` and the links runs put in messages.
     pub serve: Serve,
+    /// `[state]`: retention.
+    pub state: StateSettings,
 }
 
 /// Where queued actions go and how hard the dispatcher tries.
@@ -204,6 +208,8 @@ struct File {
     feed: feed::FeedSection,
     #[serde(default)]
     serve: serve::ServeSection,
+    #[serde(default)]
+    state: state::StateSection,
 }
 
 #[derive(Default, Deserialize)]
@@ -359,6 +365,7 @@ impl Config {
             feed,
             text: Some(text.to_string()),
             serve: file.serve.settings().map_err(bad)?,
+            state: file.state.settings().map_err(bad)?,
         })
     }
 

@@ -103,6 +103,7 @@ pub fn run(
         Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
         Command::Events(args) => operated(operate::events(&args, stdout), stderr),
         Command::Serve(args) => operated(operate::serve(&args, stderr), stderr),
+        Command::Prune(args) => operated(operate::prune(&args, stderr), stderr),
         Command::Contacts(args) => operated(listing::contacts(&args, stdout), stderr),
         Command::Actions(args) => operated(listing::actions(&args, stdout), stderr),
         Command::Task(args) => operated(operate::task(&args, stdout), stderr),

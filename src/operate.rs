@@ -22,10 +22,12 @@ use crate::scorecard;
 use crate::store::{self, Store, StoreError};
 use crate::tick::{self, Progress, TickError, TickOptions, tick};
 
+mod prune;
 mod serve;
 mod tasks;
 mod warnings;
 
+pub use prune::prune;
 pub use serve::{events, serve};
 pub use tasks::{task, tasks};
 use warnings::warn;
@@ -246,7 +248,20 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         )?;
     }
     report_delivery(&ticked.delivered, err)?;
+    if let Some((before, pruned)) = &ticked.pruned {
+        writeln!(err, "{}", pruned_line(*before, pruned))?;
+    }
     Ok(Ok(0))
+}
+
+/// What a prune dropped, in one line.
+pub(crate) fn pruned_line(before: DateTime<Utc>, pruned: &store::Pruned) -> String {
+    format!(
+        "retention: pruned {} message bodies and {} history lines from before {}",
+        pruned.payloads,
+        pruned.history,
+        store::time(before)
+    )
 }
 
 /// `funnel run --format json`: the same facts as the summary line, the
@@ -263,6 +278,9 @@ struct RunJson<'a> {
     /// What the tick would do; only with `--dry-run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<&'a [crate::runner::Planned]>,
+    /// What `[state] retention` pruned; only when it is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pruned: Option<&'a store::Pruned>,
 }
 
 #[derive(Serialize)]
@@ -291,6 +309,7 @@ impl<'a> RunJson<'a> {
                 .collect(),
             unknown_contacts: &ticked.unknown,
             plan: dry_run.then_some(ticked.plan.as_slice()),
+            pruned: ticked.pruned.as_ref().map(|(_, p)| p),
         }
     }
 }

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 mod counters;
 mod listing;
 mod moments;
+mod prune;
 mod signals;
 mod tasks;
 
@@ -18,6 +19,7 @@ pub use listing::*;
 
 pub use counters::Tally;
 pub use moments::*;
+pub use prune::{PRUNED, Pruned, prune};
 pub use signals::*;
 pub use tasks::*;
 

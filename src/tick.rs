@@ -49,6 +49,8 @@ pub struct Ticked {
     /// have, by line: nobody walked them.
     pub unknown: Vec<UnknownContact>,
     pub delivered: Delivered,
+    /// What `[state] retention` pruned at the end of the run.
+    pub pruned: Option<(DateTime<Utc>, store::Pruned)>,
 }
 
 /// An events-feed line whose contact is not in the contacts feed.
@@ -365,9 +367,20 @@ pub fn tick(
             .deliver(&mut store)?
     };
     let summary = runner.summary.clone();
+    let mut pruned = None;
     if let Some(run) = run {
         let json = serde_json::to_value(&summary).unwrap_or_default();
         store.finish_run(run, Utc::now(), &json)?;
+        if let Some(before) = config
+            .state
+            .retention
+            .and_then(|keep| options.now.checked_sub_signed(keep))
+        {
+            let tx = store.transaction()?;
+            let dropped = store::prune(&tx, before)?;
+            tx.commit().map_err(StoreError::from)?;
+            pruned = Some((before, dropped));
+        }
     }
     Ok(Ticked {
         summary,
@@ -376,6 +389,7 @@ pub fn tick(
         notes: contacts.notes,
         unknown,
         delivered,
+        pruned,
     })
 }
 
