@@ -3,7 +3,7 @@
 //! timezone, pushed on by frequency caps). DST-correct through chrono-tz;
 //! every addition is checked, an overflow meaning "never".
 
-use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::feed::Value;
@@ -14,17 +14,28 @@ use crate::walk::Walk;
 impl Walk<'_, '_, '_, '_, '_> {
     /// When a step falls due, counting from `clock`; `None` when its `on`
     /// expression cannot be evaluated yet (an optional date not set).
+    /// Times of day (`at`) and working days are the contact's local ones
+    /// (see [`Walk::timezone`]).
     pub(crate) fn due(
         &self,
         step: &crate::model::Step,
         clock: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
+        let tz = self.timezone();
         if let Some(on) = &step.on {
-            return self.timestamp_at(on, clock);
+            let moment = self.timestamp_at(on, clock)?;
+            // With `at`, `on` names the day: "the day before the meeting,
+            // at 18:00" whatever time the meeting is.
+            return match step.at {
+                Some(at) => on_day_at(&tz, moment, at),
+                None => Some(moment),
+            };
+        }
+        if let Some(days) = step.after_working_days {
+            return working_day_after(&tz, &self.funnel().working_days, clock, days, step.at);
         }
         let base = clock.checked_add_signed(step.after.unwrap_or_else(TimeDelta::zero))?;
         let Some(at) = step.at else { return Some(base) };
-        let tz = self.timezone();
         let local = base.with_timezone(&tz);
         let mut day = local.date_naive();
         loop {
@@ -138,6 +149,37 @@ impl Walk<'_, '_, '_, '_, '_> {
             })
             .unwrap_or(self.funnel().timezone)
     }
+}
+
+/// `at` on the local day of `moment` in `tz`.
+pub(crate) fn on_day_at(tz: &Tz, moment: DateTime<Utc>, at: NaiveTime) -> Option<DateTime<Utc>> {
+    local_to_utc(tz, moment.with_timezone(tz).date_naive().and_time(at))
+}
+
+/// The `days`-th working day after `clock`'s local day in `tz`, at `at`
+/// or else at `clock`'s local time of day. A working day comes at least
+/// once a week (`working_days` is never empty), so the search is bounded.
+pub(crate) fn working_day_after(
+    tz: &Tz,
+    working: &[bool; 7],
+    clock: DateTime<Utc>,
+    days: u32,
+    at: Option<NaiveTime>,
+) -> Option<DateTime<Utc>> {
+    let local = clock.with_timezone(tz);
+    let mut day = local.date_naive();
+    let mut left = days;
+    for _ in 0..days.checked_mul(7)?.checked_add(7)? {
+        day = day.succ_opt()?;
+        if working[day.weekday().num_days_from_monday() as usize] {
+            left = left.saturating_sub(1);
+            if left == 0 {
+                let time = at.unwrap_or_else(|| local.time());
+                return local_to_utc(tz, day.and_time(time)).map(|due| due.max(clock));
+            }
+        }
+    }
+    None
 }
 
 /// A local time in `tz` as UTC: the earlier of two in a DST fold, and the
