@@ -84,7 +84,11 @@ pub fn working_days_after(text: &str) -> Option<Result<u32, String>> {
     let count = trimmed
         .strip_suffix("working days")
         .or_else(|| trimmed.strip_suffix("working day"))?;
-    let bad = || format!("`{text}` is not a count of working days; write e.g. `1 working day` or `3 working days`");
+    let bad = || {
+        format!(
+            "`{text}` is not a count of working days; write e.g. `1 working day` or `3 working days`"
+        )
+    };
     Some(match count.trim().parse::<u32>() {
         Ok(0) => Err(format!(
             "`{text}` is no delay; leave `after` out (with `at`, the next such time of day)"
@@ -198,8 +202,14 @@ mod tests {
         assert_eq!(working_days_after(" 3 working days "), Some(Ok(3)));
         assert_eq!(working_days_after("3d"), None);
         assert!(matches!(working_days_after("0 working days"), Some(Err(_))));
-        assert!(matches!(working_days_after("one working day"), Some(Err(_))));
-        assert!(matches!(working_days_after("9999 working days"), Some(Err(_))));
+        assert!(matches!(
+            working_days_after("one working day"),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            working_days_after("9999 working days"),
+            Some(Err(_))
+        ));
     }
 
     #[test]

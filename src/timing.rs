@@ -203,6 +203,42 @@ pub(crate) fn local_to_utc(tz: &Tz, local: NaiveDateTime) -> Option<DateTime<Utc
 mod tests {
     use super::*;
 
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn at_on_a_dst_day_moves_out_of_the_gap_and_takes_the_first_of_a_fold() {
+        let tz: Tz = "Europe/Budapest".parse().unwrap();
+        let at = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        // 02:30 is skipped on 2026-03-29: 03:00 CEST.
+        let gap = on_day_at(&tz, utc("2026-03-29T10:00:00Z"), at).unwrap();
+        assert_eq!(store::time(gap), "2026-03-29T01:00:00Z");
+        // 02:30 comes twice on 2026-10-25: the first, still CEST.
+        let fold = on_day_at(&tz, utc("2026-10-25T10:00:00Z"), at).unwrap();
+        assert_eq!(store::time(fold), "2026-10-25T00:30:00Z");
+        // The day is the local one: 23:30 UTC on the 14th is the 15th in Budapest.
+        let evening = NaiveTime::from_hms_opt(18, 0, 0).unwrap();
+        let day = on_day_at(&tz, utc("2026-06-14T23:30:00Z"), evening).unwrap();
+        assert_eq!(store::time(day), "2026-06-15T16:00:00Z");
+    }
+
+    #[test]
+    fn working_days_count_from_the_local_day() {
+        let tz: Tz = "Europe/Budapest".parse().unwrap();
+        let weekdays = [true, true, true, true, true, false, false];
+        let nine = Some(NaiveTime::from_hms_opt(9, 0, 0).unwrap());
+        // Friday 23:30 UTC is Saturday in Budapest: the next working day is Monday.
+        let friday_night = utc("2026-06-12T23:30:00Z");
+        let due = working_day_after(&tz, &weekdays, friday_night, 1, nine).unwrap();
+        assert_eq!(store::time(due), "2026-06-15T07:00:00Z");
+        let due = working_day_after(&tz, &weekdays, friday_night, 5, nine).unwrap();
+        assert_eq!(store::time(due), "2026-06-19T07:00:00Z");
+        // Across the autumn change: Friday 10:00 CEST -> Monday 10:00 CET.
+        let due = working_day_after(&tz, &weekdays, utc("2026-10-23T08:00:00Z"), 1, None).unwrap();
+        assert_eq!(store::time(due), "2026-10-26T09:00:00Z");
+    }
+
     #[test]
     fn local_times_across_dst_are_valid_instants() {
         let tz: Tz = "Europe/Budapest".parse().unwrap();
