@@ -778,6 +778,9 @@ fn a_repeat_purchase_by_an_advocate_counts_as_converted_not_exited() {
     assert_eq!(counts(stage(&report, "advocate")), [1, 1, 0, 0, 0, 0, 0]);
     assert_eq!(counts(stage(&report, "care")), [2, 2, 0, 0, 0, 0, 0]);
     assert_eq!(counts(stage(&report, "retention")), [1, 1, 0, 0, 0, 0, 0]);
-    assert_eq!(counts(stage(&report, "bought-again")), [1, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(
+        counts(stage(&report, "bought-again")),
+        [1, 0, 0, 0, 0, 0, 1]
+    );
     assert_eq!(stage(&report, "advocate")["goal"], "referrer");
 }
