@@ -22,6 +22,8 @@ use crate::source::{SourceId, Span};
 use crate::template::locale::Locale;
 use crate::{duration, schedule};
 
+mod timing;
+
 pub type CompileResult = (Funnel, Vec<Diagnostic>);
 
 pub struct Compiler<'a> {
@@ -118,6 +120,7 @@ impl<'a> Compiler<'a> {
             templates: Vec::new(),
         };
         let funnel = compiler.funnel(document);
+        compiler.check_timing(document, &funnel);
         (funnel, compiler.diagnostics)
     }
 
@@ -158,6 +161,7 @@ impl<'a> Compiler<'a> {
             reentry: self.reentry(doc.reentry.as_ref()),
             exits,
             send_window: self.send_window(doc),
+            working_days: self.working_days(doc.working_days.as_ref()),
             caps: self.caps(doc),
             caps_span: doc.caps.as_ref().map(|c| c.span),
             expire: doc.expire.as_ref().map(|e| Expire {
@@ -703,6 +707,7 @@ impl<'a> Compiler<'a> {
         if terminal {
             for (key, span) in [
                 ("goal", doc.goal.as_ref().map(|g| g.span)),
+                ("goals", doc.goals.first().map(|g| g.span)),
                 ("exhausted", doc.exhausted.as_ref().map(|e| e.span)),
             ] {
                 if let Some(span) = span {
@@ -715,13 +720,29 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        if let (Some(_), Some(second)) = (&doc.goal, doc.goals.first()) {
+            self.report(
+                &rules::conflicting_keys::RULE,
+                second.span,
+                format!("stage `{}` has both `goal` and `goals`", name.value),
+                "put the goal first in `goals:` and drop `goal:`",
+            );
+        }
+        let mut goals: Vec<Transition> = doc
+            .goal
+            .iter()
+            .chain(&doc.goals)
+            .map(|g| self.transition(g))
+            .collect();
+        let more_goals = goals.split_off(goals.len().min(1));
         let count = doc.steps.len();
         Stage {
             name: name.value.clone(),
             span: name.span,
             description: doc.description.clone(),
             terminal,
-            goal: doc.goal.as_ref().map(|g| self.transition(g)),
+            goal: goals.pop(),
+            more_goals,
             exits: doc.exit.iter().map(|t| self.transition(t)).collect(),
             steps: doc
                 .steps
@@ -737,26 +758,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn step(&mut self, stage: StageId, index: usize, count: usize, doc: &'a StepDoc) -> Step {
-        if doc.on.is_some() && (doc.after.is_some() || doc.at.is_some()) {
-            self.report(
-                &rules::conflicting_keys::RULE,
-                doc.id.span,
-                format!("step `{}` has `on` together with `after` or `at`", doc.id.value),
-                "`on` gives the exact due time; fold any offset into it, e.g. contact.meeting_at - duration('24h')",
-            );
-        }
-        let at = doc.at.as_ref().and_then(|t| {
-            schedule::time_of_day(&t.value)
-                .map_err(|message| {
-                    self.report(
-                        &rules::invalid_value::RULE,
-                        t.span,
-                        message,
-                        "e.g. at: \"09:00\"",
-                    )
-                })
-                .ok()
-        });
+        let timing = self.step_timing(doc);
         let outcome = match (&doc.wait, &doc.branch) {
             (Some(wait), None) => Outcome::Wait(self.wait(wait, stage, index, count)),
             (None, Some(branch)) => Outcome::Branch(self.branch(branch, stage, index, count)),
@@ -774,8 +776,9 @@ impl<'a> Compiler<'a> {
         Step {
             id: doc.id.value.clone(),
             span: doc.id.span,
-            after: doc.after.as_ref().and_then(|t| self.duration(t)),
-            at,
+            after: timing.after,
+            after_working_days: timing.after_working_days,
+            at: timing.at,
             on: doc.on.as_ref().map(|t| self.condition(t)),
             stale_after: doc.stale_after.as_ref().and_then(|t| self.duration(t)),
             anytime: doc.anytime.as_ref().is_some_and(|a| a.value),

@@ -112,6 +112,8 @@ pub struct Document {
     #[serde(default)]
     pub exit: Vec<Spanned<TransitionDoc>>,
     pub send_window: Option<Spanned<SendWindowDoc>>,
+    /// The days `after: N working days` counts, like `send_window.days` (`mon-fri`, `mon,wed,fri`); default mon-fri. Holidays are not known.
+    pub working_days: Option<Text>,
     pub caps: Option<Spanned<CapsDoc>>,
     pub expire: Option<Spanned<ExpireDoc>>,
     /// The stages, by name.
@@ -192,6 +194,9 @@ pub struct StageDoc {
     pub terminal: Option<Spanned<bool>>,
     /// The stage's one conversion.
     pub goal: Option<Spanned<TransitionDoc>>,
+    /// Several transitions that each convert the stage (instead of `goal`); the first is the stage's goal in reports and diagrams.
+    #[serde(default)]
+    pub goals: Vec<Spanned<TransitionDoc>>,
     /// Negative transitions that apply in this stage only.
     #[serde(default)]
     pub exit: Vec<Spanned<TransitionDoc>>,
@@ -208,11 +213,11 @@ pub struct StageDoc {
 pub struct StepDoc {
     /// Unique in the funnel and different from every stage name.
     pub id: Text,
-    /// Delay after the previous step (or stage entry), e.g. `3d`.
+    /// Delay after the previous step (or stage entry), e.g. `3d`, or `N working days` (the Nth working day after, see `working_days`).
     pub after: Option<Text>,
-    /// Time of day, `HH:MM`, in the contact's timezone.
+    /// Time of day, `HH:MM`, in the contact's timezone field or else the funnel's `timezone`: the next such time (after `after`), or on the day `on` gives.
     pub at: Option<Text>,
-    /// CEL expression giving the time the step is due.
+    /// CEL expression giving the time the step is due; with `at`, the day (in the contact's timezone) on which it is due at that time.
     pub on: Option<Text>,
     /// Skip the action when it could not go out within this long of its due time.
     pub stale_after: Option<Text>,

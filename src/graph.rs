@@ -227,6 +227,7 @@ impl FunnelGraph {
             let moves = stage
                 .goal
                 .iter()
+                .chain(&stage.more_goals)
                 .map(|g| (g, EdgeKind::Goal))
                 .chain(stage.exits.iter().map(|e| (e, EdgeKind::Exit)));
             let globals = funnel.exits.iter().map(|e| (e, EdgeKind::GlobalExit));

@@ -29,6 +29,9 @@ pub struct Funnel {
     pub reentry: Reentry,
     pub exits: Vec<Transition>,
     pub send_window: Option<SendWindow>,
+    /// The days `after: N working days` counts (`working_days:`), Monday
+    /// first; Monday to Friday unless the funnel says otherwise.
+    pub working_days: [bool; 7],
     pub caps: Caps,
     pub caps_span: Option<Span>,
     pub expire: Option<Expire>,
@@ -53,6 +56,13 @@ impl Funnel {
             .find(|(_, s)| s.supervisor.is_none())
             .or_else(|| self.staff.first())
             .map(|(name, _)| name.as_str())
+    }
+
+    /// A stage's goal and its further goals: every transition that
+    /// converts it.
+    pub fn goals(&self, stage: StageId) -> impl Iterator<Item = &Transition> {
+        let stage = &self.stages[stage];
+        stage.goal.iter().chain(&stage.more_goals)
     }
 
     pub fn stage_id(&self, name: &str) -> Option<StageId> {
@@ -238,6 +248,10 @@ pub struct Stage {
     pub description: Option<String>,
     pub terminal: bool,
     pub goal: Option<Transition>,
+    /// Further transitions that convert the stage too (`goals:` after its
+    /// first, which is `goal`): a repeat purchase that sends an advocate
+    /// through care again is a success, not an exit.
+    pub more_goals: Vec<Transition>,
     pub exits: Vec<Transition>,
     pub steps: Vec<Step>,
     pub exhausted: Option<(Target, Span)>,
@@ -248,6 +262,9 @@ pub struct Step {
     pub id: String,
     pub span: Span,
     pub after: Option<TimeDelta>,
+    /// `after: N working days`: due on the Nth working day after the
+    /// previous step, at `at` or the same local time of day.
+    pub after_working_days: Option<u32>,
     pub at: Option<NaiveTime>,
     pub on: Option<Condition>,
     pub stale_after: Option<TimeDelta>,
@@ -261,6 +278,12 @@ impl Step {
     /// The least time that passes between the previous step and this one.
     pub fn min_delay(&self) -> TimeDelta {
         // `at` and `on` may already have come: they add nothing for sure.
+        // N working days land on a later day: at least N - 1 days less a
+        // DST hour, and always some time.
+        if let Some(days) = self.after_working_days {
+            let days = TimeDelta::days(i64::from(days).saturating_sub(1));
+            return (days - TimeDelta::hours(1)).max(TimeDelta::seconds(1));
+        }
         self.after.unwrap_or_else(TimeDelta::zero)
     }
 }

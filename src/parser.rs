@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(err.code, "unknown-key");
         assert_eq!(
             err.message,
-            "unknown field `stepz`, expected one of description, terminal, goal, exit, steps, exhausted"
+            "unknown field `stepz`, expected one of description, terminal, goal, goals, exit, steps, exhausted"
         );
         assert_eq!(err.help.as_deref(), Some("did you mean `steps`?"));
         assert_eq!(err.span.offset, 27);

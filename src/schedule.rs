@@ -72,6 +72,35 @@ pub fn hours(text: &str) -> Result<(NaiveTime, NaiveTime), String> {
     Ok((start, end))
 }
 
+/// The most working days `after:` may count (ten years of weekdays):
+/// more is a typo, like a duration over 100 years.
+pub const MAX_WORKING_DAYS: u32 = 2_600;
+
+/// `after: 1 working day`, `after: 3 working days`: `None` when `text` is
+/// not of that form (it is a duration then), else the count or what is
+/// wrong with it.
+pub fn working_days_after(text: &str) -> Option<Result<u32, String>> {
+    let trimmed = text.trim();
+    let count = trimmed
+        .strip_suffix("working days")
+        .or_else(|| trimmed.strip_suffix("working day"))?;
+    let bad = || {
+        format!(
+            "`{text}` is not a count of working days; write e.g. `1 working day` or `3 working days`"
+        )
+    };
+    Some(match count.trim().parse::<u32>() {
+        Ok(0) => Err(format!(
+            "`{text}` is no delay; leave `after` out (with `at`, the next such time of day)"
+        )),
+        Ok(n) if n > MAX_WORKING_DAYS => Err(format!(
+            "`{text}` is more than {MAX_WORKING_DAYS} working days (ten years)"
+        )),
+        Ok(n) => Ok(n),
+        Err(_) => Err(bad()),
+    })
+}
+
 /// At most `count` messages in any `period`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cap {
@@ -165,6 +194,22 @@ mod tests {
         assert!(hours("09:00-18:00").is_ok());
         assert!(hours("18:00-09:00").is_err());
         assert!(hours("9-18").is_err());
+    }
+
+    #[test]
+    fn working_days_are_counted_whole_and_bounded() {
+        assert_eq!(working_days_after("1 working day"), Some(Ok(1)));
+        assert_eq!(working_days_after(" 3 working days "), Some(Ok(3)));
+        assert_eq!(working_days_after("3d"), None);
+        assert!(matches!(working_days_after("0 working days"), Some(Err(_))));
+        assert!(matches!(
+            working_days_after("one working day"),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            working_days_after("9999 working days"),
+            Some(Err(_))
+        ));
     }
 
     #[test]

@@ -248,7 +248,8 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                 });
             }
         }
-        let transitions = s.goal.iter().map(|g| (g, Rank::Goal, Kind::Goal, "goal"));
+        let transitions =
+            (s.goal.iter().chain(&s.more_goals)).map(|g| (g, Rank::Goal, Kind::Goal, "goal"));
         let exits = s
             .exits
             .iter()

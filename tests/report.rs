@@ -787,3 +787,45 @@ fn the_report_is_the_same_from_any_directory() {
     assert_eq!(here["funnels"][0]["stages"], there["funnels"][0]["stages"]);
     assert_eq!(here["funnels"][0]["steps"], there["funnels"][0]["steps"]);
 }
+
+/// An advocate who bought again could only be sent back to care by a
+/// stage `exit`, which the report counts as *exited*: a repeat purchase
+/// looked like a loss. It is one of the stage's `goals:` now, so the report
+/// counts it as converted, and the order starts a fresh journey in care
+/// whose own goal counts again.
+#[test]
+fn a_repeat_purchase_by_an_advocate_counts_as_converted_not_exited() {
+    let p = Project::with_examples(&["customer-care"]);
+    p.write(
+        "contacts.csv",
+        "id,email,first_name,product,activated_at,unsubscribed\n\
+         quinn,quinn@example.com,Quinn,Espresso machine,2026-09-01 09:00,false\n",
+    );
+    p.event("quinn", "order.placed", "2026-09-01T08:00:00Z");
+    p.event("quinn", "order.placed", "2026-10-07T09:00:00Z");
+    p.event("quinn", "order.placed", "2026-10-12T09:00:00Z");
+    let mut day = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    while day <= chrono::NaiveDate::from_ymd_opt(2026, 10, 13).unwrap() {
+        p.run_at(&format!("{day}T09:30:00Z"));
+        day = day.succ_opt().unwrap();
+    }
+    assert_eq!(
+        p.moves("quinn")[4..],
+        [
+            "2026-10-07T09:00:00Z goal retention/retention-close -> advocate",
+            "2026-10-12T09:00:00Z goal advocate/referral-ask -> bought-again",
+            "2026-10-12T09:00:00Z enter - -> care",
+            "2026-10-12T09:00:00Z goal care/welcome -> support",
+        ]
+    );
+    let report = p.report_json(&[]);
+    // entered, converted, negative, exhausted, exited, other, still
+    assert_eq!(counts(stage(&report, "advocate")), [1, 1, 0, 0, 0, 0, 0]);
+    assert_eq!(counts(stage(&report, "care")), [2, 2, 0, 0, 0, 0, 0]);
+    assert_eq!(counts(stage(&report, "retention")), [1, 1, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        counts(stage(&report, "bought-again")),
+        [1, 0, 0, 0, 0, 0, 1]
+    );
+    assert_eq!(stage(&report, "advocate")["goal"], "referrer");
+}

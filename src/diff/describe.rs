@@ -45,6 +45,10 @@ pub(crate) fn timing(step: &Step) -> String {
     if let Some(after) = step.after {
         parts.push(format!("after {}", duration::format(after)));
     }
+    if let Some(days) = step.after_working_days {
+        let unit = if days == 1 { "day" } else { "days" };
+        parts.push(format!("after {days} working {unit}"));
+    }
     if let Some(at) = step.at {
         parts.push(format!("at {}", at.format("%H:%M")));
     }
@@ -101,18 +105,25 @@ fn target_name(funnel: &Funnel, s: usize, i: usize, target: Target) -> String {
 }
 
 pub(super) fn goal(funnel: &Funnel, s: usize) -> String {
-    let Some(goal) = &funnel.stages[s].goal else {
+    let stage = &funnel.stages[s];
+    let Some(goal) = &stage.goal else {
         return "no goal".to_string();
     };
-    let signal = match &goal.signal {
-        Signal::When(condition) => format!("when {}", condition.source),
-        Signal::Event(event) => format!("event {event}"),
-    };
-    let to = match goal.to {
-        Target::Stage(ts) => funnel.stages[ts].name.as_str(),
-        _ => "?",
-    };
-    format!("{signal} -> {to}")
+    std::iter::once(goal)
+        .chain(&stage.more_goals)
+        .map(|goal| {
+            let signal = match &goal.signal {
+                Signal::When(condition) => format!("when {}", condition.source),
+                Signal::Event(event) => format!("event {event}"),
+            };
+            let to = match goal.to {
+                Target::Stage(ts) => funnel.stages[ts].name.as_str(),
+                _ => "?",
+            };
+            format!("{signal} -> {to}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The action in words: `email quote-nudge`, `task call for assistant`.
