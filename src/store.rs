@@ -190,6 +190,9 @@ CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
     // after a mistyped future `--now`) says from when and why.
     "ALTER TABLE runs ADD COLUMN reset_from TEXT; ALTER TABLE runs ADD COLUMN reset_reason TEXT;",
     include_str!("store/v12_signals.sql"),
+    // v13: `funnel status` counts journeys by place from the index alone
+    // (ten times faster on a big state than reading every journey).
+    "DROP INDEX journeys_stage; CREATE INDEX journeys_stage ON journeys (funnel, stage, step, active);",
 ];
 
 /// Errors of the state file, each with what was being done.
