@@ -277,10 +277,14 @@ pub(crate) fn json_value(json: &serde_json::Value) -> cel::Value {
             _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
         Json::String(s) => cel::Value::String(s.clone().into()),
-        Json::Array(items) => cel::Value::List(items.iter().map(json_value).collect::<Vec<_>>().into()),
+        Json::Array(items) => {
+            cel::Value::List(items.iter().map(json_value).collect::<Vec<_>>().into())
+        }
         Json::Object(map) => {
-            let map: HashMap<String, cel::Value> =
-                map.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
+            let map: HashMap<String, cel::Value> = map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect();
             map.into()
         }
     }

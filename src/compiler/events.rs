@@ -88,7 +88,10 @@ impl Compiler<'_> {
             // A field it sets is a field the funnel uses: `unknown-field`
             // reports one `contact:` does not declare.
             self.reads.push((field.value.clone(), field.span));
-            fields.push((field.value.clone(), self.condition_in(expression, Scope::Create)));
+            fields.push((
+                field.value.clone(),
+                self.condition_in(expression, Scope::Create),
+            ));
         }
         Create {
             fields,
@@ -98,7 +101,11 @@ impl Compiler<'_> {
 
     /// A created contact has only what `create:` gives it: every required
     /// field must be there.
-    pub(super) fn check_created(&mut self, declared: &IndexMap<String, Field>, entries: &[Trigger]) {
+    pub(super) fn check_created(
+        &mut self,
+        declared: &IndexMap<String, Field>,
+        entries: &[Trigger],
+    ) {
         for trigger in entries {
             let TriggerKind::Event {
                 create: Some(create),

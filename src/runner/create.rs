@@ -188,7 +188,10 @@ impl Runner<'_> {
                 .collect();
             context.add_variable_from_value("contact", contact);
             context.add_variable_from_value("tags", cel::Value::List(Vec::new().into()));
-            let holds = filter.program.as_ref().and_then(|p| p.execute(&context).ok());
+            let holds = filter
+                .program
+                .as_ref()
+                .and_then(|p| p.execute(&context).ok());
             if holds != Some(cel::Value::Bool(true)) {
                 return Made::No;
             }
@@ -196,13 +199,15 @@ impl Runner<'_> {
         let row = feed::Row {
             line: event.line,
             id: id.to_string(),
-            values: values
-                .into_iter()
-                .map(|(k, v)| (k, Raw::Json(v)))
-                .collect(),
+            values: values.into_iter().map(|(k, v)| (k, Raw::Json(v))).collect(),
         };
         let formats = feed::Formats::default();
-        match feed::typed_in(&row, &loaded.funnel.fields, loaded.funnel.timezone, &formats) {
+        match feed::typed_in(
+            &row,
+            &loaded.funnel.fields,
+            loaded.funnel.timezone,
+            &formats,
+        ) {
             Ok(contact) => Made::Contact(contact),
             Err(problem) => Made::Refused(Problem {
                 message: format!(
