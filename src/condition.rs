@@ -322,6 +322,33 @@ mod tests {
     }
 
     #[test]
+    fn event_is_a_variable_the_scope_decides_on() {
+        let c = parse("event.data.score >= 9 && contact.vip").unwrap();
+        assert!(c.unknown_variables.is_empty());
+        assert_eq!(c.variables, ["event", "contact"]);
+        assert!(Scope::Event.allows("event") && !Scope::Contact.allows("event"));
+        assert!(Scope::Create.allows("now") && !Scope::Create.allows("contact"));
+    }
+
+    #[test]
+    fn event_data_reads_whole_numbers_as_int() {
+        let event = crate::feed::Event {
+            line: 1,
+            contact: "c".into(),
+            name: "survey.answered".into(),
+            at: chrono::DateTime::UNIX_EPOCH,
+            data: serde_json::json!({ "score": 9, "tags": ["a"], "ratio": 0.5 }),
+        };
+        let program = cel::Program::compile(
+            "event.data.score >= 9 && event.data.ratio < 1.0 && 'a' in event.data.tags && event.name == 'survey.answered'",
+        )
+        .unwrap();
+        let mut context = cel::Context::default();
+        context.add_variable_from_value(EVENT, event_value(&event));
+        assert_eq!(program.execute(&context), Ok(cel::Value::Bool(true)));
+    }
+
+    #[test]
     fn syntax_error_points_into_the_expression() {
         let err = parse("contact.score >= ").unwrap_err();
         assert!(err.span.offset >= 7, "{err:?}");
