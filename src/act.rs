@@ -432,22 +432,7 @@ impl Walk<'_, '_, '_, '_, '_> {
     }
 
     fn cel_context(&self) -> cel::Context<'static, 'static> {
-        let mut fields: HashMap<String, cel::Value> = HashMap::new();
-        for (name, value) in &self.contact.fields {
-            let value = match value {
-                Value::Null => continue,
-                Value::Bool(b) => cel::Value::Bool(*b),
-                Value::Int(i) => cel::Value::Int(*i),
-                Value::Float(f) => cel::Value::Float(*f),
-                Value::String(s) => cel::Value::String(s.clone().into()),
-                Value::Timestamp(t) => cel::Value::Timestamp(t.fixed_offset()),
-                Value::Date(d) => match d.and_hms_opt(0, 0, 0) {
-                    Some(midnight) => cel::Value::Timestamp(midnight.and_utc().fixed_offset()),
-                    None => continue,
-                },
-            };
-            fields.insert(name.clone(), value);
-        }
+        let mut fields = cel_fields(&self.contact.fields);
         if self.runner.overrides
             && let Ok(overrides) = store::overrides(self.tx, &self.contact.id)
         {
@@ -475,11 +460,37 @@ impl Walk<'_, '_, '_, '_, '_> {
     /// Evaluates `condition` as it stood at the moment `at`: `now` reads
     /// that moment, not the run's clock.
     fn execute(&self, condition: &Condition, at: DateTime<Utc>) -> Option<cel::Value> {
+        self.execute_on(condition, at, None)
+    }
+
+    /// [`Self::execute`], with `event` set for a condition that decides on
+    /// the event that fired it (`check` lets only those read it, so the
+    /// last one set never leaks into another).
+    fn execute_on(
+        &self,
+        condition: &Condition,
+        at: DateTime<Utc>,
+        event: Option<&crate::feed::Event>,
+    ) -> Option<cel::Value> {
         let program = condition.program.as_ref()?;
         let mut cached = self.cel.borrow_mut();
         let context = cached.get_or_insert_with(|| self.cel_context());
         context.add_variable_from_value("now", cel::Value::Timestamp(at.fixed_offset()));
+        if let Some(event) = event {
+            context.add_variable_from_value(
+                crate::condition::EVENT,
+                crate::condition::event_value(event),
+            );
+        }
         program.execute(context).ok()
+    }
+
+    /// Whether a `when` beside `event:` holds for `event`, at its moment.
+    pub(crate) fn truthy_on(&self, condition: &Condition, event: &crate::feed::Event) -> bool {
+        matches!(
+            self.execute_on(condition, event.at, Some(event)),
+            Some(cel::Value::Bool(true))
+        )
     }
 
     /// Whether a condition held at `at`; one that cannot be evaluated (a
@@ -511,6 +522,30 @@ impl Walk<'_, '_, '_, '_, '_> {
             _ => None,
         }
     }
+}
+
+/// A contact's typed fields as CEL reads them; unset ones are left out, so
+/// `has(contact.x)` is false.
+pub(crate) fn cel_fields(
+    typed: &std::collections::BTreeMap<String, Value>,
+) -> HashMap<String, cel::Value> {
+    let mut fields: HashMap<String, cel::Value> = HashMap::new();
+    for (name, value) in typed {
+        let value = match value {
+            Value::Null => continue,
+            Value::Bool(b) => cel::Value::Bool(*b),
+            Value::Int(i) => cel::Value::Int(*i),
+            Value::Float(f) => cel::Value::Float(*f),
+            Value::String(s) => cel::Value::String(s.clone().into()),
+            Value::Timestamp(t) => cel::Value::Timestamp(t.fixed_offset()),
+            Value::Date(d) => match d.and_hms_opt(0, 0, 0) {
+                Some(midnight) => cel::Value::Timestamp(midnight.and_utc().fixed_offset()),
+                None => continue,
+            },
+        };
+        fields.insert(name.clone(), value);
+    }
+    fields
 }
 
 /// A template failure in words a marketer reads: which field was missing,

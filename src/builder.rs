@@ -337,6 +337,7 @@ build_struct!(TriggerDoc {
     "on" => on: optional,
     "inactive" => inactive: optional,
     "for" => for_: optional,
+    "create" => create: optional,
     "stage" => stage: required,
 });
 
@@ -431,6 +432,7 @@ build_struct!(NotifyDoc {
 
 build_struct!(WaitDoc {
     "event" => event: optional,
+    "when" => when: optional,
     "until" => until: optional,
     "within" => within: optional,
     "yes" => yes: optional,

@@ -10,7 +10,7 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 
-use crate::condition::{Condition, Parsed, VARIABLES};
+use crate::condition::{Condition, Parsed, Scope};
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::document::{
     BranchDoc, Document, MessageDoc, NotifyDoc, Spanned, StageDoc, StepDoc, TaskDoc, Text,
@@ -22,6 +22,7 @@ use crate::source::{SourceId, Span};
 use crate::template::locale::Locale;
 use crate::{duration, schedule};
 
+mod events;
 mod timing;
 
 pub type CompileResult = (Funnel, Vec<Diagnostic>);
@@ -147,6 +148,7 @@ impl<'a> Compiler<'a> {
             .map(|(id, (name, stage))| self.stage(id, name, stage))
             .collect();
         let entries = self.entries(doc);
+        self.check_created(&fields, &entries);
         let exits = doc.exit.iter().map(|t| self.transition(t)).collect();
         Funnel {
             name: doc.funnel.value.clone(),
@@ -441,40 +443,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn condition(&mut self, text: &Text) -> Condition {
-        // Funnels repeat conditions (the same opt-out, the same goal in many
-        // stages): each distinct text is parsed once.
-        if !self.parsed.contains_key(text.as_str()) {
-            self.parsed
-                .insert(text.value.clone(), Parsed::new(&text.value));
-        }
-        let parsed = &self.parsed[text.as_str()];
-        match Condition::place(parsed, &text.value, text.span, self.text) {
-            Ok(condition) => {
-                for name in &condition.unknown_variables {
-                    self.report(
-                        &rules::undefined_reference::RULE,
-                        text.span,
-                        format!("`{name}` is not something a condition can read"),
-                        format!(
-                            "{} Conditions read {}.",
-                            suggest(name, VARIABLES),
-                            VARIABLES.join(", ")
-                        ),
-                    );
-                }
-                self.reads.extend(condition.fields.iter().cloned());
-                condition
-            }
-            Err(error) => {
-                self.report(
-                    &rules::invalid_condition::RULE,
-                    error.span,
-                    format!("`{}` is not a valid CEL expression: {}", text.value, error.message),
-                    "see https://cel.dev for the syntax; e.g. contact.score >= 9 && has(contact.paid_at)",
-                );
-                Condition::invalid(&text.value, text.span)
-            }
-        }
+        self.condition_in(text, Scope::Contact)
     }
 
     fn stage_names(&self) -> Vec<&'a str> {
@@ -616,6 +585,16 @@ impl<'a> Compiler<'a> {
                 "enter a stage that has automation; terminal stages end a journey",
             );
         }
+        if let Some(create) = &doc.create
+            && doc.event.is_none()
+        {
+            self.report(
+                &rules::invalid_entry::RULE,
+                create.span,
+                "`create` belongs to an `event` entry",
+                "only an event can make a contact: e.g. `{ event: sms.replied, create: { phone: event.data.from }, stage: welcome }`",
+            );
+        }
         if doc.for_.is_some() != doc.inactive.is_some() {
             self.report(
                 &rules::invalid_entry::RULE,
@@ -629,7 +608,8 @@ impl<'a> Compiler<'a> {
             ([], Some(when)) => TriggerKind::When(self.condition(when)),
             (["event"], filter) => TriggerKind::Event {
                 name: doc.event.as_ref()?.value.clone(),
-                filter: filter.as_ref().map(|w| self.condition(w)),
+                filter: filter.as_ref().map(|w| self.condition_in(w, Scope::Event)),
+                create: doc.create.as_ref().map(|c| self.create(c)),
             },
             (["on"], None) => TriggerKind::On(self.condition(doc.on.as_ref()?)),
             (["inactive"], None) => {
@@ -677,12 +657,12 @@ impl<'a> Compiler<'a> {
     ) -> Option<Signal> {
         match (when, event) {
             (Some(when), None) => Some(Signal::When(self.condition(when))),
-            (None, Some(event)) => Some(Signal::Event(event.value.clone())),
+            (when, Some(event)) => Some(self.event_signal(event, when.as_ref())),
             _ => {
                 self.report(
                     &rules::conflicting_keys::RULE,
                     span,
-                    format!("{what} needs exactly one of `when` or `event`"),
+                    format!("{what} needs `when` or `event`"),
                     "e.g. `{ when: \"contact.paid\", to: customer }` or `{ event: order.placed, to: customer }`",
                 );
                 None
@@ -694,7 +674,10 @@ impl<'a> Compiler<'a> {
         let doc = &transition.value;
         let signal = self
             .signal(&doc.when, &doc.event, transition.span, "a transition")
-            .unwrap_or_else(|| Signal::Event(String::new()));
+            .unwrap_or_else(|| Signal::Event {
+                name: String::new(),
+                filter: None,
+            });
         Transition {
             signal,
             to: self.stage_target(&doc.to),
@@ -906,8 +889,16 @@ impl<'a> Compiler<'a> {
         count: usize,
     ) -> Wait {
         let doc = &wait.value;
+        if let (Some(when), None) = (&doc.when, &doc.event) {
+            self.report(
+                &rules::conflicting_keys::RULE,
+                when.span,
+                "a wait's `when` decides on its `event`, and this wait has none",
+                "wait for a condition with `until: \"...\"`, or add the `event` the `when` is about",
+            );
+        }
         let signal = match (&doc.event, &doc.until) {
-            (Some(event), None) => Some(Signal::Event(event.value.clone())),
+            (Some(event), None) => Some(self.event_signal(event, doc.when.as_ref())),
             (None, Some(until)) => Some(Signal::When(self.condition(until))),
             _ => {
                 self.report(

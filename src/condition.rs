@@ -2,6 +2,7 @@
 //! its compiled program for the runner and the list of `contact.*` fields it
 //! reads for the linter.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr};
@@ -10,6 +11,42 @@ use crate::source::Span;
 
 /// Variables a condition may read besides `contact`.
 pub const VARIABLES: [&str; 3] = ["contact", "tags", "now"];
+
+/// The event that fired a move, readable only where one did: see
+/// [`Scope`].
+pub const EVENT: &str = "event";
+
+/// What an expression may read where it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// `contact`, `tags` and `now`: every condition.
+    Contact,
+    /// Those and `event`: a `when` beside `event:` (an entry, a goal or
+    /// exit, a wait), which is decided on the event that fired it.
+    Event,
+    /// `event` and `now` only: a `create:` field, which makes the contact
+    /// from the event before there is one to read.
+    Create,
+}
+
+impl Scope {
+    pub fn allows(self, variable: &str) -> bool {
+        match self {
+            Scope::Contact => VARIABLES.contains(&variable),
+            Scope::Event => variable == EVENT || VARIABLES.contains(&variable),
+            Scope::Create => variable == EVENT || variable == "now",
+        }
+    }
+
+    /// The variables it allows, for a hint.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Scope::Contact => &VARIABLES,
+            Scope::Event => &["contact", "tags", "now", EVENT],
+            Scope::Create => &[EVENT, "now"],
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Condition {
@@ -22,6 +59,9 @@ pub struct Condition {
     pub fields: Vec<(String, Span)>,
     /// Top-level identifiers that are not a known variable.
     pub unknown_variables: Vec<String>,
+    /// The known variables it reads (`contact`, `tags`, `now`, `event`),
+    /// for the compiler to check against where it is written.
+    pub variables: Vec<String>,
 }
 
 /// A CEL syntax error, positioned in the funnel file.
@@ -40,6 +80,7 @@ pub enum Parsed {
         program: Arc<cel::Program>,
         fields: Vec<String>,
         unknown: Vec<String>,
+        variables: Vec<String>,
     },
     /// The parser's message and the character column of the error.
     Error { message: String, column: usize },
@@ -55,6 +96,7 @@ impl Parsed {
                     program: Arc::new(program),
                     fields: reads.fields,
                     unknown: reads.unknown,
+                    variables: reads.variables,
                 }
             }
             Err(errors) => {
@@ -83,12 +125,13 @@ impl Condition {
         file_text: &str,
     ) -> Result<Self, ConditionError> {
         let start = expression_start(source, span, file_text);
-        let (program, fields, unknown) = match parsed {
+        let (program, fields, unknown, variables) = match parsed {
             Parsed::Program {
                 program,
                 fields,
                 unknown,
-            } => (program, fields, unknown),
+                variables,
+            } => (program, fields, unknown, variables),
             Parsed::Error { message, column } => {
                 return Err(ConditionError {
                     message: message.clone(),
@@ -113,6 +156,7 @@ impl Condition {
             program: Some(Arc::clone(program)),
             fields,
             unknown_variables: unknown.clone(),
+            variables: variables.clone(),
         })
     }
 }
@@ -127,6 +171,7 @@ impl Condition {
             program: None,
             fields: Vec::new(),
             unknown_variables: Vec::new(),
+            variables: Vec::new(),
         }
     }
 }
@@ -147,11 +192,13 @@ fn char_offset(source: &str, chars: usize) -> usize {
         .map_or(source.len(), |(i, _)| i)
 }
 
-/// Collects `contact.<field>` selections and unknown identifiers.
+/// Collects `contact.<field>` selections, the variables read and unknown
+/// identifiers.
 #[derive(Default)]
 struct Reads {
     fields: Vec<String>,
     unknown: Vec<String>,
+    variables: Vec<String>,
     /// Comprehension variables in scope (`x` in `tags.exists(x, ...)`).
     bound: Vec<String>,
 }
@@ -161,16 +208,16 @@ impl Reads {
         match &node.expr {
             Expr::Select(select) => match &select.operand.expr {
                 Expr::Ident(name) if name == "contact" => {
+                    push_once(&mut self.variables, name);
                     push_once(&mut self.fields, &select.field)
                 }
                 _ => self.walk(&select.operand),
             },
-            Expr::Ident(name) => {
-                let known = VARIABLES.contains(&name.as_str()) || self.bound.contains(name);
-                if !known {
-                    push_once(&mut self.unknown, name);
-                }
+            Expr::Ident(name) if self.bound.contains(name) => {}
+            Expr::Ident(name) if VARIABLES.contains(&name.as_str()) || name == EVENT => {
+                push_once(&mut self.variables, name);
             }
+            Expr::Ident(name) => push_once(&mut self.unknown, name),
             Expr::Call(call) => {
                 call.target.iter().for_each(|t| self.walk(t));
                 call.args.iter().for_each(|a| self.walk(a));
@@ -205,6 +252,44 @@ impl Reads {
     }
 }
 
+/// The `event` a condition reads: `name`, `at`, `contact` (the id it
+/// names) and `data` (its JSON, nested maps and lists).
+pub fn event_value(event: &crate::feed::Event) -> cel::Value {
+    let mut fields: HashMap<String, cel::Value> = HashMap::new();
+    fields.insert("name".into(), cel::Value::String(event.name.clone().into()));
+    fields.insert("at".into(), cel::Value::Timestamp(event.at.fixed_offset()));
+    let contact = cel::Value::String(event.contact.clone().into());
+    fields.insert("contact".into(), contact);
+    fields.insert("data".into(), json_value(&event.data));
+    fields.into()
+}
+
+/// JSON as CEL reads it: whole numbers are `int` (so `score >= 9` compares
+/// like with like), others `double`.
+pub(crate) fn json_value(json: &serde_json::Value) -> cel::Value {
+    use serde_json::Value as Json;
+    match json {
+        Json::Null => cel::Value::Null,
+        Json::Bool(b) => cel::Value::Bool(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => cel::Value::String(s.clone().into()),
+        Json::Array(items) => {
+            cel::Value::List(items.iter().map(json_value).collect::<Vec<_>>().into())
+        }
+        Json::Object(map) => {
+            let map: HashMap<String, cel::Value> = map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect();
+            map.into()
+        }
+    }
+}
+
 fn push_once(list: &mut Vec<String>, name: &str) {
     if !list.iter().any(|n| n == name) {
         list.push(name.to_string());
@@ -234,6 +319,33 @@ mod tests {
     fn comprehension_variables_are_not_unknown() {
         let c = parse("tags.exists(t, t == 'vip') && customer.x").unwrap();
         assert_eq!(c.unknown_variables, ["customer"]);
+    }
+
+    #[test]
+    fn event_is_a_variable_the_scope_decides_on() {
+        let c = parse("event.data.score >= 9 && contact.vip").unwrap();
+        assert!(c.unknown_variables.is_empty());
+        assert_eq!(c.variables, ["event", "contact"]);
+        assert!(Scope::Event.allows("event") && !Scope::Contact.allows("event"));
+        assert!(Scope::Create.allows("now") && !Scope::Create.allows("contact"));
+    }
+
+    #[test]
+    fn event_data_reads_whole_numbers_as_int() {
+        let event = crate::feed::Event {
+            line: 1,
+            contact: "c".into(),
+            name: "survey.answered".into(),
+            at: chrono::DateTime::UNIX_EPOCH,
+            data: serde_json::json!({ "score": 9, "tags": ["a"], "ratio": 0.5 }),
+        };
+        let program = cel::Program::compile(
+            "event.data.score >= 9 && event.data.ratio < 1.0 && 'a' in event.data.tags && event.name == 'survey.answered'",
+        )
+        .unwrap();
+        let mut context = cel::Context::default();
+        context.add_variable_from_value(EVENT, event_value(&event));
+        assert_eq!(program.execute(&context), Ok(cel::Value::Bool(true)));
     }
 
     #[test]

@@ -147,10 +147,12 @@ pub struct TriggerDoc {
     /// How long `inactive` must be in the past, e.g. `60d`.
     #[serde(rename = "for")]
     pub for_: Option<Text>,
+    /// With `event`: an event for a contact the contacts feed does not have creates the contact, `field: CEL expression` over `event` (e.g. `phone: event.data.from`); its id is the event's contact.
+    pub create: Option<Spanned<IndexMap<Text, Text>>>,
     pub stage: Text,
 }
 
-/// A move to another stage: `to` and exactly one of `when` or `event`.
+/// A move to another stage: `to` and `when`, `event`, or both (`when` then decides on the event, reading `event.data`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionDoc {
@@ -308,6 +310,8 @@ pub struct NotifyDoc {
 #[serde(deny_unknown_fields)]
 pub struct WaitDoc {
     pub event: Option<Text>,
+    /// With `event`: only an event this CEL condition holds for answers (it reads `event.data`).
+    pub when: Option<Text>,
     pub until: Option<Text>,
     pub within: Option<Text>,
     /// `next`, a step id or a stage name (default `next`).

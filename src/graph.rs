@@ -161,7 +161,7 @@ impl FunnelGraph {
     ) {
         let before = self.graph.edge_count();
         self.link(funnel, from, target, kind, TimeDelta::zero());
-        if matches!(signal, Some(Signal::Event(_)))
+        if matches!(signal, Some(Signal::Event { .. }))
             && let Some(edge) = self
                 .graph
                 .edge_weight_mut(petgraph::graph::EdgeIndex::new(before))

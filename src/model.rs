@@ -191,7 +191,11 @@ pub enum TriggerKind {
     When(Condition),
     Event {
         name: String,
+        /// `when`: decided on the event (it reads `event`).
         filter: Option<Condition>,
+        /// `create`: an event for a contact the feed does not have makes
+        /// the contact.
+        create: Option<Create>,
     },
     On(Condition),
     Inactive {
@@ -201,11 +205,23 @@ pub enum TriggerKind {
     },
 }
 
+/// The fields of a contact an event creates: `field: CEL over the event`.
+#[derive(Debug)]
+pub struct Create {
+    pub fields: Vec<(String, Condition)>,
+    pub span: Span,
+}
+
 /// What makes a transition fire.
 #[derive(Debug)]
 pub enum Signal {
     When(Condition),
-    Event(String),
+    /// An event by name; with `filter` (`when` beside `event`), only one
+    /// the condition holds for, decided on that event.
+    Event {
+        name: String,
+        filter: Option<Condition>,
+    },
 }
 
 #[derive(Debug)]

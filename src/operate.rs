@@ -240,6 +240,9 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
         ticked.problems.len(),
         s.events_for_unknown_contacts
     )?;
+    if s.created > 0 {
+        writeln!(err, "contacts created from events {}", s.created)?;
+    }
     if s.migrated + s.blocked + s.move_limit > 0 {
         writeln!(
             err,

@@ -26,6 +26,10 @@ use crate::store::{self, OutboxRow, StoreError, Tally};
 use crate::template::{self, Part};
 use crate::walk::Walk;
 
+mod create;
+
+pub use create::creates;
+
 /// A funnel ready to run: compiled, with its templates and version.
 pub struct Loaded {
     pub funnel: Funnel,
@@ -159,6 +163,16 @@ fn fingerprint(contact: &Contact) -> u64 {
     hash
 }
 
+/// CEL's standard library and its strings extension (`lowerAscii()`,
+/// `trim()`, `split()`...), which keyword matching needs.
+fn cel_env() -> cel::Env {
+    let mut env = cel::Env::stdlib();
+    // Declaring the extension on a fresh standard library cannot clash;
+    // were it to, conditions would only lack its functions (and be false).
+    let _ = cel::extensions::strings(&mut env);
+    env
+}
+
 /// FNV-1a of the funnel text: stable across runs and platforms.
 pub(crate) fn version(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -189,6 +203,8 @@ pub struct Summary {
     pub move_limit: usize,
     /// Events-feed lines whose contact is not in the contacts feed.
     pub events_for_unknown_contacts: usize,
+    /// Contacts an event created (an entry's `create:`), per funnel.
+    pub created: usize,
 }
 
 /// One line of the plan: what happened to whom, and why.
@@ -219,6 +235,9 @@ pub struct Runner<'a> {
     /// The report counters of the batch being walked; [`Runner::flush`]
     /// writes them before the batch commits.
     pub(crate) tally: Tally,
+    /// Events-feed lines an entry's `create:` accepted but whose values
+    /// made no contact, and why.
+    pub refused: Vec<crate::feed::Problem>,
 }
 
 /// Events of one contact, by time.
@@ -232,12 +251,13 @@ impl<'a> Runner<'a> {
             now,
             summary: Summary::default(),
             plan: Vec::new(),
-            cel: Arc::new(cel::Env::stdlib()),
+            cel: Arc::new(cel_env()),
             planning,
             overrides: true,
             tags: true,
             suppressions: true,
             tally: Tally::default(),
+            refused: Vec::new(),
         }
     }
 
@@ -262,6 +282,16 @@ impl<'a> Runner<'a> {
         events: &[&Event],
     ) -> Result<(), StoreError> {
         self.summary.contacts += 1;
+        self.journeys(tx, contact, events)
+    }
+
+    /// Walks the contact in each funnel `contact` has it typed for.
+    fn journeys(
+        &mut self,
+        tx: &Connection,
+        contact: &BTreeMap<String, Contact>,
+        events: &[&Event],
+    ) -> Result<(), StoreError> {
         for loaded in self.funnels {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 mod counters;
+mod created;
 mod listing;
 mod moments;
 mod prune;
@@ -18,6 +19,7 @@ mod tasks;
 pub use listing::*;
 
 pub use counters::Tally;
+pub use created::*;
 pub use moments::*;
 pub use prune::{PRUNED, Pruned, prune};
 pub use signals::*;
@@ -190,7 +192,20 @@ CREATE INDEX journeys_stage ON journeys (funnel, stage, step);
     // after a mistyped future `--now`) says from when and why.
     "ALTER TABLE runs ADD COLUMN reset_from TEXT; ALTER TABLE runs ADD COLUMN reset_reason TEXT;",
     include_str!("store/v12_signals.sql"),
-    // v13: `funnel status` counts journeys by place from the index alone
+    // v13: contacts an event created (an entry's `create:`), walked on
+    // later runs although no feed row has them, until one does.
+    r#"
+CREATE TABLE created_contacts (
+    funnel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    adopted_at TEXT,
+    PRIMARY KEY (funnel, contact)
+) WITHOUT ROWID;
+"#,
+    // v14: `funnel status` counts journeys by place from the index alone
     // (ten times faster on a big state than reading every journey).
     "DROP INDEX journeys_stage; CREATE INDEX journeys_stage ON journeys (funnel, stage, step, active);",
 ];

@@ -312,6 +312,18 @@ pub fn tick(
     let mut runner = Runner::new(&funnels, options.now, options.dry_run);
     let mut tx = store.transaction()?;
     runner.survey(&tx)?;
+    // Contacts events created on earlier runs, by id: walked after the
+    // feed's rows unless a row for them turns up (then it is theirs).
+    let creating = funnels.iter().any(|l| crate::runner::creates(&l.funnel));
+    let created = if creating {
+        store::created_contacts(&tx)?
+    } else {
+        Vec::new()
+    };
+    let mut pending: BTreeMap<&str, Vec<&store::Created>> = BTreeMap::new();
+    for c in &created {
+        pending.entry(c.contact.as_str()).or_default().push(c);
+    }
     let mut batch = 0;
     // The event feed's contacts that have a row: the rest are unknown.
     let mut seen: HashSet<&str> = HashSet::new();
@@ -342,6 +354,11 @@ pub fn tick(
         if let Some((id, _)) = by_contact.get_key_value(row.id.as_str()) {
             seen.insert(id);
         }
+        for c in pending.remove(row.id.as_str()).unwrap_or_default() {
+            if typed.contains_key(&c.funnel) {
+                store::adopt_created(&tx, (&c.funnel, &c.contact), options.now)?;
+            }
+        }
         let contact_events = by_contact.get(row.id.as_str()).cloned().unwrap_or_default();
         runner.contact(&tx, &typed, &contact_events)?;
         batch += 1;
@@ -352,10 +369,44 @@ pub fn tick(
             batch = 0;
         }
     }
+    if creating {
+        // Ids no row had: created before, or events that may create them.
+        let mut ids: std::collections::BTreeSet<&str> = pending.keys().copied().collect();
+        ids.extend(by_contact.keys().copied().filter(|id| !seen.contains(id)));
+        for id in ids {
+            let stored = pending.get(id).map(Vec::as_slice).unwrap_or_default();
+            let contact_events = by_contact.get(id).map(Vec::as_slice).unwrap_or_default();
+            if runner.created(&tx, id, stored, contact_events)?
+                && let Some((id, _)) = by_contact.get_key_value(id)
+            {
+                seen.insert(id);
+            }
+            batch += 1;
+            if batch == BATCH {
+                runner.flush(&tx)?;
+                close(tx, options.dry_run)?;
+                tx = store.transaction()?;
+                batch = 0;
+            }
+        }
+    }
     runner.escalate(&tx)?;
     runner.flush(&tx)?;
     close(tx, options.dry_run)?;
     progress(Progress { line: lines, lines });
+    let events_name = options
+        .events
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    problems.extend(runner.refused.drain(..).map(|p| {
+        let feed = if p.line == 0 {
+            "the state's events".to_string()
+        } else {
+            events_name.clone()
+        };
+        (feed, p)
+    }));
     problems.extend(event_problems);
     let unknown = unknown_contacts(&events, &seen, options.events.as_deref());
     runner.summary.events_for_unknown_contacts = unknown.len();

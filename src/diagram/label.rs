@@ -11,7 +11,11 @@ const MAX_CHARS: usize = 40;
 /// What fires a transition: the event name, or the condition shortened.
 pub fn signal(signal: &Signal) -> String {
     match signal {
-        Signal::Event(name) => short(name),
+        Signal::Event { name, filter: None } => short(name),
+        Signal::Event {
+            name,
+            filter: Some(filter),
+        } => short(&format!("{name} if {}", filter.source)),
         Signal::When(condition) => short(&condition.source),
     }
 }
@@ -20,10 +24,13 @@ pub fn signal(signal: &Signal) -> String {
 pub fn entry(kind: &TriggerKind) -> String {
     match kind {
         TriggerKind::When(condition) => short(&condition.source),
-        TriggerKind::Event { name, filter: None } => short(name),
+        TriggerKind::Event {
+            name, filter: None, ..
+        } => short(name),
         TriggerKind::Event {
             name,
             filter: Some(filter),
+            ..
         } => short(&format!("{name} if {}", filter.source)),
         TriggerKind::On(condition) => short(&format!("on {}", condition.source)),
         TriggerKind::Inactive { field, period, .. } => {

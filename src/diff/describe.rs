@@ -85,12 +85,20 @@ pub(super) fn wait_targets(funnel: &Funnel, s: usize, i: usize) -> Option<String
     let wait = wait_of(funnel.stages.get(s)?.steps.get(i)?)?;
     let signal = match &wait.signal {
         Some(Signal::When(condition)) => format!("until {}", condition.source),
-        Some(Signal::Event(event)) => format!("event {event}"),
+        Some(Signal::Event { name, filter }) => event(name, filter.as_ref()),
         None => "?".to_string(),
     };
     let name = |target: Target| target_name(funnel, s, i, target);
     let no = wait.no.map_or("none".to_string(), name);
     Some(format!("{signal}, yes: {}, no: {no}", name(wait.yes)))
+}
+
+/// An event signal in words, with the condition that decides on it.
+fn event(name: &str, filter: Option<&crate::condition::Condition>) -> String {
+    match filter {
+        Some(when) => format!("event {name} when {}", when.source),
+        None => format!("event {name}"),
+    }
 }
 
 fn target_name(funnel: &Funnel, s: usize, i: usize, target: Target) -> String {
@@ -114,7 +122,7 @@ pub(super) fn goal(funnel: &Funnel, s: usize) -> String {
         .map(|goal| {
             let signal = match &goal.signal {
                 Signal::When(condition) => format!("when {}", condition.source),
-                Signal::Event(event) => format!("event {event}"),
+                Signal::Event { name, filter } => event(name, filter.as_ref()),
             };
             let to = match goal.to {
                 Target::Stage(ts) => funnel.stages[ts].name.as_str(),

@@ -54,10 +54,12 @@ impl Walk<'_, '_, '_, '_, '_> {
         };
         let since = previous.as_ref().map_or(BEGINNING, |p| p.entered_at);
         if self.funnel().exits.iter().any(|exit| match &exit.signal {
-            Signal::Event(name) => self
-                .events
-                .iter()
-                .any(|e| &e.name == name && e.at >= since && e.at <= at),
+            Signal::Event { name, filter } => self.events.iter().any(|e| {
+                &e.name == name
+                    && e.at >= since
+                    && e.at <= at
+                    && filter.as_ref().is_none_or(|f| self.truthy_on(f, e))
+            }),
             // The row's values hold from the run that first saw them: an
             // opt-out a later run saw does not undo an earlier entry (the
             // walk applies it at its own moment).
@@ -117,13 +119,13 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let at = self.condition_from(condition, start, now)?;
                 Some((at, condition.source.clone(), None))
             }
-            TriggerKind::Event { name, filter } => {
+            TriggerKind::Event { name, filter, .. } => {
                 let event = self.events.iter().find(|e| {
                     &e.name == name
                         && e.at <= now
                         && e.at >= allowed
                         && previous.is_none_or(|p| e.at > p.entered_at)
-                        && filter.as_ref().is_none_or(|f| self.truthy_at(f, e.at))
+                        && filter.as_ref().is_none_or(|f| self.truthy_on(f, e))
                 })?;
                 Some((event.at, format!("event {name}"), Some(cause_of(event))))
             }
@@ -154,13 +156,14 @@ impl Walk<'_, '_, '_, '_, '_> {
         horizon: DateTime<Utc>,
     ) -> Option<(DateTime<Utc>, String, Option<String>)> {
         match signal {
-            Signal::Event(name) => {
+            Signal::Event { name, filter } => {
                 let consumed = self.journey.as_ref().and_then(|j| j.cause.as_deref());
                 let event = self.events.iter().find(|e| {
                     &e.name == name
                         && e.at >= since
                         && e.at <= horizon
                         && consumed.is_none_or(|c| !c.lines().any(|c| c == cause_of(e)))
+                        && filter.as_ref().is_none_or(|f| self.truthy_on(f, e))
                 })?;
                 Some((event.at, format!("event {name}"), Some(cause_of(event))))
             }
