@@ -389,3 +389,65 @@ fn a_client_past_its_rate_is_told_to_wait_and_nothing_of_it_is_stored() {
     assert_eq!(accepted + limited, 15, "{statuses:?}");
     assert_eq!(events(&p).len(), accepted);
 }
+
+/// A keyword texted after a talk, from a number nobody has: the funnel
+/// that creates contacts from `sms.replied` takes the sender in.
+const GUIDE: &str = r#"
+funnel: guide
+timezone: UTC
+contact: { phone: phone, unsubscribed: bool }
+enter:
+  - event: sms.replied
+    when: "event.data.text.trim().lowerAscii() == 'guide'"
+    create: { phone: event.data.from, unsubscribed: "false" }
+    stage: welcome
+exit:
+  - { event: sms.stop, to: out }
+stages:
+  welcome:
+    steps:
+      - id: send-guide
+        sms: { template: guide, transactional: true }
+    exhausted: done
+  done: { terminal: true }
+  out: { terminal: true }
+"#;
+
+#[test]
+fn a_keyword_texted_from_an_unknown_number_creates_the_contact() {
+    let port = free_port();
+    let p = Project::new();
+    p.write("funnels/guide.yaml", GUIDE)
+        .write(
+            "funnels/templates/guide.hbs",
+            "Here is the guide: https://example.com/guide",
+        )
+        .write("contacts.csv", "id,phone,unsubscribed\n")
+        .write(
+            "funnel.toml",
+            &format!(
+                "[serve]\nlisten = \"127.0.0.1:{port}\"\nbase-url = \"http://127.0.0.1:{port}\"\n"
+            ),
+        );
+    let _server = start(&p);
+    let url = format!("http://127.0.0.1:{port}/webhooks/twilio");
+    let body = "Body=+Guide+&From=%2B36302222222&To=%2B15550001&MessageSid=SM77";
+    let params = twilio::form(body.as_bytes()).unwrap();
+    let answer = client()
+        .post(&url)
+        .header(
+            twilio::SIGNATURE_HEADER,
+            twilio::sign(TWILIO_TOKEN.as_bytes(), &url, &params),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.json::<Value>().unwrap()["unmatched"], 0);
+    run_at(&p, &later(chrono::TimeDelta::minutes(1)));
+    let sent = p.delivered();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["contact"], "+36302222222");
+    assert_eq!(sent[0]["payload"]["to"], "+36302222222");
+}

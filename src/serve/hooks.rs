@@ -75,7 +75,7 @@ async fn hear(
     for signal in accepted.signals {
         let contact = match &signal.contact {
             Some(contact) => Some(contact.clone()),
-            None => contact_of(app, &signal).await,
+            None => contact_of(app, &signal).await.or_else(|| stranger(&signal)),
         };
         unmatched += usize::from(contact.is_none());
         records.extend(self::records(
@@ -144,6 +144,17 @@ async fn contact_of(app: &App, signal: &Signal) -> Option<String> {
         .flatten()
 }
 
+/// A text from a number no contact has: its event is kept under the
+/// number, so that a funnel whose entry creates contacts from
+/// `sms.replied` (a keyword texted after a talk) can take it in. Nothing
+/// else reads it: an event for a contact nobody has is ignored.
+fn stranger(signal: &Signal) -> Option<String> {
+    if !signal.name.starts_with("sms.") {
+        return None;
+    }
+    signal.address.clone()
+}
+
 /// What the state keeps of one signal: its event (when its contact is
 /// known) and the suppressions it asks for.
 fn records(
@@ -181,8 +192,14 @@ fn records(
     }
     if let Some(contact) = contact {
         let mut data = signal.data.clone();
-        if let (Some(id), Some(map)) = (&signal.provider_message_id, data.as_object_mut()) {
-            map.insert("provider_message_id".into(), json!(id));
+        if let Some(map) = data.as_object_mut() {
+            if let Some(id) = &signal.provider_message_id {
+                map.insert("provider_message_id".into(), json!(id));
+            }
+            // Where it came from, for `create:` (`event.data.from`).
+            if let Some(address) = &signal.address {
+                map.entry("from").or_insert_with(|| json!(address));
+            }
         }
         records.push(Record::Event {
             event: StoredEvent {
