@@ -405,7 +405,7 @@ fn date(text: &str) -> Result<NaiveDate, String> {
 
 const SERVE_HELP: &str = "Examples:
   FUNNEL_LINK_SECRET=$(cat /etc/funnel/link-secret) funnel serve
-  funnel serve --listen 127.0.0.1:8425 --state /srv/funnels/.funnel/state.db
+  funnel serve --listen 127.0.0.1:8425 --state /srv/funnels/.funnel/state.db funnels/
 
 Configured in funnel.toml [serve] (listen, base-url, click-grace, open-pixel,
 rate-limit, trust-proxy); secrets only from the environment: FUNNEL_LINK_SECRET
@@ -423,11 +423,16 @@ Endpoints:
   POST /webhooks/PROVIDER       postmark, sendgrid, mailgun, twilio
   POST /events                  events signed with Funnel-Signature
 
-Exit codes: 0 stopped by a signal, 1 the server failed, 2 bad configuration,
+Exit codes: 0 stopped by a signal, 1 the server failed or a funnel has errors, 2 bad configuration,
 3 the state is not a funnel state or is from a newer funnel.";
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// Funnel files or directories: checked at start, so that a broken
+    /// funnel is found before its contacts' signals arrive (the default
+    /// `funnels` is skipped when there is no such directory).
+    #[arg(default_value = "funnels")]
+    pub funnels: Vec<PathBuf>,
     /// Address to listen on (default: [serve] listen, else 127.0.0.1:8425).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,

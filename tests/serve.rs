@@ -401,3 +401,16 @@ fn the_open_pixel_records_an_open_only_when_turned_on() {
     assert_eq!(client().get(&pixel).send().unwrap().status(), 404);
     assert_eq!(events(&p).len(), 1);
 }
+
+#[test]
+fn serve_refuses_to_start_with_a_broken_funnel() {
+    let p = Project::new();
+    p.write("funnels/broken.yaml", "funnel: broken\nstages: {}\n");
+    let out = p.funnel_env(&["serve"], &[("FUNNEL_LINK_SECRET", SECRET)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the funnels have errors"),
+        "{}",
+        out.stderr
+    );
+}

@@ -15,6 +15,26 @@ pub fn serve(args: &ServeArgs, err: &mut dyn Write) -> io::Result<Outcome> {
         Ok(config) => config,
         Err(e) => return Ok(Err((format!("error: {e}"), e.exit_code()))),
     };
+    // The funnels are checked as `run` checks them: serve hears for them,
+    // and a funnel that cannot run is better found now than at the next
+    // tick.
+    let default = args.funnels == [std::path::PathBuf::from("funnels")];
+    if !(default && !args.funnels[0].exists()) {
+        match crate::tick::load(&args.funnels, &config) {
+            Ok(funnels) => writeln!(err, "funnel serve: {} funnels check clean", funnels.len())?,
+            Err(crate::tick::TickError::Funnels(checked)) => {
+                crate::report::render(crate::report::Format::Human, &checked, false, err)?;
+                return Ok(Err((
+                    "error: the funnels have errors; fix them before serving".to_string(),
+                    1,
+                )));
+            }
+            Err(crate::tick::TickError::Check(e)) => {
+                return Ok(Err((format!("error: {e}"), e.exit_code())));
+            }
+            Err(e) => return Ok(Err((format!("error: {e}"), 3))),
+        }
+    }
     let mut settings = config.serve.clone();
     if let Some(listen) = &args.listen {
         settings.listen = listen.clone();

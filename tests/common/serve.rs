@@ -36,15 +36,21 @@ impl Server {
             command.env(name, value);
         }
         let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stderr.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("funnel serve: listening on ")
-            .unwrap_or_else(|| panic!("serve did not start: {line}"))
-            .to_string();
+        // Serve says what it checked, then where it listens.
+        let mut said = String::new();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let base = loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                panic!("serve did not start: {said}");
+            }
+            if let Some(base) = line.trim().strip_prefix("funnel serve: listening on ") {
+                break base.to_string();
+            }
+            said.push_str(&line);
+        };
+        // Keep reading, so that serve never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         Server { child, base }
     }
 
