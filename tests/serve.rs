@@ -8,7 +8,7 @@ mod common;
 use std::process::Stdio;
 
 use common::Project;
-use common::serve::{LINK_SECRET as SECRET, Server, client, free_port};
+use common::serve::{LINK_SECRET as SECRET, Server, client, events, free_port, stage_of};
 use common::servers::SmtpServer;
 use funnel::links::{Link, Links, Message};
 use serde_json::Value;
@@ -93,28 +93,6 @@ fn run(p: &Project, now: Option<&str>) -> common::Run {
     let run = p.funnel_env(&args, &[("FUNNEL_LINK_SECRET", SECRET)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     run
-}
-
-fn events(p: &Project) -> Vec<Value> {
-    let out = p.funnel(&["events", "--format", "json"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    serde_json::from_str::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn stage_of(p: &Project, funnel: &str, contact: &str) -> String {
-    let out = p.funnel(&["contacts", "--funnel", funnel, "--format", "json"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["contact"] == contact)
-        .map(|r| r["stage"].as_str().unwrap().to_string())
-        .unwrap_or_default()
 }
 
 /// The first `http://…` URL in the mail `text` that contains `marker`,

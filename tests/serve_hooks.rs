@@ -9,7 +9,7 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::Project;
-use common::serve::{Server, client, free_port};
+use common::serve::{Server, client, events, free_port, stage_of};
 use funnel::webhook::{sendgrid, twilio};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
@@ -84,27 +84,6 @@ fn run_at(p: &Project, now: &str) {
         &[("FUNNEL_LINK_SECRET", common::serve::LINK_SECRET)],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-}
-
-fn events(p: &Project) -> Vec<Value> {
-    let out = p.funnel(&["events", "--format", "json"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    serde_json::from_str::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn stage_of(p: &Project, contact: &str) -> String {
-    let out = p.funnel(&["contacts", "--format", "json"]);
-    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["contact"] == contact)
-        .map(|r| r["stage"].as_str().unwrap().to_string())
-        .unwrap_or_default()
 }
 
 fn statuses(p: &Project, contact: &str) -> Vec<(String, String)> {
@@ -186,8 +165,8 @@ fn a_signed_event_counts_once_however_often_it_comes_and_a_tampered_one_never() 
     assert_eq!(heard[0]["name"], "order.placed");
     assert_eq!(heard[0]["source"], "generic");
     run_at(&p, &now_plus(3));
-    assert_eq!(stage_of(&p, "ann"), "ordered");
-    assert_eq!(stage_of(&p, "bob"), "done");
+    assert_eq!(stage_of(&p, "reminders", "ann"), "ordered");
+    assert_eq!(stage_of(&p, "reminders", "bob"), "done");
 }
 
 #[test]
@@ -221,8 +200,8 @@ fn a_stop_by_sms_leaves_every_automation_and_no_more_texts_go() {
         "found by the number the text went to"
     );
     run_at(&p, &now_plus(3));
-    assert_eq!(stage_of(&p, "ann"), "opted-out");
-    assert_eq!(stage_of(&p, "bob"), "done");
+    assert_eq!(stage_of(&p, "reminders", "ann"), "opted-out");
+    assert_eq!(stage_of(&p, "reminders", "bob"), "done");
     let ann = statuses(&p, "ann");
     assert_eq!(
         ann,

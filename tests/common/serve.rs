@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::Project;
 
 pub const LINK_SECRET: &str = "link-secret-for-tests-0123456789";
@@ -77,4 +79,28 @@ pub fn client() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
+}
+
+/// The events in the state, as `funnel events --format json` lists them.
+pub fn events(p: &Project) -> Vec<Value> {
+    let out = p.funnel(&["events", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Where `contact` is in `funnel`, per `funnel contacts`.
+pub fn stage_of(p: &Project, funnel: &str, contact: &str) -> String {
+    let out = p.funnel(&["contacts", "--funnel", funnel, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["contact"] == contact)
+        .map(|r| r["stage"].as_str().unwrap().to_string())
+        .unwrap_or_default()
 }
