@@ -19,7 +19,7 @@ pub fn serve(args: &ServeArgs, err: &mut dyn Write) -> io::Result<Outcome> {
     // and a funnel that cannot run is better found now than at the next
     // tick.
     let default = args.funnels == [std::path::PathBuf::from("funnels")];
-    if !(default && !args.funnels[0].exists()) {
+    if !default || args.funnels[0].exists() {
         match crate::tick::load(&args.funnels, &config) {
             Ok(funnels) => writeln!(err, "funnel serve: {} funnels check clean", funnels.len())?,
             Err(crate::tick::TickError::Funnels(checked)) => {
