@@ -11,7 +11,6 @@ use common::Project;
 use common::serve::{LINK_SECRET as SECRET, Server, client, events, free_port, stage_of};
 use common::servers::SmtpServer;
 use funnel::links::{Link, Links, Message};
-use serde_json::Value;
 
 const NEWS: &str = r#"
 funnel: news
