@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use funnel::cli::TableFormat;
 use funnel::measure::{Filter, Measurer};
-use funnel::store::{self, Kind, Store, Transition};
+use funnel::store::{self, HistoryKind, OutboxStatus, Store, Transition};
 use rusqlite::{Connection, params};
 
 const CONTACTS: u64 = 1_000_000;
@@ -92,7 +92,7 @@ struct Journey<'a> {
 }
 
 impl Journey<'_> {
-    fn line(&mut self, kind: Kind, step: Option<&str>, to: (&'static str, Option<&str>)) {
+    fn line(&mut self, kind: HistoryKind, step: Option<&str>, to: (&'static str, Option<&str>)) {
         self.at += 3600 + (self.random.next() % (36 * 3600)) as i64;
         let at = chrono::DateTime::from_timestamp(self.at, 0).expect("time");
         let t = Transition {
@@ -101,7 +101,7 @@ impl Journey<'_> {
             entry: 1,
             at: store::time(at),
             kind,
-            from_stage: (kind != Kind::Enter).then(|| self.stage.to_string()),
+            from_stage: (kind != HistoryKind::Enter).then(|| self.stage.to_string()),
             from_step: step.map(String::from),
             to_stage: Some(to.0.to_string()),
             to_step: to.1.map(String::from),
@@ -117,9 +117,9 @@ impl Journey<'_> {
     fn steps(&mut self, names: &[&str]) {
         for pair in names.windows(2) {
             let kind = if self.random.chance(0.5) {
-                Kind::WaitYes
+                HistoryKind::WaitYes
             } else {
-                Kind::WaitNo
+                HistoryKind::WaitNo
             };
             let stage = self.stage;
             self.line(kind, Some(pair[0]), (stage, Some(pair[1])));
@@ -133,15 +133,15 @@ impl Journey<'_> {
             return false; // still in the stage
         }
         if self.random.chance(p) {
-            self.line(Kind::Goal, None, (next, None));
+            self.line(HistoryKind::Goal, None, (next, None));
             return true;
         }
         if self.random.chance(0.1) {
-            self.line(Kind::Exit, None, ("out", None));
+            self.line(HistoryKind::Exit, None, ("out", None));
         } else if self.random.chance(0.5) {
-            self.line(Kind::WaitNo, Some("last"), ("lost", None));
+            self.line(HistoryKind::WaitNo, Some("last"), ("lost", None));
         } else {
-            self.line(Kind::Exhausted, None, ("lost", None));
+            self.line(HistoryKind::Exhausted, None, ("lost", None));
         }
         false
     }
@@ -187,7 +187,7 @@ fn generate(path: &Path, contacts: u64) {
                 random: &mut random,
                 tally: &mut tally,
             };
-            j.line(Kind::Enter, None, ("s0", None));
+            j.line(HistoryKind::Enter, None, ("s0", None));
             j.steps(&["mail", "sms", "call", "visit", "last"]);
             outbox(
                 &tx,
@@ -205,7 +205,7 @@ fn generate(path: &Path, contacts: u64) {
                 continue;
             }
             let variant = if i.is_multiple_of(2) { "a" } else { "b" };
-            j.line(Kind::Split, Some("pitch"), ("s1", Some(variant)));
+            j.line(HistoryKind::Split, Some("pitch"), ("s1", Some(variant)));
             j.steps(&["pitch", "follow", "remind", "last"]);
             outbox(&tx, j.tally, &j.contact, "pitch", "email", j.at, false);
             let p = if variant == "a" { 0.30 } else { 0.33 };
@@ -243,7 +243,11 @@ fn outbox(
         channel: channel.into(),
         payload: serde_json::json!({}),
         due_at: store::time(due),
-        status: if failed { "failed" } else { "delivered" }.into(),
+        status: if failed {
+            OutboxStatus::Failed
+        } else {
+            OutboxStatus::Delivered
+        },
     };
     store::enqueue(tx, tally, &row, None, due).expect("outbox");
 }

@@ -13,7 +13,7 @@ use crate::condition::Condition;
 use crate::feed::Value;
 use crate::model::{self, Action, Assignee, Channel, StageId};
 use crate::runner::{choose, split_subject};
-use crate::store::{self, Kind, OutboxRow, StoreError, Task, TaskStatus};
+use crate::store::{self, HistoryKind, OutboxRow, OutboxStatus, StoreError, Task, TaskStatus};
 use crate::template::helpers::{SETTINGS, Settings};
 use crate::template::locale::Locale;
 use crate::walk::Walk;
@@ -112,7 +112,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let split = (self.funnel().name.as_str(), self.contact.id.as_str());
                 if !store::split_recorded(self.tx, split, entry, &step.id)? {
                     self.history(
-                        Kind::Split,
+                        HistoryKind::Split,
                         (Some(stage.clone()), Some(step.id.clone())),
                         (Some(stage), Some(variant.name.clone())),
                         due,
@@ -213,9 +213,13 @@ impl Walk<'_, '_, '_, '_, '_> {
         };
         let reaches = matches!(action, Action::Message { .. });
         let (status, payload, acted) = match payload {
-            Ok(payload) if stale => ("stale", payload, Acted::Stale),
-            Ok(payload) => ("queued", payload, Acted::Queued),
-            Err(error) => ("failed", json!({ "error": error }), Acted::Failed),
+            Ok(payload) if stale => (OutboxStatus::Stale, payload, Acted::Stale),
+            Ok(payload) => (OutboxStatus::Queued, payload, Acted::Queued),
+            Err(error) => (
+                OutboxStatus::Failed,
+                json!({ "error": error }),
+                Acted::Failed,
+            ),
         };
         // Only a message reaches the contact; a webhook or notification
         // that failed does not stop the contact's wait.
@@ -228,20 +232,20 @@ impl Walk<'_, '_, '_, '_, '_> {
             channel: channel.to_string(),
             payload,
             due_at: store::time(due),
-            status: status.to_string(),
+            status,
         };
         let (version, now) = (Some(self.loaded.version.as_str()), self.now());
         if store::enqueue(self.tx, &mut self.runner.tally, &row, version, now)? {
             match status {
-                "stale" => self.runner.summary.stale += 1,
-                "failed" => self.runner.summary.failed += 1,
+                OutboxStatus::Stale => self.runner.summary.stale += 1,
+                OutboxStatus::Failed => self.runner.summary.failed += 1,
                 _ => self.runner.summary.queued += 1,
             }
             self.runner.plan(
                 &row.funnel,
                 &row.contact,
                 due,
-                format_args!("{channel} {} ({status})", step.id),
+                format_args!("{channel} {} ({})", step.id, status.name()),
             );
         }
         Ok(acted)
@@ -280,7 +284,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 funnel: self.funnel().name.clone(),
                 contact: self.contact.id.clone(),
                 step: step.to_string(),
-                kind: format!("{:?}", task.kind).to_lowercase(),
+                kind: task.kind,
                 assignee: assignee.clone(),
                 escalate_to: task.escalate_to.clone(),
                 created_at: store::time(due),

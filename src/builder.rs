@@ -232,13 +232,7 @@ impl Build for u32 {
 
 impl Build for TaskKind {
     fn build(builder: &mut Builder<'_>) -> Option<Self> {
-        match &*builder.plain()? {
-            "call" => Some(TaskKind::Call),
-            "post" => Some(TaskKind::Post),
-            "meeting" => Some(TaskKind::Meeting),
-            "other" => Some(TaskKind::Other),
-            _ => None,
-        }
+        TaskKind::parse(&builder.plain()?)
     }
 }
 

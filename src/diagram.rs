@@ -129,11 +129,7 @@ fn action_label(action: &Action) -> String {
             channel, template, ..
         } => format!("{} {template}", channel.name()),
         Action::Webhook { endpoint, .. } => format!("webhook {endpoint}"),
-        Action::Task(task) => format!(
-            "task {} for {}",
-            format!("{:?}", task.kind).to_lowercase(),
-            assignee(&task.assignee)
-        ),
+        Action::Task(task) => format!("task {} for {}", task.kind.name(), assignee(&task.assignee)),
         Action::Set(fields) => format!(
             "set {}",
             fields

@@ -562,7 +562,7 @@ mod tests {
                 channel: "sms".into(),
                 payload: serde_json::json!({}),
                 due_at: store::time(now),
-                status: "queued".into(),
+                status: crate::store::OutboxStatus::Queued,
             },
         };
         for seconds in [9_000_000_000_000, u64::MAX] {
@@ -621,7 +621,7 @@ mod tests {
                 channel: "email".into(),
                 payload: serde_json::json!({ "body": "hi" }),
                 due_at: store::time(now),
-                status: "queued".into(),
+                status: crate::store::OutboxStatus::Queued,
             };
             store::enqueue(&tx, &mut tally, &row, None, now).unwrap();
         }

@@ -284,6 +284,31 @@ pub enum TaskKind {
     Other,
 }
 
+impl TaskKind {
+    pub const ALL: &'static [TaskKind] = &[
+        TaskKind::Call,
+        TaskKind::Post,
+        TaskKind::Meeting,
+        TaskKind::Other,
+    ];
+
+    /// The kind as a funnel spells it, and as the state stores it
+    /// (`tasks.kind`). States written before this method stored the
+    /// lowercased `Debug` text, which is the same word.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Call => "call",
+            TaskKind::Post => "post",
+            TaskKind::Meeting => "meeting",
+            TaskKind::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == text)
+    }
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDoc {

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use crate::cli::{ActionsArgs, ContactsArgs};
 use crate::operate::{Outcome, open, store_failure, table};
-use crate::store::{self, ActionStatus};
+use crate::store::{self, OutboxStatus};
 
 pub fn contacts(args: &ContactsArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     let store = match open(&args.state) {
@@ -24,11 +24,11 @@ pub fn contacts(args: &ContactsArgs, out: &mut dyn Write) -> io::Result<Outcome>
 }
 
 pub fn actions(args: &ActionsArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let status = match args.status.as_deref().map(|s| (s, ActionStatus::parse(s))) {
+    let status = match args.status.as_deref().map(|s| (s, OutboxStatus::parse(s))) {
         None => None,
         Some((_, Some(status))) => Some(status),
         Some((text, None)) => {
-            let known: Vec<&str> = ActionStatus::ALL.iter().map(|s| s.name()).collect();
+            let known: Vec<&str> = OutboxStatus::ALL.iter().map(|s| s.name()).collect();
             return Ok(Err((
                 format!(
                     "error: `{text}` is not an action status; known: {}",

@@ -33,7 +33,7 @@ use crate::scorecard::{
     FunnelCard, Scorecard, StaffFigures, StageFigures, StepFigures, VersionInfo,
 };
 use crate::stats::Proportion;
-use crate::store::StoreError;
+use crate::store::{OutboxStatus, StoreError};
 
 /// What to measure.
 #[derive(Clone, Debug, Default)]
@@ -68,7 +68,7 @@ pub enum MeasureError {
 
 impl From<rusqlite::Error> for MeasureError {
     fn from(source: rusqlite::Error) -> Self {
-        MeasureError::Store(StoreError::Sqlite { source })
+        MeasureError::Store(StoreError::from(source))
     }
 }
 
@@ -489,11 +489,15 @@ impl<'a> Measurer<'a> {
                 Some(_) => {}
                 none => *none = Some(channel),
             }
-            match status.as_str() {
-                "queued" => figures.queued += n,
-                "delivered" => figures.delivered += n,
-                "stale" | "suppressed" => figures.skipped += n,
-                _ => figures.failed += n,
+            let status = OutboxStatus::parse(&status).ok_or(StoreError::UnknownValue {
+                column: "step_sends.status",
+                text: status,
+            })?;
+            match status {
+                OutboxStatus::Queued => figures.queued += n,
+                OutboxStatus::Delivered => figures.delivered += n,
+                OutboxStatus::Stale | OutboxStatus::Suppressed => figures.skipped += n,
+                OutboxStatus::Failed | OutboxStatus::Dead => figures.failed += n,
             }
         }
         let mut steps: Vec<StepFigures> = steps.into_values().collect();

@@ -487,7 +487,7 @@ const FAILED_SHOWN: usize = 20;
 
 #[derive(Serialize)]
 struct Count {
-    status: String,
+    status: store::OutboxStatus,
     actions: i64,
 }
 

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::feed::{Contact, Event};
 use crate::model::Funnel;
-use crate::store::{self, OutboxRow, StoreError, Tally};
+use crate::store::{self, OutboxRow, OutboxStatus, StoreError, Tally};
 use crate::template::{self, Part};
 use crate::walk::Walk;
 
@@ -411,12 +411,12 @@ impl<'a> Runner<'a> {
                 channel: "notify".to_string(),
                 payload: json!({
                     "to": to,
-                    "body": format!("Overdue: {} task for contact {} (step {}, assigned to {}, due {due}){title}", task.kind, task.contact, task.step, task.assignee),
+                    "body": format!("Overdue: {} task for contact {} (step {}, assigned to {}, due {due}){title}", task.kind.name(), task.contact, task.step, task.assignee),
                     "task": task.id,
                     "brief": task.brief,
                 }),
                 due_at: due.clone(),
-                status: "queued".to_string(),
+                status: OutboxStatus::Queued,
             };
             if store::enqueue(tx, &mut self.tally, &row, None, self.now)? {
                 self.summary.escalated += 1;

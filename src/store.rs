@@ -15,6 +15,7 @@ mod moments;
 mod prune;
 mod signals;
 mod tasks;
+mod values;
 
 pub use listing::*;
 
@@ -24,6 +25,7 @@ pub use moments::*;
 pub use prune::{PRUNED, Pruned, prune};
 pub use signals::*;
 pub use tasks::*;
+pub use values::{HistoryKind, OutboxStatus, TaskStatus, UnknownValue};
 
 /// Migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
@@ -224,10 +226,7 @@ pub enum StoreError {
     },
     /// SQLite failed.
     #[error("state database: {source}")]
-    Sqlite {
-        #[from]
-        source: rusqlite::Error,
-    },
+    Sqlite { source: rusqlite::Error },
     /// The state was written by a newer funnel.
     #[error("{} has schema version {found}; this funnel knows up to {known}: upgrade funnel", path.display())]
     TooNew {
@@ -243,6 +242,12 @@ pub enum StoreError {
     /// A time in the state does not parse: the file was edited or damaged.
     #[error("the state holds {text:?} where a time belongs; it was edited or damaged")]
     BadTime { text: String },
+    /// An enumerated column (a status, a kind) holds a text its type does
+    /// not name: the file was edited, damaged or written by a newer funnel.
+    #[error(
+        "the state holds {text:?} in {column}, which this funnel does not know; it was edited or damaged"
+    )]
+    UnknownValue { column: &'static str, text: String },
     /// `--now` is before the last run's.
     #[error(
         "--now {now} is before the last run's {last}; runs must move forward in time (if that --now was a typo, add --allow-clock-reset \"REASON\")"
@@ -251,6 +256,22 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<rusqlite::Error> for StoreError {
+    /// A column read as one of the [`values`] types that held a text the
+    /// type does not know says which column and what text.
+    fn from(source: rusqlite::Error) -> Self {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &source
+            && let Some(unknown) = inner.downcast_ref::<UnknownValue>()
+        {
+            return StoreError::UnknownValue {
+                column: unknown.column,
+                text: unknown.text.clone(),
+            };
+        }
+        StoreError::Sqlite { source }
+    }
+}
 
 /// `PRAGMA application_id` of a funnel state (`FNL1`), set by migration
 /// v10. States from before it are known by their `runs` table.
@@ -360,80 +381,13 @@ pub struct Transition {
     pub contact: String,
     pub entry: i64,
     pub at: String,
-    /// What moved the contact: one of [`Kind`]'s names.
-    pub kind: Kind,
+    /// What moved the contact.
+    pub kind: HistoryKind,
     pub from_stage: Option<String>,
     pub from_step: Option<String>,
     pub to_stage: Option<String>,
     pub to_step: Option<String>,
     pub reason: String,
-}
-
-/// What a history line records. Stage moves say why the contact left
-/// (`goal`, `exit`, `exhausted`, or the outcome of the step it left from);
-/// a step's outcome inside a stage has `from_step`/`to_step` set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// Entered the funnel.
-    Enter,
-    /// The stage's goal was reached.
-    Goal,
-    /// A global or stage exit (opt-out and the like).
-    Exit,
-    /// The stage's steps ran out without the goal.
-    Exhausted,
-    /// A wait's positive outcome: the event or condition happened in time.
-    WaitYes,
-    /// A wait's negative outcome: the window passed.
-    WaitNo,
-    BranchYes,
-    BranchNo,
-    /// An A/B split chose a variant (`to_step` holds its name).
-    Split,
-    /// A move of a state written before kinds were recorded.
-    Moved,
-    /// Carried across an edit by the funnel's `migrate:` block.
-    Migrate,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 11] = [
-        Kind::Enter,
-        Kind::Goal,
-        Kind::Exit,
-        Kind::Exhausted,
-        Kind::WaitYes,
-        Kind::WaitNo,
-        Kind::BranchYes,
-        Kind::BranchNo,
-        Kind::Split,
-        Kind::Moved,
-        Kind::Migrate,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Enter => "enter",
-            Kind::Goal => "goal",
-            Kind::Exit => "exit",
-            Kind::Exhausted => "exhausted",
-            Kind::WaitYes => "wait-yes",
-            Kind::WaitNo => "wait-no",
-            Kind::BranchYes => "branch-yes",
-            Kind::BranchNo => "branch-no",
-            Kind::Split => "split",
-            Kind::Moved => "moved",
-            Kind::Migrate => "migrate",
-        }
-    }
-
-    pub fn parse(name: &str) -> Kind {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == name)
-            .unwrap_or(Kind::Moved)
-    }
 }
 
 /// An action queued for delivery.
@@ -446,7 +400,7 @@ pub struct OutboxRow {
     pub channel: String,
     pub payload: serde_json::Value,
     pub due_at: String,
-    pub status: String,
+    pub status: OutboxStatus,
 }
 
 pub struct Store {
@@ -915,7 +869,7 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
             contact: r.get(1)?,
             entry: r.get(2)?,
             at: r.get(3)?,
-            kind: Kind::parse(&r.get::<_, String>(4)?),
+            kind: r.get(4)?,
             from_stage: r.get(5)?,
             from_step: r.get(6)?,
             to_stage: r.get(7)?,
@@ -927,7 +881,7 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
 }
 
 /// Outbox rows of one status, oldest first.
-pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRow>> {
+pub fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<OutboxRow>> {
     let mut statement = connection.prepare_cached(
         "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
     )?;
@@ -952,7 +906,7 @@ pub fn outbox(connection: &Connection, status: &str) -> StoreResult<Vec<OutboxRo
 pub struct Failed {
     pub key: String,
     pub channel: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub error: String,
 }
 
@@ -983,7 +937,7 @@ pub fn entered_by_exit(
     (funnel, contact): (&str, &str),
     (stage, entry): (&str, i64),
 ) -> StoreResult<bool> {
-    let found: Option<(String, String)> = connection
+    let found: Option<(HistoryKind, String)> = connection
         .prepare_cached(
             "SELECT kind, reason FROM history WHERE contact = ?1 AND funnel = ?2 AND entry = ?3 AND to_stage = ?4 AND (from_stage IS NULL OR from_stage != to_stage) ORDER BY id DESC LIMIT 1",
         )?
@@ -994,7 +948,7 @@ pub fn entered_by_exit(
         .optional()?;
     Ok(
         found
-            .is_some_and(|(kind, reason)| kind == Kind::Exit.name() || reason.starts_with("exit:")),
+            .is_some_and(|(kind, reason)| kind == HistoryKind::Exit || reason.starts_with("exit:")),
     )
 }
 
@@ -1069,10 +1023,17 @@ pub enum Attempt {
 /// Records one attempt's outcome; counts the attempt unless suppressed.
 pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResult<()> {
     let (status, next, error, counted) = match attempt {
-        Attempt::Delivered => ("delivered", None, None, 1),
-        Attempt::Retry { at, error } => ("queued", Some(time(*at)), Some(error.as_str()), 1),
-        Attempt::Dead { error } => ("dead", None, Some(error.as_str()), 1),
-        Attempt::Suppressed { reason } => ("suppressed", None, Some(reason.as_str()), 0),
+        Attempt::Delivered => (OutboxStatus::Delivered, None, None, 1),
+        Attempt::Retry { at, error } => (
+            OutboxStatus::Queued,
+            Some(time(*at)),
+            Some(error.as_str()),
+            1,
+        ),
+        Attempt::Dead { error } => (OutboxStatus::Dead, None, Some(error.as_str()), 1),
+        Attempt::Suppressed { reason } => {
+            (OutboxStatus::Suppressed, None, Some(reason.as_str()), 0)
+        }
     };
     counters::restatus(tx, "id = ?1", &id, status)?;
     tx.prepare_cached(
@@ -1092,7 +1053,7 @@ pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
     }
     let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string());
     const PAGE: &str = "id IN (SELECT value FROM json_each(?1))";
-    counters::restatus(tx, PAGE, &ids, "delivered")?;
+    counters::restatus(tx, PAGE, &ids, OutboxStatus::Delivered)?;
     tx.prepare_cached(&format!(
         "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1, sent_at = ?2 WHERE {PAGE}"
     ))?
@@ -1131,7 +1092,7 @@ pub fn requeue_dead(tx: &Connection, keys: &[String]) -> StoreResult<usize> {
     };
     let mut count = 0;
     for key in selections {
-        counters::restatus(tx, DEAD, &key, "queued")?;
+        counters::restatus(tx, DEAD, &key, OutboxStatus::Queued)?;
         count += tx
             .prepare_cached(&format!(
                 "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE {DEAD}"
@@ -1243,7 +1204,7 @@ pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
 }
 
 /// Outbox counts by status.
-pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(String, i64)>> {
+pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(OutboxStatus, i64)>> {
     let mut statement = connection
         .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -1400,38 +1361,62 @@ mod tests {
             for entry in 1..=2 {
                 let mut at = 1_767_225_600 + contact * 7_200 + entry * 40 * 86_400;
                 let mut stage = "a";
-                let mut lines = vec![(Kind::Enter, None, None, Some(stage), None)];
+                let mut lines = vec![(HistoryKind::Enter, None, None, Some(stage), None)];
                 for _ in 0..6 {
                     let other = stages[next(4) as usize];
                     let step = ["s1", "s2"][next(2) as usize];
                     let line = match next(9) {
-                        0 => (Kind::Goal, Some(stage), None, Some(other), None),
+                        0 => (HistoryKind::Goal, Some(stage), None, Some(other), None),
                         1 => (
-                            Kind::WaitYes,
+                            HistoryKind::WaitYes,
                             Some(stage),
                             Some(step),
                             Some(stage),
                             Some("s2"),
                         ),
-                        2 => (Kind::WaitYes, Some(stage), Some(step), Some(other), None),
-                        3 => (Kind::WaitNo, Some(stage), Some(step), Some(other), None),
-                        4 => (Kind::BranchYes, Some(stage), Some(step), Some(other), None),
+                        2 => (
+                            HistoryKind::WaitYes,
+                            Some(stage),
+                            Some(step),
+                            Some(other),
+                            None,
+                        ),
+                        3 => (
+                            HistoryKind::WaitNo,
+                            Some(stage),
+                            Some(step),
+                            Some(other),
+                            None,
+                        ),
+                        4 => (
+                            HistoryKind::BranchYes,
+                            Some(stage),
+                            Some(step),
+                            Some(other),
+                            None,
+                        ),
                         5 => (
-                            Kind::BranchNo,
+                            HistoryKind::BranchNo,
                             Some(stage),
                             Some(step),
                             Some(stage),
                             Some("s1"),
                         ),
                         6 => (
-                            Kind::Split,
+                            HistoryKind::Split,
                             Some(stage),
                             Some(step),
                             Some(stage),
                             Some(["x", "y"][next(2) as usize]),
                         ),
-                        7 => (Kind::Exit, Some(stage), None, Some("opted-out"), None),
-                        _ => (Kind::Exhausted, Some(stage), None, Some(other), None),
+                        7 => (
+                            HistoryKind::Exit,
+                            Some(stage),
+                            None,
+                            Some("opted-out"),
+                            None,
+                        ),
+                        _ => (HistoryKind::Exhausted, Some(stage), None, Some(other), None),
                     };
                     lines.push(line);
                     stage = line.3.unwrap_or(stage);
@@ -1473,7 +1458,7 @@ mod tests {
                         channel: "email".into(),
                         payload: serde_json::json!({}),
                         due_at: when,
-                        status: ["queued", "stale"][next(2) as usize].into(),
+                        status: [OutboxStatus::Queued, OutboxStatus::Stale][next(2) as usize],
                     };
                     let version = [None, Some(version)][next(2) as usize];
                     old.execute(
@@ -1608,13 +1593,18 @@ mod tests {
             channel: "email".into(),
             payload: serde_json::json!({"body": "hi"}),
             due_at: "2026-01-01T00:00:00Z".into(),
-            status: "queued".into(),
+            status: OutboxStatus::Queued,
         };
         let tx = store.transaction().unwrap();
         let mut tally = Tally::default();
         assert!(enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
         assert!(!enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
         tx.commit().unwrap();
-        assert_eq!(outbox(store.connection(), "queued").unwrap().len(), 1);
+        assert_eq!(
+            outbox(store.connection(), OutboxStatus::Queued)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

@@ -27,7 +27,7 @@ use rusqlite::Connection;
 use crate::feed::{Contact, Event};
 use crate::model::{Funnel, Outcome, StageId, Target};
 use crate::runner::{Loaded, Runner};
-use crate::store::{self, Journey, Kind, StoreError};
+use crate::store::{self, HistoryKind, Journey, StoreError};
 
 /// How far one contact may move in one tick before the runner calls it a
 /// loop; `check` rejects zero-delay loops, so hitting it is recorded.
@@ -52,9 +52,17 @@ enum Rank {
 #[derive(Debug)]
 enum Move {
     /// Out of the stage: a global exit, `expire`, the goal or a stage exit.
-    Leave { to: Target, kind: Kind, why: String },
+    Leave {
+        to: Target,
+        kind: HistoryKind,
+        why: String,
+    },
     /// A wait answered or run out.
-    Wait { to: Target, kind: Kind, why: String },
+    Wait {
+        to: Target,
+        kind: HistoryKind,
+        why: String,
+    },
     /// The step at `index` is due; `stale` when the send window opens only
     /// after the message's staleness limit; `since` when it could have gone
     /// out (staleness counts from then).
@@ -223,7 +231,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                         rank: Rank::GlobalExit,
                         what: Move::Leave {
                             to: exit.to,
-                            kind: Kind::Exit,
+                            kind: HistoryKind::Exit,
                             why: format!("exit: {why}"),
                         },
                         cause,
@@ -238,7 +246,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                     rank: Rank::Expire,
                     what: Move::Leave {
                         to: expire.to,
-                        kind: Kind::Exit,
+                        kind: HistoryKind::Exit,
                         why: format!(
                             "expire: in the funnel for {}",
                             crate::duration::format(expire.after)
@@ -248,12 +256,12 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                 });
             }
         }
-        let transitions =
-            (s.goal.iter().chain(&s.more_goals)).map(|g| (g, Rank::Goal, Kind::Goal, "goal"));
+        let transitions = (s.goal.iter().chain(&s.more_goals))
+            .map(|g| (g, Rank::Goal, HistoryKind::Goal, "goal"));
         let exits = s
             .exits
             .iter()
-            .map(|e| (e, Rank::StageExit, Kind::Exit, "exit"));
+            .map(|e| (e, Rank::StageExit, HistoryKind::Exit, "exit"));
         for (transition, rank, kind, label) in transitions.chain(exits) {
             if let Some((at, why, cause)) =
                 self.signal(&transition.signal, journey.stage_since, now)
@@ -318,7 +326,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                     rank: Rank::WaitYes,
                     what: Move::Wait {
                         to: wait.yes,
-                        kind: Kind::WaitYes,
+                        kind: HistoryKind::WaitYes,
                         why: format!("wait {}: yes", step.id),
                     },
                     cause,
@@ -331,7 +339,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                     rank: Rank::WaitNo,
                     what: Move::Wait {
                         to: no,
-                        kind: Kind::WaitNo,
+                        kind: HistoryKind::WaitNo,
                         why: format!(
                             "wait {}: no reaction within {}",
                             step.id,
@@ -418,7 +426,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                 since,
             } => self.step(stage, index, (at, since), stale)?,
             Move::Exhausted(target) => {
-                self.move_to(target, at, Kind::Exhausted, "exhausted".to_string())?
+                self.move_to(target, at, HistoryKind::Exhausted, "exhausted".to_string())?
             }
             Move::Stop => self.stop(at),
         }
@@ -481,7 +489,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                 let s = &loaded.funnel.stages[stage];
                 match (s.exhausted, wait.no) {
                     (Some((target, _)), _) if !s.terminal => {
-                        self.move_to(target, at, Kind::Exhausted, why)
+                        self.move_to(target, at, HistoryKind::Exhausted, why)
                     }
                     // A stage with no `exhausted` goes on as if nobody
                     // answered: its wait's negative branch, at once.
@@ -489,7 +497,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                         no,
                         at,
                         Some((
-                            Kind::WaitNo,
+                            HistoryKind::WaitNo,
                             format!("wait {}: not started ({})", step.id, acted.name()),
                         )),
                     ),
@@ -502,9 +510,9 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
             Outcome::Branch(branch) => {
                 let yes = self.truthy_at(&branch.when, at);
                 let (target, kind, label) = if yes {
-                    (branch.yes, Kind::BranchYes, "yes")
+                    (branch.yes, HistoryKind::BranchYes, "yes")
                 } else {
-                    (branch.no, Kind::BranchNo, "no")
+                    (branch.no, HistoryKind::BranchNo, "no")
                 };
                 self.go(
                     target,

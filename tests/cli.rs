@@ -1,27 +1,15 @@
 //! CLI transcripts: the real binary, its exit code and what it prints, for
 //! each output format and exit code. Snapshots hold the exact text users see.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use common::Run;
 
+/// The binary run in the repository, on its own funnels and fixtures.
 fn funnel(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_funnel"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the funnel binary runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    common::funnel_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
 
 #[test]
@@ -237,11 +225,8 @@ fn help_has_examples_and_exit_codes() {
 /// stalling it.
 #[cfg(unix)]
 fn check_within_seconds(dir: &Path) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_funnel"))
-        .arg("check")
+    let mut child = common::command_in(dir, &["check"])
         .arg(dir)
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -254,12 +239,7 @@ fn check_within_seconds(dir: &Path) -> Run {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let output = child.wait_with_output().expect("output");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::of(child.wait_with_output().expect("output"))
 }
 
 /// Broke: a FIFO named `*.yaml` made `check` wait forever for a writer.
@@ -268,7 +248,10 @@ fn check_within_seconds(dir: &Path) -> Run {
 fn a_fifo_named_yaml_is_refused_not_waited_for() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("f.yaml");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
     assert!(made.success());
     let run = check_within_seconds(dir.path());
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)]
 //! The operator's listings and machine output through the real binary:
 //! `run --format json`, `contacts`, `actions`, `tasks --format json` and
-//! `history` of an unknown contact.
+//! `history` of an unknown contact; and snapshots of what `run` (its
+//! dry-run plan and summaries), `status`, `history` and `tasks` print.
 
 mod common;
 
@@ -262,4 +263,82 @@ fn csv_listings_are_quoted_and_formulas_neutralised() {
             );
         }
     }
+}
+
+// Transcripts of the operator's outputs on the shipped quote-follow-up
+// example and its feed, at fixed `--now`s, so a reviewer sees the exact
+// text an operator sees and a change to it shows in review.
+
+/// The example project with the example feed, `funnels/contacts/`.
+fn example_project() -> Project {
+    let p = Project::with_examples(&["quote-follow-up"]);
+    let feed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/funnels/contacts/quote-follow-up.csv"
+    );
+    std::fs::copy(feed, p.path("contacts.csv")).unwrap();
+    p
+}
+
+/// What one command printed, and how it exited.
+fn transcript(args: &[&str], run: &common::Run) -> String {
+    format!(
+        "$ funnel {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        run.code,
+        run.stdout,
+        run.stderr
+    )
+}
+
+fn run_transcript(p: &Project, args: &[&str]) -> String {
+    transcript(args, &p.funnel(args))
+}
+
+/// The three ticks: entries (a task, a message), an escalation two days
+/// on, then waits running out, a stale message and a cancelled task.
+const TICKS: [&str; 3] = [
+    "2026-05-04T12:00:00Z",
+    "2026-05-06T12:00:00Z",
+    "2026-05-09T12:00:00Z",
+];
+
+#[test]
+fn run_dry_run_plan_and_summary() {
+    let p = example_project();
+    let args = ["run", "--contacts", "contacts.csv", "--now", TICKS[0]];
+    insta::assert_snapshot!(
+        "dry_run_plan",
+        run_transcript(&p, &[&args[..], &["--dry-run"]].concat())
+    );
+    let summaries: Vec<String> = TICKS
+        .iter()
+        .map(|now| {
+            transcript(
+                &["run", "--contacts", "contacts.csv", "--now", now],
+                &p.run_at(now),
+            )
+        })
+        .collect();
+    insta::assert_snapshot!("run_summaries", summaries.join("\n"));
+}
+
+#[test]
+fn status_history_and_tasks_after_the_ticks() {
+    let p = example_project();
+    for now in TICKS {
+        p.run_at(now);
+    }
+    // How many tasks are overdue is counted at the wall clock's now.
+    let status = run_transcript(&p, &["status"]);
+    let status: Vec<&str> = status
+        .lines()
+        .map(|l| match l.starts_with("overdue tasks: ") {
+            true => "overdue tasks: [counted at the wall clock]",
+            false => l,
+        })
+        .collect();
+    insta::assert_snapshot!("status", status.join("\n"));
+    insta::assert_snapshot!("history", run_transcript(&p, &["history", "dora"]));
+    insta::assert_snapshot!("tasks", run_transcript(&p, &["tasks"]));
 }

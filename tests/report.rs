@@ -275,7 +275,7 @@ fn quote_follow_up_report_formats() {
 /// `contacts` per arm and `converted` of them reaching the goal; the rest
 /// run out of steps.
 fn synthetic_split(arms: &[(&str, u64, u64)]) -> Project {
-    use funnel::store::{self, Kind, Store, Transition};
+    use funnel::store::{self, HistoryKind as Kind, Store, Transition};
     let p = Project::with_examples(&[]);
     let mut state = Store::open(&p.path(".funnel/state.db")).unwrap();
     let tx = state.transaction().unwrap();

@@ -111,7 +111,7 @@ mod tests {
             channel: "email".into(),
             payload: serde_json::json!({"body": "hi"}),
             due_at: "2026-01-01T00:00:00Z".into(),
-            status: "queued".into(),
+            status: crate::store::OutboxStatus::Queued,
         }
     }
 

@@ -206,7 +206,7 @@ mod tests {
                 "html": "<p>Tom &amp; Jerry</p>"
             }),
             due_at: "2026-01-01T00:00:00Z".into(),
-            status: "queued".into(),
+            status: crate::store::OutboxStatus::Queued,
         };
         let data = template_data(&email);
         assert_eq!(data["to"], "ann@example.com");

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, ToSql, params};
 
-use super::{Kind, OutboxRow, StoreResult, Transition};
+use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition};
 
 /// Counts the history line `id` just written as `t` under `version`: the
 /// plain increments into `tally`, a departure (which reads the history)
@@ -36,7 +36,7 @@ pub fn history_line(
 ) -> StoreResult<()> {
     let day = day(&t.at);
     let text = |s: &str| Some(s.to_string());
-    if t.kind == Kind::Split {
+    if t.kind == HistoryKind::Split {
         tally.add(
             Counter::Split,
             [
@@ -53,7 +53,10 @@ pub fn history_line(
     if t.from_step.is_some()
         && matches!(
             t.kind,
-            Kind::WaitYes | Kind::WaitNo | Kind::BranchYes | Kind::BranchNo
+            HistoryKind::WaitYes
+                | HistoryKind::WaitNo
+                | HistoryKind::BranchYes
+                | HistoryKind::BranchNo
         )
     {
         tally.add(
@@ -84,10 +87,10 @@ pub fn history_line(
 /// Whether a history line begins a visit of `to_stage`.
 fn is_stage_move(t: &Transition) -> bool {
     t.to_step.is_none()
-        && t.kind != Kind::Split
+        && t.kind != HistoryKind::Split
         && (matches!(
             t.kind,
-            Kind::Enter | Kind::Goal | Kind::Exit | Kind::Exhausted
+            HistoryKind::Enter | HistoryKind::Goal | HistoryKind::Exit | HistoryKind::Exhausted
         ) || t.to_stage != t.from_stage)
 }
 
@@ -126,7 +129,10 @@ fn departure(
         ON CONFLICT DO UPDATE SET contacts = contacts + 1"
     ))?
     .execute(&keys[..7])?;
-    if matches!(t.kind, Kind::Goal | Kind::WaitYes | Kind::BranchYes) {
+    if matches!(
+        t.kind,
+        HistoryKind::Goal | HistoryKind::WaitYes | HistoryKind::BranchYes
+    ) {
         tx.prepare_cached(&format!(
             "INSERT INTO stage_times
                 SELECT ?1, ?5, unixepoch(?8) - unixepoch(a.at), ?4, a.version, substr(a.at, 1, 10), ?7, ?6
@@ -159,7 +165,7 @@ pub fn queued(tally: &mut Tally, row: &OutboxRow, version: &str) {
         &row.channel,
         version,
         day(&row.due_at),
-        &row.status,
+        row.status.name(),
     ];
     tally.add(Counter::Sends, key.map(|k| Some(k.to_string())));
 }
@@ -229,7 +235,12 @@ impl Tally {
 /// the rows as they still are. One statement out and one in for a whole
 /// selection, so a page of deliveries costs two statements, not two per
 /// row.
-pub fn restatus(tx: &Connection, rows: &str, param: &dyn ToSql, status: &str) -> StoreResult<()> {
+pub fn restatus(
+    tx: &Connection,
+    rows: &str,
+    param: &dyn ToSql,
+    status: OutboxStatus,
+) -> StoreResult<()> {
     for (current, sign) in [("status", -1), ("?2", 1)] {
         tx.prepare_cached(&format!(
             "INSERT INTO step_sends

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 use serde::Serialize;
 
-use super::{StoreResult, TASK_COLUMN_COUNT, TASK_COLUMNS, Task, task_from, time};
+use super::{OutboxStatus, StoreResult, TASK_COLUMN_COUNT, TASK_COLUMNS, Task, task_from, time};
 
 /// One contact's journey through one funnel, for `funnel contacts`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -63,48 +63,6 @@ fn text(value: Value) -> Option<String> {
     }
 }
 
-/// What became of a queued action: the `status` column of the outbox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActionStatus {
-    /// Waiting to go out, maybe for a retry or a cap.
-    Queued,
-    Delivered,
-    /// Failed too often, or in a way that cannot succeed.
-    Dead,
-    /// The contact left through a global exit before it went out.
-    Suppressed,
-    /// Too late to be worth sending.
-    Stale,
-    /// Its template could not render.
-    Failed,
-}
-
-impl ActionStatus {
-    pub const ALL: [ActionStatus; 6] = [
-        ActionStatus::Queued,
-        ActionStatus::Delivered,
-        ActionStatus::Dead,
-        ActionStatus::Suppressed,
-        ActionStatus::Stale,
-        ActionStatus::Failed,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ActionStatus::Queued => "queued",
-            ActionStatus::Delivered => "delivered",
-            ActionStatus::Dead => "dead",
-            ActionStatus::Suppressed => "suppressed",
-            ActionStatus::Stale => "stale",
-            ActionStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == text)
-    }
-}
-
 /// One outbox row, for `funnel actions`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ActionRow {
@@ -113,8 +71,7 @@ pub struct ActionRow {
     pub contact: String,
     pub step: String,
     pub channel: String,
-    /// As stored: one of [`ActionStatus`] in states this version wrote.
-    pub status: String,
+    pub status: OutboxStatus,
     pub due_at: String,
     pub attempts: i64,
     /// When a retry is due, for queued rows that failed once.
@@ -126,7 +83,7 @@ pub struct ActionRow {
 /// Outbox rows, optionally of one status and one funnel, by due time.
 pub fn actions(
     connection: &Connection,
-    status: Option<ActionStatus>,
+    status: Option<OutboxStatus>,
     funnel: Option<&str>,
 ) -> StoreResult<Vec<ActionRow>> {
     let mut statement = connection.prepare_cached(
@@ -134,7 +91,7 @@ pub fn actions(
          WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR funnel = ?2) ORDER BY due_at, id",
     )?;
     let rows = statement.query_map(
-        rusqlite::params![status.map(ActionStatus::name), funnel],
+        rusqlite::params![status.map(OutboxStatus::name), funnel],
         |r| {
             Ok(ActionRow {
                 key: r.get(0)?,
@@ -210,13 +167,5 @@ mod tests {
         assert_eq!(text(Value::Integer(2)), Some("2".to_string()));
         assert_eq!(text(Value::Text("call".into())), Some("call".to_string()));
         assert_eq!(text(Value::Null), None);
-    }
-
-    #[test]
-    fn statuses_round_trip() {
-        for status in ActionStatus::ALL {
-            assert_eq!(ActionStatus::parse(status.name()), Some(status));
-        }
-        assert_eq!(ActionStatus::parse("sent"), None);
     }
 }

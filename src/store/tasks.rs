@@ -6,52 +6,10 @@
 //! module's.
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, params};
 
-use super::{StoreResult, time};
-
-/// What became of a task: the `status` column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskStatus {
-    Open,
-    Done,
-    /// Closed because the contact left the step's stage.
-    Cancelled,
-    /// Made with nobody to do it (the funnel has no staff): never open.
-    Failed,
-}
-
-impl TaskStatus {
-    pub const ALL: [TaskStatus; 4] = [
-        TaskStatus::Open,
-        TaskStatus::Done,
-        TaskStatus::Cancelled,
-        TaskStatus::Failed,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            TaskStatus::Open => "open",
-            TaskStatus::Done => "done",
-            TaskStatus::Cancelled => "cancelled",
-            TaskStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == text)
-    }
-}
-
-impl FromSql for TaskStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Self::parse(text)
-            .ok_or_else(|| FromSqlError::Other(format!("unknown task status `{text}`").into()))
-    }
-}
+use super::{StoreResult, TaskStatus, time};
+use crate::document::TaskKind;
 
 /// A staff task.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -61,7 +19,7 @@ pub struct Task {
     pub funnel: String,
     pub contact: String,
     pub step: String,
-    pub kind: String,
+    pub kind: TaskKind,
     pub assignee: String,
     pub escalate_to: Option<String>,
     pub created_at: String,
@@ -98,7 +56,7 @@ pub fn title(brief: &str) -> Option<String> {
 
 pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
     let added = tx.prepare_cached("INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, reason, brief) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?
-        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind, task.assignee, task.escalate_to, task.created_at, task.due_at, task.status.name(), task.reason, task.brief])?;
+        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind.name(), task.assignee, task.escalate_to, task.created_at, task.due_at, task.status.name(), task.reason, task.brief])?;
     Ok(added > 0)
 }
 
@@ -209,13 +167,5 @@ mod tests {
         let long = title(&"é".repeat(100)).unwrap();
         assert_eq!(long.chars().count(), TITLE_CHARS);
         assert!(long.ends_with('…'));
-    }
-
-    #[test]
-    fn statuses_round_trip() {
-        for status in TaskStatus::ALL {
-            assert_eq!(TaskStatus::parse(status.name()), Some(status));
-        }
-        assert_eq!(TaskStatus::parse("closed"), None);
     }
 }

@@ -9,7 +9,7 @@ use crate::condition::Condition;
 use crate::feed::Value;
 use crate::model::{Signal, Target, TriggerKind};
 use crate::schedule::Reentry;
-use crate::store::{Journey, Kind, StoreError};
+use crate::store::{HistoryKind, Journey, StoreError};
 
 impl Walk<'_, '_, '_, '_, '_> {
     /// Enters the contact if a trigger fired since it may (re-)enter: at the
@@ -86,7 +86,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             deadline: None,
         });
         self.history(
-            Kind::Enter,
+            HistoryKind::Enter,
             (None, None),
             (Some(name), None),
             at,

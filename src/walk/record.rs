@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::Walk;
 use crate::migration::{Carry, short};
 use crate::model::{StageId, Target};
-use crate::store::{self, Kind, StoreError, Transition};
+use crate::store::{self, HistoryKind, StoreError, Transition};
 
 impl Walk<'_, '_, '_, '_, '_> {
     /// Brings a journey written under another version of the funnel (or by
@@ -106,7 +106,13 @@ impl Walk<'_, '_, '_, '_, '_> {
         } else {
             None
         };
-        self.history(Kind::Migrate, from, (Some(stage_name), shown), at, why)?;
+        self.history(
+            HistoryKind::Migrate,
+            from,
+            (Some(stage_name), shown),
+            at,
+            why,
+        )?;
         Ok(true)
     }
 
@@ -165,7 +171,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         &mut self,
         target: Target,
         at: DateTime<Utc>,
-        why: Option<(Kind, String)>,
+        why: Option<(HistoryKind, String)>,
     ) -> Result<(), StoreError> {
         match target {
             Target::Step(s, index) => {
@@ -188,7 +194,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 self.go(Target::Step(s, count), at, why)
             }
             Target::Stage(_) => {
-                let (kind, why) = why.unwrap_or((Kind::Moved, "moved".to_string()));
+                let (kind, why) = why.unwrap_or((HistoryKind::Moved, "moved".to_string()));
                 self.move_to(target, at, kind, why)
             }
             Target::Unresolved => Ok(()),
@@ -199,7 +205,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         &mut self,
         target: Target,
         at: DateTime<Utc>,
-        kind: Kind,
+        kind: HistoryKind,
         why: String,
     ) -> Result<(), StoreError> {
         let stage = match target {
@@ -209,7 +215,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         // A stage left by its goal, an exit or a step's outcome takes its
         // open tasks with it; one whose steps ran out leaves them to the
         // staff (a final call task is the stage's last word).
-        if kind != Kind::Exhausted
+        if kind != HistoryKind::Exhausted
             && let Some((left, _)) = self.place()
         {
             self.cancel_tasks(Some(left), at, &why)?;
@@ -255,7 +261,7 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     pub(crate) fn history(
         &mut self,
-        kind: Kind,
+        kind: HistoryKind,
         (from_stage, from_step): (Option<String>, Option<String>),
         (to_stage, to_step): (Option<String>, Option<String>),
         at: DateTime<Utc>,

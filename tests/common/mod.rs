@@ -27,6 +27,30 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// What a finished run of the binary left.
+    pub fn of(output: std::process::Output) -> Self {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// The binary with `args` in `dir`, colours off, not yet started: for
+/// tests of files outside a [`Project`] (the shipped funnels, `tests/cli/`).
+pub fn command_in(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_funnel"));
+    command.args(args).env("NO_COLOR", "1").current_dir(dir);
+    command
+}
+
+/// Runs the binary with `args` in `dir`, colours off.
+pub fn funnel_in(dir: &Path, args: &[&str]) -> Run {
+    Run::of(command_in(dir, args).output().unwrap())
+}
+
 /// The contacts feed files `run_at` looks for, in this order.
 const CONTACT_FEEDS: [&str; 3] = ["contacts.csv", "contacts.json", "contacts.jsonl"];
 
@@ -139,12 +163,7 @@ impl Project {
         for (name, value) in env {
             command.env(name, value);
         }
-        let output = command.output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(command.output().unwrap())
     }
 
     /// One tick at `now` over the contacts feed and, once written, the
