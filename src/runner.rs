@@ -10,7 +10,7 @@
 //! a second run at the same `now` changes nothing. Missed runs catch up:
 //! every move is dated by the moment it belongs to, not by the run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -229,9 +229,9 @@ pub struct Runner<'a> {
     /// none has, conditions skip the two queries per contact that read them.
     pub(crate) overrides: bool,
     pub(crate) tags: bool,
-    /// Whether `funnel serve` suppressed anyone; while not, no contact
-    /// needs the lookup.
-    pub(crate) suppressions: bool,
+    /// Who unsubscribed through `funnel serve` by `now`, and when: read
+    /// once per run (few contacts unsubscribe; every contact is looked up).
+    pub(crate) unsubscribed: HashMap<String, DateTime<Utc>>,
     /// The report counters of the batch being walked; [`Runner::flush`]
     /// writes them before the batch commits.
     pub(crate) tally: Tally,
@@ -255,7 +255,7 @@ impl<'a> Runner<'a> {
             planning,
             overrides: true,
             tags: true,
-            suppressions: true,
+            unsubscribed: HashMap::new(),
             tally: Tally::default(),
             refused: Vec::new(),
         }
@@ -264,7 +264,7 @@ impl<'a> Runner<'a> {
     /// Looks once whether the state holds `set` fields and tags at all.
     pub fn survey(&mut self, tx: &Connection) -> Result<(), StoreError> {
         (self.overrides, self.tags) = store::side_tables_used(tx)?;
-        self.suppressions = store::any_suppression(tx)?;
+        self.unsubscribed = store::unsubscribed_by(tx, self.now)?;
         Ok(())
     }
 
@@ -297,7 +297,7 @@ impl<'a> Runner<'a> {
                 continue;
             };
             let owner = (loaded.funnel.name.as_str(), typed.id.as_str());
-            let unsubscribed = self.unsubscribed(tx, loaded, typed)?;
+            let unsubscribed = self.unsubscribed(loaded, typed);
             let typed = unsubscribed.as_ref().map_or(typed, |(c, _)| c);
             let mut sighting = store::sighting(
                 tx,
@@ -363,26 +363,18 @@ impl<'a> Runner<'a> {
     /// `funnel serve`: `unsubscribed` true whatever the feed says, and
     /// since when. `None` when the funnel declares no such field or the
     /// contact has not unsubscribed (by this run's `now`).
-    fn unsubscribed(
-        &self,
-        tx: &Connection,
-        loaded: &Loaded,
-        typed: &Contact,
-    ) -> Result<Option<(Contact, DateTime<Utc>)>, StoreError> {
-        if !self.suppressions || !loaded.funnel.fields.contains_key(UNSUBSCRIBED) {
-            return Ok(None);
-        }
-        let Some(at) = store::unsubscribed_at(tx, &typed.id)?.filter(|at| *at <= self.now) else {
-            return Ok(None);
-        };
-        if typed.fields.get(UNSUBSCRIBED) == Some(&crate::feed::Value::Bool(true)) {
-            return Ok(None);
+    fn unsubscribed(&self, loaded: &Loaded, typed: &Contact) -> Option<(Contact, DateTime<Utc>)> {
+        let at = *self.unsubscribed.get(&typed.id)?;
+        if !loaded.funnel.fields.contains_key(UNSUBSCRIBED)
+            || typed.fields.get(UNSUBSCRIBED) == Some(&crate::feed::Value::Bool(true))
+        {
+            return None;
         }
         let mut contact = typed.clone();
         contact
             .fields
             .insert(UNSUBSCRIBED.to_string(), crate::feed::Value::Bool(true));
-        Ok(Some((contact, at)))
+        Some((contact, at))
     }
 
     /// Escalates overdue tasks once each, to `escalate_to`, the

@@ -112,17 +112,23 @@ pub fn suppressed(
     Ok(None)
 }
 
-/// When the contact unsubscribed from marketing, if they did.
-pub fn unsubscribed_at(
+/// Who unsubscribed from marketing by `now`, and when (the first time).
+pub fn unsubscribed_by(
     connection: &Connection,
-    contact: &str,
-) -> StoreResult<Option<DateTime<Utc>>> {
-    let at: Option<String> = connection
-        .prepare_cached(
-            "SELECT MIN(at) FROM suppressions WHERE contact = ?1 AND channel = 'marketing'",
-        )?
-        .query_row(params![contact], |r| r.get(0))?;
-    at.as_deref().map(stored_time).transpose()
+    now: DateTime<Utc>,
+) -> StoreResult<std::collections::HashMap<String, DateTime<Utc>>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT contact, MIN(at) FROM suppressions WHERE channel = 'marketing' AND contact != '' AND at <= ?1 GROUP BY contact",
+    )?;
+    let rows = statement.query_map(params![time(now)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut unsubscribed = std::collections::HashMap::new();
+    for row in rows {
+        let (contact, at) = row?;
+        unsubscribed.insert(contact, stored_time(&at)?);
+    }
+    Ok(unsubscribed)
 }
 
 /// Remembers which contact a message's address belongs to.
