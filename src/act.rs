@@ -128,7 +128,11 @@ impl Walk<'_, '_, '_, '_, '_> {
         };
         let stage_name = &loaded.funnel.stages[s].name;
         let mut data = self.template_data(stage_name, &step.id, due);
-        let links = self.linked(&mut data, &key, &step.id);
+        // Only a message to the contact has links to sign.
+        let links = match action {
+            Action::Message { .. } => self.linked(&mut data, &key, &step.id),
+            _ => None,
+        };
         let (channel, payload) = match action {
             Action::Message {
                 channel,
