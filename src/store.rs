@@ -11,6 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 mod counters;
 mod created;
 mod error;
+mod history;
+mod journeys;
 mod listing;
 mod moments;
 mod prune;
@@ -26,6 +28,8 @@ pub use listing::*;
 pub use counters::Tally;
 pub use created::*;
 pub use error::{StoreError, StoreResult};
+pub use history::*;
+pub use journeys::*;
 pub use moments::*;
 pub use prune::{PRUNED, Pruned, prune};
 pub use signals::*;
@@ -57,53 +61,6 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// Where one contact is in one funnel.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Journey {
-    pub funnel: String,
-    pub contact: String,
-    /// How many times the contact entered the funnel, this time included.
-    pub entry: i64,
-    pub stage: String,
-    /// Id of the step being worked on; `None` once the stage's steps ran
-    /// out. A state written before ids were kept holds `#N` (the index)
-    /// until the runner resolves it.
-    pub step: Option<String>,
-    /// When the current step's delay started counting.
-    pub clock: DateTime<Utc>,
-    /// Set while the current step's action is done and its wait is open.
-    pub waiting_since: Option<DateTime<Utc>>,
-    /// When the contact entered the current stage.
-    pub stage_since: DateTime<Utc>,
-    pub active: bool,
-    pub entered_at: DateTime<Utc>,
-    pub left_at: Option<DateTime<Utc>>,
-    /// The funnel version (content hash) the journey runs under.
-    pub version: String,
-    /// The events (`name@time`, one a line) consumed by the moves at the
-    /// journey's latest moment: each fires one move only.
-    pub cause: Option<String>,
-    /// When the open wait runs out, fixed when it opened: an edit of the
-    /// wait's window does not move a promise already made.
-    pub deadline: Option<DateTime<Utc>>,
-}
-
-/// One line of a contact's history.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Transition {
-    pub funnel: String,
-    pub contact: String,
-    pub entry: i64,
-    pub at: String,
-    /// What moved the contact.
-    pub kind: HistoryKind,
-    pub from_stage: Option<String>,
-    pub from_step: Option<String>,
-    pub to_stage: Option<String>,
-    pub to_step: Option<String>,
-    pub reason: String,
 }
 
 /// An action queued for delivery.
@@ -317,99 +274,6 @@ impl Store {
     }
 }
 
-fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
-    // A stored time that does not parse is an error, never a default: a
-    // journey read as starting in 1970 would move at once.
-    let t = |index: usize, s: String| {
-        parse_time(&s).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                format!("not a time: {s:?}").into(),
-            )
-        })
-    };
-    let opt = |index: usize, s: Option<String>| s.map(|s| t(index, s)).transpose();
-    Ok(Journey {
-        funnel: row.get(0)?,
-        contact: row.get(1)?,
-        entry: row.get(2)?,
-        stage: row.get(3)?,
-        step: row.get(4)?,
-        clock: t(5, row.get(5)?)?,
-        waiting_since: opt(6, row.get(6)?)?,
-        stage_since: t(7, row.get(7)?)?,
-        active: row.get(8)?,
-        entered_at: t(9, row.get(9)?)?,
-        left_at: opt(10, row.get(10)?)?,
-        version: row.get(11)?,
-        cause: row.get(12)?,
-        deadline: opt(13, row.get(13)?)?,
-    })
-}
-
-/// A macro, not a const, so the statements below are built by `concat!` at
-/// compile time rather than by `format!` once per contact.
-macro_rules! journey_columns {
-    () => {
-        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at, version, cause, deadline"
-    };
-}
-
-/// Reads and writes inside one transaction: a contact's changes and the
-/// outbox rows they create commit together.
-pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        journey_columns!(),
-        " FROM journeys WHERE funnel = ?1 AND contact = ?2"
-    );
-    Ok(tx
-        .prepare_cached(SQL)?
-        .query_row(params![funnel, contact], journey_from)
-        .optional()?)
-}
-
-pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
-    tx.prepare_cached(concat!(
-        "INSERT OR REPLACE INTO journeys (",
-        journey_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-    ))?
-    .execute(params![
-        j.funnel,
-        j.contact,
-        j.entry,
-        j.stage,
-        j.step,
-        time(j.clock),
-        j.waiting_since.map(time),
-        time(j.stage_since),
-        j.active,
-        time(j.entered_at),
-        j.left_at.map(time),
-        j.version,
-        j.cause,
-        j.deadline.map(time)
-    ])?;
-    Ok(())
-}
-
-/// Appends a history line and counts it for `funnel report` (into
-/// `tally`, which must be flushed before `tx` commits).
-pub fn record(
-    tx: &Connection,
-    tally: &mut Tally,
-    t: &Transition,
-    version: &str,
-) -> StoreResult<()> {
-    tx.prepare_cached(
-        "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
-    counters::history_line(tx, tally, tx.last_insert_rowid(), t, version)
-}
-
 /// When the marketing messages to `contact` on `channels` that reach (or
 /// will reach) them were due, after `after`, oldest first: what frequency
 /// caps count. Transactional messages and rows that never go out (stale,
@@ -436,21 +300,6 @@ pub fn marketing_sent_after(
     }
     times.sort();
     Ok(times)
-}
-
-/// Whether the variant of a split step was already recorded for this
-/// entry (a loop back to the step must not count the contact twice).
-pub fn split_recorded(
-    tx: &Connection,
-    (funnel, contact): (&str, &str),
-    entry: i64,
-    step: &str,
-) -> StoreResult<bool> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM history WHERE contact = ?2 AND funnel = ?1 AND entry = ?3 AND kind = 'split' AND from_step = ?4)",
-        )?
-        .query_row(params![funnel, contact, entry, step], |r| r.get(0))?)
 }
 
 /// Records a funnel version: its content hash, the file it came from, its
@@ -535,27 +384,6 @@ fn latest_version(tx: &Connection, funnel: &str) -> StoreResult<String> {
         .unwrap_or_default())
 }
 
-pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
-    let mut statement = connection.prepare_cached(
-        "SELECT funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
-    )?;
-    let rows = statement.query_map(params![contact], |r| {
-        Ok(Transition {
-            funnel: r.get(0)?,
-            contact: r.get(1)?,
-            entry: r.get(2)?,
-            at: r.get(3)?,
-            kind: r.get(4)?,
-            from_stage: r.get(5)?,
-            from_step: r.get(6)?,
-            to_stage: r.get(7)?,
-            to_step: r.get(8)?,
-            reason: r.get(9)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Outbox rows of one status, oldest first.
 pub fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<OutboxRow>> {
     let mut statement = connection.prepare_cached(
@@ -603,29 +431,6 @@ pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>>
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Whether a contact entered the stage it is in through an exit (the
-/// history line of the move into it says so), for the dispatcher's opt-out
-/// recheck. States written before kinds were recorded say it in the reason.
-pub fn entered_by_exit(
-    connection: &Connection,
-    (funnel, contact): (&str, &str),
-    (stage, entry): (&str, i64),
-) -> StoreResult<bool> {
-    let found: Option<(HistoryKind, String)> = connection
-        .prepare_cached(
-            "SELECT kind, reason FROM history WHERE contact = ?1 AND funnel = ?2 AND entry = ?3 AND to_stage = ?4 AND (from_stage IS NULL OR from_stage != to_stage) ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row(
-            params![contact, funnel, entry, stage],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    Ok(
-        found
-            .is_some_and(|(kind, reason)| kind == HistoryKind::Exit || reason.starts_with("exit:")),
-    )
 }
 
 /// A queued row as the dispatcher sees it.
@@ -849,34 +654,6 @@ pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
     tx.prepare_cached("INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)")?
         .execute(params![contact, tag])?;
     Ok(())
-}
-
-/// How many contacts are at one place of one funnel, for `status`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Position {
-    pub funnel: String,
-    pub stage: String,
-    /// The step's id; `None` once the stage's steps ran out.
-    pub step: Option<String>,
-    pub active: bool,
-    pub contacts: i64,
-}
-
-/// Contacts per funnel, stage and step.
-pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
-    let mut statement = connection.prepare_cached(
-        "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
-    )?;
-    let rows = statement.query_map([], |r| {
-        Ok(Position {
-            funnel: r.get(0)?,
-            stage: r.get(1)?,
-            step: r.get(2)?,
-            active: r.get(3)?,
-            contacts: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Outbox counts by status.
