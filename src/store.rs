@@ -6,8 +6,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction};
 
+mod contacts;
 mod counters;
 mod created;
 mod error;
@@ -17,6 +18,7 @@ mod listing;
 mod moments;
 mod outbox;
 mod prune;
+mod runs;
 mod schema;
 mod signals;
 mod tasks;
@@ -26,6 +28,7 @@ use schema::identify;
 
 pub use listing::*;
 
+pub use contacts::*;
 pub use counters::Tally;
 pub use created::*;
 pub use error::{StoreError, StoreResult};
@@ -34,6 +37,7 @@ pub use journeys::*;
 pub use moments::*;
 pub use outbox::*;
 pub use prune::{PRUNED, Pruned, prune};
+pub use runs::*;
 pub use signals::*;
 pub use tasks::*;
 pub use values::{HistoryKind, OutboxStatus, TaskStatus, UnknownValue};
@@ -63,6 +67,13 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// A time read back from the state; one that does not parse is an error.
+pub fn stored_time(text: &str) -> StoreResult<DateTime<Utc>> {
+    parse_time(text).ok_or_else(|| StoreError::BadTime {
+        text: text.to_string(),
+    })
 }
 
 pub struct Store {
@@ -192,61 +203,6 @@ impl Store {
         Ok(store)
     }
 
-    /// Records the start of a run at `now`, refusing to go back in time
-    /// unless `reset` gives the reason to (then recorded with the run).
-    pub fn begin_run(
-        &mut self,
-        now: DateTime<Utc>,
-        started: DateTime<Utc>,
-        reset: Option<&str>,
-    ) -> StoreResult<i64> {
-        let from = self.check_forward(now, reset)?;
-        let reason = from.as_ref().and(reset);
-        self.connection.execute(
-            "INSERT INTO runs (now, started_at, reset_from, reset_reason) VALUES (?1, ?2, ?3, ?4)",
-            params![time(now), time(started), from, reason],
-        )?;
-        Ok(self.connection.last_insert_rowid())
-    }
-
-    /// Refuses a `now` before the last run's, unless `reset` gives a
-    /// reason; then gives the last run's `now` it goes back from. The last
-    /// run is the latest recorded, not the latest `now`: after a reset the
-    /// mistyped future no longer counts.
-    pub fn check_forward(
-        &self,
-        now: DateTime<Utc>,
-        reset: Option<&str>,
-    ) -> StoreResult<Option<String>> {
-        let last: Option<String> = self
-            .connection
-            .query_row("SELECT now FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        match last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
-            Some(last) if reset.is_some() => Ok(Some(last)),
-            Some(last) => Err(StoreError::Backwards {
-                now: time(now),
-                last,
-            }),
-            None => Ok(None),
-        }
-    }
-
-    pub fn finish_run(
-        &mut self,
-        run: i64,
-        finished: DateTime<Utc>,
-        summary: &serde_json::Value,
-    ) -> StoreResult<()> {
-        self.connection.execute(
-            "UPDATE runs SET finished_at = ?1, summary = ?2 WHERE id = ?3",
-            params![time(finished), summary.to_string(), run],
-        )?;
-        Ok(())
-    }
-
     /// A write transaction, taking SQLite's write lock at once: with
     /// `funnel serve` writing beside a run, a transaction that read first
     /// and then wanted to write could find the snapshot it read outdated
@@ -261,107 +217,6 @@ impl Store {
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
-}
-
-/// Records a funnel version: its content hash, the file it came from, its
-/// text and the git commit, when there is one, the first time it runs;
-/// and, every run, that it is the one running now (outbox rows and tasks
-/// are tagged with it). Returns when the version first ran: no journey is
-/// entered under it earlier than that.
-pub fn record_version(
-    tx: &Connection,
-    funnel: &str,
-    (version, source): (&str, &str),
-    path: &str,
-    git_commit: Option<&str>,
-    at: DateTime<Utc>,
-) -> StoreResult<DateTime<Utc>> {
-    tx.prepare_cached(
-        "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run, source) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
-         ON CONFLICT DO UPDATE SET last_run = excluded.last_run, git_commit = coalesce(versions.git_commit, excluded.git_commit), source = coalesce(versions.source, excluded.source)",
-    )?
-    .execute(params![funnel, version, path, git_commit, time(at), source])?;
-    Ok(first_run(tx, funnel, version)?.unwrap_or(at))
-}
-
-/// When a funnel version first ran, if it has.
-pub fn first_run(
-    tx: &Connection,
-    funnel: &str,
-    version: &str,
-) -> StoreResult<Option<DateTime<Utc>>> {
-    let text: Option<String> = tx
-        .prepare_cached("SELECT first_run FROM versions WHERE funnel = ?1 AND version = ?2")?
-        .query_row(params![funnel, version], |r| r.get(0))
-        .optional()?;
-    text.map(|t| stored_time(&t)).transpose()
-}
-
-/// A time read back from the state; one that does not parse is an error.
-pub fn stored_time(text: &str) -> StoreResult<DateTime<Utc>> {
-    parse_time(text).ok_or_else(|| StoreError::BadTime {
-        text: text.to_string(),
-    })
-}
-
-/// The version of `funnel` that ran last, or "" before any run recorded one.
-fn latest_version(tx: &Connection, funnel: &str) -> StoreResult<String> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT version FROM versions WHERE funnel = ?1 ORDER BY last_run DESC LIMIT 1",
-        )?
-        .query_row(params![funnel], |r| r.get(0))
-        .optional()?
-        .unwrap_or_default())
-}
-
-/// Values set by `set` actions, which override the feed's.
-pub fn overrides(tx: &Connection, contact: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
-    let mut statement =
-        tx.prepare_cached("SELECT field, value FROM contact_fields WHERE contact = ?1")?;
-    let rows = statement.query_map(params![contact], |r| {
-        let value: String = r.get(1)?;
-        Ok((
-            r.get(0)?,
-            serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-pub fn set_field(
-    tx: &Connection,
-    contact: &str,
-    field: &str,
-    value: &serde_json::Value,
-) -> StoreResult<()> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO contact_fields (contact, field, value) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![contact, field, value.to_string()])?;
-    Ok(())
-}
-
-pub fn tags_of(tx: &Connection, contact: &str) -> StoreResult<Vec<String>> {
-    let mut statement =
-        tx.prepare_cached("SELECT tag FROM tags WHERE contact = ?1 ORDER BY tag")?;
-    let rows = statement.query_map(params![contact], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Whether any contact has `set` fields, and whether any has tags.
-pub fn side_tables_used(tx: &Connection) -> StoreResult<(bool, bool)> {
-    Ok(tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM contact_fields), EXISTS (SELECT 1 FROM tags)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
-}
-
-pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
-    tx.prepare_cached("INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)")?
-        .execute(params![contact, tag])?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,9 +6,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{
-    OutboxStatus, StoreResult, Tally, counters, latest_version, parse_time, signals, time,
-};
+use super::runs::latest_version;
+use super::{OutboxStatus, StoreResult, Tally, counters, parse_time, signals, time};
 
 /// An action queued for delivery.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
