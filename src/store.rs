@@ -1,6 +1,13 @@
 //! Store: the runner's durable state in one SQLite file. Owns the schema and
 //! its migrations, the run lock, and every read and write of journeys,
 //! history, the outbox and tasks. Knows nothing of funnel semantics.
+//!
+//! This file opens the state ([`Store`]: the run lock, identifying the file,
+//! migrating it) and says how times are stored. The schema and its
+//! migrations are in `schema`; the reads and writes of each table are in a
+//! file named after it (`journeys`, `history`, `outbox`, `runs`, `tasks`,
+//! `signals`, ...), re-exported here so that callers name them
+//! `store::journey`, not by the file they live in.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -26,14 +33,13 @@ mod values;
 
 use schema::identify;
 
-pub use listing::*;
-
 pub use contacts::*;
 pub use counters::Tally;
 pub use created::*;
 pub use error::{StoreError, StoreResult};
 pub use history::*;
 pub use journeys::*;
+pub use listing::*;
 pub use moments::*;
 pub use outbox::*;
 pub use prune::{PRUNED, Pruned, prune};

@@ -53,8 +53,8 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl From<rusqlite::Error> for StoreError {
-    /// A column read as one of the [`values`](super::values) types that held a text the
-    /// type does not know says which column and what text.
+    /// A column read as one of the [`values`](super::values) types that
+    /// held a text the type does not know says which column and what text.
     fn from(source: rusqlite::Error) -> Self {
         if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &source
             && let Some(unknown) = inner.downcast_ref::<UnknownValue>()
