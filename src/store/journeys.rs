@@ -1,0 +1,144 @@
+//! The `journeys` table: where each contact is in each funnel, read and
+//! written a whole row at a time, and counted by place for `status`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreResult, parse_time, time};
+
+/// Where one contact is in one funnel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Journey {
+    pub funnel: String,
+    pub contact: String,
+    /// How many times the contact entered the funnel, this time included.
+    pub entry: i64,
+    pub stage: String,
+    /// Id of the step being worked on; `None` once the stage's steps ran
+    /// out. A state written before ids were kept holds `#N` (the index)
+    /// until the runner resolves it.
+    pub step: Option<String>,
+    /// When the current step's delay started counting.
+    pub clock: DateTime<Utc>,
+    /// Set while the current step's action is done and its wait is open.
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// When the contact entered the current stage.
+    pub stage_since: DateTime<Utc>,
+    pub active: bool,
+    pub entered_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+    /// The funnel version (content hash) the journey runs under.
+    pub version: String,
+    /// The events (`name@time`, one a line) consumed by the moves at the
+    /// journey's latest moment: each fires one move only.
+    pub cause: Option<String>,
+    /// When the open wait runs out, fixed when it opened: an edit of the
+    /// wait's window does not move a promise already made.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
+    // A stored time that does not parse is an error, never a default: a
+    // journey read as starting in 1970 would move at once.
+    let t = |index: usize, s: String| {
+        parse_time(&s).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                format!("not a time: {s:?}").into(),
+            )
+        })
+    };
+    let opt = |index: usize, s: Option<String>| s.map(|s| t(index, s)).transpose();
+    Ok(Journey {
+        funnel: row.get(0)?,
+        contact: row.get(1)?,
+        entry: row.get(2)?,
+        stage: row.get(3)?,
+        step: row.get(4)?,
+        clock: t(5, row.get(5)?)?,
+        waiting_since: opt(6, row.get(6)?)?,
+        stage_since: t(7, row.get(7)?)?,
+        active: row.get(8)?,
+        entered_at: t(9, row.get(9)?)?,
+        left_at: opt(10, row.get(10)?)?,
+        version: row.get(11)?,
+        cause: row.get(12)?,
+        deadline: opt(13, row.get(13)?)?,
+    })
+}
+
+/// A macro, not a const, so the statements below are built by `concat!` at
+/// compile time rather than by `format!` once per contact.
+macro_rules! journey_columns {
+    () => {
+        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at, version, cause, deadline"
+    };
+}
+
+/// Reads and writes inside one transaction: a contact's changes and the
+/// outbox rows they create commit together.
+pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        journey_columns!(),
+        " FROM journeys WHERE funnel = ?1 AND contact = ?2"
+    );
+    Ok(tx
+        .prepare_cached(SQL)?
+        .query_row(params![funnel, contact], journey_from)
+        .optional()?)
+}
+
+pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
+    tx.prepare_cached(concat!(
+        "INSERT OR REPLACE INTO journeys (",
+        journey_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    ))?
+    .execute(params![
+        j.funnel,
+        j.contact,
+        j.entry,
+        j.stage,
+        j.step,
+        time(j.clock),
+        j.waiting_since.map(time),
+        time(j.stage_since),
+        j.active,
+        time(j.entered_at),
+        j.left_at.map(time),
+        j.version,
+        j.cause,
+        j.deadline.map(time)
+    ])?;
+    Ok(())
+}
+
+/// How many contacts are at one place of one funnel, for `status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Position {
+    pub funnel: String,
+    pub stage: String,
+    /// The step's id; `None` once the stage's steps ran out.
+    pub step: Option<String>,
+    pub active: bool,
+    pub contacts: i64,
+}
+
+/// Contacts per funnel, stage and step.
+pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
+    )?;
+    let rows = statement.query_map([], |r| {
+        Ok(Position {
+            funnel: r.get(0)?,
+            stage: r.get(1)?,
+            step: r.get(2)?,
+            active: r.get(3)?,
+            contacts: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,345 @@
+//! The `outbox` table: actions queued for delivery, their attempts and
+//! dead letters, and the committed length of each outbox file
+//! (`outbox_files`). The runner queues; the dispatcher pages through what
+//! is due and records what became of each row.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::runs::latest_version;
+use super::{OutboxStatus, StoreResult, Tally, counters, parse_time, signals, time};
+
+/// An action queued for delivery.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OutboxRow {
+    pub key: String,
+    pub funnel: String,
+    pub contact: String,
+    pub step: String,
+    pub channel: String,
+    pub payload: serde_json::Value,
+    pub due_at: String,
+    pub status: OutboxStatus,
+}
+
+/// When the marketing messages to `contact` on `channels` that reach (or
+/// will reach) them were due, after `after`, oldest first: what frequency
+/// caps count. Transactional messages and rows that never go out (stale,
+/// failed, suppressed, dead) do not count.
+pub fn marketing_sent_after(
+    tx: &Connection,
+    contact: &str,
+    channels: &[&str],
+    after: DateTime<Utc>,
+) -> StoreResult<Vec<DateTime<Utc>>> {
+    let mut statement = tx.prepare_cached(
+        "SELECT due_at FROM outbox WHERE contact = ?1 AND channel = ?2 AND due_at > ?3 \
+         AND status NOT IN ('stale', 'failed', 'suppressed', 'dead') \
+         AND json_extract(payload, '$.transactional') IS NOT 1",
+    )?;
+    let mut times = Vec::new();
+    for channel in channels {
+        let rows = statement.query_map(params![contact, channel, time(after)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        for row in rows {
+            times.extend(parse_time(&row?));
+        }
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// Queues an action; a row with the same idempotency key is left alone.
+/// Returns whether a row was added, and counts it for `funnel report`
+/// (into `tally`, flushed before `tx` commits).
+/// `version` is the funnel version the action was queued under; a writer
+/// that does not know it gets the funnel's latest (escalation notices none).
+pub fn enqueue(
+    tx: &Connection,
+    tally: &mut Tally,
+    row: &OutboxRow,
+    version: Option<&str>,
+    created: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let latest;
+    let version = match version {
+        Some(version) => Some(version),
+        None if counters::is_escalation(&row.key) => None,
+        None => {
+            latest = latest_version(tx, &row.funnel)?;
+            Some(latest.as_str())
+        }
+    };
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
+        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created), version])?;
+    if added > 0 {
+        counters::queued(tally, row, version.unwrap_or_default());
+        signals::remember_address(tx, row, created)?;
+    }
+    Ok(added > 0)
+}
+
+/// Outbox rows of one status, oldest first.
+pub fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<OutboxRow>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
+    )?;
+    let rows = statement.query_map(params![status], |r| {
+        Ok(OutboxRow {
+            key: r.get(0)?,
+            funnel: r.get(1)?,
+            contact: r.get(2)?,
+            step: r.get(3)?,
+            channel: r.get(4)?,
+            payload: serde_json::from_str(&r.get::<_, String>(5)?)
+                .unwrap_or(serde_json::Value::Null),
+            due_at: r.get(6)?,
+            status: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An action that did not go out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Failed {
+    pub key: String,
+    pub channel: String,
+    pub status: OutboxStatus,
+    pub error: String,
+}
+
+/// The `limit` most recent failed or dead-lettered actions, newest first.
+/// A render failure keeps its error in the payload; a delivery failure in
+/// the `error` column.
+pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT key, channel, status, COALESCE(error, json_extract(payload, '$.error'), '') \
+         FROM outbox WHERE status IN ('failed', 'dead') ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = statement.query_map(params![limit as i64], |r| {
+        Ok(Failed {
+            key: r.get(0)?,
+            channel: r.get(1)?,
+            status: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A queued row as the dispatcher sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    pub id: i64,
+    pub row: OutboxRow,
+    /// Attempts already made.
+    pub attempts: u32,
+    /// The contact's journey in the row's funnel now, if any: its stage and
+    /// entry number, for the opt-out recheck.
+    pub journey: Option<(String, i64)>,
+}
+
+/// Up to `limit` queued rows after id `after` whose retry time has come,
+/// in id order: the dispatcher pages through them without loading all.
+pub fn due_outbox(
+    connection: &Connection,
+    now: DateTime<Utc>,
+    after: i64,
+    limit: usize,
+) -> StoreResult<Vec<Pending>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT o.id, o.key, o.funnel, o.contact, o.step, o.channel, o.payload, o.due_at, o.status, o.attempts, j.stage, j.entry \
+         FROM outbox o LEFT JOIN journeys j ON j.funnel = o.funnel AND j.contact = o.contact \
+         WHERE o.status = 'queued' AND o.id > ?1 AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?2) ORDER BY o.id LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![after, time(now), limit as i64], |r| {
+        Ok(Pending {
+            id: r.get(0)?,
+            row: OutboxRow {
+                key: r.get(1)?,
+                funnel: r.get(2)?,
+                contact: r.get(3)?,
+                step: r.get(4)?,
+                channel: r.get(5)?,
+                payload: serde_json::from_str(&r.get::<_, String>(6)?)
+                    .unwrap_or(serde_json::Value::Null),
+                due_at: r.get(7)?,
+                status: r.get(8)?,
+            },
+            attempts: u32::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+            journey: match (r.get(10)?, r.get(11)?) {
+                (Some(stage), Some(entry)) => Some((stage, entry)),
+                _ => None,
+            },
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What became of one delivery attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    Delivered,
+    /// Try again at `at`.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Dead-lettered: kept for `funnel retry`, never sent on its own.
+    Dead {
+        error: String,
+    },
+    /// Not sent, never will be: the contact opted out after it was queued.
+    Suppressed {
+        reason: String,
+    },
+}
+
+/// Records one attempt's outcome; counts the attempt unless suppressed.
+pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResult<()> {
+    let (status, next, error, counted) = match attempt {
+        Attempt::Delivered => (OutboxStatus::Delivered, None, None, 1),
+        Attempt::Retry { at, error } => (
+            OutboxStatus::Queued,
+            Some(time(*at)),
+            Some(error.as_str()),
+            1,
+        ),
+        Attempt::Dead { error } => (OutboxStatus::Dead, None, Some(error.as_str()), 1),
+        Attempt::Suppressed { reason } => {
+            (OutboxStatus::Suppressed, None, Some(reason.as_str()), 0)
+        }
+    };
+    counters::restatus(tx, "id = ?1", &id, status)?;
+    tx.prepare_cached(
+        "UPDATE outbox SET status = ?1, next_attempt_at = ?2, error = ?3, attempts = attempts + ?4, \
+         sent_at = CASE WHEN ?1 = 'delivered' THEN ?6 ELSE sent_at END WHERE id = ?5",
+    )?
+    .execute(params![status, next, error, counted, id, time(Utc::now())])?;
+    Ok(())
+}
+
+/// Records that the rows `ids` went out: one statement for a whole page,
+/// since most of a pass is deliveries and a statement per row costs more
+/// than the row.
+pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string());
+    const PAGE: &str = "id IN (SELECT value FROM json_each(?1))";
+    counters::restatus(tx, PAGE, &ids, OutboxStatus::Delivered)?;
+    tx.prepare_cached(&format!(
+        "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1, sent_at = ?2 WHERE {PAGE}"
+    ))?
+    .execute(params![ids, time(Utc::now())])?;
+    Ok(())
+}
+
+/// Committed length of an outbox file, if this state ever wrote it.
+pub fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u64>> {
+    let length: Option<i64> = connection
+        .query_row(
+            "SELECT length FROM outbox_files WHERE path = ?1",
+            params![path],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(length.map(|l| u64::try_from(l).unwrap_or(0)))
+}
+
+pub fn set_file_length(tx: &Connection, path: &str, length: u64) -> StoreResult<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO outbox_files (path, length) VALUES (?1, ?2)",
+        params![path, i64::try_from(length).unwrap_or(i64::MAX)],
+    )?;
+    Ok(())
+}
+
+/// Puts dead letters back in the queue with a fresh count of attempts:
+/// all of them, or those whose key is in `keys`. Returns how many.
+pub fn requeue_dead(tx: &Connection, keys: &[String]) -> StoreResult<usize> {
+    const DEAD: &str = "status = 'dead' AND (?1 IS NULL OR key = ?1)";
+    let selections: Vec<Option<&str>> = if keys.is_empty() {
+        vec![None]
+    } else {
+        keys.iter().map(|key| Some(key.as_str())).collect()
+    };
+    let mut count = 0;
+    for key in selections {
+        counters::restatus(tx, DEAD, &key, OutboxStatus::Queued)?;
+        count += tx
+            .prepare_cached(&format!(
+                "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE {DEAD}"
+            ))?
+            .execute(params![key])?;
+    }
+    Ok(count)
+}
+
+/// One dead letter, for `funnel retry --list` and reports.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetter {
+    pub key: String,
+    pub channel: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+pub fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
+    let mut statement = connection.prepare(
+        "SELECT key, channel, attempts, error FROM outbox WHERE status = 'dead' ORDER BY id",
+    )?;
+    let rows = statement.query_map([], |r| {
+        Ok(DeadLetter {
+            key: r.get(0)?,
+            channel: r.get(1)?,
+            attempts: r.get(2)?,
+            error: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Outbox counts by status.
+pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(OutboxStatus, i64)>> {
+    let mut statement = connection
+        .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
+    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn the_same_idempotency_key_is_queued_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let row = OutboxRow {
+            key: "f/c/1/step".into(),
+            funnel: "f".into(),
+            contact: "c".into(),
+            step: "step".into(),
+            channel: "email".into(),
+            payload: serde_json::json!({"body": "hi"}),
+            due_at: "2026-01-01T00:00:00Z".into(),
+            status: OutboxStatus::Queued,
+        };
+        let tx = store.transaction().unwrap();
+        let mut tally = Tally::default();
+        assert!(enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
+        assert!(!enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
+        tx.commit().unwrap();
+        assert_eq!(
+            outbox(store.connection(), OutboxStatus::Queued)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

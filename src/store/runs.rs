@@ -1,0 +1,110 @@
+//! The `runs` and `versions` tables: each `funnel run` recorded with its
+//! `now` (which may only move forward), and each funnel version with when
+//! it first and last ran, which outbox rows and tasks are tagged with.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Store, StoreError, StoreResult, parse_time, stored_time, time};
+
+impl Store {
+    /// Records the start of a run at `now`, refusing to go back in time
+    /// unless `reset` gives the reason to (then recorded with the run).
+    pub fn begin_run(
+        &mut self,
+        now: DateTime<Utc>,
+        started: DateTime<Utc>,
+        reset: Option<&str>,
+    ) -> StoreResult<i64> {
+        let from = self.check_forward(now, reset)?;
+        let reason = from.as_ref().and(reset);
+        self.connection.execute(
+            "INSERT INTO runs (now, started_at, reset_from, reset_reason) VALUES (?1, ?2, ?3, ?4)",
+            params![time(now), time(started), from, reason],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Refuses a `now` before the last run's, unless `reset` gives a
+    /// reason; then gives the last run's `now` it goes back from. The last
+    /// run is the latest recorded, not the latest `now`: after a reset the
+    /// mistyped future no longer counts.
+    pub fn check_forward(
+        &self,
+        now: DateTime<Utc>,
+        reset: Option<&str>,
+    ) -> StoreResult<Option<String>> {
+        let last: Option<String> = self
+            .connection
+            .query_row("SELECT now FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match last.filter(|last| parse_time(last).is_some_and(|l| l > now)) {
+            Some(last) if reset.is_some() => Ok(Some(last)),
+            Some(last) => Err(StoreError::Backwards {
+                now: time(now),
+                last,
+            }),
+            None => Ok(None),
+        }
+    }
+
+    pub fn finish_run(
+        &mut self,
+        run: i64,
+        finished: DateTime<Utc>,
+        summary: &serde_json::Value,
+    ) -> StoreResult<()> {
+        self.connection.execute(
+            "UPDATE runs SET finished_at = ?1, summary = ?2 WHERE id = ?3",
+            params![time(finished), summary.to_string(), run],
+        )?;
+        Ok(())
+    }
+}
+
+/// Records a funnel version: its content hash, the file it came from, its
+/// text and the git commit, when there is one, the first time it runs;
+/// and, every run, that it is the one running now (outbox rows and tasks
+/// are tagged with it). Returns when the version first ran: no journey is
+/// entered under it earlier than that.
+pub fn record_version(
+    tx: &Connection,
+    funnel: &str,
+    (version, source): (&str, &str),
+    path: &str,
+    git_commit: Option<&str>,
+    at: DateTime<Utc>,
+) -> StoreResult<DateTime<Utc>> {
+    tx.prepare_cached(
+        "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run, source) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+         ON CONFLICT DO UPDATE SET last_run = excluded.last_run, git_commit = coalesce(versions.git_commit, excluded.git_commit), source = coalesce(versions.source, excluded.source)",
+    )?
+    .execute(params![funnel, version, path, git_commit, time(at), source])?;
+    Ok(first_run(tx, funnel, version)?.unwrap_or(at))
+}
+
+/// When a funnel version first ran, if it has.
+pub fn first_run(
+    tx: &Connection,
+    funnel: &str,
+    version: &str,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let text: Option<String> = tx
+        .prepare_cached("SELECT first_run FROM versions WHERE funnel = ?1 AND version = ?2")?
+        .query_row(params![funnel, version], |r| r.get(0))
+        .optional()?;
+    text.map(|t| stored_time(&t)).transpose()
+}
+
+/// The version of `funnel` that ran last, or "" before any run recorded one.
+pub(super) fn latest_version(tx: &Connection, funnel: &str) -> StoreResult<String> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT version FROM versions WHERE funnel = ?1 ORDER BY last_run DESC LIMIT 1",
+        )?
+        .query_row(params![funnel], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default())
+}
