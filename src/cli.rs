@@ -74,6 +74,11 @@ pub enum Command {
         after_help = "Examples:\n  funnel events\n  funnel events --contact c-1042\n  funnel events --since 2026-05-01T00:00:00Z --format json"
     )]
     Events(EventsArgs),
+    /// Who is not written to any more, and why: unsubscribes, STOPs, hard bounces, complaints.
+    #[command(
+        after_help = "Examples:\n  funnel suppressions\n  funnel suppressions --contact c-1042 --format json\n\nScopes: marketing (an unsubscribe: no marketing message on any channel), email (a hard\nbounce or a complaint: no email to the address), sms (STOP: no SMS to the number).\nRecorded by `funnel serve`; they win over anything the contacts feed says."
+    )]
+    Suppressions(SuppressionsArgs),
     /// Hear contacts and providers: one-click unsubscribe, tracked links, webhooks, into the state.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
@@ -473,4 +478,13 @@ pub struct PruneArgs {
     /// Project config to use instead of the nearest funnel.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SuppressionsArgs {
+    /// Only this contact's suppressions.
+    #[arg(long, value_name = "ID")]
+    pub contact: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
 }

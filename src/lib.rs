@@ -102,6 +102,7 @@ pub fn run(
         Command::History(args) => operated(operate::history(&args, stdout), stderr),
         Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
         Command::Events(args) => operated(operate::events(&args, stdout), stderr),
+        Command::Suppressions(args) => operated(operate::suppressions(&args, stdout), stderr),
         Command::Serve(args) => operated(operate::serve(&args, stderr), stderr),
         Command::Prune(args) => operated(operate::prune(&args, stderr), stderr),
         Command::Contacts(args) => operated(listing::contacts(&args, stdout), stderr),

@@ -28,7 +28,7 @@ mod tasks;
 mod warnings;
 
 pub use prune::prune;
-pub use serve::{events, serve};
+pub use serve::{events, serve, suppressions};
 pub use tasks::{task, tasks};
 use warnings::warn;
 

@@ -238,6 +238,14 @@ fn a_hard_bounce_stops_email_to_the_address_but_not_texts() {
         1,
         "no email went to Ann yet"
     );
+    let listed: Value =
+        serde_json::from_str(&p.funnel(&["suppressions", "--format", "json"]).stdout).unwrap();
+    assert_eq!(listed[0]["scope"], "email", "{listed}");
+    assert_eq!(
+        listed[0]["address"], "ann@example.com",
+        "compared without case"
+    );
+    assert_eq!(listed[0]["reason"], "email.bounced from postmark");
     // The suppression holds by address: the email a day later is held
     // back, the texts still go.
     run_at(&p, &later(chrono::TimeDelta::hours(25)));

@@ -1,9 +1,9 @@
-//! `funnel serve` and `funnel events`: starting the receiving half, and
-//! listing what it (and `funnel task done`) recorded.
+//! `funnel serve`, `funnel events` and `funnel suppressions`: starting the
+//! receiving half, and listing what it (and `funnel task done`) recorded.
 
 use std::io::{self, Write};
 
-use crate::cli::{EventsArgs, ServeArgs};
+use crate::cli::{EventsArgs, ServeArgs, SuppressionsArgs};
 use crate::config::Config;
 use crate::operate::{Outcome, open_current, parse_now, store_failure, table};
 use crate::serve::{Options, ServeError};
@@ -82,6 +82,17 @@ pub fn events(args: &EventsArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Err(failure) => return Ok(Err(failure)),
     };
     match store::list_events(store.connection(), args.contact.as_deref(), since) {
+        Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
+        Err(e) => Ok(Err(store_failure(e))),
+    }
+}
+
+pub fn suppressions(args: &SuppressionsArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+    let store = match open_current(&args.state.state) {
+        Ok(store) => store,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    match store::list_suppressions(store.connection(), args.contact.as_deref()) {
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
         Err(e) => Ok(Err(store_failure(e))),
     }

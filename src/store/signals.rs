@@ -272,3 +272,34 @@ pub fn first_use(
         .execute(params![key, time(at)])?;
     Ok(added > 0)
 }
+
+/// One suppression, as `funnel suppressions` lists it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ListedSuppression {
+    pub scope: String,
+    pub contact: String,
+    pub address: String,
+    pub since: String,
+    pub reason: String,
+}
+
+/// Every suppression (of one contact), oldest first.
+pub fn list_suppressions(
+    connection: &Connection,
+    contact: Option<&str>,
+) -> StoreResult<Vec<ListedSuppression>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT channel, contact, address, at, reason FROM suppressions \
+         WHERE ?1 IS NULL OR contact = ?1 ORDER BY at, id",
+    )?;
+    let rows = statement.query_map(params![contact], |r| {
+        Ok(ListedSuppression {
+            scope: r.get(0)?,
+            contact: r.get(1)?,
+            address: r.get(2)?,
+            since: r.get(3)?,
+            reason: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
