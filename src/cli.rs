@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::diagram::DiagramFormat;
-use crate::report::Format;
+use crate::lint::render::Format;
 
 const EXIT_CODES: &str = "\
 Exit codes:

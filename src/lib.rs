@@ -3,7 +3,7 @@
 //! The pipeline, one file per stage: `parser` (YAML -> `document`, through
 //! the `builder` fast path where it applies),
 //! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
-//! `linter` (runs `rules`), `report` (renders diagnostics); `diff` compares
+//! `lint` (`linter` runs `rules`, `render` writes the diagnostics); `diff` compares
 //! two compiled versions and `compare` is `funnel diff`. The operator's
 //! side: `tick` (feeds -> `runner` -> `store`), then `dispatcher` (outbox ->
 //! `channel`s); `measure` turns the store's counters into a `scorecard`
@@ -21,7 +21,6 @@ pub mod compiler;
 pub mod condition;
 pub mod config;
 pub mod dashboard;
-pub mod diagnostic;
 pub mod diagram;
 pub mod diff;
 pub mod dispatcher;
@@ -32,7 +31,7 @@ pub mod feed;
 pub mod graph;
 pub mod input;
 pub mod links;
-pub mod linter;
+pub mod lint;
 pub mod listing;
 pub mod measure;
 pub mod migration;
@@ -40,8 +39,6 @@ pub mod model;
 pub mod operate;
 pub mod parser;
 pub mod private;
-pub mod report;
-pub mod rules;
 pub mod runner;
 pub mod schedule;
 pub mod scorecard;
@@ -55,6 +52,9 @@ pub mod template;
 pub mod tick;
 pub mod timing;
 pub mod walk;
+
+// Paths older than the `lint` directory, used across the crate.
+pub use lint::{diagnostic, linter, rules};
 pub mod webhook;
 
 use std::ffi::OsString;
@@ -66,8 +66,8 @@ use crate::cli::{CheckArgs, Cli, Color, Command, GraphArgs, RulesArgs};
 use crate::config::Config;
 use crate::diagnostic::Severity;
 use crate::error::Error;
+use crate::lint::render::{self, Format};
 use crate::linter::Linter;
-use crate::report::Format;
 
 /// Runs the command line `args` (program name first), writing to `stdout`
 /// and `stderr`; returns the process exit code.
@@ -191,10 +191,10 @@ fn check(args: &CheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
         Color::Never => false,
         Color::Auto => stdout_is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    report::render(args.format, &checked, color, stdout)?;
+    render::render(args.format, &checked, color, stdout)?;
     if args.format != Format::Human {
         // Machine formats keep stdout parseable; the summary goes beside it.
-        writeln!(stderr, "{}", report::summary(&checked))?;
+        writeln!(stderr, "{}", render::summary(&checked))?;
     }
     let warnings_allowed = args
         .max_warnings
@@ -217,7 +217,7 @@ fn graph(args: &GraphArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
     if checked.count(Severity::Error) > 0 {
         // The same report `check` prints, on stderr: stdout is the diagram.
         let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        report::render(Format::Human, &checked, color, stderr)?;
+        render::render(Format::Human, &checked, color, stderr)?;
         return Ok(1);
     }
     stdout.write_all(diagram::render(&checked.funnels, args.format).as_bytes())?;

@@ -15,9 +15,9 @@ use crate::config::Config;
 use crate::dashboard;
 use crate::dispatcher::{Delivered, Dispatcher};
 use crate::feed::{FeedOptions, MaxBadRows};
+use crate::lint::render::{self, Format};
 use crate::linter::Linter;
 use crate::measure::{Filter, MeasureError, Measurer};
-use crate::report::{self, Format};
 use crate::scorecard;
 use crate::store::{self, Store, StoreError};
 use crate::tick::{self, Progress, TickError, TickOptions, tick};
@@ -181,7 +181,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     let ticked = match ticked {
         Ok(ticked) => ticked,
         Err(TickError::Funnels(checked)) => {
-            report::render(Format::Human, &checked, false, err)?;
+            render::render(Format::Human, &checked, false, err)?;
             return Ok(Err((
                 "error: the funnels have errors; nothing was changed".to_string(),
                 1,
@@ -354,7 +354,7 @@ pub fn deliver(args: &DeliverArgs, err: &mut dyn Write) -> io::Result<Outcome> {
     let funnels = match tick::load(&args.funnels, &config) {
         Ok(funnels) => funnels,
         Err(TickError::Funnels(checked)) => {
-            report::render(Format::Human, &checked, false, err)?;
+            render::render(Format::Human, &checked, false, err)?;
             return Ok(Err((
                 "error: the funnels have errors; nothing was delivered".to_string(),
                 1,

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use funnel::config::Config;
+use funnel::lint::render::{self, Format};
 use funnel::linter::{Checked, Linter};
-use funnel::report::{self, Format};
 use funnel::rules::RULES;
 
 fn fixture_dir(id: &str) -> PathBuf {
@@ -55,7 +55,7 @@ fn check(path: &Path) -> Checked {
 
 fn human(checked: &Checked) -> String {
     let mut out = Vec::new();
-    report::render(Format::Human, checked, false, &mut out).unwrap();
+    render::render(Format::Human, checked, false, &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 

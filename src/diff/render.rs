@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::{Change, ChangeKind, Effect, Fate, InFlight};
-use crate::report::escape;
+use crate::lint::render::escape;
 use crate::source::SourceFile;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -23,7 +23,12 @@ pub fn serve(args: &ServeArgs, err: &mut dyn Write) -> io::Result<Outcome> {
         match crate::tick::load(&args.funnels, &config) {
             Ok(funnels) => writeln!(err, "funnel serve: {} funnels check clean", funnels.len())?,
             Err(crate::tick::TickError::Funnels(checked)) => {
-                crate::report::render(crate::report::Format::Human, &checked, false, err)?;
+                crate::lint::render::render(
+                    crate::lint::render::Format::Human,
+                    &checked,
+                    false,
+                    err,
+                )?;
                 return Ok(Err((
                     "error: the funnels have errors; fix them before serving".to_string(),
                     1,

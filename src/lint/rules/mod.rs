@@ -185,14 +185,17 @@ mod tests {
 
     #[test]
     fn every_rule_file_is_in_the_table() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lint/rules");
         let files = std::fs::read_dir(dir).unwrap().filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
             let stem = name.strip_suffix(".rs")?.to_string();
             (stem != "mod").then(|| stem.replace('_', "-"))
         });
         for id in files {
-            assert!(find(&id).is_some(), "src/rules/{id}.rs is not in RULES");
+            assert!(
+                find(&id).is_some(),
+                "src/lint/rules/{id}.rs is not in RULES"
+            );
         }
     }
 }
