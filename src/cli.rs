@@ -245,12 +245,8 @@ pub struct StateArgs {
     pub format: TableFormat,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum TableFormat {
-    Table,
-    Csv,
-    Json,
-}
+/// The listings' output formats belong to their renderer.
+pub use crate::table::TableFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::cli::TableFormat;
+use crate::table::TableFormat;
 
 mod csv;
 mod verdict;

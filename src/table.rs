@@ -11,6 +11,15 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+/// How a listing or `report` is written: an aligned table, CSV, or JSON
+/// (which the callers write themselves, exact).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Csv,
+    Json,
+}
+
 /// How the columns of an aligned table line up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Align {
