@@ -133,6 +133,11 @@ fn helper_arguments_written_in_the_template_are_checked() {
         ("{{number contact.amount decimals=-1}}", "from 0 to 10"),
         ("{{relative}}", "takes one value, not 0"),
         (
+            "{{track \"ftp://example.com/file\"}}",
+            "takes an http:// or https:// URL",
+        ),
+        ("{{track}}", "takes one URL, not 0 values"),
+        (
             "{{#if (frobnicate contact.amount)}}x{{/if}}",
             "unknown helper `frobnicate`",
         ),

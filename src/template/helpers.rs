@@ -176,6 +176,9 @@ pub fn known() -> impl Iterator<Item = &'static str> {
 /// What is wrong with a call of the funnel helper `name` as written, if it
 /// is one of ours and something is.
 pub fn check_call(name: &str, literals: &Literals) -> Option<String> {
+    if name == "track" {
+        return check_track(literals).err();
+    }
     let spec = HELPERS.iter().find(|spec| spec.name == name)?;
     spec.arity(literals.params.len())
         .and_then(|()| {
@@ -192,8 +195,28 @@ pub fn check_call(name: &str, literals: &Literals) -> Option<String> {
         .err()
 }
 
+/// `{{track "URL"}}`: one URL, which must be http(s) when written out
+/// (the link redirects only there).
+fn check_track(literals: &Literals) -> Result<(), String> {
+    if literals.params.len() != 1 || !literals.hash.is_empty() {
+        return Err(format!(
+            "`track` takes one URL, not {} values",
+            literals.params.len() + literals.hash.len()
+        ));
+    }
+    match literals.params[0].map(|url| url.as_str()) {
+        Some(Some(url)) if url.starts_with("https://") || url.starts_with("http://") => Ok(()),
+        Some(_) => Err("`track` takes an http:// or https:// URL".to_string()),
+        // A value read at render time is checked then.
+        None => Ok(()),
+    }
+}
+
 /// How the funnel helper `name` is called, for hints.
 pub fn usage(name: &str) -> Option<&'static str> {
+    if name == "track" {
+        return Some("{{track \"https://example.com/offer\"}}");
+    }
     HELPERS
         .iter()
         .find(|spec| spec.name == name)

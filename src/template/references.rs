@@ -70,7 +70,9 @@ impl Walker<'_> {
                 // `{{name}}` alone is a value unless a helper has that name;
                 // ours are recorded so a call without arguments is caught.
                 let bare = h.params.is_empty() && h.hash.is_empty();
-                let ours = name_of(&h.name).is_some_and(|n| HELPERS.iter().any(|s| s.name == n));
+                let ours = name_of(&h.name).is_some_and(|n| {
+                    HELPERS.iter().any(|s| s.name == n) || super::helpers::LINKS.contains(&n)
+                });
                 if !bare || ours {
                     self.call(h, at);
                 }
