@@ -27,6 +27,7 @@ use crate::template::{self, Part};
 use crate::walk::Walk;
 
 mod create;
+mod fast;
 
 pub use create::creates;
 
@@ -317,6 +318,9 @@ impl<'a> Runner<'a> {
                 sighting.seen_at = *at;
             }
             let stored = store::journey(tx, &loaded.funnel.name, &typed.id)?;
+            if self.settled(loaded, (&typed.id, events), &sighting, stored.as_ref()) {
+                continue;
+            }
             let mut journey = stored.clone();
             // The row changed since the last run saw it: its old values held
             // until now, so what they made due before now happens first,

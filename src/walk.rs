@@ -16,8 +16,9 @@
 //! history lines in `walk/record.rs`, actions in `act.rs`, timing in
 //! `timing.rs`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
+mod due;
 mod entry;
 mod record;
 
@@ -106,6 +107,9 @@ pub(crate) struct Walk<'r, 'a, 't, 'c, 'e> {
     pub(crate) until: DateTime<Utc>,
     /// Whether this walk ends the contact's run.
     pub(crate) last: bool,
+    /// What the walk saw could move the contact after its horizon, kept
+    /// in the journey for the runner's fast path (see `walk/due.rs`).
+    pub(crate) ahead: Cell<due::Ahead>,
 }
 
 impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
@@ -142,6 +146,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
             done: 0,
             until,
             last,
+            ahead: Cell::new(due::Ahead::default()),
         }
     }
 
@@ -150,11 +155,20 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
     pub(crate) fn run(mut self) -> Result<Option<Journey>, StoreError> {
         if self.carry_over()? {
             self.walk()?;
+        } else {
+            self.unsure();
+        }
+        if self.last
+            && let Some(journey) = self.journey.as_mut()
+        {
+            journey.next_due = self.ahead.get().due();
         }
         Ok(self.journey)
     }
     fn walk(&mut self) -> Result<(), StoreError> {
         for _ in 0..MAX_MOVES {
+            // Every pass notes what it sees coming (`walk/due.rs`), even a
+            // moment a later move makes moot: the bound is only too early.
             if !self.journey.as_ref().is_some_and(|j| j.active) {
                 if !self.enter()? {
                     return self.close_done_tasks(self.now());
@@ -162,10 +176,16 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                 continue;
             }
             let Some((stage, index)) = self.place() else {
+                self.unsure();
                 return Ok(());
             };
             let (next, deferred) = self.next(stage, index)?;
             let Some(next) = next else {
+                if deferred {
+                    // Held by the send window or caps, which read the
+                    // outbox other steps and funnels write: walk it again.
+                    self.unsure();
+                }
                 if deferred && self.last {
                     self.runner.summary.deferred += 1;
                 }
@@ -175,6 +195,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
         }
         // Only a loop `check` could not see gets here: say so, never
         // silently stop a contact.
+        self.unsure();
         self.runner.summary.move_limit += 1;
         let funnel = self.funnel().name.clone();
         let now = self.now();
@@ -293,6 +314,9 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
                 cause: None,
             }),
         }
+        for candidate in &candidates {
+            self.later(candidate.at);
+        }
         let next = candidates
             .into_iter()
             .filter(|c| c.at <= now)
@@ -357,6 +381,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
         if due > now {
             // Not due in this walk: the window and caps (which read the
             // outbox) only matter once it is.
+            self.later(due);
             return Ok(false);
         }
         let mut at = due;

@@ -35,6 +35,42 @@ pub struct Journey {
     /// When the open wait runs out, fixed when it opened: an edit of the
     /// wait's window does not move a promise already made.
     pub deadline: Option<DateTime<Utc>>,
+    /// When the walk that left the journey here could next move it, for
+    /// the runner's fast path (see `runner/fast.rs`).
+    pub next_due: Due,
+}
+
+/// The earliest moment at which a walk could next move a journey, as
+/// known by the last walk of it: a lower bound, never later than the
+/// truth, or `Unknown` when the walk could not tell (a condition that
+/// reads `now`, a message held by the send window or caps, a row walked
+/// before state v15).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    Unknown,
+    /// Nothing moves it until its row, its events or the funnel change.
+    Never,
+    At(DateTime<Utc>),
+}
+
+/// How `next_due` is kept: NULL for unknown, `never`, or a time.
+const NEVER: &str = "never";
+
+fn due_from(stored: Option<String>) -> Due {
+    match stored.as_deref() {
+        None => Due::Unknown,
+        Some(NEVER) => Due::Never,
+        // An unreadable moment is unknown: the contact is walked in full.
+        Some(at) => parse_time(at).map_or(Due::Unknown, Due::At),
+    }
+}
+
+fn due_column(due: Due) -> Option<String> {
+    match due {
+        Due::Unknown => None,
+        Due::Never => Some(NEVER.to_string()),
+        Due::At(at) => Some(time(at)),
+    }
 }
 
 fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
@@ -65,6 +101,7 @@ fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
         version: row.get(11)?,
         cause: row.get(12)?,
         deadline: opt(13, row.get(13)?)?,
+        next_due: due_from(row.get(14)?),
     })
 }
 
@@ -72,7 +109,7 @@ fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
 /// compile time rather than by `format!` once per contact.
 macro_rules! journey_columns {
     () => {
-        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at, version, cause, deadline"
+        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at, version, cause, deadline, next_due"
     };
 }
 
@@ -94,7 +131,7 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
     tx.prepare_cached(concat!(
         "INSERT OR REPLACE INTO journeys (",
         journey_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     ))?
     .execute(params![
         j.funnel,
@@ -110,7 +147,8 @@ pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
         j.left_at.map(time),
         j.version,
         j.cause,
-        j.deadline.map(time)
+        j.deadline.map(time),
+        due_column(j.next_due)
     ])?;
     Ok(())
 }

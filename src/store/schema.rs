@@ -194,6 +194,10 @@ CREATE TABLE created_contacts (
     // v14: `funnel status` counts journeys by place from the index alone
     // (ten times faster on a big state than reading every journey).
     "DROP INDEX journeys_stage; CREATE INDEX journeys_stage ON journeys (funnel, stage, step, active);",
+    // v15: when each journey could next move, so a tick walks in full only
+    // the contacts that have something due (`runner/fast.rs`); NULL, as
+    // every journey starts, means unknown: walked in full.
+    "ALTER TABLE journeys ADD COLUMN next_due TEXT;",
 ];
 
 /// `PRAGMA application_id` of a funnel state (`FNL1`), set by migration

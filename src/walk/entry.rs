@@ -41,6 +41,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 continue;
             };
             let at = at.max(lower);
+            self.later(at);
             // A journey takes time: one that ended where it began does not
             // start again at once (`reentry: always` with a condition that
             // stays true would loop).
@@ -84,6 +85,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             version: self.loaded.version.clone(),
             cause,
             deadline: None,
+            next_due: crate::store::Due::Unknown,
         });
         self.history(
             HistoryKind::Enter,
@@ -130,7 +132,12 @@ impl Walk<'_, '_, '_, '_, '_> {
                 Some((event.at, format!("event {name}"), Some(cause_of(event))))
             }
             TriggerKind::On(condition) => {
+                if reads_now(&condition.source) {
+                    // Its moment moves with the clock it is read at.
+                    self.unsure();
+                }
                 let at = self.timestamp_at(condition, now)?;
+                self.later(at);
                 (at <= now && at > left).then(|| (at, condition.source.clone(), None))
             }
             TriggerKind::Inactive { field, period, .. } => {
@@ -138,6 +145,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                     return None;
                 };
                 let at = last.checked_add_signed(*period)?;
+                self.later(at);
                 (at <= now && at > left).then(|| {
                     let why = format!("no {field} for {}", crate::duration::format(*period));
                     (at, why, None)
@@ -184,12 +192,20 @@ impl Walk<'_, '_, '_, '_, '_> {
         horizon: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         if start > horizon {
+            // Not looked at yet: it may hold from `start`.
+            self.later(start);
             return None;
         }
         if self.truthy_at(condition, start) {
             return Some(start);
         }
-        if !reads_now(&condition.source) || !self.truthy_at(condition, horizon) {
+        if !reads_now(&condition.source) {
+            // Over the same values it is false at any moment.
+            return None;
+        }
+        if !self.truthy_at(condition, horizon) {
+            // It may turn true at a moment no walk can foresee.
+            self.unsure();
             return None;
         }
         // Whole seconds, as the state keeps times: `low` is false, `high`
