@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 count=${1:-1000000}
 command -v sqlite3 >/dev/null || { echo "benches/run.sh needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
 
-cargo build --release --quiet --bin funnel --example gen-contacts
+cargo build --release --quiet --bin funnel --example gen-contacts --example scan-floor
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target/release/examples/gen-contacts "$count" > "$work/contacts.csv"
@@ -27,11 +27,13 @@ import resource, subprocess, sys, time
 start = time.monotonic()
 done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 seconds = time.monotonic() - start
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = usage.ru_maxrss / 1024
+cpu = usage.ru_utime + usage.ru_stime
 if done.returncode != 0:
     sys.exit(f"failed ({done.returncode}): {done.stderr}")
 summary = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
-print(f"{seconds:8.2f} s {peak:8.0f} MB   {summary}")
+print(f"{seconds:8.2f} s {cpu:7.2f} s CPU {peak:6.0f} MB   {summary[:110]}")
 PY
 }
 
@@ -60,5 +62,11 @@ floor() {
 }
 printf 'floor, state indexes '; measure bash -c "$(declare -f floor); work=$work; floor $work/floor.db all"
 printf 'floor, keys only     '; measure bash -c "$(declare -f floor); work=$work; floor $work/floor-keys.db keys"
+# The floor under a tick: reading the feed with borrowed records and looking
+# up every journey by its key; the tick's own work is compared against it.
+printf 'floor, scan          '; measure target/release/examples/scan-floor "$work/tick.csv" "$work/state.db" onboarding
 printf 'funnel run, 1%% tick '; measure bash -c "$(declare -f run); work=$work; run $work/tick.csv 2026-06-01T09:05:00Z"
-echo "state: $(du -h "$work/state.db" | cut -f1), outbox: $(wc -l < "$work/outbox.jsonl") lines"
+printf 'funnel run, no change'; measure bash -c "$(declare -f run); work=$work; run $work/tick.csv 2026-06-01T09:06:00Z"
+printf 'floor, read the feed '; measure target/release/examples/scan-floor "$work/tick.csv" - onboarding
+bytes=$(stat -c %s "$work/state.db")
+echo "state: $(du -h "$work/state.db" | cut -f1), $((bytes / count)) bytes per contact; outbox: $(wc -l < "$work/outbox.jsonl") lines"

@@ -9,7 +9,7 @@
 //! feed that cannot be read at all (a bad CSV header, a broken JSON array) is
 //! a [`FeedError`]. What happens to a contact in a funnel is the runner's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,10 +18,13 @@ use serde_json::Value as Json;
 
 use crate::model::{Field, FieldType};
 
+mod chunks;
 mod columns;
 mod csv_feed;
 pub mod encoding;
 mod format;
+mod ids;
+mod json;
 mod screen;
 mod threshold;
 
@@ -30,7 +33,14 @@ pub use format::{Formats, NaiveTimes, Writing, check_format};
 pub use screen::{Screened, screen};
 pub use threshold::MaxBadRows;
 
+use chunks::{Chunks, Cut};
 use csv_feed::{CsvFeed, sniff_delimiter};
+use ids::Ids;
+use json::{json_kind, json_reason};
+
+/// Where a feed read a chunk at a time leaves the error that stopped it
+/// part way, for [`Contacts::finish`].
+type Failure = std::rc::Rc<std::cell::RefCell<Option<FeedError>>>;
 use format::{Style, not_a, typed_value};
 
 /// A value as the feed wrote it, before typing.
@@ -136,6 +146,10 @@ pub struct FeedOptions {
     /// The zone of events' times without an offset; `None` refuses them
     /// (the funnels' timezones differ). Contacts take their funnel's.
     pub zone: Option<chrono_tz::Tz>,
+    /// The feed's encoding: checked (UTF-8) or decoded, a bad byte
+    /// stopping the feed. `None` takes the bytes as they are, a bad one
+    /// being its row's problem.
+    pub encoding: Option<&'static encoding::Encoding>,
 }
 
 impl Default for FeedOptions {
@@ -147,6 +161,7 @@ impl Default for FeedOptions {
             formats: Formats::utc(),
             columns: Columns::default(),
             zone: Some(chrono_tz::Tz::UTC),
+            encoding: None,
         }
     }
 }
@@ -202,6 +217,9 @@ pub enum FeedError {
     /// A JSON feed whose top level is not an array (JSON Lines start with `{`).
     #[error("line {line}: expected a JSON array of objects, found {found}")]
     NotArray { line: usize, found: String },
+    /// Reading the feed failed part way (a disk or pipe error).
+    #[error("line {line}: cannot read on: {message}")]
+    Io { line: usize, message: String },
 }
 
 impl FeedError {
@@ -217,7 +235,8 @@ impl FeedError {
             | FeedError::DuplicateColumn { line, .. }
             | FeedError::Csv { line, .. }
             | FeedError::Json { line, .. }
-            | FeedError::NotArray { line, .. } => *line,
+            | FeedError::NotArray { line, .. }
+            | FeedError::Io { line, .. } => *line,
         }
     }
 }
@@ -251,7 +270,8 @@ pub struct Contacts<'a> {
     pub notes: Vec<Problem>,
     records: Records<'a>,
     id_column: String,
-    first_lines: HashMap<String, usize>,
+    ids: Ids,
+    failure: Failure,
 }
 
 impl Iterator for Contacts<'_> {
@@ -259,7 +279,44 @@ impl Iterator for Contacts<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let record = self.records.next()?;
-        Some(record.and_then(|r| contact_row(r, &self.id_column, &mut self.first_lines)))
+        Some(record.and_then(|r| contact_row(r, &self.id_column, &mut self.ids)))
+    }
+}
+
+impl Contacts<'_> {
+    /// Checks, after the last row, that the feed was read to its end: the
+    /// error that stopped it part way (a disk error, a byte its encoding
+    /// refuses), if one did.
+    pub fn finish(&self) -> Result<(), FeedError> {
+        match self.failure.borrow_mut().take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps only a hash of each id (see [`Ids`]): for a first pass over
+    /// a feed that is read again.
+    pub fn hashing_ids(mut self) -> Self {
+        self.ids = Ids::hashed();
+        self
+    }
+
+    /// For the second pass over a feed: only the ids whose hash the first
+    /// pass saw `repeated` are kept whole.
+    pub fn screened(mut self, repeated: HashSet<u64>) -> Self {
+        self.ids = Ids::Screened {
+            repeated,
+            exact: HashMap::new(),
+        };
+        self
+    }
+
+    /// The hashes seen more than once (by a first pass).
+    pub fn repeated(&mut self) -> HashSet<u64> {
+        match &mut self.ids {
+            Ids::Hashed { repeated, .. } => std::mem::take(repeated),
+            _ => HashSet::new(),
+        }
     }
 }
 
@@ -267,16 +324,29 @@ impl Iterator for Contacts<'_> {
 /// cannot be read are problems; rows come in feed order, one at a time, so
 /// a feed of millions is never held as rows.
 pub fn contacts<'a>(bytes: &'a [u8], options: &FeedOptions) -> Result<Contacts<'a>, FeedError> {
-    if strip_bom(bytes).iter().all(u8::is_ascii_whitespace) {
+    contacts_from(Box::new(bytes), options)
+}
+
+/// [`contacts`] from a reader, read a chunk at a time: the feed is never
+/// held whole (except a JSON array, which must be checked whole). Call
+/// [`Contacts::finish`] after the last row.
+pub fn contacts_from<'a>(
+    reader: Box<dyn std::io::Read + 'a>,
+    options: &FeedOptions,
+) -> Result<Contacts<'a>, FeedError> {
+    let mut chunks = Chunks::new(reader, options.encoding);
+    if chunks.is_blank()? {
         return Err(FeedError::Empty);
     }
     let id_column = options.id_column.clone();
-    let (records, notes) = read_records(bytes, options, &[id_column.as_str()])?;
+    let failure = Failure::default();
+    let (records, notes) = read_records(chunks, options, &[id_column.as_str()], failure.clone())?;
     Ok(Contacts {
         notes,
         records,
         id_column,
-        first_lines: HashMap::new(),
+        ids: Ids::Exact(HashMap::new()),
+        failure,
     })
 }
 
@@ -287,20 +357,18 @@ pub fn read_contacts(
 ) -> Result<(Vec<Row>, Vec<Problem>), FeedError> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
-    for row in contacts(bytes, options)? {
+    let mut read = contacts(bytes, options)?;
+    for row in read.by_ref() {
         match row {
             Ok(row) => rows.push(row),
             Err(problem) => problems.push(problem),
         }
     }
+    read.finish()?;
     Ok((rows, problems))
 }
 
-fn contact_row(
-    record: Record,
-    id_column: &str,
-    first_lines: &mut HashMap<String, usize>,
-) -> Result<Row, Problem> {
+fn contact_row(record: Record, id_column: &str, ids: &mut Ids) -> Result<Row, Problem> {
     let problem = |message: String| Problem {
         line: record.line,
         field: Some(id_column.to_string()),
@@ -322,12 +390,11 @@ fn contact_row(
     if has_control(&id) {
         return Err(problem(CONTROL_IN_ID.to_string()));
     }
-    if let Some(first) = first_lines.get(&id) {
+    if let Some(first) = ids.repeat(&id, record.line) {
         return Err(problem(format!(
             "duplicate id `{id}`, first on line {first}"
         )));
     }
-    first_lines.insert(id.clone(), record.line);
     Ok(Row {
         line: record.line,
         id,
@@ -359,7 +426,9 @@ pub fn read_events(
     bytes: &[u8],
     options: &FeedOptions,
 ) -> Result<(Vec<Event>, Vec<Problem>), FeedError> {
-    let (records, _) = read_records(bytes, options, &EVENT_COLUMNS[..3])?;
+    let chunks = Chunks::new(Box::new(bytes), options.encoding);
+    let failure = Failure::default();
+    let (records, _) = read_records(chunks, options, &EVENT_COLUMNS[..3], failure.clone())?;
     let style = options.formats.style("at", options.zone);
     let mut events = Vec::new();
     let mut problems = Vec::new();
@@ -368,6 +437,9 @@ pub fn read_events(
             Ok(event) => events.push(event),
             Err(problem) => problems.push(problem),
         }
+    }
+    if let Some(error) = failure.borrow_mut().take() {
+        return Err(error);
     }
     Ok((events, problems))
 }
@@ -548,22 +620,33 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 
 /// Every record or problem in feed order, read as the caller asks (a JSON
 /// array is checked whole first: a broken one cannot be read at all).
-/// `required` are the CSV columns without which nothing can be read.
+/// `required` are the CSV columns without which nothing can be read. An
+/// error past the start (an I/O error, a byte the encoding refuses) ends
+/// the records and is left in `failure`.
 fn read_records<'a>(
-    bytes: &'a [u8],
+    mut chunks: Chunks<'a>,
     options: &FeedOptions,
     required: &[&str],
+    failure: Failure,
 ) -> Result<(Records<'a>, Vec<Problem>), FeedError> {
-    let bytes = strip_bom(bytes);
-    let json: Records<'a> = match options.format.unwrap_or_else(|| Format::detect(bytes)) {
+    let start = chunks.peek()?;
+    let json: Records<'a> = match options.format.unwrap_or_else(|| Format::detect(start)) {
         Format::Csv => {
-            let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(bytes));
-            let csv = CsvFeed::open(bytes, delimiter, required, &options.columns)?;
+            let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(start));
+            let csv = CsvFeed::open(chunks, delimiter, required, &options.columns, failure)?;
             let notes = csv.notes().to_vec();
             return Ok((Box::new(csv), notes));
         }
-        Format::Json => Box::new(json_array(bytes)?.into_iter()),
-        Format::JsonLines => Box::new(json_lines(bytes)),
+        Format::Json => {
+            chunks.set_cut(Cut::Whole);
+            let whole = chunks.next_chunk()?;
+            let bytes = whole.as_ref().map(|c| &c.bytes[..]).unwrap_or_default();
+            Box::new(json::array(bytes)?.into_iter())
+        }
+        Format::JsonLines => {
+            chunks.set_cut(Cut::Lines);
+            Box::new(json::Objects::new(chunks, failure))
+        }
     };
     // A CSV header is named once; JSON names its keys in every object.
     let columns = options.columns.clone();
@@ -635,220 +718,6 @@ fn utf8_problem(
         line,
         field: field.map(str::to_string),
         message: format!("{prefix}not valid UTF-8 (byte 0x{byte:02X}); save the file as UTF-8"),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// JSON
-
-fn json_kind(json: &Json) -> &'static str {
-    match json {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
-}
-
-/// serde_json's message without its " at line L column C", which counts
-/// from where parsing started rather than from the file.
-fn json_reason(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rsplit_once(" at line ") {
-        Some((reason, _)) => reason.to_string(),
-        None => text,
-    }
-}
-
-fn object_record(json: Json, line: usize) -> Result<Record, Problem> {
-    let Json::Object(object) = json else {
-        return Err(Problem {
-            line,
-            field: None,
-            message: format!("expected a JSON object, found {}", json_kind(&json)),
-        });
-    };
-    let blank = |value: &Json| match value {
-        Json::Null => true,
-        Json::String(text) => text.trim().is_empty(),
-        _ => false,
-    };
-    let values = object
-        .into_iter()
-        .filter(|(_, value)| !blank(value))
-        .map(|(key, value)| (key, Raw::Json(value)))
-        .collect();
-    Ok(Record { line, values })
-}
-
-/// One object per line; blank lines are skipped, a bad line is a problem.
-fn json_lines(bytes: &[u8]) -> impl Iterator<Item = Result<Record, Problem>> + '_ {
-    bytes
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .filter(|(_, text)| !text.iter().all(u8::is_ascii_whitespace))
-        .map(|(i, text)| json_line(text, i + 1))
-}
-
-fn json_line(bytes: &[u8], line: usize) -> Result<Record, Problem> {
-    let text =
-        std::str::from_utf8(bytes).map_err(|error| utf8_problem(line, None, bytes, error))?;
-    let json: Json = serde_json::from_str(text).map_err(|error| Problem {
-        line,
-        field: None,
-        message: format!(
-            "not valid JSON at column {}: {}",
-            error.column(),
-            json_reason(&error)
-        ),
-    })?;
-    object_record(json, line)
-}
-
-/// A JSON array of objects; each object's line is where its `{` is.
-fn json_array(bytes: &[u8]) -> Result<Vec<Result<Record, Problem>>, FeedError> {
-    let lines = Lines::new(bytes);
-    if let Err(error) = std::str::from_utf8(bytes) {
-        let line = lines.line(error.valid_up_to());
-        return Err(FeedError::NotUtf8 { line });
-    }
-    let syntax = |offset: usize, message: &str| FeedError::Json {
-        line: lines.line(offset),
-        column: lines.column(offset),
-        message: message.to_string(),
-    };
-    let skip = |mut at: usize| {
-        while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
-            at += 1;
-        }
-        at
-    };
-    let mut at = skip(0);
-    if bytes.get(at) != Some(&b'[') {
-        let found = match bytes.get(at) {
-            None => "nothing",
-            Some(b'{') => "an object",
-            Some(b'"') => "a string",
-            Some(b't' | b'f') => "a bool",
-            Some(b'n') => "null",
-            Some(b'-' | b'0'..=b'9') => "a number",
-            Some(_) => "something that is not JSON",
-        };
-        let line = lines.line(at.min(bytes.len().saturating_sub(1)));
-        return Err(FeedError::NotArray {
-            line,
-            found: found.to_string(),
-        });
-    }
-    at = skip(at + 1);
-    let mut records = Vec::new();
-    if bytes.get(at) == Some(&b']') {
-        at = skip(at + 1);
-    } else {
-        loop {
-            let end = match json_element(bytes, at, &lines) {
-                Ok((json, end)) => {
-                    records.push(object_record(json, lines.line(at)));
-                    end
-                }
-                // One contact nested past the JSON reader's limit is that
-                // contact's problem, like a bad CSV row, when the array's
-                // brackets still show where it ends. A syntax error stays
-                // the file's, with its line and column.
-                Err(FeedError::Json { message, .. }) if message.starts_with("recursion limit") => {
-                    match element_end(bytes, at) {
-                        Some(end) => {
-                            records.push(Err(Problem {
-                                line: lines.line(at),
-                                field: None,
-                                message: format!("this contact is not readable JSON ({message})"),
-                            }));
-                            end
-                        }
-                        None => return Err(syntax(at, &message)),
-                    }
-                }
-                Err(error) => return Err(error),
-            };
-            at = skip(end);
-            match bytes.get(at) {
-                Some(b',') => at = skip(at + 1),
-                Some(b']') => {
-                    at = skip(at + 1);
-                    break;
-                }
-                Some(_) => return Err(syntax(at, "expected `,` or `]` after an array element")),
-                None => return Err(syntax(bytes.len(), "the array is never closed with `]`")),
-            }
-        }
-    }
-    if at < bytes.len() {
-        return Err(syntax(at, "text after the closing `]`"));
-    }
-    Ok(records)
-}
-
-/// Where the array element starting at `start` ends, found by its
-/// brackets and strings alone (no recursion, so any depth): the offset of
-/// the `,` or `]` that follows it at the array's level. `None` when the
-/// brackets never balance.
-fn element_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 0_usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (offset, byte) in bytes.iter().enumerate().skip(start) {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' if depth == 0 => return Some(offset),
-            b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => return Some(offset),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The JSON value starting at `start`, and the offset just after it.
-fn json_element(bytes: &[u8], start: usize, lines: &Lines) -> Result<(Json, usize), FeedError> {
-    let rest = bytes.get(start..).unwrap_or_default();
-    let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Json>();
-    match stream.next() {
-        Some(Ok(json)) => Ok((json, start + stream.byte_offset())),
-        Some(Err(error)) => {
-            // serde_json counts from `start`; turn that into file lines.
-            let first = lines.line(start);
-            let (line, column) = if error.line() <= 1 {
-                (
-                    first,
-                    lines.column(start) + error.column().saturating_sub(1),
-                )
-            } else {
-                (first + error.line() - 1, error.column())
-            };
-            let message = json_reason(&error);
-            Err(FeedError::Json {
-                line,
-                column,
-                message,
-            })
-        }
-        None => Err(FeedError::Json {
-            line: lines.line(bytes.len().saturating_sub(1)),
-            column: lines.column(bytes.len().saturating_sub(1)),
-            message: "the array is never closed with `]`".to_string(),
-        }),
     }
 }
 

@@ -300,12 +300,14 @@ impl<'a> Runner<'a> {
             let owner = (loaded.funnel.name.as_str(), typed.id.as_str());
             let unsubscribed = self.unsubscribed(loaded, typed);
             let typed = unsubscribed.as_ref().map_or(typed, |(c, _)| c);
-            let mut sighting = store::sighting(
-                tx,
-                owner,
-                (fingerprint(typed), &|| stored_fields(typed)),
-                self.now,
-            )?;
+            let print = fingerprint(typed);
+            if let Some(glance) = store::glance(tx, owner, print)?
+                && self.settled_at_a_glance(loaded, (&typed.id, events), &glance)
+            {
+                continue;
+            }
+            let mut sighting =
+                store::sighting(tx, owner, (print, &|| stored_fields(typed)), self.now)?;
             // An unsubscribe heard by `funnel serve` changed the row at its
             // own moment, not when this run looked: when it is the only
             // change, the new values hold from then.

@@ -242,15 +242,16 @@ pub fn tick(
 ) -> Result<Ticked, TickError> {
     let mut funnels = load(&options.funnels, config)?;
     let contacts_name = options.contacts.display().to_string();
-    let bytes = read(&options.contacts)?;
-    let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
-    let contacts = feeds::contacts(options, &bytes, &funnels)?;
-    let rows = feed::contacts(contacts.text.as_bytes(), &contacts.options).map_err(|source| {
-        TickError::Feed {
-            path: options.contacts.clone(),
-            source,
-        }
-    })?;
+    let source = feeds::Source::new(&options.contacts)?;
+    let contacts = feeds::contacts(options, &source, &funnels)?;
+    let lines = contacts.lines;
+    let feed_error = |source| TickError::Feed {
+        path: options.contacts.clone(),
+        source,
+    };
+    let mut rows = feed::contacts_from(source.open()?, &contacts.options)
+        .map_err(feed_error)?
+        .screened(contacts.repeated);
     let mut problems: Vec<(String, Problem)> = Vec::new();
     let mut event_problems: Vec<(String, Problem)> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
@@ -327,7 +328,7 @@ pub fn tick(
     let mut batch = 0;
     // The event feed's contacts that have a row: the rest are unknown.
     let mut seen: HashSet<&str> = HashSet::new();
-    for row in rows {
+    for row in rows.by_ref() {
         let row = match row {
             Ok(row) => row,
             Err(problem) => {
@@ -369,6 +370,8 @@ pub fn tick(
             batch = 0;
         }
     }
+    // The file changed under the run, or a disk failed: what ran stays.
+    rows.finish().map_err(feed_error)?;
     if creating {
         // Ids no row had: created before, or events that may create them.
         let mut ids: std::collections::BTreeSet<&str> = pending.keys().copied().collect();

@@ -4,10 +4,13 @@
 //! spoils (the csv crate reads both silently).
 
 use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::Arc;
 
 use csv::ByteRecord;
 
-use super::{Columns, FeedError, Lines, Problem, Raw, Record, utf8_problem};
+use super::chunks::{Chunk, Chunks, Cut};
+use super::{Columns, Failure, FeedError, Lines, Problem, Raw, Record, utf8_problem};
 
 /// The delimiter among `,` `;` and tab occurring most outside quotes in the
 /// header line; `,` when none does (a one-column file).
@@ -51,49 +54,53 @@ pub(super) struct Fault {
     kind: QuoteFault,
 }
 
+/// Where csv-core is in a record, as far as quotes go.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Quoting {
+    StartField,
+    InField,
+    InQuotes,
+    QuoteInQuotes,
+}
+
+impl Quoting {
+    /// The state after `byte`, read as csv-core reads it: a quote opens
+    /// quoting only at the start of a field, and a doubled quote inside
+    /// quotes is a literal one.
+    pub(super) fn after(self, byte: u8, delimiter: u8) -> Quoting {
+        match (self, byte) {
+            (Quoting::InQuotes, b'"') => Quoting::QuoteInQuotes,
+            (Quoting::InQuotes, _) => Quoting::InQuotes,
+            (Quoting::QuoteInQuotes, b'"') | (Quoting::StartField, b'"') => Quoting::InQuotes,
+            (_, b'\n' | b'\r') => Quoting::StartField,
+            (_, byte) if byte == delimiter => Quoting::StartField,
+            _ => Quoting::InField,
+        }
+    }
+}
+
 /// Finds quote faults by walking the bytes as csv-core does (its states,
 /// without the output), since the csv crate accepts both silently.
 pub(super) fn quote_faults(bytes: &[u8], delimiter: u8) -> Vec<Fault> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        StartField,
-        InField,
-        InQuotes,
-        QuoteInQuotes,
-    }
     let mut faults = Vec::new();
-    let (mut state, mut field, mut opened) = (State::StartField, 0, 0);
+    let (mut state, mut field, mut opened) = (Quoting::StartField, 0, 0);
     for (offset, &byte) in bytes.iter().enumerate() {
-        let newline = byte == b'\n' || byte == b'\r';
-        state = match state {
-            State::InQuotes if byte == b'"' => State::QuoteInQuotes,
-            State::InQuotes => State::InQuotes,
-            State::QuoteInQuotes if byte == b'"' => State::InQuotes,
-            State::StartField if byte == b'"' => {
-                opened = offset;
-                State::InQuotes
-            }
-            _ if byte == delimiter => {
-                field += 1;
-                State::StartField
-            }
-            _ if newline => {
-                field = 0;
-                State::StartField
-            }
-            State::QuoteInQuotes => {
-                let kind = QuoteFault::TextAfter;
-                faults.push(Fault {
-                    offset,
-                    field,
-                    kind,
-                });
-                State::InField
-            }
-            _ => State::InField,
-        };
+        let next = state.after(byte, delimiter);
+        match (state, next) {
+            (Quoting::StartField, Quoting::InQuotes) => opened = offset,
+            (Quoting::QuoteInQuotes, Quoting::InField) => faults.push(Fault {
+                offset,
+                field,
+                kind: QuoteFault::TextAfter,
+            }),
+            (Quoting::InQuotes, _) | (_, Quoting::InQuotes) => {}
+            (_, Quoting::StartField) if byte == delimiter => field += 1,
+            (_, Quoting::StartField) => field = 0,
+            _ => {}
+        }
+        state = next;
     }
-    if state == State::InQuotes {
+    if state == Quoting::InQuotes {
         let kind = QuoteFault::Unclosed;
         faults.push(Fault {
             offset: opened,
@@ -126,12 +133,26 @@ enum Read {
     },
 }
 
-fn next_record(reader: &mut csv::Reader<&[u8]>, record: &mut ByteRecord, bytes: &[u8]) -> Read {
+/// The reader of one chunk: it owns the chunk's text.
+type ChunkReader = csv::Reader<Cursor<Arc<[u8]>>>;
+
+fn chunk_reader(bytes: Arc<[u8]>, delimiter: u8) -> ChunkReader {
+    // Field counts are checked against the header here, not by the csv
+    // crate, which would take the first record of each chunk as the count.
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(Cursor::new(bytes))
+}
+
+fn next_record(reader: &mut ChunkReader, record: &mut ByteRecord, expected: usize) -> Read {
     // usize holds any offset into a slice.
-    let offset = |reader: &csv::Reader<&[u8]>| reader.position().byte() as usize;
+    let offset = |reader: &ChunkReader| reader.position().byte() as usize;
     let mut start = offset(reader);
     let result = reader.read_byte_record(record);
     // The reader's position is before the blank lines it skips.
+    let bytes = reader.get_ref().get_ref();
     while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
         start += 1;
     }
@@ -141,19 +162,16 @@ fn next_record(reader: &mut csv::Reader<&[u8]>, record: &mut ByteRecord, bytes: 
     };
     match result {
         Ok(false) => Read::End,
-        Ok(true) => Read::Record(span),
-        Err(error) => match error.kind() {
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => Read::WrongLength {
-                span,
-                expected: *expected_len,
-                found: *len,
-            },
-            _ => Read::Failed {
-                span,
-                message: error.to_string(),
-            },
+        Ok(true) if expected == 0 || record.len() == expected => Read::Record(span),
+        // usize always fits in u64.
+        Ok(true) => Read::WrongLength {
+            span,
+            expected: expected as u64,
+            found: record.len() as u64,
+        },
+        Err(error) => Read::Failed {
+            span,
+            message: error.to_string(),
         },
     }
 }
@@ -164,71 +182,92 @@ fn is_blank(record: &ByteRecord) -> bool {
         .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
 }
 
-/// A CSV feed being read: its bytes, quote faults and header.
-pub(super) struct CsvFeed<'a> {
-    bytes: &'a [u8],
+/// A CSV feed being read: the chunk at hand (its text, lines and quote
+/// faults) and the header.
+pub(super) struct CsvFeed {
+    bytes: Arc<[u8]>,
+    first_line: usize,
     lines: Lines,
     faults: Vec<Fault>,
+    delimiter: u8,
     /// The field each column holds (`""` for a blank header).
     header: Vec<String>,
     /// "did you mean" notes about the header.
     notes: Vec<Problem>,
 }
 
-/// The records of a CSV feed, read one at a time as the caller asks.
+/// The records of a CSV feed, read one at a time as the caller asks, a
+/// chunk of the file at a time.
 pub(super) struct CsvRecords<'a> {
-    feed: CsvFeed<'a>,
-    reader: csv::Reader<&'a [u8]>,
+    feed: CsvFeed,
+    chunks: Chunks<'a>,
+    reader: ChunkReader,
     record: ByteRecord,
     done: bool,
+    failure: Failure,
 }
 
-impl<'a> CsvFeed<'a> {
-    /// Reads the header; the rows follow lazily.
-    pub(super) fn open(
-        bytes: &'a [u8],
+impl CsvFeed {
+    fn new(chunk: Chunk, delimiter: u8) -> Self {
+        CsvFeed {
+            lines: Lines::new(&chunk.bytes),
+            faults: quote_faults(&chunk.bytes, delimiter),
+            bytes: chunk.bytes,
+            first_line: chunk.first_line,
+            delimiter,
+            header: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Reads the header from the first chunk; the rows follow lazily.
+    pub(super) fn open<'a>(
+        mut chunks: Chunks<'a>,
         delimiter: u8,
         required: &[&str],
         columns: &Columns,
+        failure: Failure,
     ) -> Result<CsvRecords<'a>, FeedError> {
-        let mut feed = CsvFeed {
-            bytes,
-            lines: Lines::new(bytes),
-            faults: quote_faults(bytes, delimiter),
-            header: Vec::new(),
-            notes: Vec::new(),
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(false)
-            .delimiter(delimiter)
-            .from_reader(bytes);
+        chunks.set_cut(Cut::Csv(delimiter));
+        let first = chunks.next_chunk()?.unwrap_or(Chunk {
+            bytes: Arc::from(&[][..]),
+            first_line: 1,
+        });
+        let mut feed = CsvFeed::new(first, delimiter);
+        let mut reader = chunk_reader(feed.bytes.clone(), delimiter);
         let mut record = ByteRecord::new();
         let mut done = false;
-        match next_record(&mut reader, &mut record, bytes) {
+        match next_record(&mut reader, &mut record, 0) {
             Read::End => done = true,
             Read::Record(span) => {
                 let named = feed.header(&record, span, required, columns)?;
-                feed.notes = columns.near_misses(feed.lines.line(span.start), &named);
+                feed.notes = columns.near_misses(feed.line(span.start), &named);
                 feed.header = named.into_iter().map(|(_, field)| field).collect();
             }
-            // The first record sets the field count, so it cannot be wrong.
+            // The header sets the field count, so it cannot be wrong.
             Read::WrongLength { span, .. } => {
-                let line = feed.lines.line(span.start);
+                let line = feed.line(span.start);
                 let message = "unexpected field count".to_string();
                 return Err(FeedError::Csv { line, message });
             }
             Read::Failed { span, message } => {
-                let line = feed.lines.line(span.start);
+                let line = feed.line(span.start);
                 return Err(FeedError::Csv { line, message });
             }
         }
         Ok(CsvRecords {
             feed,
+            chunks,
             reader,
             record,
             done,
+            failure,
         })
+    }
+
+    /// The line of the file `offset` into the chunk is on.
+    fn line(&self, offset: usize) -> usize {
+        self.first_line - 1 + self.lines.line(offset)
     }
 
     fn header(
@@ -238,9 +277,9 @@ impl<'a> CsvFeed<'a> {
         required: &[&str],
         columns: &Columns,
     ) -> Result<Vec<(String, String)>, FeedError> {
-        let line = self.lines.line(span.start);
+        let line = self.line(span.start);
         if let Some(fault) = self.fault(span).filter(|f| f.kind == QuoteFault::Unclosed) {
-            let line = self.lines.line(fault.offset);
+            let line = self.line(fault.offset);
             return Err(FeedError::UnclosedQuote { line });
         }
         // Each header as written, and the field it holds.
@@ -287,7 +326,7 @@ impl<'a> CsvFeed<'a> {
         if let Some(fault) = self.fault(span) {
             return Some(Err(self.quote_problem(fault, span)));
         }
-        let line = self.lines.line(span.start);
+        let line = self.line(span.start);
         let mut values = BTreeMap::new();
         // Cells under a blank header name (a trailing delimiter) are ignored.
         let named = self
@@ -334,10 +373,7 @@ impl<'a> CsvFeed<'a> {
 
     fn failed(&self, span: Span, message: &str) -> Problem {
         let (first, last) = self.line_range(span);
-        let end = self
-            .lines
-            .line(self.bytes.len().saturating_sub(1))
-            .max(last);
+        let end = self.line(self.bytes.len().saturating_sub(1)).max(last);
         Problem {
             line: first,
             field: None,
@@ -362,7 +398,7 @@ impl<'a> CsvFeed<'a> {
             .as_ref()
             .map(|f| format!("field `{f}`: "))
             .unwrap_or_default();
-        let quote_line = self.lines.line(fault.offset);
+        let quote_line = self.line(fault.offset);
         let what = match fault.kind {
             QuoteFault::Unclosed if last > first => format!(
                 "the quote opened on line {quote_line} is never closed, so lines {first}-{last} were not read"
@@ -390,8 +426,8 @@ impl<'a> CsvFeed<'a> {
         while end > span.start && matches!(self.bytes.get(end - 1), Some(b'\r' | b'\n')) {
             end -= 1;
         }
-        let first = self.lines.line(span.start);
-        (first, self.lines.line(end.saturating_sub(1)).max(first))
+        let first = self.line(span.start);
+        (first, self.line(end.saturating_sub(1)).max(first))
     }
 }
 
@@ -400,6 +436,29 @@ impl CsvRecords<'_> {
     pub(super) fn notes(&self) -> &[Problem] {
         &self.feed.notes
     }
+
+    /// Moves on to the next chunk; false at the end of the feed, or when
+    /// it cannot be read on (the error is left in `failure`).
+    fn next_chunk(&mut self) -> bool {
+        match self.chunks.next_chunk() {
+            Ok(Some(chunk)) => {
+                let header = std::mem::take(&mut self.feed.header);
+                let notes = std::mem::take(&mut self.feed.notes);
+                self.feed = CsvFeed {
+                    header,
+                    notes,
+                    ..CsvFeed::new(chunk, self.feed.delimiter)
+                };
+                self.reader = chunk_reader(self.feed.bytes.clone(), self.feed.delimiter);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                *self.failure.borrow_mut() = Some(error);
+                false
+            }
+        }
+    }
 }
 
 impl Iterator for CsvRecords<'_> {
@@ -407,21 +466,31 @@ impl Iterator for CsvRecords<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            let feed = &self.feed;
-            let (span, result) = match next_record(&mut self.reader, &mut self.record, feed.bytes) {
-                Read::End => return None,
-                Read::Record(span) => (span, feed.row(&self.record, span)),
+            let expected = self.feed.header.len();
+            let (span, result) = match next_record(&mut self.reader, &mut self.record, expected) {
+                Read::End => {
+                    if self.next_chunk() {
+                        continue;
+                    }
+                    self.done = true;
+                    return None;
+                }
+                Read::Record(span) => (span, self.feed.row(&self.record, span)),
                 Read::WrongLength {
                     span,
                     expected,
                     found,
-                } => (span, feed.wrong_length(&self.record, span, expected, found)),
+                } => (
+                    span,
+                    self.feed.wrong_length(&self.record, span, expected, found),
+                ),
                 Read::Failed { span, message } => {
                     self.done = true;
-                    return Some(Err(feed.failed(span, &message)));
+                    return Some(Err(self.feed.failed(span, &message)));
                 }
             };
-            if feed
+            if self
+                .feed
                 .fault(span)
                 .is_some_and(|f| f.kind == QuoteFault::Unclosed)
             {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-pub use encoding_rs::Encoding;
+pub use encoding_rs::{Encoding, UTF_8};
 
 use super::FeedError;
 

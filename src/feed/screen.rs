@@ -1,9 +1,14 @@
 //! The first pass of `funnel run` over a contacts feed: every row read and
 //! typed for every funnel, the bad ones counted, before anything runs, so
 //! a broken export can be refused whole (see [`super::MaxBadRows`]). The
-//! run itself reads the feed again, one row at a time.
+//! run itself reads the feed again, one row at a time; what it needs from
+//! this pass is small (the ids seen twice, see `ids.rs`), so neither pass
+//! holds the feed.
 
-use super::{Contacts, FeedError, FeedOptions, Problem, contacts, typed_in};
+use std::collections::HashSet;
+use std::io::Read;
+
+use super::{FeedError, FeedOptions, Problem, contacts_from, typed_in};
 use crate::model::Funnel;
 
 /// What the first pass found.
@@ -17,29 +22,35 @@ pub struct Screened {
     pub problems: Vec<(Option<String>, Problem)>,
     /// Notes about the header ("did you mean").
     pub notes: Vec<Problem>,
+    /// The last line a row was on.
+    pub lines: usize,
+    /// Hashes of the ids seen more than once, for the run's pass.
+    pub repeated: HashSet<u64>,
 }
 
 /// Reads and types every row of the contacts feed for `funnels`.
 pub fn screen(
-    bytes: &[u8],
+    reader: Box<dyn Read + '_>,
     options: &FeedOptions,
     funnels: &[&Funnel],
 ) -> Result<Screened, FeedError> {
-    let mut rows: Contacts = contacts(bytes, options)?;
+    let mut rows = contacts_from(reader, options)?.hashing_ids();
     let mut screened = Screened {
         notes: std::mem::take(&mut rows.notes),
         ..Screened::default()
     };
-    for row in rows {
+    for row in rows.by_ref() {
         screened.rows += 1;
         let row = match row {
             Ok(row) => row,
             Err(problem) => {
+                screened.lines = screened.lines.max(problem.line);
                 screened.bad += 1;
                 screened.problems.push((None, problem));
                 continue;
             }
         };
+        screened.lines = row.line;
         let mut bad = false;
         for funnel in funnels {
             let typed = typed_in(&row, &funnel.fields, funnel.timezone, &options.formats);
@@ -50,5 +61,7 @@ pub fn screen(
         }
         screened.bad += usize::from(bad);
     }
+    rows.finish()?;
+    screened.repeated = rows.repeated();
     Ok(screened)
 }

@@ -56,7 +56,7 @@ pub enum Due {
 /// How `next_due` is kept: NULL for unknown, `never`, or a time.
 const NEVER: &str = "never";
 
-fn due_from(stored: Option<String>) -> Due {
+pub(super) fn due_from(stored: Option<String>) -> Due {
     match stored.as_deref() {
         None => Due::Unknown,
         Some(NEVER) => Due::Never,

@@ -18,6 +18,47 @@ pub struct Sighting {
     pub before: Option<(String, DateTime<Utc>)>,
 }
 
+/// What a tick's fast path needs to leave a contact unwalked, read at a
+/// glance: the row is as last seen (by its fingerprint), since when, and
+/// the journey's version and next due moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Glance {
+    pub seen_at: DateTime<Utc>,
+    pub version: String,
+    pub next_due: super::Due,
+}
+
+/// The [`Glance`] at `contact` in `funnel` when its row still has the
+/// values whose `fingerprint` is given and it has a journey: one read
+/// instead of the sighting's and the journey's, for the contacts a tick
+/// mostly sees.
+pub fn glance(
+    tx: &Connection,
+    (funnel, contact): (&str, &str),
+    fingerprint: u64,
+) -> StoreResult<Option<Glance>> {
+    let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
+    let found: Option<(String, String, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT s.seen_at, j.version, j.next_due FROM sightings s \
+             JOIN journeys j ON j.funnel = s.funnel AND j.contact = s.contact \
+             WHERE s.funnel = ?1 AND s.contact = ?2 AND s.fingerprint = ?3",
+        )?
+        .query_row(params![funnel, contact, print], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    found
+        .map(|(seen, version, due)| {
+            Ok(Glance {
+                seen_at: stored_time(&seen)?,
+                version,
+                next_due: super::journeys::due_from(due),
+            })
+        })
+        .transpose()
+}
+
 /// When the row of `contact`, as `funnel` declares it, was first seen with
 /// the values whose `fingerprint` is given (`fields` gives them as a JSON
 /// object, kept for the run that sees them change; asked only then); a
@@ -174,22 +215,59 @@ pub struct InFlight {
 }
 
 pub fn in_flight(connection: &Connection, funnel: &str) -> StoreResult<Vec<InFlight>> {
+    // Counted here rather than by GROUP BY: SQLite would sort every active
+    // journey first, in memory up to the page cache's size again, on every
+    // run; the places are few, so a map of them stays small.
     let mut statement = connection.prepare_cached(
-        "SELECT version, stage, step, waiting_since IS NOT NULL, COUNT(*) FROM journeys \
-         WHERE funnel = ?1 AND active = 1 GROUP BY version, stage, step, waiting_since IS NOT NULL \
-         ORDER BY version, stage, step",
+        "SELECT version, stage, step, waiting_since IS NOT NULL FROM journeys \
+         WHERE funnel = ?1 AND active = 1",
     )?;
-    let rows = statement.query_map(params![funnel], |r| {
-        Ok(InFlight {
+    let mut rows = statement.query(params![funnel])?;
+    let mut places: std::collections::BTreeMap<(String, String, Option<String>, bool), u64> =
+        std::collections::BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let version = text(0, row.get_ref(0)?.as_str().map(Some))?.unwrap_or_default();
+        let stage = text(1, row.get_ref(1)?.as_str().map(Some))?.unwrap_or_default();
+        let step = text(2, row.get_ref(2)?.as_str_or_null())?;
+        let waiting: bool = row.get(3)?;
+        // Most rows add to a place already counted: no allocation then.
+        let found = places.iter_mut().find(|((v, s, p, w), _)| {
+            v == version && s == stage && p.as_deref() == step && *w == waiting
+        });
+        match found {
+            Some((_, count)) => *count += 1,
+            None => {
+                let key = (
+                    version.to_string(),
+                    stage.to_string(),
+                    step.map(str::to_string),
+                    waiting,
+                );
+                places.insert(key, 1);
+            }
+        }
+    }
+    Ok(places
+        .into_iter()
+        .map(|((version, stage, step, waiting), contacts)| InFlight {
             funnel: funnel.to_string(),
-            version: r.get(0)?,
-            stage: r.get(1)?,
-            step: r.get(2)?,
-            waiting: r.get(3)?,
-            contacts: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+            version,
+            stage,
+            step,
+            waiting,
+            contacts,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        .collect())
+}
+
+/// A text column read in place, or why it is not text.
+fn text(
+    i: usize,
+    value: rusqlite::types::FromSqlResult<Option<&str>>,
+) -> rusqlite::Result<Option<&str>> {
+    value.map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// The text of a funnel version, when the state kept it (states written

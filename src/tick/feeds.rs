@@ -3,8 +3,10 @@
 //! screened for bad rows. A feed past the bad-row limit stops the tick
 //! here, before the state is opened (see `feed::MaxBadRows` for why).
 
-use std::borrow::Cow;
-use std::path::Path;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 
@@ -12,12 +14,46 @@ use super::{TickError, TickOptions};
 use crate::feed::{self, Event, FeedOptions, NaiveTimes, Problem};
 use crate::runner::Loaded;
 
-/// The contacts feed, ready to read: its text and how to read it.
-pub(super) struct Contacts<'a> {
-    pub text: Cow<'a, str>,
+/// Where the contacts feed comes from: a file, read twice (the screen,
+/// then the run) a chunk at a time, or standard input, which cannot be
+/// read twice and is held.
+pub(super) enum Source {
+    File(PathBuf),
+    Stdin(Vec<u8>),
+}
+
+impl Source {
+    pub fn new(path: &Path) -> Result<Source, TickError> {
+        if path.as_os_str() == "-" {
+            return super::read(path).map(Source::Stdin);
+        }
+        Ok(Source::File(path.to_path_buf()))
+    }
+
+    pub fn open(&self) -> Result<Box<dyn Read + '_>, TickError> {
+        match self {
+            Source::Stdin(bytes) => Ok(Box::new(&bytes[..])),
+            Source::File(path) => match File::open(path) {
+                Ok(file) => Ok(Box::new(file)),
+                Err(source) => Err(TickError::Read {
+                    path: path.clone(),
+                    source,
+                }),
+            },
+        }
+    }
+}
+
+/// The contacts feed, screened: how to read it, and what the run's pass
+/// needs from the screen.
+pub(super) struct Contacts {
     pub options: FeedOptions,
     /// Notes about its header ("did you mean"), with the feed's name.
     pub notes: Vec<(String, Problem)>,
+    /// The last line a row is on.
+    pub lines: usize,
+    /// Hashes of ids the screen saw more than once.
+    pub repeated: HashSet<u64>,
 }
 
 fn feed_error(path: &Path) -> impl FnOnce(feed::FeedError) -> TickError + '_ {
@@ -27,15 +63,17 @@ fn feed_error(path: &Path) -> impl FnOnce(feed::FeedError) -> TickError + '_ {
     }
 }
 
-/// Decodes and screens the contacts feed `bytes` for `funnels`.
-pub(super) fn contacts<'a>(
+/// Screens the contacts feed from `source` for `funnels`.
+pub(super) fn contacts(
     options: &TickOptions,
-    bytes: &'a [u8],
+    source: &Source,
     funnels: &[Loaded],
-) -> Result<Contacts<'a>, TickError> {
+) -> Result<Contacts, TickError> {
     let path = &options.contacts;
-    let text = feed::encoding::decode(bytes, options.encoding).map_err(feed_error(path))?;
     let mut feed = options.feed.clone();
+    // Checked as UTF-8 when no encoding is given: a file that is not is
+    // one error suggesting `--encoding`, not a bad row per line.
+    feed.encoding = Some(options.encoding.unwrap_or(feed::encoding::UTF_8));
     let mut known = vec![feed.id_column.clone()];
     for name in funnels.iter().flat_map(|l| l.funnel.fields.keys()) {
         if !known.contains(name) {
@@ -44,7 +82,7 @@ pub(super) fn contacts<'a>(
     }
     feed.columns.known = known;
     let schemas: Vec<&crate::model::Funnel> = funnels.iter().map(|l| &l.funnel).collect();
-    let screened = feed::screen(text.as_bytes(), &feed, &schemas).map_err(feed_error(path))?;
+    let screened = feed::screen(source.open()?, &feed, &schemas).map_err(feed_error(path))?;
     let name = path.display().to_string();
     if options.max_bad_rows.exceeded(screened.bad, screened.rows) {
         // The header's "did you mean" first: it is usually why.
@@ -68,9 +106,10 @@ pub(super) fn contacts<'a>(
         .map(|note| (name.clone(), note))
         .collect();
     Ok(Contacts {
-        text,
         options: feed,
         notes,
+        lines: screened.lines,
+        repeated: screened.repeated,
     })
 }
 
