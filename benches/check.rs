@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use funnel::config::Config;
-use funnel::linter::Linter;
+use funnel::lint::linter::Linter;
 
 fn main() {
     divan::main();

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use funnel::cli::TableFormat;
+use funnel::command::cli::TableFormat;
 use funnel::measure::{Filter, Measurer};
 use funnel::store::{self, HistoryKind, OutboxStatus, Store, Transition};
 use rusqlite::{Connection, params};
@@ -280,7 +280,7 @@ fn measure(connection: &Connection, filter: &Filter) -> usize {
         .measure()
         .expect("measure");
     let mut out = Vec::new();
-    funnel::scorecard::render(&card, TableFormat::Table, &mut out).expect("render");
+    funnel::measure::scorecard::render(&card, TableFormat::Table, &mut out).expect("render");
     out.len()
 }
 

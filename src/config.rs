@@ -13,9 +13,9 @@ use chrono::TimeDelta;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::diagnostic::{Severity, suggest};
 use crate::error::{Error, Result};
-use crate::rules;
+use crate::lint::diagnostic::{Severity, suggest};
+use crate::lint::rules;
 
 mod feed;
 mod located;
@@ -229,7 +229,7 @@ impl DeliverySection {
         let defaults = Settings::default();
         let duration = |key: &str, value: Option<String>, default: TimeDelta| match value {
             None => Ok(default),
-            Some(text) => match crate::duration::parse(&text) {
+            Some(text) => match crate::language::duration::parse(&text) {
                 Ok(d) if d > TimeDelta::zero() => Ok(d),
                 Ok(_) => Err(format!("[delivery] {key} must be longer than 0s")),
                 Err(e) => Err(format!("[delivery] {key} = \"{text}\": {e}")),
@@ -312,7 +312,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::input::read_text(path).map_err(|source| Error::Read {
+        let text = crate::run::input::read_text(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -1,73 +1,45 @@
 //! funnel: sales and service funnels as code.
 //!
-//! The pipeline, one file per stage: `parser` (YAML -> `document`, through
-//! the `builder` fast path where it applies),
-//! `compiler` (document -> `model::Funnel`), `graph` (funnel -> petgraph),
-//! `lint` (`linter` runs `rules`, `render` writes the diagnostics); `diff` compares
-//! two compiled versions and `compare` is `funnel diff`. The operator's
-//! side: `tick` (feeds -> `runner` -> `store`), then `dispatcher` (outbox ->
-//! `channel`s); `measure` turns the store's counters into a `scorecard`
-//! (table, JSON, CSV) or a `dashboard` (HTML), with `stats` for intervals
-//! and tests. `run` is the
+//! The source tree is the pipeline, one directory per layer:
+//! - `language`: YAML text -> `parser` -> `document` -> `compiler` ->
+//!   `model::Funnel`, with `graph`, `diagram` and `diff` (two compiled
+//!   versions of one funnel).
+//! - `lint`: `linter` runs the `rules` over compiled funnels; `render`
+//!   writes the diagnostics.
+//! - `run`: a `tick` reads the feeds and has the `runner` walk each contact
+//!   into the `store`; the `dispatcher` delivers the outbox through the
+//!   `channel`s.
+//! - `serve`: `funnel serve`, the provider `webhook`s and signed `links`.
+//! - `measure`: the store's counters as a `scorecard` (table, JSON, CSV) or
+//!   a `dashboard` (HTML), with `stats` for intervals and tests.
+//! - `command`: the subcommands, and `cli`, their flags.
+//!
+//! `config`, `store` and `error` are shared by all of them. [`run`] is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
-pub mod act;
-pub mod builder;
-pub mod channel;
-pub mod cli;
-pub mod compare;
-pub mod compiler;
-pub mod condition;
+pub mod command;
 pub mod config;
-pub mod dashboard;
-pub mod diagram;
-pub mod diff;
-pub mod dispatcher;
-pub mod document;
-pub mod duration;
 pub mod error;
-pub mod feed;
-pub mod graph;
-pub mod input;
-pub mod links;
+pub mod language;
 pub mod lint;
-pub mod listing;
 pub mod measure;
-pub mod migration;
-pub mod model;
-pub mod operate;
-pub mod parser;
-pub mod private;
-pub mod runner;
-pub mod schedule;
-pub mod scorecard;
-pub mod secret;
+pub mod run;
 pub mod serve;
-pub mod source;
-pub mod stats;
 pub mod store;
 pub mod table;
-pub mod template;
-pub mod tick;
-pub mod timing;
-pub mod walk;
-
-// Paths older than the `lint` directory, used across the crate.
-pub use lint::{diagnostic, linter, rules};
-pub mod webhook;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 
 use clap::Parser as _;
 
-use crate::cli::{CheckArgs, Cli, Color, Command, GraphArgs, RulesArgs};
+use crate::command::cli::{CheckArgs, Cli, Color, Command, GraphArgs, RulesArgs};
 use crate::config::Config;
-use crate::diagnostic::Severity;
 use crate::error::Error;
+use crate::lint::diagnostic::Severity;
+use crate::lint::linter::Linter;
 use crate::lint::render::{self, Format};
-use crate::linter::Linter;
 
 /// Runs the command line `args` (program name first), writing to `stdout`
 /// and `stderr`; returns the process exit code.
@@ -97,21 +69,23 @@ pub fn run(
         Command::Graph(args) => graph(&args, stdout, stderr),
         Command::Schema => schema(stdout),
         Command::Rules(args) => rules_command(&args, stdout),
-        Command::Run(args) => operated(operate::run(&args, stdout, stderr), stderr),
-        Command::Status(args) => operated(operate::status(&args, stdout), stderr),
-        Command::History(args) => operated(operate::history(&args, stdout), stderr),
-        Command::Tasks(args) => operated(operate::tasks(&args, stdout), stderr),
-        Command::Events(args) => operated(operate::events(&args, stdout), stderr),
-        Command::Suppressions(args) => operated(operate::suppressions(&args, stdout), stderr),
-        Command::Serve(args) => operated(operate::serve(&args, stderr), stderr),
-        Command::Prune(args) => operated(operate::prune(&args, stderr), stderr),
-        Command::Contacts(args) => operated(listing::contacts(&args, stdout), stderr),
-        Command::Actions(args) => operated(listing::actions(&args, stdout), stderr),
-        Command::Task(args) => operated(operate::task(&args, stdout), stderr),
-        Command::Deliver(args) => operated(operate::deliver(&args, stderr), stderr),
-        Command::Retry(args) => operated(operate::retry(&args, stdout), stderr),
-        Command::Report(args) => operated(operate::report(&args, stdout), stderr),
-        Command::Diff(args) => compared(compare::diff(&args, stdout, stderr), stderr),
+        Command::Run(args) => operated(command::operate::run(&args, stdout, stderr), stderr),
+        Command::Status(args) => operated(command::operate::status(&args, stdout), stderr),
+        Command::History(args) => operated(command::operate::history(&args, stdout), stderr),
+        Command::Tasks(args) => operated(command::operate::tasks(&args, stdout), stderr),
+        Command::Events(args) => operated(command::operate::events(&args, stdout), stderr),
+        Command::Suppressions(args) => {
+            operated(command::operate::suppressions(&args, stdout), stderr)
+        }
+        Command::Serve(args) => operated(command::operate::serve(&args, stderr), stderr),
+        Command::Prune(args) => operated(command::operate::prune(&args, stderr), stderr),
+        Command::Contacts(args) => operated(command::listing::contacts(&args, stdout), stderr),
+        Command::Actions(args) => operated(command::listing::actions(&args, stdout), stderr),
+        Command::Task(args) => operated(command::operate::task(&args, stdout), stderr),
+        Command::Deliver(args) => operated(command::operate::deliver(&args, stderr), stderr),
+        Command::Retry(args) => operated(command::operate::retry(&args, stdout), stderr),
+        Command::Report(args) => operated(command::operate::report(&args, stdout), stderr),
+        Command::Diff(args) => compared(command::compare::diff(&args, stdout, stderr), stderr),
     };
     match result {
         Ok(code) => code,
@@ -124,7 +98,10 @@ pub fn run(
 }
 
 /// Prints an operator command's failure message and gives its exit code.
-fn operated(result: io::Result<operate::Outcome>, stderr: &mut dyn Write) -> Result<i32, Failure> {
+fn operated(
+    result: io::Result<command::operate::Outcome>,
+    stderr: &mut dyn Write,
+) -> Result<i32, Failure> {
     match result? {
         Ok(code) => Ok(code),
         Err((message, code)) => {
@@ -136,12 +113,12 @@ fn operated(result: io::Result<operate::Outcome>, stderr: &mut dyn Write) -> Res
 
 /// Prints `funnel diff`'s failure and gives its exit code.
 fn compared(
-    result: Result<i32, compare::CompareError>,
+    result: Result<i32, command::compare::CompareError>,
     stderr: &mut dyn Write,
 ) -> Result<i32, Failure> {
     match result {
         Ok(code) => Ok(code),
-        Err(compare::CompareError::Output(e)) => Err(Failure::Io(e)),
+        Err(command::compare::CompareError::Output(e)) => Err(Failure::Io(e)),
         Err(e) => {
             writeln!(stderr, "error: {e}")?;
             Ok(e.exit_code())
@@ -220,13 +197,13 @@ fn graph(args: &GraphArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
         render::render(Format::Human, &checked, color, stderr)?;
         return Ok(1);
     }
-    stdout.write_all(diagram::render(&checked.funnels, args.format).as_bytes())?;
+    stdout.write_all(language::diagram::render(&checked.funnels, args.format).as_bytes())?;
     Ok(0)
 }
 
 /// The JSON Schema of the funnel format, generated from the document types.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(document::Document);
+    let schema = schemars::schema_for!(language::document::Document);
     serde_json::to_string_pretty(&schema)
         .map(|s| s + "\n")
         .unwrap_or_default()
@@ -239,7 +216,7 @@ fn schema(stdout: &mut dyn Write) -> Result<i32, Failure> {
 
 fn rules_command(args: &RulesArgs, stdout: &mut dyn Write) -> Result<i32, Failure> {
     let Some(id) = &args.rule else {
-        for rule in rules::RULES {
+        for rule in lint::rules::RULES {
             writeln!(
                 stdout,
                 "{:<24} {:<8} {}",
@@ -250,8 +227,8 @@ fn rules_command(args: &RulesArgs, stdout: &mut dyn Write) -> Result<i32, Failur
         }
         return Ok(0);
     };
-    let Some(rule) = rules::find(id) else {
-        let hint = diagnostic::suggest(id, rules::RULES.iter().map(|r| r.id));
+    let Some(rule) = lint::rules::find(id) else {
+        let hint = lint::diagnostic::suggest(id, lint::rules::RULES.iter().map(|r| r.id));
         return Err(Error::Usage {
             message: format!("no rule `{id}`: {hint}"),
         }
@@ -272,11 +249,13 @@ fn rules_command(args: &RulesArgs, stdout: &mut dyn Write) -> Result<i32, Failur
 
 /// Parses and compiles one funnel from text, for unit tests.
 #[cfg(test)]
-pub(crate) fn compile_str(yaml: &str) -> (model::Funnel, Vec<diagnostic::Diagnostic>) {
-    let file = source::SourceFile::new("test.yaml".into(), yaml.to_string());
-    let id = source::SourceId(0);
-    match parser::Parser::parse(id, &file) {
-        Ok(document) => compiler::Compiler::compile(&document, id, &file.text),
+pub(crate) fn compile_str(
+    yaml: &str,
+) -> (language::model::Funnel, Vec<lint::diagnostic::Diagnostic>) {
+    let file = language::source::SourceFile::new("test.yaml".into(), yaml.to_string());
+    let id = language::source::SourceId(0);
+    match language::parser::Parser::parse(id, &file) {
+        Ok(document) => language::compiler::Compiler::compile(&document, id, &file.text),
         Err(d) => panic!("test funnel does not parse: {d:?}"),
     }
 }

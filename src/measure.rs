@@ -19,20 +19,26 @@
 //!   against the first stage's (`path.rs`).
 //! - Step outcomes and sends are dated by when they happened or were due;
 //!   tasks by when they were created.
+//!
+//! The figures are written as a `scorecard` (table, JSON, CSV) or a
+//! `dashboard` (HTML), with `stats` for intervals and tests.
 
+pub mod dashboard;
 mod path;
+pub mod scorecard;
 mod split;
+pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 
-use crate::model::{Action, Funnel, Target};
-use crate::scorecard::{
+use crate::language::model::{Action, Funnel, Target};
+use crate::measure::scorecard::{
     FunnelCard, Scorecard, StaffFigures, StageFigures, StepFigures, VersionInfo,
 };
-use crate::stats::Proportion;
+use crate::measure::stats::Proportion;
 use crate::store::{OutboxStatus, StoreError};
 
 /// What to measure.

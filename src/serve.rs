@@ -10,8 +10,10 @@
 
 mod hooks;
 mod limit;
+pub mod links;
 mod page;
 mod routes;
+pub mod webhook;
 mod writer;
 
 use std::net::SocketAddr;
@@ -19,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Serve;
-use crate::links::Links;
+use crate::serve::links::Links;
 use crate::store::{Store, StoreError};
 
 pub use writer::{Outcome, Record, Writer};
@@ -32,7 +34,7 @@ pub struct Options {
     pub state: PathBuf,
     pub serve: Serve,
     /// Provider and `/events` secrets, read from the environment.
-    pub secrets: crate::webhook::Secrets,
+    pub secrets: crate::serve::webhook::Secrets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +70,7 @@ pub(crate) struct App {
     pub writer: Writer,
     pub limiter: limit::Limiter,
     pub serve: Serve,
-    pub secrets: crate::webhook::Secrets,
+    pub secrets: crate::serve::webhook::Secrets,
 }
 
 /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.

@@ -3,12 +3,12 @@
 //! funnels compiled by the real compiler: one edit per test, as a person
 //! would make it in a pull request.
 
-use funnel::compare::compile;
-use funnel::diff::{
+use funnel::command::compare::compile;
+use funnel::language::diff::{
     Change, ChangeKind, Destination, Effect, Fate, InFlight, diff as changes_of, impact,
 };
-use funnel::model::Funnel;
-use funnel::source::SourceFile;
+use funnel::language::model::Funnel;
+use funnel::language::source::SourceFile;
 
 const BASE: &str = r#"funnel: t
 contact: { paid: bool, replied: bool }
@@ -337,7 +337,7 @@ fn renaming_the_funnel_is_breaking() {
 /// old position, rendered as a table and as JSON.
 #[test]
 fn contacts_in_flight_render_with_their_fate() {
-    use funnel::diff::render::{Compared, Format, Status, render};
+    use funnel::language::diff::render::{Compared, Format, Status, render};
     let new = edit(&[(ASK, "")], "migrate:\n  ask: next\n");
     let positions = vec![
         at(Some("hello"), false),

@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use funnel::feed::{
+use funnel::language::model::{Field, FieldType};
+use funnel::language::source::Span;
+use funnel::run::feed::{
     self, Contact, Event, FeedError, FeedOptions, Format, Problem, Raw, Row, Value,
 };
-use funnel::model::{Field, FieldType};
-use funnel::source::Span;
 use indexmap::IndexMap;
 use serde_json::json;
 

@@ -7,10 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use funnel::linter::check_text;
-use funnel::parser::Parser;
-use funnel::source::{SourceFile, SourceId};
-use funnel::template::TemplateDir;
+use funnel::language::parser::Parser;
+use funnel::language::source::{SourceFile, SourceId};
+use funnel::language::template::TemplateDir;
+use funnel::lint::linter::check_text;
 
 /// xorshift64*: deterministic, so a failure names a reproducible seed.
 struct Rng(u64);
@@ -341,8 +341,8 @@ fn retime(text: &str, rng: &mut Rng) -> String {
 #[test]
 fn funnels_with_extreme_timings_that_pass_check_also_run() {
     use funnel::config::Config;
-    use funnel::diagnostic::Severity;
-    use funnel::tick::{TickOptions, tick};
+    use funnel::lint::diagnostic::Severity;
+    use funnel::run::tick::{TickOptions, tick};
 
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("funnels");
     let original = std::fs::read_to_string(shipped.join("quote-follow-up.yaml")).unwrap();
@@ -365,7 +365,7 @@ fn funnels_with_extreme_timings_that_pass_check_also_run() {
         }
         let file = funnels.join("quote-follow-up.yaml");
         std::fs::write(&file, &text).unwrap();
-        let checked = funnel::linter::Linter::new(&Config::default())
+        let checked = funnel::lint::linter::Linter::new(&Config::default())
             .check(std::slice::from_ref(&file))
             .unwrap();
         if checked.count(Severity::Error) > 0 {

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use funnel::config::Config;
+use funnel::lint::linter::{Checked, Linter};
 use funnel::lint::render::{self, Format};
-use funnel::linter::{Checked, Linter};
-use funnel::rules::RULES;
+use funnel::lint::rules::RULES;
 
 fn fixture_dir(id: &str) -> PathBuf {
     Path::new("tests/rules").join(id)

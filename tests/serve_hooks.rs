@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::Project;
 use common::serve::{Server, client, events, free_port, stage_of};
-use funnel::webhook::{sendgrid, twilio};
+use funnel::serve::webhook::{sendgrid, twilio};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{Value, json};
@@ -111,7 +111,8 @@ fn later(by: chrono::TimeDelta) -> String {
 }
 
 fn signed_events(base: &str, body: &str, t: i64) -> reqwest::blocking::RequestBuilder {
-    let signature = funnel::channel::http::signature(EVENTS_SECRET.as_bytes(), t, body.as_bytes());
+    let signature =
+        funnel::run::channel::http::signature(EVENTS_SECRET.as_bytes(), t, body.as_bytes());
     client()
         .post(format!("{base}/events"))
         .header("Funnel-Signature", signature)
@@ -138,7 +139,7 @@ fn a_signed_event_counts_once_however_often_it_comes_and_a_tampered_one_never() 
         .post(format!("{}/events", server.base))
         .header(
             "Funnel-Signature",
-            funnel::channel::http::signature(
+            funnel::run::channel::http::signature(
                 EVENTS_SECRET.as_bytes(),
                 now.timestamp(),
                 body.as_bytes(),
@@ -319,7 +320,7 @@ fn a_mailgun_signature_cannot_carry_a_second_body() {
     let server = Server::start(&p, &[("FUNNEL_MAILGUN_SIGNING_KEY", key)]);
     let t = chrono::Utc::now().timestamp().to_string();
     let token = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5";
-    let signature = funnel::webhook::mailgun::sign(key.as_bytes(), &t, token);
+    let signature = funnel::serve::webhook::mailgun::sign(key.as_bytes(), &t, token);
     let body = |event: &str, id: &str| {
         json!({
             "signature": { "timestamp": t, "token": token, "signature": signature },

@@ -6,7 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use funnel::webhook::{
+use funnel::serve::webhook::{
     self, Accepted, Inbound, MAX_BODY, Provider, Rejection, Secret, Secrets, Signal, Suppress,
 };
 use serde_json::json;

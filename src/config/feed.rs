@@ -22,8 +22,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::located::Located;
-use crate::feed::encoding::{Encoding, encoding};
-use crate::feed::{Formats, MaxBadRows, NaiveTimes, Writing, check_format};
+use crate::run::feed::encoding::{Encoding, encoding};
+use crate::run::feed::{Formats, MaxBadRows, NaiveTimes, Writing, check_format};
 
 /// `[feed]`, validated.
 #[derive(Debug, Clone, Default)]

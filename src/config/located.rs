@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
 
-use crate::diagnostic::suggest;
+use crate::lint::diagnostic::suggest;
 
 /// An error in `funnel.toml` with where it is.
 #[derive(Debug)]

@@ -53,7 +53,7 @@ impl ServeSection {
         let defaults = Serve::default();
         let click_grace = match self.click_grace {
             None => defaults.click_grace,
-            Some(text) => crate::duration::parse(&text)
+            Some(text) => crate::language::duration::parse(&text)
                 .map_err(|e| format!("[serve] click-grace = \"{text}\": {e}"))?,
         };
         if let Some(base) = &self.base_url

@@ -35,7 +35,7 @@ impl StateSection {
 
 /// Parses a retention period (`90d`, `26w`), at least [`MIN_RETENTION`].
 pub fn retention(text: &str) -> Result<TimeDelta, String> {
-    let period = crate::duration::parse(text).map_err(|e| e.to_string())?;
+    let period = crate::language::duration::parse(text).map_err(|e| e.to_string())?;
     if period < MIN_RETENTION {
         return Err("keep at least 7d".to_string());
     }

@@ -2,7 +2,7 @@
 //! it. Renderers in `report` turn a list of these into text, JSON, SARIF or
 //! GitHub annotations; nothing here formats output.
 
-use crate::source::{SourceId, Span};
+use crate::language::source::{SourceId, Span};
 use serde::Serialize;
 
 /// How a rule's findings count. `Off` rules are not reported at all.
@@ -42,7 +42,7 @@ impl Diagnostic {
     /// A finding of `rule` at its default severity; the linter applies the
     /// project's configuration afterwards.
     pub fn new(
-        rule: &crate::rules::Rule,
+        rule: &crate::lint::rules::Rule,
         source: SourceId,
         span: Span,
         message: impl Into<String>,

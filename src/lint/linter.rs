@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::compiler::Compiler;
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::{Error, Result};
-use crate::graph::FunnelGraph;
-use crate::model::Funnel;
-use crate::parser::Parser;
-use crate::rules::{self, Check, Context, Project};
-use crate::source::Sources;
-use crate::template::TemplateDir;
+use crate::language::compiler::Compiler;
+use crate::language::graph::FunnelGraph;
+use crate::language::model::Funnel;
+use crate::language::parser::Parser;
+use crate::language::source::Sources;
+use crate::language::template::TemplateDir;
+use crate::lint::diagnostic::{Diagnostic, Severity};
+use crate::lint::rules::{self, Check, Context, Project};
 
 /// The comment that silences rules on its line: `# funnel-ignore` (all) or
 /// `# funnel-ignore: dead-end, redundant-branch`.
@@ -243,7 +243,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 pub(crate) fn read(path: &Path) -> Result<String> {
-    crate::input::read_text(path).map_err(|source| Error::Read {
+    crate::run::input::read_text(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })

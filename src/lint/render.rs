@@ -7,10 +7,10 @@ use std::io::{self, Write};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde_json::{Value, json};
 
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::linter::Checked;
-use crate::rules;
-use crate::source::SourceFile;
+use crate::language::source::SourceFile;
+use crate::lint::diagnostic::{Diagnostic, Severity};
+use crate::lint::linter::Checked;
+use crate::lint::rules;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -88,7 +88,7 @@ struct Snippet<'a> {
     diagnostic: &'a Diagnostic,
     source: NamedSource<String>,
     /// The diagnostic's span in `source` (which may be an excerpt).
-    span: crate::source::Span,
+    span: crate::language::source::Span,
 }
 
 impl std::fmt::Display for Snippet<'_> {
@@ -159,7 +159,10 @@ const SNIPPET_WIDTH: usize = 200;
 /// (around the span on its own line), marked `…` and its length given; the
 /// lines stay where they were, so line numbers are right. Gives the span
 /// moved into the excerpt.
-fn excerpt(text: &str, span: crate::source::Span) -> (String, crate::source::Span) {
+fn excerpt(
+    text: &str,
+    span: crate::language::source::Span,
+) -> (String, crate::language::source::Span) {
     if text.lines().all(|line| line.len() <= SNIPPET_WIDTH) {
         return (text.to_string(), span);
     }
@@ -189,7 +192,7 @@ fn excerpt(text: &str, span: crate::source::Span) -> (String, crate::source::Spa
             let prefix = if from > 0 { "…" } else { "" };
             if here {
                 let inside = column.min(to).saturating_sub(from);
-                moved = crate::source::Span::new(
+                moved = crate::language::source::Span::new(
                     out.len() + prefix.len() + inside,
                     span.len.min(to.saturating_sub(from + inside)),
                 );
@@ -350,7 +353,7 @@ fn write_json(out: &mut dyn Write, value: &Value) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Span;
+    use crate::language::source::Span;
 
     #[test]
     fn long_lines_are_cut_around_the_span_and_lines_stay_put() {

@@ -6,8 +6,8 @@
 //! are not part of the sequence a funnel chart draws.
 
 use super::rated;
-use crate::scorecard::{Overall, StageFigures};
-use crate::stats::Proportion;
+use crate::measure::scorecard::{Overall, StageFigures};
+use crate::measure::stats::Proportion;
 
 pub(super) fn main_path(stages: &[StageFigures], start: Option<&str>) -> Vec<String> {
     let mut path: Vec<String> = Vec::new();

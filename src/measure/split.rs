@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::params;
 
 use super::{Ending, MeasureResult, Measurer, count, ending, rated, round, step_place};
-use crate::model::{Action, Funnel};
-use crate::scorecard::{Comparison, SplitFigures, VariantFigures};
-use crate::stats::{self, Proportion};
+use crate::language::model::{Action, Funnel};
+use crate::measure::scorecard::{Comparison, SplitFigures, VariantFigures};
+use crate::measure::stats::{self, Proportion};
 
 /// One variant of a split: contacts assigned, and how many of their visits
 /// converted or ended otherwise.
@@ -89,7 +89,7 @@ impl Measurer<'_> {
                 Some((control, rest)) => rest.iter().map(|v| compare(control, v)).collect(),
                 None => Vec::new(),
             };
-            let (winner, verdict) = crate::scorecard::winner(&comparisons);
+            let (winner, verdict) = crate::measure::scorecard::winner(&comparisons);
             figures.push(SplitFigures {
                 stage,
                 step,

@@ -1,5 +1,5 @@
 //! The provider endpoints of `funnel serve`: `POST /webhooks/PROVIDER` and
-//! `POST /events`. `crate::webhook` checks each request and reads its
+//! `POST /events`. `crate::serve::webhook` checks each request and reads its
 //! signals; this module finds each signal's contact, turns it into events
 //! and suppressions, and answers only after the writer committed them.
 
@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::App;
 use super::writer::{Outcome, Record};
+use crate::serve::webhook::{self, Inbound, Provider, Signal, Suppress};
 use crate::store::{self, Scope, StoredEvent, Suppression};
-use crate::webhook::{self, Inbound, Provider, Signal, Suppress};
 
 pub async fn provider(
     State(app): State<Arc<App>>,

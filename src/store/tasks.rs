@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
 use super::{StoreResult, TaskStatus, time};
-use crate::document::TaskKind;
+use crate::language::document::TaskKind;
 
 /// A staff task.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

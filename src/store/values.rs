@@ -10,7 +10,7 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::document::TaskKind;
+use crate::language::document::TaskKind;
 
 /// A stored value that no variant of its column's type names. Travels
 /// through rusqlite's conversion error and becomes

@@ -1,7 +1,7 @@
 //! generic /events.
 
 use super::*;
-use funnel::channel::http;
+use funnel::run::channel::http;
 
 const EVENTS_SECRET: &[u8] = b"whsec-events";
 

@@ -1,7 +1,7 @@
 //! Postmark: Basic auth and one record per request.
 
 use super::*;
-use funnel::webhook::postmark;
+use funnel::serve::webhook::postmark;
 
 fn postmark_secrets() -> Secrets {
     Secrets {

@@ -1,7 +1,7 @@
 //! SendGrid.
 
 use super::*;
-use funnel::webhook::sendgrid;
+use funnel::serve::webhook::sendgrid;
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
 

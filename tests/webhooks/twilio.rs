@@ -1,7 +1,7 @@
 //! Twilio.
 
 use super::*;
-use funnel::webhook::twilio;
+use funnel::serve::webhook::twilio;
 
 const TWILIO_TOKEN: &str = "twilio-auth-token";
 

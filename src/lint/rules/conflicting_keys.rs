@@ -1,7 +1,7 @@
 //! `conflicting-keys`: Keys that cannot go together, or a choice that needs exactly one key. Reported by the compiler (`compiler.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "conflicting-keys",

@@ -1,8 +1,8 @@
 //! `dead-end`: a place where a contact who does not react is silently dropped.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::{Outcome, Stage, StageId, Target};
+use crate::language::model::{Outcome, Stage, StageId, Target};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "dead-end",

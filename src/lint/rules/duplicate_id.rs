@@ -1,7 +1,7 @@
 //! `duplicate-id`: Two steps share an id, a step is named like a stage, or a split names a variant twice. Reported by the compiler (`compiler.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "duplicate-id",

@@ -1,7 +1,7 @@
 //! `duplicate-key`: The same key appears twice in one mapping. Reported by the YAML reader (`parser.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "duplicate-key",

@@ -1,7 +1,7 @@
 //! `invalid-condition`: A condition or expression that is not valid CEL. Reported by the compiler (`compiler.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "invalid-condition",

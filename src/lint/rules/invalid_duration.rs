@@ -1,7 +1,7 @@
 //! `invalid-duration`: A duration that cannot be read, or is longer than 100 years. Reported by the compiler (`compiler.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "invalid-duration",

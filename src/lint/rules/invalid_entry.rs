@@ -1,7 +1,7 @@
 //! `invalid-entry`: Contacts cannot enter the funnel properly. Reported by the compiler (`compiler.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "invalid-entry",

@@ -4,9 +4,9 @@
 //! partial that is not a template of its directory.
 
 use super::{Check, Project, Rule};
-use crate::diagnostic::{Diagnostic, Severity, suggest};
-use crate::template::helpers::{self, Literals};
-use crate::template::{Template, TemplateDir};
+use crate::language::template::helpers::{self, Literals};
+use crate::language::template::{Template, TemplateDir};
+use crate::lint::diagnostic::{Diagnostic, Severity, suggest};
 
 pub const RULE: Rule = Rule {
     id: "invalid-template",

@@ -1,7 +1,7 @@
 //! `invalid-type`: A value of the wrong shape: a list where a mapping belongs, a word where a number belongs, or a required key missing. Reported by the YAML reader (`parser.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "invalid-type",

@@ -1,7 +1,7 @@
 //! `invalid-value`: A value of the right type but not a meaningful one. Reported by the compiler (`compiler.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "invalid-value",

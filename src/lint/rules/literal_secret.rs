@@ -2,9 +2,9 @@
 //! into funnel.toml instead of named as an environment variable.
 
 use super::{Check, Project, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::secret;
-use crate::source::{SourceId, Span};
+use crate::language::source::{SourceId, Span};
+use crate::lint::diagnostic::{Diagnostic, Severity};
+use crate::run::secret;
 
 pub const RULE: Rule = Rule {
     id: "literal-secret",

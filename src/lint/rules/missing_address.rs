@@ -5,8 +5,8 @@
 //! knows those two names and nothing else about delivery.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::{Channel, FieldType, Funnel, Step};
+use crate::language::model::{Channel, FieldType, Funnel, Step};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "missing-address",

@@ -1,7 +1,7 @@
 //! `missing-template`: a step names a template file that does not exist.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity, suggest};
+use crate::lint::diagnostic::{Diagnostic, Severity, suggest};
 
 pub const RULE: Rule = Rule {
     id: "missing-template",

@@ -2,8 +2,8 @@
 //! `{{unsubscribe_url}}`.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::{Action, Channel};
+use crate::language::model::{Action, Channel};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "missing-unsubscribe-link",

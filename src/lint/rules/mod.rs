@@ -10,11 +10,11 @@
 use std::path::PathBuf;
 
 use crate::config::Delivery;
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::FunnelGraph;
-use crate::model::Funnel;
-use crate::source::{SourceId, Sources};
-use crate::template::TemplateDir;
+use crate::language::graph::FunnelGraph;
+use crate::language::model::Funnel;
+use crate::language::source::{SourceId, Sources};
+use crate::language::template::TemplateDir;
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub mod conflicting_keys;
 pub mod dead_end;
@@ -141,20 +141,25 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 }
 
 /// Human name of a stage or step node for messages.
-pub fn describe(funnel: &Funnel, node: crate::graph::Node) -> String {
+pub fn describe(funnel: &Funnel, node: crate::language::graph::Node) -> String {
     match node {
-        crate::graph::Node::Entry => "entry".to_string(),
-        crate::graph::Node::Stage(s) => format!("stage `{}`", funnel.stages[s].name),
-        crate::graph::Node::Step(s, i) => format!("step `{}`", funnel.stages[s].steps[i].id),
+        crate::language::graph::Node::Entry => "entry".to_string(),
+        crate::language::graph::Node::Stage(s) => format!("stage `{}`", funnel.stages[s].name),
+        crate::language::graph::Node::Step(s, i) => {
+            format!("step `{}`", funnel.stages[s].steps[i].id)
+        }
     }
 }
 
 /// Where a stage or step node was written.
-pub fn span_of(funnel: &Funnel, node: crate::graph::Node) -> crate::source::Span {
+pub fn span_of(
+    funnel: &Funnel,
+    node: crate::language::graph::Node,
+) -> crate::language::source::Span {
     match node {
-        crate::graph::Node::Entry => funnel.name_span,
-        crate::graph::Node::Stage(s) => funnel.stages[s].span,
-        crate::graph::Node::Step(s, i) => funnel.stages[s].steps[i].span,
+        crate::language::graph::Node::Entry => funnel.name_span,
+        crate::language::graph::Node::Stage(s) => funnel.stages[s].span,
+        crate::language::graph::Node::Step(s, i) => funnel.stages[s].steps[i].span,
     }
 }
 

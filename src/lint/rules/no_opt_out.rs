@@ -1,8 +1,8 @@
 //! `no-opt-out`: a funnel sends marketing messages but has no global exit.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::Action;
+use crate::language::model::Action;
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "no-opt-out",

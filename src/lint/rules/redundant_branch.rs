@@ -1,8 +1,8 @@
 //! `redundant-branch`: both outcomes of a wait or branch go to the same place.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::{Outcome, Target};
+use crate::language::model::{Outcome, Target};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "redundant-branch",
@@ -38,8 +38,8 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
 
 #[cfg(test)]
 mod tests {
-    use crate::linter::check_text;
-    use crate::template::TemplateDir;
+    use crate::language::template::TemplateDir;
+    use crate::lint::linter::check_text;
 
     /// Regression: `yes: next` after the last step lands on `exhausted`,
     /// which was compared as a different target from the same stage.

@@ -1,8 +1,8 @@
 //! `split-weights`: an A/B split whose weights do not add up to 100.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::Action;
+use crate::language::model::Action;
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "split-weights",

@@ -3,8 +3,8 @@
 //! whose key still exists either moves no one or outlived its purpose.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::MigrationTarget;
+use crate::language::model::MigrationTarget;
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "stale-migration",

@@ -1,7 +1,7 @@
 //! `trapped-stage`: a stage from which no terminal stage can be reached.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "trapped-stage",

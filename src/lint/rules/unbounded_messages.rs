@@ -9,9 +9,9 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::{EdgeFiltered, EdgeRef};
 
 use super::{Check, Context, Rule, describe};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::Node;
-use crate::model::{Channel, Funnel};
+use crate::language::graph::Node;
+use crate::language::model::{Channel, Funnel};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 /// The limit used when a funnel declares no caps at all.
 pub const DEFAULT_PER_WEEK: u64 = 7;
@@ -41,7 +41,7 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
     if storms(cx) {
         return Vec::new();
     }
-    let none_declared = funnel.caps == crate::model::Caps::default();
+    let none_declared = funnel.caps == crate::language::model::Caps::default();
     // One finding per worst path, naming every limit it breaks.
     let mut found: Vec<(Worst, Vec<String>)> = Vec::new();
     for (channel, limit) in limits(funnel) {
@@ -89,7 +89,9 @@ fn limits(funnel: &Funnel) -> Vec<(Option<Channel>, u64)> {
     let mut limits = Vec::new();
     match caps.messages {
         Some(cap) => limits.push((None, cap.per_week())),
-        None if caps == crate::model::Caps::default() => limits.push((None, DEFAULT_PER_WEEK)),
+        None if caps == crate::language::model::Caps::default() => {
+            limits.push((None, DEFAULT_PER_WEEK))
+        }
         None => {}
     }
     for (channel, cap) in [

@@ -1,7 +1,7 @@
 //! `undefined-reference`: A name that points nowhere: a stage, step, staff member or variable that does not exist. Reported by the compiler (`compiler.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "undefined-reference",

@@ -4,7 +4,7 @@
 //! of fields the funnel declares optional.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "unguarded-optional-field",

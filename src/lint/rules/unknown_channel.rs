@@ -1,8 +1,8 @@
 //! `unknown-channel`: an action goes to a channel funnel.toml does not define.
 
 use super::{Check, Project, Rule};
-use crate::diagnostic::{Diagnostic, Severity, suggest};
-use crate::model::{Action, Funnel};
+use crate::language::model::{Action, Funnel};
+use crate::lint::diagnostic::{Diagnostic, Severity, suggest};
 
 pub const RULE: Rule = Rule {
     id: "unknown-channel",
@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 };
 
 /// Every channel name a funnel's actions send to, with the step's span.
-fn uses(funnel: &Funnel) -> Vec<(String, crate::source::Span, String)> {
+fn uses(funnel: &Funnel) -> Vec<(String, crate::language::source::Span, String)> {
     let mut found = Vec::new();
     for step in funnel.stages.iter().flat_map(|s| &s.steps) {
         let mut actions: Vec<&Action> = Vec::new();

@@ -2,7 +2,7 @@
 //! the funnel does not declare.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity, suggest};
+use crate::lint::diagnostic::{Diagnostic, Severity, suggest};
 
 pub const RULE: Rule = Rule {
     id: "unknown-field",

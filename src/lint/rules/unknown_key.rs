@@ -1,7 +1,7 @@
 //! `unknown-key`: A key the funnel language does not have, usually a typo. Reported by the YAML reader (`parser.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "unknown-key",

@@ -4,8 +4,8 @@
 //! entries whose key is no step to stay on.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity, suggest};
-use crate::model::{Funnel, Migration, MigrationTarget};
+use crate::language::model::{Funnel, Migration, MigrationTarget};
+use crate::lint::diagnostic::{Diagnostic, Severity, suggest};
 
 pub const RULE: Rule = Rule {
     id: "unknown-migration-target",

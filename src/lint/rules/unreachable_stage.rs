@@ -1,7 +1,7 @@
 //! `unreachable-stage`: a stage no contact can ever be in.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "unreachable-stage",

@@ -1,7 +1,7 @@
 //! `unreachable-step`: a step that every path skips.
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "unreachable-step",

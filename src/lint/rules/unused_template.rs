@@ -1,8 +1,8 @@
 //! `unused-template`: a template file no funnel uses.
 
 use super::{Check, Project, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::source::Span;
+use crate::language::source::Span;
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "unused-template",

@@ -3,9 +3,9 @@
 use petgraph::algo::dijkstra;
 
 use super::{Check, Context, Rule};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::duration;
-use crate::model::Outcome;
+use crate::language::duration;
+use crate::language::model::Outcome;
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "wait-longer-than-funnel",

@@ -1,7 +1,7 @@
 //! `yaml-limits`: The file trips a safety limit: too many aliases, anchors, events or nesting levels. Reported by the YAML reader (`parser.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "yaml-limits",

@@ -1,7 +1,7 @@
 //! `yaml-syntax`: The file is not valid YAML. Reported by the YAML reader (`parser.rs`).
 
 use super::{Check, Rule};
-use crate::diagnostic::Severity;
+use crate::lint::diagnostic::Severity;
 
 pub const RULE: Rule = Rule {
     id: "yaml-syntax",

@@ -4,8 +4,8 @@ use petgraph::algo::tarjan_scc;
 use petgraph::visit::EdgeFiltered;
 
 use super::{Check, Context, Rule, describe, span_of};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::Node;
+use crate::language::graph::Node;
+use crate::lint::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
     id: "zero-delay-loop",
@@ -21,7 +21,8 @@ fn check(cx: &Context) -> Vec<Diagnostic> {
     let graph = &cx.graph.graph;
     // An edge fired by an event consumes it: going round again needs a new
     // event, so only edges that fire on their own can loop at once.
-    let at_once = |e: &crate::graph::Edge| e.delay <= chrono::TimeDelta::zero() && !e.event;
+    let at_once =
+        |e: &crate::language::graph::Edge| e.delay <= chrono::TimeDelta::zero() && !e.event;
     let instant = EdgeFiltered::from_fn(graph, |e| at_once(e.weight()));
     let mut found = Vec::new();
     for component in tarjan_scc(&instant) {

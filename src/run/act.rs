@@ -1,0 +1,573 @@
+//! Actions: what a due step does. Messages, webhooks and notifications
+//! are rendered (strict handlebars) and queued in the outbox under a
+//! stable idempotency key; tasks go to the staff's list; `set` and `tag`
+//! change what conditions see. Also the contact's CEL context, evaluated
+//! at the moment a decision belongs to (`now` is that moment).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value as Json, json};
+
+use crate::language::condition::Condition;
+use crate::language::model::{self, Action, Assignee, Channel, StageId};
+use crate::language::template::helpers::{SETTINGS, Settings};
+use crate::language::template::locale::Locale;
+use crate::run::feed::Value;
+use crate::run::runner::{choose, split_subject};
+use crate::run::walk::Walk;
+use crate::store::{self, HistoryKind, OutboxRow, OutboxStatus, StoreError, Task, TaskStatus};
+
+/// How long an action may be late before it is skipped as stale, when the
+/// step does not say: a message is news for a day, a task for a week.
+pub fn default_stale_after(action: &Action) -> TimeDelta {
+    match action {
+        Action::Task(_) | Action::Set(_) | Action::Tag(_) => TimeDelta::days(7),
+        _ => TimeDelta::days(1),
+    }
+}
+
+/// Whether an action (or one of its split variants) creates a staff task.
+pub fn creates_task(action: &Action) -> bool {
+    match action {
+        Action::Task(_) => true,
+        Action::Split(variants) => variants
+            .iter()
+            .filter_map(|v| v.action.as_ref())
+            .any(creates_task),
+        _ => false,
+    }
+}
+
+/// What became of a step's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acted {
+    /// Queued for delivery (or a task created).
+    Queued,
+    /// A message that became too late: recorded, not sent.
+    Stale,
+    /// A message that could not be made (no address, a template failed).
+    Failed,
+    /// An action that sends nothing to the contact (`set`, `tag`, a split
+    /// variant without an action), or one already done by an earlier run.
+    Done,
+}
+
+impl Acted {
+    pub fn name(self) -> &'static str {
+        match self {
+            Acted::Queued => "queued",
+            Acted::Stale => "skipped as stale",
+            Acted::Failed => "failed",
+            Acted::Done => "done",
+        }
+    }
+
+    /// Whether the contact can react to it: a wait starts only then.
+    pub fn reached_contact(self) -> bool {
+        matches!(self, Acted::Queued | Acted::Done)
+    }
+}
+
+impl Walk<'_, '_, '_, '_, '_> {
+    /// Does `action` of the step at `index` at the moment `due`; `stale`
+    /// when it is too late to go out (the walk decides: see `Walk::step`).
+    pub(crate) fn act(
+        &mut self,
+        s: StageId,
+        index: usize,
+        action: &Action,
+        due: DateTime<Utc>,
+        stale: bool,
+    ) -> Result<Acted, StoreError> {
+        let loaded = self.loaded;
+        let step = &loaded.funnel.stages[s].steps[index];
+        let Some(entry) = self.journey.as_ref().map(|j| j.entry) else {
+            return Ok(Acted::Done);
+        };
+        let key = format!(
+            "{}/{}/{}/{}",
+            self.funnel().name,
+            self.contact.id,
+            entry,
+            step.id
+        );
+        // A step the journey comes back to (a repeat purchase sends an
+        // advocate back to care) acts again: its later visits carry their
+        // moment in the key, which stays the same for the same visit, so a
+        // repeated or restarted run still does everything once.
+        let key = match store::key_moment(self.tx, &key)? {
+            Some(first) if first != store::time(due) => format!("{key}@{}", store::time(due)),
+            _ => key,
+        };
+        let action = match action {
+            Action::Split(variants) => {
+                let sticky = format!("{}/{}/{}", self.funnel().name, self.contact.id, step.id);
+                let Some(variant) = choose(&sticky, variants) else {
+                    return Ok(Acted::Done);
+                };
+                // Recorded once per entry, even when the variant does
+                // nothing, so `report` can count every arm.
+                let stage = self.loaded.funnel.stages[s].name.clone();
+                let split = (self.funnel().name.as_str(), self.contact.id.as_str());
+                if !store::split_recorded(self.tx, split, entry, &step.id)? {
+                    self.history(
+                        HistoryKind::Split,
+                        (Some(stage.clone()), Some(step.id.clone())),
+                        (Some(stage), Some(variant.name.clone())),
+                        due,
+                        format!("split {}: variant {}", step.id, variant.name),
+                    )?;
+                }
+                let Some(action) = &variant.action else {
+                    return Ok(Acted::Done);
+                };
+                action
+            }
+            other => other,
+        };
+        let stage_name = &loaded.funnel.stages[s].name;
+        let mut data = self.template_data(stage_name, &step.id, due);
+        // Only a message to the contact has links to sign.
+        let links = match action {
+            Action::Message { .. } => self.linked(&mut data, &key, &step.id),
+            _ => None,
+        };
+        let (channel, payload) = match action {
+            Action::Message {
+                channel,
+                template,
+                transactional,
+            } => {
+                let field = match channel {
+                    Channel::Email => "email",
+                    Channel::Sms | Channel::Messenger => "phone",
+                };
+                let to = self.field_text(field);
+                let html = match channel {
+                    Channel::Email => self.render_html(template, &data).transpose(),
+                    Channel::Sms | Channel::Messenger => Ok(None),
+                };
+                // A message with nowhere to go fails when it is queued,
+                // with the reason: it is never "delivered" to no one.
+                let address = to.clone().filter(|a| !a.trim().is_empty()).ok_or_else(|| {
+                    format!(
+                        "no {} address: the contact's `{field}` field is empty",
+                        channel.name()
+                    )
+                });
+                let rendered = address
+                    .and_then(|_| self.render(template, &data))
+                    .and_then(|text| Ok((text, html?)));
+                let payload = rendered.map(|(text, html)| {
+                    let (subject, body) = split_subject(&text);
+                    let mut payload = json!({ "to": to, "subject": subject, "body": body, "template": template, "transactional": transactional });
+                    // The List-Unsubscribe header goes with every marketing
+                    // email, whatever its template shows.
+                    if let (Some(unsubscribe), false) = (&links, transactional) {
+                        payload["unsubscribe"] = Json::String(unsubscribe.clone());
+                    }
+                    if let Some(html) = html {
+                        payload["html"] = Json::String(html);
+                    }
+                    payload
+                });
+                (channel.name(), payload)
+            }
+            Action::Webhook { endpoint, template } => {
+                let body = template.as_ref().map(|t| self.render(t, &data)).transpose();
+                (
+                    "webhook",
+                    body.map(|body| json!({ "endpoint": endpoint, "funnel": self.funnel().name, "stage": stage_name, "step": step.id, "contact": data["contact"], "body": body })),
+                )
+            }
+            Action::Notify { to, template } => {
+                let to = self.assignee(to);
+                (
+                    "notify",
+                    self.render(template, &data)
+                        .map(|body| json!({ "to": to, "body": body })),
+                )
+            }
+            Action::Task(task) => {
+                let made = (key, step.id.as_str(), due);
+                return self.task(task, made, &data);
+            }
+            Action::Set(assignments) => {
+                let mut set = serde_json::Map::new();
+                for (field, expression) in assignments {
+                    if let Some(value) = self.evaluate_at(expression, due) {
+                        store::set_field(self.tx, &self.contact.id, field, &value)?;
+                        self.runner.overrides = true;
+                        self.cel.replace(None);
+                        self.changed = self.changed.max(due);
+                        set.insert(field.clone(), value);
+                    }
+                }
+                ("set", Ok(json!({ "fields": set })))
+            }
+            Action::Tag(tag) => {
+                store::add_tag(self.tx, &self.contact.id, tag)?;
+                self.runner.tags = true;
+                self.cel.replace(None);
+                self.changed = self.changed.max(due);
+                ("tag", Ok(json!({ "tag": tag })))
+            }
+            Action::Split(_) => return Ok(Acted::Done),
+        };
+        let reaches = matches!(action, Action::Message { .. });
+        let (status, payload, acted) = match payload {
+            Ok(payload) if stale => (OutboxStatus::Stale, payload, Acted::Stale),
+            Ok(payload) => (OutboxStatus::Queued, payload, Acted::Queued),
+            Err(error) => (
+                OutboxStatus::Failed,
+                json!({ "error": error }),
+                Acted::Failed,
+            ),
+        };
+        // Only a message reaches the contact; a webhook or notification
+        // that failed does not stop the contact's wait.
+        let acted = if reaches { acted } else { Acted::Done };
+        let row = OutboxRow {
+            key,
+            funnel: self.funnel().name.clone(),
+            contact: self.contact.id.clone(),
+            step: step.id.clone(),
+            channel: channel.to_string(),
+            payload,
+            due_at: store::time(due),
+            status,
+        };
+        let (version, now) = (Some(self.loaded.version.as_str()), self.now());
+        if store::enqueue(self.tx, &mut self.runner.tally, &row, version, now)? {
+            match status {
+                OutboxStatus::Stale => self.runner.summary.stale += 1,
+                OutboxStatus::Failed => self.runner.summary.failed += 1,
+                _ => self.runner.summary.queued += 1,
+            }
+            self.runner.plan(
+                &row.funnel,
+                &row.contact,
+                due,
+                format_args!("{channel} {} ({})", step.id, status.name()),
+            );
+        }
+        Ok(acted)
+    }
+
+    /// Makes the task of a step: its brief rendered now, for whom the
+    /// funnel says or, when that is nobody, for whom [`Walk::assign`] finds.
+    fn task(
+        &mut self,
+        task: &model::Task,
+        (key, step, due): (String, &str, DateTime<Utc>),
+        data: &Json,
+    ) -> Result<Acted, StoreError> {
+        let (assignee, mut notes) = self.assign(task);
+        let status = if notes.is_empty() || self.funnel().head().is_some() {
+            TaskStatus::Open
+        } else {
+            TaskStatus::Failed
+        };
+        // A brief that cannot render does not stop the work: the task is
+        // made and says why its brief is missing.
+        let brief = match task.template.as_ref().map(|t| self.render(t, data)) {
+            Some(Ok(text)) => Some(text),
+            Some(Err(error)) => {
+                notes.push(error);
+                None
+            }
+            None => None,
+        };
+        let reason = (!notes.is_empty()).then(|| notes.join("; "));
+        let added = store::add_task(
+            self.tx,
+            &Task {
+                id: 0,
+                key,
+                funnel: self.funnel().name.clone(),
+                contact: self.contact.id.clone(),
+                step: step.to_string(),
+                kind: task.kind,
+                assignee: assignee.clone(),
+                escalate_to: task.escalate_to.clone(),
+                created_at: store::time(due),
+                due_at: task.due.map(|d| {
+                    store::time(
+                        due.checked_add_signed(d)
+                            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                    )
+                }),
+                status,
+                escalated_at: None,
+                reason: reason.clone(),
+                brief,
+            },
+        )?;
+        if added {
+            let (funnel, contact) = (&self.loaded.funnel.name, &self.contact.id);
+            if status == TaskStatus::Failed {
+                self.runner.summary.failed += 1;
+                let why = reason.unwrap_or_default();
+                let what = format_args!("task {step} failed: {why}");
+                self.runner.plan(funnel, contact, due, what);
+            } else {
+                self.runner.summary.tasks += 1;
+                let what = format_args!("task {step} for {assignee}");
+                self.runner.plan(funnel, contact, due, what);
+            }
+        }
+        Ok(Acted::Queued)
+    }
+
+    /// Who does `task`, with notes saying why when it is not the assignee
+    /// the funnel named: that one is empty or not in `staff:`, so the task
+    /// goes to the step's `escalate_to`, else the funnel's head. With no
+    /// staff at all the named assignee is kept and the note says nobody
+    /// can do it (the caller fails the task).
+    fn assign(&self, task: &model::Task) -> (String, Vec<String>) {
+        let named = self.assignee(&task.assignee);
+        let staff = &self.funnel().staff;
+        if staff.contains_key(&named) {
+            return (named, Vec::new());
+        }
+        let who = match &task.assignee {
+            Assignee::Field(field) => format!("`contact.{field}`"),
+            Assignee::Staff(_) => "the assignee".to_string(),
+        };
+        let why = if named.trim().is_empty() {
+            format!("{who} is empty")
+        } else {
+            format!("{who} names `{named}`, who is not in staff")
+        };
+        let fallback = task
+            .escalate_to
+            .as_deref()
+            .filter(|e| staff.contains_key(*e))
+            .or_else(|| self.funnel().head());
+        match fallback {
+            Some(to) => (to.to_string(), vec![format!("{why}: assigned to {to}")]),
+            None => (
+                named,
+                vec![format!(
+                    "{why} and the funnel has no staff: nobody can do it"
+                )],
+            ),
+        }
+    }
+
+    fn assignee(&self, assignee: &Assignee) -> String {
+        match assignee {
+            Assignee::Staff(name) => name.clone(),
+            Assignee::Field(field) => self.field_text(field).unwrap_or_default(),
+        }
+    }
+
+    fn field_text(&self, field: &str) -> Option<String> {
+        match self.contact.fields.get(field)? {
+            Value::String(text) => Some(text.clone()),
+            _ => None,
+        }
+    }
+
+    /// What templates see: the contact, where it is, and (for the helpers
+    /// only) the timezone, locale and moment `at` to format for.
+    fn template_data(&self, stage: &str, step: &str, at: DateTime<Utc>) -> Json {
+        let contact: serde_json::Map<String, Json> = self
+            .contact
+            .fields
+            .iter()
+            .filter(|(_, v)| **v != Value::Null)
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Json::Null)))
+            .collect();
+        // A declared `locale` field the contact has a known value in wins.
+        let locale = self
+            .field_text("locale")
+            .and_then(|tag| Locale::parse(&tag))
+            .unwrap_or(self.funnel().locale);
+        let settings = Settings {
+            timezone: self.timezone(),
+            locale,
+            at,
+        };
+        json!({ "contact": contact, "funnel": self.funnel().name, "stage": stage, "step": step, SETTINGS: settings.to_json() })
+    }
+
+    /// Adds what templates need for signed links to `data`: `_link` (for
+    /// `{{track}}`), `unsubscribe_url` and, when on, `open_pixel_url`.
+    /// Gives the unsubscribe URL, when links are configured.
+    fn linked(&self, data: &mut Json, key: &str, step: &str) -> Option<String> {
+        use crate::serve::links::{Link, Links, Message};
+        let message = Message {
+            funnel: self.funnel().name.clone(),
+            contact: self.contact.id.clone(),
+            step: step.to_string(),
+            key: key.to_string(),
+        };
+        let Some(links) = self.loaded.links.as_ref() else {
+            let fallback = self.loaded.unsubscribe.as_ref()?;
+            if let Some(url) = fallback.url(&message) {
+                data["unsubscribe_url"] = Json::String(url);
+            }
+            return None;
+        };
+        let unsubscribe = links.url(&Link::Unsubscribe {
+            contact: message.contact.clone(),
+            message: message.clone(),
+        });
+        data["_link"] = Links::template_data(&message);
+        data["unsubscribe_url"] = Json::String(unsubscribe.clone());
+        if links.open_pixel() {
+            data["open_pixel_url"] = Json::String(links.url(&Link::Open { message }));
+        }
+        Some(unsubscribe)
+    }
+
+    fn render(&self, template: &str, data: &Json) -> Result<String, String> {
+        self.loaded
+            .templates
+            .render(template, data)
+            .map_err(|e| plain_error(template, &e))
+    }
+
+    /// The HTML body of the email `template`, when it has one.
+    fn render_html(&self, template: &str, data: &Json) -> Option<Result<String, String>> {
+        let html = &self.loaded.html;
+        html.has_template(template).then(|| {
+            html.render(template, data)
+                .map_err(|e| plain_error(&format!("{template}.html"), &e))
+        })
+    }
+
+    fn cel_context(&self) -> cel::Context<'static, 'static> {
+        let mut fields = cel_fields(&self.contact.fields);
+        if self.runner.overrides
+            && let Ok(overrides) = store::overrides(self.tx, &self.contact.id)
+        {
+            for (name, value) in overrides {
+                if let Ok(value) = cel::to_value(value) {
+                    fields.insert(name, value);
+                }
+            }
+        }
+        let tags = if self.runner.tags {
+            store::tags_of(self.tx, &self.contact.id).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let tags: Vec<cel::Value> = tags
+            .into_iter()
+            .map(|t| cel::Value::String(t.into()))
+            .collect();
+        let mut context = cel::Context::with_env(self.runner.cel.clone());
+        context.add_variable_from_value("contact", fields);
+        context.add_variable_from_value("tags", cel::Value::List(tags.into()));
+        context
+    }
+
+    /// Evaluates `condition` as it stood at the moment `at`: `now` reads
+    /// that moment, not the run's clock.
+    fn execute(&self, condition: &Condition, at: DateTime<Utc>) -> Option<cel::Value> {
+        self.execute_on(condition, at, None)
+    }
+
+    /// [`Self::execute`], with `event` set for a condition that decides on
+    /// the event that fired it (`check` lets only those read it, so the
+    /// last one set never leaks into another).
+    fn execute_on(
+        &self,
+        condition: &Condition,
+        at: DateTime<Utc>,
+        event: Option<&crate::run::feed::Event>,
+    ) -> Option<cel::Value> {
+        let program = condition.program.as_ref()?;
+        let mut cached = self.cel.borrow_mut();
+        let context = cached.get_or_insert_with(|| self.cel_context());
+        context.add_variable_from_value("now", cel::Value::Timestamp(at.fixed_offset()));
+        if let Some(event) = event {
+            context.add_variable_from_value(
+                crate::language::condition::EVENT,
+                crate::language::condition::event_value(event),
+            );
+        }
+        program.execute(context).ok()
+    }
+
+    /// Whether a `when` beside `event:` holds for `event`, at its moment.
+    pub(crate) fn truthy_on(&self, condition: &Condition, event: &crate::run::feed::Event) -> bool {
+        matches!(
+            self.execute_on(condition, event.at, Some(event)),
+            Some(cel::Value::Bool(true))
+        )
+    }
+
+    /// Whether a condition held at `at`; one that cannot be evaluated (a
+    /// field not set) is false.
+    pub(crate) fn truthy_at(&self, condition: &Condition, at: DateTime<Utc>) -> bool {
+        matches!(self.execute(condition, at), Some(cel::Value::Bool(true)))
+    }
+
+    pub(crate) fn timestamp_at(
+        &self,
+        condition: &Condition,
+        at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        match self.execute(condition, at)? {
+            cel::Value::Timestamp(t) => Some(t.with_timezone(&Utc)),
+            _ => None,
+        }
+    }
+
+    fn evaluate_at(&self, condition: &Condition, at: DateTime<Utc>) -> Option<Json> {
+        match self.execute(condition, at)? {
+            cel::Value::Bool(b) => Some(json!(b)),
+            cel::Value::Int(i) => Some(json!(i)),
+            cel::Value::UInt(u) => Some(json!(u)),
+            cel::Value::Float(f) => Some(json!(f)),
+            cel::Value::String(s) => Some(json!(s.as_str())),
+            cel::Value::Timestamp(t) => Some(json!(store::time(t.with_timezone(&Utc)))),
+            cel::Value::Null => Some(Json::Null),
+            _ => None,
+        }
+    }
+}
+
+/// A contact's typed fields as CEL reads them; unset ones are left out, so
+/// `has(contact.x)` is false.
+pub(crate) fn cel_fields(
+    typed: &std::collections::BTreeMap<String, Value>,
+) -> HashMap<String, cel::Value> {
+    let mut fields: HashMap<String, cel::Value> = HashMap::new();
+    for (name, value) in typed {
+        let value = match value {
+            Value::Null => continue,
+            Value::Bool(b) => cel::Value::Bool(*b),
+            Value::Int(i) => cel::Value::Int(*i),
+            Value::Float(f) => cel::Value::Float(*f),
+            Value::String(s) => cel::Value::String(s.clone().into()),
+            Value::Timestamp(t) => cel::Value::Timestamp(t.fixed_offset()),
+            Value::Date(d) => match d.and_hms_opt(0, 0, 0) {
+                Some(midnight) => cel::Value::Timestamp(midnight.and_utc().fixed_offset()),
+                None => continue,
+            },
+        };
+        fields.insert(name.clone(), value);
+    }
+    fields
+}
+
+/// A template failure in words a marketer reads: which field was missing,
+/// not the engine's message.
+fn plain_error(template: &str, error: &handlebars::RenderError) -> String {
+    use handlebars::RenderErrorReason as Reason;
+    match error.reason() {
+        Reason::MissingVariable(Some(path)) => format!(
+            "template {template}: the contact has no value for `{path}`; guard it with {{{{#if {path}}}}} or make sure the feed fills it"
+        ),
+        Reason::NestedError(why) => format!("template {template}: {why}"),
+        Reason::TemplateNotFound(name) => {
+            format!("template {template}: no template named `{name}`")
+        }
+        other => format!("template {template}: {other}"),
+    }
+}

@@ -1,0 +1,154 @@
+//! The embedded default channel: one JSON object per line appended to a
+//! file (`.funnel/outbox.jsonl`), for operators who pick messages up with
+//! their own tools, and for trying funnels with no server at all.
+//!
+//! Exactly once without reading the file back: the store records how many
+//! bytes of the file are committed, starting with the length the file had
+//! when the state first wrote to it (committed before that first write).
+//! Before a batch is appended the file is cut back to that length — bytes
+//! past it were written by a pass that died before it could mark its rows
+//! delivered, and those rows are still queued, so they are written again,
+//! identically. The dispatcher then marks the batch delivered and records
+//! the new length in one transaction.
+//!
+//! Rotation: move or truncate the file only while no `funnel run` or
+//! `funnel deliver` is going (they hold `.funnel/state.lock`). A file
+//! shorter than the recorded length is taken as rotated: the next batch
+//! starts at its end. Rows a crashed pass left past the committed length of
+//! a file that was then rotated away get written again in the new file.
+
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use crate::store::OutboxRow;
+
+/// One line of the file: the row as it ends up. Writing the line is its
+/// delivery, so the status it shows is `delivered`, never the `queued` it
+/// had while it waited.
+#[derive(serde::Serialize)]
+struct Line<'r> {
+    key: &'r str,
+    funnel: &'r str,
+    contact: &'r str,
+    step: &'r str,
+    channel: &'r str,
+    payload: &'r serde_json::Value,
+    due_at: &'r str,
+    status: &'static str,
+}
+
+impl<'r> Line<'r> {
+    fn of(row: &'r OutboxRow) -> Self {
+        Line {
+            key: &row.key,
+            funnel: &row.funnel,
+            contact: &row.contact,
+            step: &row.step,
+            channel: &row.channel,
+            payload: &row.payload,
+            due_at: &row.due_at,
+            status: "delivered",
+        }
+    }
+}
+
+/// Appends `rows` after the committed part of `path` (`committed`, as the
+/// store recorded it). Synced to disk before it returns the new committed
+/// length.
+pub fn append(path: &Path, committed: u64, rows: &[&OutboxRow]) -> io::Result<u64> {
+    if let Some(dir) = path.parent() {
+        crate::run::private::create_dir(dir)?;
+    }
+    // Messages are personal data: a new outbox is `0600`.
+    crate::run::private::create_file(path)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let actual = file.metadata()?.len();
+    let base = committed.min(actual);
+    if actual > base {
+        file.set_len(base)?;
+    }
+    let mut length = base;
+    // A file from elsewhere may end in a torn line: never glue onto it.
+    if base > 0 {
+        file.seek(SeekFrom::Start(base - 1))?;
+        let mut last = [0u8];
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+            length += 1;
+        }
+    }
+    file.seek(SeekFrom::Start(length))?;
+    let mut out = BufWriter::new(&mut file);
+    for row in rows {
+        let mut line = serde_json::to_vec(&Line::of(row)).map_err(io::Error::other)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
+        length += line.len() as u64;
+    }
+    out.flush()?;
+    drop(out);
+    file.sync_all()?;
+    Ok(length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str) -> OutboxRow {
+        OutboxRow {
+            key: key.into(),
+            funnel: "f".into(),
+            contact: "c".into(),
+            step: "s".into(),
+            channel: "email".into(),
+            payload: serde_json::json!({"body": "hi"}),
+            due_at: "2026-01-01T00:00:00Z".into(),
+            status: crate::store::OutboxStatus::Queued,
+        }
+    }
+
+    /// The outbox file showed `"status":"queued"` for lines that were, by
+    /// being written, delivered.
+    #[test]
+    fn a_line_shows_the_status_its_row_ends_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        append(&path, 0, &[&row("a")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["status"], "delivered");
+        assert_eq!(line["key"], "a");
+    }
+
+    #[test]
+    fn bytes_past_the_committed_length_are_rewritten_not_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let committed = append(&path, 0, &[&row("a")]).unwrap();
+        // A pass writes `b`, then dies before committing.
+        append(&path, committed, &[&row("b")]).unwrap();
+        let length = append(&path, committed, &[&row("b"), &row("c")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert_eq!(length, text.len() as u64);
+    }
+
+    #[test]
+    fn a_rotated_file_starts_fresh_and_a_torn_line_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, "{\"torn\"").unwrap();
+        let length = append(&path, 10_000, &[&row("a")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\"torn\"\n{"), "{text}");
+        assert_eq!(length, text.len() as u64);
+    }
+}

@@ -1,0 +1,486 @@
+//! One `funnel run`: check and load the funnels, read the feeds, walk every
+//! contact through the [`Runner`] (a thousand contacts per transaction),
+//! escalate overdue tasks, then deliver what was queued. A bad funnel stops the run before
+//! anything changes; a bad feed row is reported and skipped.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::lint::diagnostic::Severity;
+use crate::lint::linter::{Checked, Linter};
+use crate::run::dispatcher::{DeliverError, Delivered, Dispatcher};
+use crate::run::feed::{self, Event, FeedOptions, MaxBadRows, Problem};
+use crate::run::runner::{Loaded, Planned, Runner, Summary};
+use crate::store::{self, Store, StoreError};
+
+mod feeds;
+
+pub struct TickOptions {
+    pub funnels: Vec<PathBuf>,
+    pub contacts: PathBuf,
+    pub events: Option<PathBuf>,
+    pub state: PathBuf,
+    pub outbox: PathBuf,
+    pub now: DateTime<Utc>,
+    /// Why `now` may be before the last run's (`--allow-clock-reset`).
+    pub clock_reset: Option<String>,
+    pub dry_run: bool,
+    /// Deliver after the tick (off with `--no-deliver`).
+    pub deliver: bool,
+    pub feed: FeedOptions,
+    /// The feeds' encoding (`--encoding`, `[feed] encoding`); UTF-8 if `None`.
+    pub encoding: Option<&'static feed::encoding::Encoding>,
+    /// Past this many bad rows a feed is refused and nothing runs.
+    pub max_bad_rows: MaxBadRows,
+}
+
+/// What a run did.
+pub struct Ticked {
+    pub summary: Summary,
+    pub plan: Vec<Planned>,
+    /// Bad rows and events, with the feed they came from.
+    pub problems: Vec<(String, Problem)>,
+    /// Notes about the feeds' headers ("did you mean"); not bad rows.
+    pub notes: Vec<(String, Problem)>,
+    /// Events of the events feed for contacts the contacts feed does not
+    /// have, by line: nobody walked them.
+    pub unknown: Vec<UnknownContact>,
+    pub delivered: Delivered,
+    /// What `[state] retention` pruned at the end of the run.
+    pub pruned: Option<(DateTime<Utc>, store::Pruned)>,
+}
+
+/// An events-feed line whose contact is not in the contacts feed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UnknownContact {
+    pub feed: String,
+    pub line: usize,
+    pub contact: String,
+    pub event: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// The funnels have errors: the same report as `funnel check`.
+    #[error("the funnels have errors; run `funnel check` and fix them first")]
+    Funnels(Box<Checked>),
+    #[error(transparent)]
+    Check(#[from] crate::error::Error),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Feed {
+        path: PathBuf,
+        source: feed::FeedError,
+    },
+    /// More bad rows than `--max-bad-rows` (or every row): nothing ran.
+    #[error(
+        "{}: {bad} of {rows} rows are bad, more than --max-bad-rows allows ({limit}); nothing was run. A broken export usually means a renamed column or a changed format: fix the export or funnel.toml ([feed.columns], [feed] formats), or raise --max-bad-rows",
+        path.display()
+    )]
+    TooManyBadRows {
+        path: PathBuf,
+        bad: usize,
+        rows: usize,
+        limit: MaxBadRows,
+        /// Every bad row's problem, to show why.
+        problems: Vec<(String, Problem)>,
+    },
+    #[error("{0}")]
+    Templates(String),
+    /// An edit would move in-flight contacts and no migration says where.
+    #[error(transparent)]
+    Unmigrated(#[from] crate::run::migration::Unmigrated),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Deliver(#[from] DeliverError),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TickError> {
+    let result = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    result.map_err(|source| TickError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Compiles the funnels; any error stops the run.
+pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError> {
+    let checked = Linter::new(config).check(paths)?;
+    if checked.count(Severity::Error) > 0 {
+        return Err(TickError::Funnels(Box::new(checked)));
+    }
+    let links = match &config.serve.base_url {
+        Some(base) => Some(
+            crate::serve::links::Links::from_env(base)
+                .map(|l| l.with_pixel(config.serve.open_pixel))
+                .map_err(|message| {
+                    TickError::Check(crate::error::Error::Config {
+                        path: config
+                            .path
+                            .clone()
+                            .unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME)),
+                        message,
+                    })
+                })?,
+        ),
+        None => None,
+    };
+    let unsubscribe = unsubscribe_fallback(config, links.is_some())?;
+    let mut loaded = Vec::new();
+    for funnel in checked.funnels {
+        let file = checked_path(&checked.sources, funnel.source);
+        let text = checked.sources.get(funnel.source).text.clone();
+        let dir = file.parent().unwrap_or(Path::new(".")).join("templates");
+        let mut one = Loaded::new(funnel, &text, &dir)
+            .map_err(TickError::Templates)?
+            .linked(links.clone());
+        one.unsubscribe = unsubscribe.clone();
+        one.path = file;
+        loaded.push(one);
+    }
+    Ok(loaded)
+}
+
+/// Where `{{unsubscribe_url}}` points when runs make no signed links: the
+/// email channel's `unsubscribe` URL, or a placeholder while messages only
+/// go to the outbox file. With a real channel and neither, a template that
+/// shows the link fails to render: a marketing email must not go out with
+/// a dead unsubscribe link.
+fn unsubscribe_fallback(
+    config: &Config,
+    signed: bool,
+) -> Result<Option<std::sync::Arc<crate::serve::links::Fallback>>, TickError> {
+    use crate::config::ChannelSpec;
+    use crate::serve::links::Fallback;
+    if signed {
+        return Ok(None);
+    }
+    let fallback = match config.delivery.channels.get("email") {
+        Some(ChannelSpec::Smtp(smtp)) => smtp
+            .unsubscribe
+            .as_deref()
+            .map(Fallback::channel)
+            .transpose()
+            .map_err(TickError::Templates)?,
+        None if config.delivery.channels.is_empty() => Some(Fallback::Preview),
+        _ => None,
+    };
+    Ok(fallback.map(std::sync::Arc::new))
+}
+
+/// The last commit of `file` when the file is tracked and unchanged since,
+/// so a report can name the exact revision; `None` outside git, with git
+/// missing, or with local edits (the content hash still tells versions
+/// apart).
+fn git_commit(file: &Path) -> Option<String> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let name = file.file_name()?;
+    let git = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+    };
+    let clean = git(&[
+        "diff".as_ref(),
+        "--quiet".as_ref(),
+        "HEAD".as_ref(),
+        "--".as_ref(),
+        name,
+    ])?;
+    if !clean.status.success() {
+        return None;
+    }
+    let log = git(&[
+        "log".as_ref(),
+        "-1".as_ref(),
+        "--format=%H".as_ref(),
+        "--".as_ref(),
+        name,
+    ])?;
+    let commit = String::from_utf8(log.stdout).ok()?.trim().to_string();
+    (log.status.success() && !commit.is_empty()).then_some(commit)
+}
+
+fn checked_path(
+    sources: &crate::language::source::Sources,
+    id: crate::language::source::SourceId,
+) -> PathBuf {
+    sources.get(id).path.clone()
+}
+
+/// Contacts per transaction. Each contact's moves and the actions they
+/// queue still commit together (a crash loses whole batches, which the next
+/// run redoes), and a commit per thousand contacts instead of one each makes
+/// a run of millions several times faster.
+const BATCH: usize = 1_000;
+
+/// How far a run is through the contacts feed, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub line: usize,
+    pub lines: usize,
+}
+
+pub fn tick(
+    options: &TickOptions,
+    config: &Config,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Ticked, TickError> {
+    let mut funnels = load(&options.funnels, config)?;
+    let contacts_name = options.contacts.display().to_string();
+    let source = feeds::Source::new(&options.contacts)?;
+    let contacts = feeds::contacts(options, &source, &funnels)?;
+    let lines = contacts.lines;
+    let feed_error = |source| TickError::Feed {
+        path: options.contacts.clone(),
+        source,
+    };
+    let mut rows = feed::contacts_from(source.open()?, &contacts.options)
+        .map_err(feed_error)?
+        .screened(contacts.repeated);
+    let mut problems: Vec<(String, Problem)> = Vec::new();
+    let mut event_problems: Vec<(String, Problem)> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    if let Some(path) = &options.events {
+        let (read_events, unread) = feeds::events(options, path, &read(path)?, &funnels)?;
+        events = read_events;
+        event_problems.extend(unread.into_iter().map(|p| (path.display().to_string(), p)));
+    }
+
+    let mut store = Store::open(&options.state)?;
+    // Events funnel recorded itself (`funnel task done`) count like the
+    // feed's; both are read in time order.
+    for stored in store::events_until(store.connection(), options.now)? {
+        events.push(Event {
+            line: 0,
+            contact: stored.contact,
+            name: stored.name,
+            at: stored.at,
+            data: stored.data,
+        });
+    }
+    events.sort_by_key(|e| (e.at, e.line));
+    let mut by_contact: HashMap<&str, Vec<&Event>> = HashMap::new();
+    for event in &events {
+        by_contact
+            .entry(event.contact.as_str())
+            .or_default()
+            .push(event);
+    }
+    crate::run::migration::plan(store.connection(), &mut funnels)?;
+    let run = if options.dry_run {
+        store.check_forward(options.now, options.clock_reset.as_deref())?;
+        None
+    } else {
+        let reset = options.clock_reset.as_deref();
+        Some(store.begin_run(options.now, Utc::now(), reset)?)
+    };
+    if options.dry_run {
+        for loaded in &mut funnels {
+            let known = store::first_run(store.connection(), &loaded.funnel.name, &loaded.version)?;
+            loaded.first_run = known.unwrap_or(options.now);
+        }
+    } else {
+        let tx = store.transaction()?;
+        for loaded in &mut funnels {
+            loaded.first_run = store::record_version(
+                &tx,
+                &loaded.funnel.name,
+                (&loaded.version, &loaded.source),
+                &loaded.path.display().to_string(),
+                // Asked only here, where a run records a version: `deliver`
+                // and `--dry-run` load funnels too but need no commit.
+                git_commit(&loaded.path).as_deref(),
+                options.now,
+            )?;
+        }
+        tx.commit().map_err(StoreError::from)?;
+    }
+    let mut runner = Runner::new(&funnels, options.now, options.dry_run);
+    let mut tx = store.transaction()?;
+    runner.survey(&tx)?;
+    // Contacts events created on earlier runs, by id: walked after the
+    // feed's rows unless a row for them turns up (then it is theirs).
+    let creating = funnels
+        .iter()
+        .any(|l| crate::run::runner::creates(&l.funnel));
+    let created = if creating {
+        store::created_contacts(&tx)?
+    } else {
+        Vec::new()
+    };
+    let mut pending: BTreeMap<&str, Vec<&store::Created>> = BTreeMap::new();
+    for c in &created {
+        pending.entry(c.contact.as_str()).or_default().push(c);
+    }
+    let mut batch = 0;
+    // The event feed's contacts that have a row: the rest are unknown.
+    let mut seen: HashSet<&str> = HashSet::new();
+    for row in rows.by_ref() {
+        let row = match row {
+            Ok(row) => row,
+            Err(problem) => {
+                problems.push((contacts_name.clone(), problem));
+                continue;
+            }
+        };
+        progress(Progress {
+            line: row.line,
+            lines,
+        });
+        let mut typed = BTreeMap::new();
+        for loaded in &funnels {
+            let (fields, zone) = (&loaded.funnel.fields, loaded.funnel.timezone);
+            match feed::typed_in(&row, fields, zone, &contacts.options.formats) {
+                Ok(contact) => {
+                    typed.insert(loaded.funnel.name.clone(), contact);
+                }
+                Err(problem) => {
+                    problems.push((format!("{contacts_name} ({})", loaded.funnel.name), problem))
+                }
+            }
+        }
+        if let Some((id, _)) = by_contact.get_key_value(row.id.as_str()) {
+            seen.insert(id);
+        }
+        for c in pending.remove(row.id.as_str()).unwrap_or_default() {
+            if typed.contains_key(&c.funnel) {
+                store::adopt_created(&tx, (&c.funnel, &c.contact), options.now)?;
+            }
+        }
+        let contact_events = by_contact.get(row.id.as_str()).cloned().unwrap_or_default();
+        runner.contact(&tx, &typed, &contact_events)?;
+        batch += 1;
+        if batch == BATCH {
+            runner.flush(&tx)?;
+            close(tx, options.dry_run)?;
+            tx = store.transaction()?;
+            batch = 0;
+        }
+    }
+    // The file changed under the run, or a disk failed: what ran stays.
+    rows.finish().map_err(feed_error)?;
+    if creating {
+        // Ids no row had: created before, or events that may create them.
+        let mut ids: std::collections::BTreeSet<&str> = pending.keys().copied().collect();
+        ids.extend(by_contact.keys().copied().filter(|id| !seen.contains(id)));
+        for id in ids {
+            let stored = pending.get(id).map(Vec::as_slice).unwrap_or_default();
+            let contact_events = by_contact.get(id).map(Vec::as_slice).unwrap_or_default();
+            if runner.created(&tx, id, stored, contact_events)?
+                && let Some((id, _)) = by_contact.get_key_value(id)
+            {
+                seen.insert(id);
+            }
+            batch += 1;
+            if batch == BATCH {
+                runner.flush(&tx)?;
+                close(tx, options.dry_run)?;
+                tx = store.transaction()?;
+                batch = 0;
+            }
+        }
+    }
+    runner.escalate(&tx)?;
+    runner.flush(&tx)?;
+    close(tx, options.dry_run)?;
+    progress(Progress { line: lines, lines });
+    let events_name = options
+        .events
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    problems.extend(runner.refused.drain(..).map(|p| {
+        let feed = if p.line == 0 {
+            "the state's events".to_string()
+        } else {
+            events_name.clone()
+        };
+        (feed, p)
+    }));
+    problems.extend(event_problems);
+    let unknown = unknown_contacts(&events, &seen, options.events.as_deref());
+    runner.summary.events_for_unknown_contacts = unknown.len();
+    let delivered = if options.dry_run || !options.deliver {
+        Delivered::default()
+    } else {
+        Dispatcher::new(&config.delivery, &options.outbox, options.now)
+            .funnels(funnels.iter().map(|l| &l.funnel))
+            .deliver(&mut store)?
+    };
+    let summary = runner.summary.clone();
+    let mut pruned = None;
+    if let Some(run) = run {
+        let json = serde_json::to_value(&summary).unwrap_or_default();
+        store.finish_run(run, Utc::now(), &json)?;
+        if let Some(before) = config
+            .state
+            .retention
+            .and_then(|keep| options.now.checked_sub_signed(keep))
+        {
+            let tx = store.transaction()?;
+            let dropped = store::prune(&tx, before)?;
+            tx.commit().map_err(StoreError::from)?;
+            pruned = Some((before, dropped));
+        }
+    }
+    Ok(Ticked {
+        summary,
+        plan: runner.plan,
+        problems,
+        notes: contacts.notes,
+        unknown,
+        delivered,
+        pruned,
+    })
+}
+
+/// The events-feed lines whose contact had no row, by line. Events the
+/// state recorded itself (`funnel task done`, line 0) name tasks' contacts
+/// and are not the feed's to answer for.
+fn unknown_contacts(
+    events: &[Event],
+    seen: &HashSet<&str>,
+    feed: Option<&Path>,
+) -> Vec<UnknownContact> {
+    let feed = feed.map(|p| p.display().to_string()).unwrap_or_default();
+    let mut unknown: Vec<UnknownContact> = events
+        .iter()
+        .filter(|e| e.line != 0 && !seen.contains(e.contact.as_str()))
+        .map(|e| UnknownContact {
+            feed: feed.clone(),
+            line: e.line,
+            contact: e.contact.clone(),
+            event: e.name.clone(),
+        })
+        .collect();
+    unknown.sort_by_key(|u| u.line);
+    unknown
+}
+
+/// Ends a batch: committed, or for a dry run rolled back.
+fn close(tx: rusqlite::Transaction<'_>, dry_run: bool) -> Result<(), TickError> {
+    if dry_run {
+        tx.rollback().map_err(StoreError::from)?;
+    } else {
+        tx.commit().map_err(StoreError::from)?;
+    }
+    Ok(())
+}

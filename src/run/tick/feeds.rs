@@ -1,0 +1,169 @@
+//! The feeds of one tick, made ready before anything runs: decoded from
+//! their encoding, their headers matched to the funnels' fields, and
+//! screened for bad rows. A feed past the bad-row limit stops the tick
+//! here, before the state is opened (see `feed::MaxBadRows` for why).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+
+use super::{TickError, TickOptions};
+use crate::run::feed::{self, Event, FeedOptions, NaiveTimes, Problem};
+use crate::run::runner::Loaded;
+
+/// Where the contacts feed comes from: a file, read twice (the screen,
+/// then the run) a chunk at a time, or standard input, which cannot be
+/// read twice and is held.
+pub(super) enum Source {
+    File(PathBuf),
+    Stdin(Vec<u8>),
+}
+
+impl Source {
+    pub fn new(path: &Path) -> Result<Source, TickError> {
+        if path.as_os_str() == "-" {
+            return super::read(path).map(Source::Stdin);
+        }
+        Ok(Source::File(path.to_path_buf()))
+    }
+
+    pub fn open(&self) -> Result<Box<dyn Read + '_>, TickError> {
+        match self {
+            Source::Stdin(bytes) => Ok(Box::new(&bytes[..])),
+            Source::File(path) => match File::open(path) {
+                Ok(file) => Ok(Box::new(file)),
+                Err(source) => Err(TickError::Read {
+                    path: path.clone(),
+                    source,
+                }),
+            },
+        }
+    }
+}
+
+/// The contacts feed, screened: how to read it, and what the run's pass
+/// needs from the screen.
+pub(super) struct Contacts {
+    pub options: FeedOptions,
+    /// Notes about its header ("did you mean"), with the feed's name.
+    pub notes: Vec<(String, Problem)>,
+    /// The last line a row is on.
+    pub lines: usize,
+    /// Hashes of ids the screen saw more than once.
+    pub repeated: HashSet<u64>,
+}
+
+fn feed_error(path: &Path) -> impl FnOnce(feed::FeedError) -> TickError + '_ {
+    |source| TickError::Feed {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Screens the contacts feed from `source` for `funnels`.
+pub(super) fn contacts(
+    options: &TickOptions,
+    source: &Source,
+    funnels: &[Loaded],
+) -> Result<Contacts, TickError> {
+    let path = &options.contacts;
+    let mut feed = options.feed.clone();
+    // Checked as UTF-8 when no encoding is given: a file that is not is
+    // one error suggesting `--encoding`, not a bad row per line.
+    feed.encoding = Some(options.encoding.unwrap_or(feed::encoding::UTF_8));
+    let mut known = vec![feed.id_column.clone()];
+    for name in funnels.iter().flat_map(|l| l.funnel.fields.keys()) {
+        if !known.contains(name) {
+            known.push(name.clone());
+        }
+    }
+    feed.columns.known = known;
+    let schemas: Vec<&crate::language::model::Funnel> = funnels.iter().map(|l| &l.funnel).collect();
+    let screened = feed::screen(source.open()?, &feed, &schemas).map_err(feed_error(path))?;
+    let name = path.display().to_string();
+    if options.max_bad_rows.exceeded(screened.bad, screened.rows) {
+        // The header's "did you mean" first: it is usually why.
+        let notes = screened.notes.into_iter().map(|note| (name.clone(), note));
+        let problems = screened
+            .problems
+            .into_iter()
+            .map(|(funnel, problem)| (named(&name, funnel.as_deref()), problem));
+        let problems = notes.chain(problems).collect();
+        return Err(TickError::TooManyBadRows {
+            path: path.clone(),
+            bad: screened.bad,
+            rows: screened.rows,
+            limit: options.max_bad_rows,
+            problems,
+        });
+    }
+    let notes = screened
+        .notes
+        .into_iter()
+        .map(|note| (name.clone(), note))
+        .collect();
+    Ok(Contacts {
+        options: feed,
+        notes,
+        lines: screened.lines,
+        repeated: screened.repeated,
+    })
+}
+
+/// The name problems of a funnel's typing are filed under.
+fn named(feed: &str, funnel: Option<&str>) -> String {
+    match funnel {
+        Some(funnel) => format!("{feed} ({funnel})"),
+        None => feed.to_string(),
+    }
+}
+
+/// Reads the events feed at `path`, decoded like the contacts feed; its
+/// times without an offset are in the funnels' timezone when they share
+/// one.
+pub(super) fn events(
+    options: &TickOptions,
+    path: &Path,
+    bytes: &[u8],
+    funnels: &[Loaded],
+) -> Result<(Vec<Event>, Vec<Problem>), TickError> {
+    let text = feed::encoding::decode(bytes, options.encoding).map_err(feed_error(path))?;
+    let mut feed = FeedOptions {
+        formats: options.feed.formats.clone(),
+        zone: events_zone(options.feed.formats.naive_times, funnels),
+        ..FeedOptions::default()
+    };
+    feed.columns.mapping = options.feed.columns.mapping.clone();
+    feed.columns.known = feed::EVENT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let (events, problems) = feed::read_events(text.as_bytes(), &feed).map_err(feed_error(path))?;
+    let rows = events.len() + problems.len();
+    if options.max_bad_rows.exceeded(problems.len(), rows) {
+        let name = path.display().to_string();
+        return Err(TickError::TooManyBadRows {
+            path: path.to_path_buf(),
+            bad: problems.len(),
+            rows,
+            limit: options.max_bad_rows,
+            problems: problems.into_iter().map(|p| (name.clone(), p)).collect(),
+        });
+    }
+    Ok((events, problems))
+}
+
+/// The zone of an event's time without an offset: the setting's, or the
+/// funnels' one timezone; `None` when they differ (such times are refused).
+fn events_zone(naive: NaiveTimes, funnels: &[Loaded]) -> Option<Tz> {
+    let zones: Vec<Tz> = funnels.iter().map(|l| l.funnel.timezone).collect();
+    let common = match zones.split_first() {
+        None => Some(Tz::UTC),
+        Some((first, rest)) => rest.iter().all(|z| z == first).then_some(*first),
+    };
+    match naive {
+        NaiveTimes::Funnel => common,
+        NaiveTimes::Utc => Some(Tz::UTC),
+        NaiveTimes::Zone(zone) => Some(zone),
+    }
+}
