@@ -36,7 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut rows, mut found) = (0_u64, 0_u64);
     while reader.read_byte_record(&mut record)? {
         rows += 1;
-        let id = record.get(0).unwrap_or_default();
+        // Bound as text, as the state keeps ids (bytes would bind as a blob).
+        let id = std::str::from_utf8(record.get(0).unwrap_or_default())?;
         if let Some(lookup) = &mut lookup {
             let stage: Option<String> = lookup
                 .query_row(rusqlite::params![funnel, id], |r| r.get(0))
