@@ -21,9 +21,6 @@ pub enum Error {
     /// The project config has an error at a line, column and key.
     #[error("{0}")]
     ConfigAt(Box<crate::config::Located>),
-    /// A command-line value that clap cannot validate by itself.
-    #[error("{message}")]
-    Usage { message: String },
 }
 
 impl Error {
@@ -31,7 +28,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Read { .. } | Error::NoFunnels { .. } => 3,
-            Error::Config { .. } | Error::ConfigAt(_) | Error::Usage { .. } => 2,
+            Error::Config { .. } | Error::ConfigAt(_) => 2,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! funnels compiled by the real compiler: one edit per test, as a person
 //! would make it in a pull request.
 
-use funnel::command::compare::compile;
+use funnel::command::diff::compile;
 use funnel::language::diff::{
     Change, ChangeKind, Destination, Effect, Fate, InFlight, diff as changes_of, impact,
 };

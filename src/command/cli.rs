@@ -1,5 +1,6 @@
-//! Command-line flags as clap parses them. Nothing here acts: `lib.rs` turns
-//! these into a [`Config`](crate::config::Config) and runs the command.
+//! Command-line flags as clap parses them. Nothing here acts: the other
+//! `command` modules turn these into a [`Config`](crate::config::Config)
+//! and run the command.
 
 use std::path::PathBuf;
 

@@ -5,10 +5,11 @@
 //! text) and counts the contacts each change affects. Both end in [`render`](crate::language::diff::render): this
 //! file only fetches and compiles versions and picks the exit code.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::command::CommandError;
 use crate::command::cli::DiffArgs;
 use crate::language::compiler::Compiler;
 use crate::language::diff::render::{self, Compared, Format, Status};
@@ -18,61 +19,13 @@ use crate::language::parser::Parser;
 use crate::language::source::{SourceFile, SourceId};
 use crate::lint::linter;
 
-/// Why `funnel diff` could not compare; each knows its exit code.
-#[derive(Debug, thiserror::Error)]
-pub enum CompareError {
-    /// `--state` names no file.
-    #[error("no state at {}: run `funnel run` first, or point --state at the state file", path.display())]
-    NoState { path: PathBuf },
-    /// The state file could not be read.
-    #[error("{}: {source}", path.display())]
-    State {
-        path: PathBuf,
-        source: crate::store::StoreError,
-    },
-    /// The `git` program could not be started.
-    #[error("cannot run git (is it installed?): {source}")]
-    GitMissing { source: io::Error },
-    /// A funnel file is outside any git work tree.
-    #[error("{} is not in a git repository: --against needs one", path.display())]
-    NotARepository { path: PathBuf },
-    /// `--against` names no commit.
-    #[error("`{rev}` is not a git revision (a commit, branch or tag)")]
-    UnknownRevision { rev: String },
-    /// git failed reading a file that exists at the revision.
-    #[error("git show {spec}: {message}")]
-    Git { spec: String, message: String },
-    /// A funnel file or directory could not be read.
-    #[error(transparent)]
-    Input(#[from] crate::error::Error),
-    /// Writing the output failed.
-    #[error("cannot write output: {0}")]
-    Output(#[from] io::Error),
-}
-
-impl CompareError {
-    /// 2 usage (no git, not a repository, bad revision), 3 unreadable input.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CompareError::GitMissing { .. }
-            | CompareError::NotARepository { .. }
-            | CompareError::UnknownRevision { .. } => 2,
-            CompareError::Git { .. }
-            | CompareError::Output(_)
-            | CompareError::NoState { .. }
-            | CompareError::State { .. } => 3,
-            CompareError::Input(e) => e.exit_code(),
-        }
-    }
-}
-
 /// Runs `funnel diff`; the exit code, 1 when a breaking change has no
 /// migration or a funnel does not parse.
-pub fn diff(
+pub(super) fn diff(
     args: &DiffArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<i32, CompareError> {
+) -> Result<i32, CommandError> {
     let files = linter::discover(&args.funnels)?;
     let mut compared = Vec::new();
     let state = args.state.clone().or_else(|| {
@@ -81,20 +34,21 @@ pub fn diff(
     });
     if let Some(state) = &state {
         if !state.is_file() {
-            return Err(CompareError::NoState {
+            return Err(CommandError::NoStateToCompare {
                 path: state.clone(),
             });
         }
-        let store =
-            crate::store::Store::open_read(state).map_err(|source| CompareError::State {
+        let store = crate::store::Store::open_read(state).map_err(|source| {
+            CommandError::StateToCompare {
                 path: state.clone(),
                 source,
-            })?;
+            }
+        })?;
         for path in &files {
             let text = linter::read(path)?;
             compared.extend(
                 in_flight(store.connection(), SourceFile::new(path.clone(), text)).map_err(
-                    |source| CompareError::State {
+                    |source| CommandError::StateToCompare {
                         path: state.clone(),
                         source,
                     },
@@ -232,14 +186,14 @@ struct Git {
 }
 
 impl Git {
-    fn new(path: &Path) -> Result<Self, CompareError> {
+    fn new(path: &Path) -> Result<Self, CommandError> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
         let output = run_git(dir, &["rev-parse", "--show-toplevel"])?;
         if !output.status.success() {
-            return Err(CompareError::NotARepository {
+            return Err(CommandError::NotARepository {
                 path: path.to_path_buf(),
             });
         }
@@ -250,11 +204,11 @@ impl Git {
     }
 
     /// The file's text at `rev`, `None` when it did not exist there.
-    fn show(&self, rev: &str, path: &Path) -> Result<Option<String>, CompareError> {
+    fn show(&self, rev: &str, path: &Path) -> Result<Option<String>, CommandError> {
         let commit = format!("{rev}^{{commit}}");
         let verified = run_git(&self.root, &["rev-parse", "--verify", "--quiet", &commit])?;
         if !verified.status.success() {
-            return Err(CompareError::UnknownRevision {
+            return Err(CommandError::UnknownRevision {
                 rev: rev.to_string(),
             });
         }
@@ -267,7 +221,7 @@ impl Git {
         }
         let output = run_git(&self.root, &["show", &spec])?;
         if !output.status.success() {
-            return Err(CompareError::Git {
+            return Err(CommandError::Git {
                 spec,
                 message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
             });
@@ -277,7 +231,7 @@ impl Git {
     }
 
     /// The path from the work tree's root, with `/` as git wants it.
-    fn relative(&self, path: &Path) -> Result<String, CompareError> {
+    fn relative(&self, path: &Path) -> Result<String, CommandError> {
         let unreadable = |source| crate::error::Error::Read {
             path: path.to_path_buf(),
             source,
@@ -286,7 +240,7 @@ impl Git {
         let root = self.root.canonicalize().map_err(unreadable)?;
         let relative = full
             .strip_prefix(&root)
-            .map_err(|_| CompareError::NotARepository {
+            .map_err(|_| CommandError::NotARepository {
                 path: path.to_path_buf(),
             })?;
         let parts: Vec<String> = relative
@@ -297,11 +251,11 @@ impl Git {
     }
 }
 
-fn run_git(dir: &Path, args: &[&str]) -> Result<std::process::Output, CompareError> {
+fn run_git(dir: &Path, args: &[&str]) -> Result<std::process::Output, CommandError> {
     Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .output()
-        .map_err(|source| CompareError::GitMissing { source })
+        .map_err(|source| CommandError::GitMissing { source })
 }

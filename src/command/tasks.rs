@@ -3,31 +3,29 @@
 //! JSON keeps the full text); `task show` prints one task whole. These read
 //! a state older than the brief by migrating it first.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use chrono::Utc;
 
-use super::{Outcome, open_current, parse_now, store_failure, table};
 use crate::command::cli::{StateArgs, TableFormat, TaskAction, TaskArgs, TasksArgs};
+use crate::command::rows::table;
+use crate::command::state::open_current;
+use crate::command::{CommandError, parse_now};
 use crate::store::{self, Store, StoreError, TaskRow};
 use crate::table::escape;
 
-pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let store = match open_current(&args.state.state) {
-        Ok(store) => store,
-        Err(failure) => return Ok(Err(failure)),
-    };
+pub(super) fn tasks(args: &TasksArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
+    let store = open_current(&args.state.state)?;
     let overdue = args.overdue.then(Utc::now);
-    let rows = match store::task_rows(store.connection(), overdue, args.assignee.as_deref()) {
-        Ok(rows) => rows,
-        Err(e) => return Ok(Err(store_failure(e))),
-    };
+    let rows = store::task_rows(store.connection(), overdue, args.assignee.as_deref())?;
     if args.state.format == TableFormat::Json {
-        return table(&rows, args.state.format, out).map(|()| Ok(0));
+        table(&rows, args.state.format, out)?;
+        return Ok(0);
     }
     // A brief is paragraphs: one line of a table shows its title only.
     let lines: Vec<serde_json::Value> = rows.iter().map(without_brief).collect();
-    table(&lines, args.state.format, out).map(|()| Ok(0))
+    table(&lines, args.state.format, out)?;
+    Ok(0)
 }
 
 fn without_brief(row: &TaskRow) -> serde_json::Value {
@@ -38,7 +36,7 @@ fn without_brief(row: &TaskRow) -> serde_json::Value {
     value
 }
 
-pub fn task(args: &TaskArgs, out: &mut dyn Write) -> io::Result<Outcome> {
+pub(super) fn task(args: &TaskArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     match &args.action {
         TaskAction::Show { id, state } => show(*id, state, out),
         TaskAction::Done { id, at, state } => done(*id, at.as_deref(), state, out),
@@ -46,25 +44,18 @@ pub fn task(args: &TaskArgs, out: &mut dyn Write) -> io::Result<Outcome> {
 }
 
 /// `funnel task show ID`: every field, then the brief in full.
-fn show(id: i64, args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
-    let store = match open_current(&args.state) {
-        Ok(store) => store,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let row = match store::task_by_id(store.connection(), id) {
-        Ok(Some(row)) => row,
-        Ok(None) => {
-            return Ok(Err((format!("error: no task {id}; see `funnel tasks`"), 1)));
-        }
-        Err(e) => return Ok(Err(store_failure(e))),
-    };
+fn show(id: i64, args: &StateArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
+    let store = open_current(&args.state)?;
+    let row = store::task_by_id(store.connection(), id)?.ok_or(CommandError::NoTask { id })?;
     if args.format != TableFormat::Table {
         let single = std::slice::from_ref(&row);
         if args.format == TableFormat::Json {
             serde_json::to_writer_pretty(&mut *out, &row)?;
-            return writeln!(out).map(|()| Ok(0));
+            writeln!(out)?;
+            return Ok(0);
         }
-        return table(single, args.format, out).map(|()| Ok(0));
+        table(single, args.format, out)?;
+        return Ok(0);
     }
     let value = without_brief(&row);
     let fields = value.as_object().into_iter().flatten();
@@ -91,7 +82,7 @@ fn show(id: i64, args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         }
         None => writeln!(out, "\n(no brief)")?,
     }
-    Ok(Ok(0))
+    Ok(0)
 }
 
 fn done(
@@ -99,26 +90,17 @@ fn done(
     at: Option<&str>,
     state: &std::path::Path,
     out: &mut dyn Write,
-) -> io::Result<Outcome> {
-    let at = match parse_now("--at", at) {
-        Ok(at) => at,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let mut store = match Store::open(state) {
-        Ok(store) => store,
-        Err(e) => return Ok(Err(store_failure(e))),
-    };
+) -> Result<i32, CommandError> {
+    let at = parse_now("--at", at)?;
+    let mut store = Store::open(state)?;
     let done = store.transaction().and_then(|tx| {
         let done = store::complete_task_as_event(&tx, id, at)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(done)
-    });
-    match done {
-        Ok(true) => writeln!(out, "task {id} done").map(|()| Ok(0)),
-        Ok(false) => Ok(Err((
-            format!("error: no open task {id}; see `funnel tasks`"),
-            1,
-        ))),
-        Err(e) => Ok(Err(store_failure(e))),
+    })?;
+    if !done {
+        return Err(CommandError::NoOpenTask { id });
     }
+    writeln!(out, "task {id} done")?;
+    Ok(0)
 }
