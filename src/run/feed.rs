@@ -2,8 +2,11 @@
 //! as CSV, a JSON array or JSON Lines, and the typing of a contact row by a
 //! funnel's declared `contact:` fields.
 //!
-//! The caller reads the file or stdin and hands over bytes; this module does
-//! no I/O and never prints. A bad row, event or value becomes a [`Problem`]
+//! The caller opens the file or stdin and hands over a reader (or bytes);
+//! this module reads it a chunk at a time (`chunks`) and never prints. The
+//! files: `chunks` (reading and decoding), `csv_feed` and `json` (records),
+//! `ids` (repeated ids), `typing` and `format` (values by declared type),
+//! `events`, `screen` (the bad-row pass), `error`. A bad row, event or value becomes a [`Problem`]
 //! naming its line (the physical line where the record starts, the CSV
 //! header being line 1) and field, and the rest of the feed proceeds. Only a
 //! feed that cannot be read at all (a bad CSV header, a broken JSON array) is
@@ -13,35 +16,37 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use indexmap::IndexMap;
 use serde_json::Value as Json;
-
-use crate::language::model::{Field, FieldType};
 
 mod chunks;
 mod columns;
 mod csv_feed;
 pub mod encoding;
+mod error;
+mod events;
 mod format;
 mod ids;
 mod json;
 mod screen;
 mod threshold;
+mod typing;
 
 pub use columns::Columns;
+pub use error::FeedError;
+pub use events::{EVENT_COLUMNS, read_events};
 pub use format::{Formats, NaiveTimes, Writing, check_format};
 pub use screen::{Screened, screen};
 pub use threshold::MaxBadRows;
+pub use typing::{from_stored, typed, typed_in};
 
 use chunks::{Chunks, Cut};
 use csv_feed::{CsvFeed, sniff_delimiter};
 use ids::Ids;
-use json::{json_kind, json_reason};
+use json::json_kind;
 
 /// Where a feed read a chunk at a time leaves the error that stopped it
 /// part way, for [`Contacts::finish`].
 type Failure = std::rc::Rc<std::cell::RefCell<Option<FeedError>>>;
-use format::{Style, not_a, typed_value};
 
 /// A value as the feed wrote it, before typing.
 #[derive(Clone, Debug, PartialEq)]
@@ -164,103 +169,6 @@ impl Default for FeedOptions {
             encoding: None,
         }
     }
-}
-
-/// A feed that cannot be read at all. `Display` starts with the line, so the
-/// caller can prefix the file name.
-#[derive(Debug, thiserror::Error)]
-pub enum FeedError {
-    /// The CSV header, or a JSON array document, is not valid UTF-8.
-    #[error("line {line}: not valid UTF-8; save the file as UTF-8")]
-    NotUtf8 { line: usize },
-    /// The feed is not UTF-8 and no encoding was given: one error for the
-    /// file, at its first bad byte.
-    #[error(
-        "line {line}: not valid UTF-8 (byte 0x{byte:02X}); if the export was saved by Excel or another Windows program, give its encoding: --encoding windows-1250 (Central European, e.g. Hungarian), windows-1251 (Cyrillic) or windows-1255 (Hebrew), or `encoding` in funnel.toml's [feed]"
-    )]
-    Encoding { line: usize, byte: u8 },
-    /// The feed is not valid in the encoding it was given.
-    #[error("line {line}: not valid {encoding}; check --encoding or [feed] encoding")]
-    Malformed { line: usize, encoding: String },
-    /// The feed is empty: not even a header. A failed export looks like
-    /// this, and reading it as "no contacts" would hide it.
-    #[error("line 1: the feed is empty (not even a header row); did the export fail?")]
-    Empty,
-    /// The CSV header opens a quote that is never closed.
-    #[error("line {line}: the header opens a quote that is never closed")]
-    UnclosedQuote { line: usize },
-    /// The CSV header lacks a column the feed needs.
-    #[error(
-        "line {line}: the header has no `{column}` column (found: {}){}",
-        quoted_list(found),
-        near(column, found)
-    )]
-    MissingColumn {
-        line: usize,
-        column: String,
-        found: Vec<String>,
-    },
-    /// Two CSV header columns have the same name once trimmed.
-    #[error("line {line}: the header has two `{column}` columns")]
-    DuplicateColumn { line: usize, column: String },
-    /// The csv reader failed on the header for another reason.
-    #[error("line {line}: cannot read the CSV header: {message}")]
-    Csv { line: usize, message: String },
-    /// A JSON array feed is not valid JSON; nothing after the error can be
-    /// trusted, so nothing is read.
-    #[error("line {line}, column {column}: not valid JSON: {message}")]
-    Json {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    /// A JSON feed whose top level is not an array (JSON Lines start with `{`).
-    #[error("line {line}: expected a JSON array of objects, found {found}")]
-    NotArray { line: usize, found: String },
-    /// Reading the feed failed part way (a disk or pipe error).
-    #[error("line {line}: cannot read on: {message}")]
-    Io { line: usize, message: String },
-}
-
-impl FeedError {
-    /// The line the error is on.
-    pub fn line(&self) -> usize {
-        match self {
-            FeedError::Empty => 1,
-            FeedError::NotUtf8 { line }
-            | FeedError::Encoding { line, .. }
-            | FeedError::Malformed { line, .. }
-            | FeedError::UnclosedQuote { line }
-            | FeedError::MissingColumn { line, .. }
-            | FeedError::DuplicateColumn { line, .. }
-            | FeedError::Csv { line, .. }
-            | FeedError::Json { line, .. }
-            | FeedError::NotArray { line, .. }
-            | FeedError::Io { line, .. } => *line,
-        }
-    }
-}
-
-/// "; did you mean `E-mail`? Map it in ..." when a found column is close.
-fn near(column: &str, found: &[String]) -> String {
-    let hint = crate::lint::diagnostic::suggest(column, found.iter().map(String::as_str));
-    match hint
-        .strip_prefix("did you mean `")
-        .and_then(|h| h.strip_suffix("`?"))
-    {
-        Some(header) => format!(
-            "; is it `{header}`? Map it in funnel.toml: [feed.columns] \"{header}\" = \"{column}\""
-        ),
-        None => String::new(),
-    }
-}
-
-fn quoted_list(names: &[String]) -> String {
-    if names.is_empty() {
-        return "no named columns".to_string();
-    }
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    quoted.join(", ")
 }
 
 /// The rows of a contacts feed, with notes about its header.
@@ -402,7 +310,7 @@ fn contact_row(record: Record, id_column: &str, ids: &mut Ids) -> Result<Row, Pr
     })
 }
 
-const CONTROL_IN_ID: &str = "contact id contains a control character";
+pub(super) const CONTROL_IN_ID: &str = "contact id contains a control character";
 
 pub(crate) fn has_control(id: &str) -> bool {
     id.chars().any(char::is_control)
@@ -410,197 +318,13 @@ pub(crate) fn has_control(id: &str) -> bool {
 
 /// An id or name: a string (trimmed) or an integer as its decimal text.
 /// The error describes what was found instead.
-fn key_text(raw: &Raw) -> Result<String, String> {
+pub(super) fn key_text(raw: &Raw) -> Result<String, String> {
     match raw {
         Raw::Text(text) => Ok(text.trim().to_string()),
         Raw::Json(Json::String(text)) => Ok(text.trim().to_string()),
         Raw::Json(Json::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
         Raw::Json(other) => Err(format!("{} `{other}`", json_kind(other))),
     }
-}
-
-/// Reads an events feed: JSON Lines (or a JSON array) with keys `contact`,
-/// `event`, `at` and optional `data`, or CSV with those columns, `data`
-/// being JSON text or empty. Events come in feed order.
-pub fn read_events(
-    bytes: &[u8],
-    options: &FeedOptions,
-) -> Result<(Vec<Event>, Vec<Problem>), FeedError> {
-    let chunks = Chunks::new(Box::new(bytes), options.encoding);
-    let failure = Failure::default();
-    let (records, _) = read_records(chunks, options, &EVENT_COLUMNS[..3], failure.clone())?;
-    let style = options.formats.style("at", options.zone);
-    let mut events = Vec::new();
-    let mut problems = Vec::new();
-    for record in records {
-        match record.and_then(|r| event(r, &style)) {
-            Ok(event) => events.push(event),
-            Err(problem) => problems.push(problem),
-        }
-    }
-    if let Some(error) = failure.borrow_mut().take() {
-        return Err(error);
-    }
-    Ok((events, problems))
-}
-
-/// The events feed's columns; `data` is optional.
-pub const EVENT_COLUMNS: [&str; 4] = ["contact", "event", "at", "data"];
-
-fn event(record: Record, style: &Style) -> Result<Event, Problem> {
-    let line = record.line;
-    let value = |key: &str| record.values.get(key);
-    Ok(Event {
-        line,
-        contact: event_contact(value("contact"), line)?,
-        name: event_name(value("event"), line)?,
-        at: event_at(value("at"), line, style)?,
-        data: event_data(value("data"), line)?,
-    })
-}
-
-fn event_problem(line: usize, field: &str, message: String) -> Problem {
-    Problem {
-        line,
-        field: Some(field.to_string()),
-        message,
-    }
-}
-
-fn event_contact(raw: Option<&Raw>, line: usize) -> Result<String, Problem> {
-    match raw.map(key_text) {
-        Some(Ok(contact)) if has_control(&contact) => {
-            Err(event_problem(line, "contact", CONTROL_IN_ID.into()))
-        }
-        Some(Ok(contact)) if !contact.is_empty() => Ok(contact),
-        Some(Err(found)) => {
-            let message = format!("field `contact`: expected a contact id, found {found}");
-            Err(event_problem(line, "contact", message))
-        }
-        _ => Err(event_problem(line, "contact", "missing contact".into())),
-    }
-}
-
-fn event_name(raw: Option<&Raw>, line: usize) -> Result<String, Problem> {
-    match raw {
-        Some(Raw::Text(name) | Raw::Json(Json::String(name))) if !name.trim().is_empty() => {
-            Ok(name.trim().to_string())
-        }
-        Some(Raw::Json(other)) if !other.is_null() => {
-            let message = format!("field `event`: expected an event name, found `{other}`");
-            Err(event_problem(line, "event", message))
-        }
-        _ => Err(event_problem(line, "event", "missing event name".into())),
-    }
-}
-
-fn event_at(raw: Option<&Raw>, line: usize, style: &Style) -> Result<DateTime<Utc>, Problem> {
-    let Some(raw) = raw else {
-        return Err(event_problem(line, "at", "missing `at`".into()));
-    };
-    match typed_value(raw, FieldType::Timestamp, style) {
-        Ok(Value::Timestamp(at)) => Ok(at),
-        _ => {
-            let message = not_a("at", raw, FieldType::Timestamp, style);
-            Err(event_problem(line, "at", message))
-        }
-    }
-}
-
-/// `data` is any JSON value; in CSV it is JSON text.
-fn event_data(raw: Option<&Raw>, line: usize) -> Result<Json, Problem> {
-    match raw {
-        None => Ok(Json::Null),
-        Some(Raw::Json(data)) => Ok(data.clone()),
-        Some(Raw::Text(text)) => serde_json::from_str(text).map_err(|error| {
-            let message = format!("field `data`: not valid JSON: {}", json_reason(&error));
-            event_problem(line, "data", message)
-        }),
-    }
-}
-
-/// Types a row by a funnel's declared fields, with the built-in formats
-/// and times without an offset in UTC. The first missing required field,
-/// or value that does not parse as its type, is the problem.
-pub fn typed(row: &Row, fields: &IndexMap<String, Field>) -> Result<Contact, Problem> {
-    typed_in(row, fields, chrono_tz::Tz::UTC, &Formats::utc())
-}
-
-/// [`typed`] for a funnel in `timezone`, with an export's `formats`:
-/// times without an offset are in the contact's own timezone field (the
-/// funnel's first `timezone` field, when the row sets it) or `timezone`,
-/// unless `formats` says otherwise.
-pub fn typed_in(
-    row: &Row,
-    fields: &IndexMap<String, Field>,
-    timezone: chrono_tz::Tz,
-    formats: &Formats,
-) -> Result<Contact, Problem> {
-    let own = fields
-        .iter()
-        .find(|(_, f)| f.kind == FieldType::Timezone)
-        .and_then(|(name, _)| row.values.get(name))
-        .and_then(|raw| match raw {
-            Raw::Text(text) | Raw::Json(Json::String(text)) => text.trim().parse().ok(),
-            Raw::Json(_) => None,
-        });
-    let zone = formats.naive_times.zone(timezone, own);
-    let mut typed = BTreeMap::new();
-    for (name, field) in fields {
-        let problem = |message: String| Problem {
-            line: row.line,
-            field: Some(name.clone()),
-            message,
-        };
-        let style = formats.style(name, Some(zone));
-        let value = match row.values.get(name) {
-            None => Value::Null,
-            Some(raw) => typed_value(raw, field.kind, &style)
-                .map_err(|()| problem(not_a(name, raw, field.kind, &style)))?,
-        };
-        if value == Value::Null && !field.optional {
-            return Err(problem(format!("missing required field `{name}`")));
-        }
-        typed.insert(name.clone(), value);
-    }
-    typed.insert("id".to_string(), Value::String(row.id.clone()));
-    Ok(Contact {
-        id: row.id.clone(),
-        line: row.line,
-        fields: typed,
-    })
-}
-
-/// A contact as the state kept its row (`stored`, the JSON object of its
-/// typed fields, see the runner's sightings), typed again by `fields`; the
-/// id and line are `now`'s. `None` when the stored row does not read back
-/// (a field changed its type since): then only the current row counts.
-pub fn from_stored(
-    now: &Contact,
-    stored: &str,
-    fields: &IndexMap<String, Field>,
-) -> Option<Contact> {
-    let json: serde_json::Map<String, Json> = serde_json::from_str(stored).ok()?;
-    let mut typed = BTreeMap::new();
-    for (name, field) in fields {
-        let value = match json.get(name) {
-            None | Some(Json::Null) => Value::Null,
-            // funnel wrote these itself: RFC 3339 and the built-in shapes.
-            Some(Json::String(text)) => {
-                typed_value(&Raw::Text(text.clone()), field.kind, &Style::builtin()).ok()?
-            }
-            Some(other) => {
-                typed_value(&Raw::Json(other.clone()), field.kind, &Style::builtin()).ok()?
-            }
-        };
-        typed.insert(name.clone(), value);
-    }
-    typed.insert("id".to_string(), Value::String(now.id.clone()));
-    Some(Contact {
-        id: now.id.clone(),
-        line: now.line,
-        fields: typed,
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -724,7 +448,6 @@ fn utf8_problem(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::language::source::Span as SourceSpan;
 
     fn read(text: &str) -> (Vec<Row>, Vec<Problem>) {
         read_contacts(text.as_bytes(), &FeedOptions::default()).unwrap()
@@ -732,27 +455,6 @@ mod tests {
 
     fn error(text: &[u8]) -> FeedError {
         read_contacts(text, &FeedOptions::default()).unwrap_err()
-    }
-
-    fn field(kind: FieldType, optional: bool) -> Field {
-        let span = SourceSpan::default();
-        Field {
-            kind,
-            optional,
-            span,
-        }
-    }
-
-    fn text(raw: &str, kind: FieldType) -> Result<Value, ()> {
-        typed_value(&Raw::Text(raw.to_string()), kind, &Style::builtin())
-    }
-
-    fn json(raw: Json, kind: FieldType) -> Result<Value, ()> {
-        typed_value(&Raw::Json(raw), kind, &Style::builtin())
-    }
-
-    fn at(text: &str) -> Option<String> {
-        format::parse_timestamp(text, &Style::builtin()).map(|t| t.to_rfc3339())
     }
 
     #[test]
@@ -886,134 +588,6 @@ mod tests {
                 field: None,
                 message: message.into()
             }]
-        );
-    }
-
-    #[test]
-    fn timestamps_in_every_accepted_shape() {
-        let nine_thirty = Some("2024-05-01T09:30:00+00:00".to_string());
-        assert_eq!(at("2024-05-01T09:30:00Z"), nine_thirty);
-        assert_eq!(at("2024-05-01T11:30:00+02:00"), nine_thirty);
-        assert_eq!(at("2024-05-01 09:30"), nine_thirty);
-        assert_eq!(at("2024-05-01 09:30:00"), nine_thirty);
-        assert_eq!(at("2024-05-01T09:30"), nine_thirty);
-        assert_eq!(at("2024-05-01T09:30:00"), nine_thirty);
-        assert_eq!(
-            at("2024-05-01 09:30:00.250"),
-            Some("2024-05-01T09:30:00.250+00:00".into())
-        );
-        assert_eq!(at("2024-05-01"), None);
-        assert_eq!(at("24-5-1 09:30"), None);
-        assert_eq!(at("2024-02-30 09:30"), None);
-        assert_eq!(at("2024-05-01 25:00"), None);
-    }
-
-    #[test]
-    fn text_values_by_type() {
-        use FieldType as T;
-        assert_eq!(text(" 42 ", T::Int), Ok(Value::Int(42)));
-        assert_eq!(text("4.2", T::Int), Err(()));
-        assert_eq!(text("-3.5e1", T::Float), Ok(Value::Float(-35.0)));
-        assert_eq!(text("NaN", T::Float), Err(()));
-        assert_eq!(text("3,5", T::Float), Err(()));
-        assert_eq!(text("Y", T::Bool), Ok(Value::Bool(true)));
-        assert_eq!(text("No", T::Bool), Ok(Value::Bool(false)));
-        assert_eq!(
-            text("2024-05-01", T::Date),
-            Ok(Value::Date(
-                NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default()
-            ))
-        );
-        assert_eq!(text("2024-5-1", T::Date), Err(()));
-        assert_eq!(text("a@b", T::Email), Ok(Value::String("a@b".into())));
-        assert_eq!(text("a@b@c", T::Email), Err(()));
-        assert_eq!(text("@b", T::Email), Err(()));
-        assert_eq!(text("a b@c", T::Email), Err(()));
-        assert_eq!(
-            text("+36 (20) 123-4567", T::Phone),
-            Ok(Value::String("+36 (20) 123-4567".into()))
-        );
-        assert_eq!(text("12-34", T::Phone), Err(()));
-        assert_eq!(text("+36 20 CALL ME", T::Phone), Err(()));
-        assert_eq!(
-            text("Europe/Budapest", T::Timezone),
-            Ok(Value::String("Europe/Budapest".into()))
-        );
-        assert_eq!(text("Mars/Olympus", T::Timezone), Err(()));
-        assert_eq!(text("   ", T::Int), Ok(Value::Null));
-    }
-
-    #[test]
-    fn json_values_by_type() {
-        use FieldType as T;
-        assert_eq!(json(Json::from(7), T::Int), Ok(Value::Int(7)));
-        assert_eq!(json(Json::from(7.5), T::Int), Err(()));
-        assert_eq!(json(Json::from(1e300), T::Int), Err(()));
-        assert_eq!(json(Json::from(7), T::Float), Ok(Value::Float(7.0)));
-        assert_eq!(json(Json::from(true), T::Bool), Ok(Value::Bool(true)));
-        assert_eq!(json(Json::from(0), T::Bool), Ok(Value::Bool(false)));
-        assert_eq!(json(Json::from(2), T::Bool), Err(()));
-        assert_eq!(json(Json::from(true), T::String), Err(()));
-        assert_eq!(
-            json(Json::from(36201234567_i64), T::Phone),
-            Ok(Value::String("36201234567".into()))
-        );
-        assert_eq!(json(Json::from("yes"), T::Bool), Ok(Value::Bool(true)));
-        assert_eq!(json(Json::from(1714555800), T::Timestamp), Err(()));
-        assert_eq!(json(serde_json::json!([1]), T::String), Err(()));
-        assert_eq!(json(Json::Null, T::Int), Ok(Value::Null));
-    }
-
-    #[test]
-    fn typed_keeps_declared_fields_and_the_id() {
-        let row = Row {
-            line: 4,
-            id: "c-1".into(),
-            values: [
-                ("score".to_string(), Raw::Json(Json::from(true))),
-                ("extra".to_string(), Raw::Text("ignored".into())),
-            ]
-            .into_iter()
-            .collect(),
-        };
-        let mut fields = IndexMap::new();
-        fields.insert("owner".to_string(), field(FieldType::String, true));
-        let contact = typed(&row, &fields).unwrap();
-        let names: Vec<&String> = contact.fields.keys().collect();
-        assert_eq!(names, ["id", "owner"]);
-        assert_eq!(contact.fields["owner"], Value::Null);
-        fields.insert("score".to_string(), field(FieldType::Int, true));
-        let problem = typed(&row, &fields).unwrap_err();
-        assert_eq!(
-            problem.to_string(),
-            "line 4: field `score`: `true` is not an int (expected a whole number like 42)"
-        );
-    }
-
-    #[test]
-    fn values_serialize_as_plain_json() {
-        let at =
-            format::parse_timestamp("2024-05-01 09:30", &Style::builtin()).map(Value::Timestamp);
-        let values = vec![
-            Value::Null,
-            Value::Int(3),
-            Value::String("x".into()),
-            at.unwrap_or(Value::Null),
-        ];
-        let text = serde_json::to_string(&values).unwrap_or_default();
-        assert_eq!(text, r#"[null,3,"x","2024-05-01T09:30:00Z"]"#);
-    }
-
-    #[test]
-    fn long_values_are_clipped_in_messages() {
-        let long = "x".repeat(50);
-        let message = not_a("n", &Raw::Text(long), FieldType::Int, &Style::builtin());
-        assert_eq!(
-            message,
-            format!(
-                "field `n`: `{}…` is not an int (expected a whole number like 42)",
-                "x".repeat(40)
-            )
         );
     }
 
