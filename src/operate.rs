@@ -584,7 +584,7 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         version: args.version.clone(),
         min_contacts: args.min_contacts,
     };
-    let card = match Measurer::new(store.connection(), &definitions, &filter).measure() {
+    let card = match Measurer::new(&store, &definitions, &filter).measure() {
         Ok(card) => card,
         Err(MeasureError::Store(e)) => return Ok(Err(store_failure(e))),
         Err(e) => return Ok(Err((format!("error: {e}"), 2))),
