@@ -4,7 +4,9 @@
 //! and, when they can be read, the funnel definitions, which give the stage
 //! and step order, each stage's goal and which stages are ends. Reads only
 //! counters, never the history itself, so a report costs the same at ten
-//! thousand history rows as at ten million.
+//! thousand history rows as at ten million. The counters come through the
+//! store's typed reads ([`Report`]); the sums, rates and medians made of
+//! them, and the scorecard, are this module's.
 //!
 //! Definitions, as the README documents them:
 //! - A stage's figures count *visits that began in the window*, under the
@@ -32,14 +34,13 @@ pub mod stats;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use rusqlite::{Connection, params};
 
 use crate::language::model::{Action, Funnel, Target};
 use crate::measure::scorecard::{
     FunnelCard, Scorecard, StaffFigures, StageFigures, StepFigures, VersionInfo,
 };
 use crate::measure::stats::Proportion;
-use crate::store::{OutboxStatus, StoreError};
+use crate::store::{OutboxStatus, Report, Store, StoreError};
 
 /// What to measure.
 #[derive(Clone, Debug, Default)]
@@ -72,21 +73,13 @@ pub enum MeasureError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for MeasureError {
-    fn from(source: rusqlite::Error) -> Self {
-        MeasureError::Store(StoreError::from(source))
-    }
-}
-
 pub type MeasureResult<T> = Result<T, MeasureError>;
 
 pub struct Measurer<'a> {
-    connection: &'a Connection,
+    /// The state's counters in the filter's window.
+    report: Report<'a>,
     definitions: &'a [Funnel],
     filter: &'a Filter,
-    /// The window as day strings, inclusive; open ends sort outside any day.
-    lo: String,
-    hi: String,
 }
 
 /// How a visit of a stage ended.
@@ -110,11 +103,6 @@ fn ending(outcome: &str, to_stage: &str, goal: Option<&str>) -> Ending {
     }
 }
 
-/// Counts come out of SQLite as i64; a negative one would be a bug, not data.
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
 fn round(x: f64, places: i32) -> f64 {
     let scale = 10_f64.powi(places);
     (x * scale).round() / scale
@@ -130,21 +118,16 @@ fn rated(p: Proportion) -> (Option<f64>, Option<f64>, Option<f64>) {
 }
 
 impl<'a> Measurer<'a> {
-    pub fn new(connection: &'a Connection, definitions: &'a [Funnel], filter: &'a Filter) -> Self {
-        let day = |d: Option<NaiveDate>, open: &str| {
-            d.map_or_else(|| open.to_string(), |d| d.format("%Y-%m-%d").to_string())
-        };
+    pub fn new(store: &'a Store, definitions: &'a [Funnel], filter: &'a Filter) -> Self {
         Self {
-            connection,
+            report: store.report(filter.since, filter.until),
             definitions,
             filter,
-            lo: day(filter.since, "0000"),
-            hi: day(filter.until, "9999"),
         }
     }
 
     pub fn measure(&self) -> MeasureResult<Scorecard> {
-        let mut names = self.funnel_names()?;
+        let mut names = self.report.funnels()?;
         if let Some(name) = &self.filter.funnel {
             if !names.contains(name) {
                 return Err(MeasureError::UnknownFunnel {
@@ -154,9 +137,7 @@ impl<'a> Measurer<'a> {
             }
             names.retain(|n| n == name);
         }
-        let as_of: Option<String> =
-            self.connection
-                .query_row("SELECT max(now) FROM runs", [], |r| r.get(0))?;
+        let as_of = self.report.as_of()?;
         let mut funnels = Vec::new();
         let mut known = Vec::new();
         for name in names {
@@ -188,28 +169,18 @@ impl<'a> Measurer<'a> {
         })
     }
 
-    fn funnel_names(&self) -> MeasureResult<Vec<String>> {
-        let mut statement = self.connection.prepare(
-            "SELECT funnel FROM versions UNION SELECT DISTINCT funnel FROM stage_flow ORDER BY 1",
-        )?;
-        let rows = statement.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     fn versions(&self, funnel: &str) -> MeasureResult<Vec<VersionInfo>> {
-        let mut statement = self.connection.prepare(
-            "SELECT version, git_commit, path, first_run, last_run FROM versions WHERE funnel = ?1 ORDER BY first_run, version",
-        )?;
-        let rows = statement.query_map(params![funnel], |r| {
-            Ok(VersionInfo {
-                version: r.get(0)?,
-                git_commit: r.get(1)?,
-                path: r.get(2)?,
-                first_run: r.get(3)?,
-                last_run: r.get(4)?,
+        let rows = self.report.versions(funnel)?;
+        Ok(rows
+            .into_iter()
+            .map(|v| VersionInfo {
+                version: v.version,
+                git_commit: v.git_commit,
+                path: v.path,
+                first_run: v.first_run,
+                last_run: v.last_run,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect())
     }
 
     fn funnel(
@@ -220,7 +191,7 @@ impl<'a> Measurer<'a> {
         as_of: Option<&str>,
     ) -> MeasureResult<FunnelCard> {
         let definition = self.definitions.iter().find(|f| f.name == name);
-        let shown = self.versions_with_data(name, selected)?;
+        let shown = self.report.versions_with_data(name, selected)?;
         let versions: Vec<VersionInfo> = versions
             .iter()
             .filter(|v| shown.contains(&v.version))
@@ -266,54 +237,16 @@ impl<'a> Measurer<'a> {
         })
     }
 
-    /// The versions that have figures in the window.
-    fn versions_with_data(
-        &self,
-        funnel: &str,
-        selected: Option<&str>,
-    ) -> MeasureResult<Vec<String>> {
-        let mut statement = self.connection.prepare(
-            "SELECT DISTINCT version FROM stage_flow WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             UNION SELECT DISTINCT version FROM step_sends WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)",
-        )?;
-        let rows =
-            statement.query_map(params![funnel, self.lo, self.hi, selected], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// A counter table's `sum` column in the window, grouped by three of
-    /// its text columns (`keys`, comma-separated).
-    fn sums(
-        &self,
-        (table, keys, sum): (&str, &str, &str),
-        funnel: &str,
-        selected: Option<&str>,
-    ) -> MeasureResult<Vec<(String, String, String, u64)>> {
-        let mut statement = self.connection.prepare(&format!(
-            "SELECT {keys}, SUM({sum}) FROM {table}
-             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             GROUP BY {keys}"
-        ))?;
-        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, count(r.get(3)?)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     fn stages(
         &self,
         funnel: &str,
         definition: Option<&Funnel>,
         selected: Option<&str>,
     ) -> MeasureResult<Vec<StageFigures>> {
-        let rows = self.sums(
-            ("stage_flow", "stage, outcome, to_stage", "contacts"),
-            funnel,
-            selected,
-        )?;
         let mut flows: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
-        for (stage, outcome, to, n) in rows {
-            flows.entry(stage).or_default().push((outcome, to, n));
+        for row in self.report.stage_flow(funnel, selected)? {
+            let flow = (row.outcome, row.to_stage, row.contacts);
+            flows.entry(row.stage).or_default().push(flow);
         }
         let mut order: Vec<String> = definition
             .map(|f| f.stages.iter().map(|s| s.name.clone()).collect())
@@ -408,27 +341,10 @@ impl<'a> Measurer<'a> {
         } else {
             (2, n / 2 - 1)
         };
-        let mut statement = self.connection.prepare(
-            "SELECT seconds FROM stage_times
-             WHERE funnel = ?1 AND stage = ?2
-                AND (outcome = 'goal' OR (outcome IN ('wait-yes', 'branch-yes') AND to_stage = ?3))
-                AND day BETWEEN ?4 AND ?5 AND (?6 IS NULL OR version = ?6)
-             ORDER BY seconds LIMIT ?7 OFFSET ?8",
-        )?;
-        let rows = statement.query_map(
-            params![
-                funnel,
-                stage,
-                goal,
-                self.lo,
-                self.hi,
-                selected,
-                limit,
-                offset as i64
-            ],
-            |r| r.get::<_, i64>(0),
-        )?;
-        let middle: Vec<i64> = rows.collect::<Result<_, _>>()?;
+        let place = (funnel, stage, goal);
+        let middle = self
+            .report
+            .conversion_seconds(place, selected, (limit, offset))?;
         Ok(match middle.as_slice() {
             [one] => Some(*one),
             [a, b] => Some((a + b).div_euclid(2)),
@@ -457,12 +373,8 @@ impl<'a> Measurer<'a> {
         };
         // Keyed by step id, which is unique in a funnel.
         let mut steps: BTreeMap<String, StepFigures> = BTreeMap::new();
-        let flows = self.sums(
-            ("step_flow", "stage, step, outcome", "contacts"),
-            funnel,
-            selected,
-        )?;
-        for (stage, step, outcome, n) in flows {
+        for flow in self.report.step_flow(funnel, selected)? {
+            let (stage, step, outcome, n) = (flow.stage, flow.step, flow.outcome, flow.contacts);
             let figures = steps
                 .entry(step.clone())
                 .or_insert_with(|| blank(&stage, &step));
@@ -472,12 +384,9 @@ impl<'a> Measurer<'a> {
                 figures.no += n;
             }
         }
-        let sends = self.sums(
-            ("step_sends", "step, channel, status", "actions"),
-            funnel,
-            selected,
-        )?;
-        for (step, channel, status, n) in sends {
+        for sends in self.report.step_sends(funnel, selected)? {
+            let (step, channel, status, n) =
+                (sends.step, sends.channel, sends.status, sends.actions);
             if n == 0 {
                 continue;
             }
@@ -495,10 +404,6 @@ impl<'a> Measurer<'a> {
                 Some(_) => {}
                 none => *none = Some(channel),
             }
-            let status = OutboxStatus::parse(&status).ok_or(StoreError::UnknownValue {
-                column: "step_sends.status",
-                text: status,
-            })?;
             match status {
                 OutboxStatus::Queued => figures.queued += n,
                 OutboxStatus::Delivered => figures.delivered += n,
@@ -535,33 +440,20 @@ impl<'a> Measurer<'a> {
         selected: Option<&str>,
         as_of: Option<&str>,
     ) -> MeasureResult<Vec<StaffFigures>> {
-        let mut statement = self.connection.prepare(
-            "SELECT assignee, COUNT(*),
-                SUM(status = 'done'),
-                SUM(status = 'done' AND (due_at IS NULL OR done_at <= due_at)),
-                SUM(status = 'open'),
-                SUM(status = 'open' AND due_at < ?5),
-                SUM(escalated_at IS NOT NULL)
-             FROM tasks
-             WHERE funnel = ?1 AND substr(created_at, 1, 10) BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             GROUP BY assignee ORDER BY assignee",
-        )?;
-        let rows =
-            statement.query_map(params![funnel, self.lo, self.hi, selected, as_of], |r| {
-                let done = count(r.get(2)?);
-                let on_time = count(r.get(3)?);
-                Ok(StaffFigures {
-                    assignee: r.get(0)?,
-                    created: count(r.get(1)?),
-                    done,
-                    on_time,
-                    late: done.saturating_sub(on_time),
-                    open: count(r.get(4)?),
-                    overdue: count(r.get::<_, Option<i64>>(5)?.unwrap_or(0)),
-                    escalated: count(r.get(6)?),
-                })
-            })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.report.staff(funnel, selected, as_of)?;
+        Ok(rows
+            .into_iter()
+            .map(|t| StaffFigures {
+                assignee: t.assignee,
+                created: t.created,
+                done: t.done,
+                on_time: t.on_time,
+                late: t.done.saturating_sub(t.on_time),
+                open: t.open,
+                overdue: t.overdue,
+                escalated: t.escalated,
+            })
+            .collect())
     }
 }
 

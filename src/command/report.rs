@@ -23,7 +23,7 @@ pub(super) fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<i32, Comm
         version: args.version.clone(),
         min_contacts: args.min_contacts,
     };
-    let card = Measurer::new(store.connection(), &definitions, &filter).measure()?;
+    let card = Measurer::new(&store, &definitions, &filter).measure()?;
     let mut file;
     let sink: &mut dyn Write = match &args.out {
         Some(path) => {

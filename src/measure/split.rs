@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::params;
-
-use super::{Ending, MeasureResult, Measurer, count, ending, rated, round, step_place};
+use super::{Ending, MeasureResult, Measurer, ending, rated, round, step_place};
 use crate::language::model::{Action, Funnel};
 use crate::measure::scorecard::{Comparison, SplitFigures, VariantFigures};
 use crate::measure::stats::{self, Proportion};
@@ -28,23 +26,10 @@ impl Measurer<'_> {
         selected: Option<&str>,
         goals: &HashMap<&str, Option<&str>>,
     ) -> MeasureResult<Vec<SplitFigures>> {
-        let mut statement = self.connection.prepare(
-            "SELECT stage, step, variant, outcome, to_stage, SUM(contacts) FROM split_flow
-             WHERE funnel = ?1 AND day BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
-             GROUP BY stage, step, variant, outcome, to_stage",
-        )?;
-        let rows = statement.query_map(params![funnel, self.lo, self.hi, selected], |r| {
-            Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                count(r.get(5)?),
-            ))
-        })?;
         let mut splits: BTreeMap<(String, String), BTreeMap<String, Arm>> = BTreeMap::new();
-        for row in rows {
-            let ((stage, step), variant, outcome, to, n) = row?;
+        for row in self.report.split_flow(funnel, selected)? {
+            let (stage, step) = (row.stage, row.step);
+            let (variant, outcome, to, n) = (row.variant, row.outcome, row.to_stage, row.contacts);
             let goal = goals.get(stage.as_str()).copied().flatten();
             let arm = splits
                 .entry((stage, step))

@@ -1,14 +1,13 @@
 //! The values the state keeps in its enumerated columns: what became of a
 //! queued action (`outbox.status`), of a task (`tasks.status`), what kind
 //! of task it is (`tasks.kind`) and what a history line records
-//! (`history.kind`). Each is a type with `name()` (the stored text) and
+//! (`history.kind`); tables declare their own beside their reads and
+//! writes with [`stored!`] (`suppressions.channel` in `signals`). Each is a type with `name()` (the stored text) and
 //! `parse()`, used by the writes and the reads alike, so a value is spelt
 //! in one place. A stored text no variant names is an error
 //! ([`UnknownValue`], surfaced as [`super::StoreError::UnknownValue`]),
 //! never a plausible default: the file was edited, damaged, or written by
 //! a newer funnel.
-
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::language::document::TaskKind;
 
@@ -30,11 +29,13 @@ macro_rules! column {
             pub const COLUMN: &'static str = $column;
         }
 
-        impl FromSql for $type {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        impl rusqlite::types::FromSql for $type {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
                 let text = value.as_str()?;
                 <$type>::parse(text).ok_or_else(|| {
-                    FromSqlError::Other(Box::new(UnknownValue {
+                    rusqlite::types::FromSqlError::Other(Box::new($crate::store::UnknownValue {
                         column: $column,
                         text: text.to_string(),
                     }))
@@ -42,13 +43,15 @@ macro_rules! column {
             }
         }
 
-        impl ToSql for $type {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.name()))
+        impl rusqlite::types::ToSql for $type {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::from(self.name()))
             }
         }
     };
 }
+
+pub(super) use column;
 
 /// An enumeration stored as text: the type, its `ALL`, `name()` and
 /// `parse()`, its [`column!`] conversions, and `Serialize` as its name.
@@ -82,7 +85,7 @@ macro_rules! stored {
             }
         }
 
-        column!($type, $column);
+        $crate::store::values::column!($type, $column);
 
         // JSON outputs show the stored text, so the two cannot drift.
         impl serde::Serialize for $type {
@@ -153,6 +156,10 @@ stored! {
     }
 }
 
+// The other tables' values are declared beside their reads and writes
+// (`Scope` in `signals`).
+pub(super) use stored;
+
 // A task's kind is the funnel's `kind:` (the document owns the type); the
 // state stores its name.
 column!(TaskKind, "tasks.kind");
@@ -180,6 +187,11 @@ mod tests {
         round_trips(TaskStatus::ALL, TaskStatus::name, TaskStatus::parse);
         round_trips(HistoryKind::ALL, HistoryKind::name, HistoryKind::parse);
         round_trips(TaskKind::ALL, TaskKind::name, TaskKind::parse);
+        round_trips(
+            super::super::Scope::ALL,
+            super::super::Scope::name,
+            super::super::Scope::parse,
+        );
     }
 
     /// A state from before the store wrote task kinds by `name()` (it
