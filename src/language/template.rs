@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 
 use crate::language::source::{SourceId, Sources, Span};
 
+mod format;
 mod guards;
 pub mod helpers;
 pub mod locale;

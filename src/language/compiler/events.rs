@@ -159,3 +159,21 @@ fn out_of_scope(name: &str, scope: Scope) -> (String, String) {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compile_str;
+
+    /// Conditions are parsed once per distinct text, but each use keeps
+    /// its own location.
+    #[test]
+    fn a_repeated_condition_is_placed_at_each_use() {
+        let (funnel, diagnostics) = compile_str(
+            "funnel: t\ncontact: { paid: bool }\nenter: [{ when: 'true', stage: a }]\nstages:\n  a:\n    goal: { when: \"contact.paid\", to: b }\n  b:\n    goal: { when: \"contact.paid\", to: c }\n  c: { terminal: true }\n",
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let spans: Vec<usize> = funnel.reads.iter().map(|(_, span)| span.offset).collect();
+        assert_eq!(spans.len(), 2);
+        assert_ne!(spans[0], spans[1]);
+    }
+}
