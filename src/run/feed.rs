@@ -29,6 +29,7 @@ mod ids;
 mod json;
 mod screen;
 mod threshold;
+mod time;
 mod typing;
 
 pub use columns::Columns;

@@ -117,7 +117,7 @@ mod tests {
     }
 
     fn at(text: &str) -> Option<String> {
-        super::super::format::parse_timestamp(text, &Style::builtin()).map(|t| t.to_rfc3339())
+        super::super::time::parse_timestamp(text, &Style::builtin()).map(|t| t.to_rfc3339())
     }
 
     #[test]
@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn values_serialize_as_plain_json() {
-        let at = super::super::format::parse_timestamp("2024-05-01 09:30", &Style::builtin())
+        let at = super::super::time::parse_timestamp("2024-05-01 09:30", &Style::builtin())
             .map(Value::Timestamp);
         let values = vec![
             Value::Null,
