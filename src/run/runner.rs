@@ -302,8 +302,8 @@ impl<'a> Runner<'a> {
             let unsubscribed = self.unsubscribed(loaded, typed);
             let typed = unsubscribed.as_ref().map_or(typed, |(c, _)| c);
             let print = fingerprint(typed);
-            if let Some(glance) = store::glance(tx, owner, print)?
-                && self.settled_at_a_glance(loaded, (&typed.id, events), &glance)
+            if self.quiet(&typed.id, events)
+                && store::settled(tx, owner, (print, &loaded.version), self.now)?
             {
                 continue;
             }

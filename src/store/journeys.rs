@@ -54,9 +54,9 @@ pub enum Due {
 }
 
 /// How `next_due` is kept: NULL for unknown, `never`, or a time.
-const NEVER: &str = "never";
+pub(super) const NEVER: &str = "never";
 
-pub(super) fn due_from(stored: Option<String>) -> Due {
+fn due_from(stored: Option<String>) -> Due {
     match stored.as_deref() {
         None => Due::Unknown,
         Some(NEVER) => Due::Never,

@@ -18,45 +18,31 @@ pub struct Sighting {
     pub before: Option<(String, DateTime<Utc>)>,
 }
 
-/// What a tick's fast path needs to leave a contact unwalked, read at a
-/// glance: the row is as last seen (by its fingerprint), since when, and
-/// the journey's version and next due moment.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Glance {
-    pub seen_at: DateTime<Utc>,
-    pub version: String,
-    pub next_due: super::Due,
-}
-
-/// The [`Glance`] at `contact` in `funnel` when its row still has the
-/// values whose `fingerprint` is given and it has a journey: one read
-/// instead of the sighting's and the journey's, for the contacts a tick
-/// mostly sees.
-pub fn glance(
+/// Whether the state shows `contact` in `funnel` as a tick's fast path
+/// may leave it: its row has had the values whose `fingerprint` is given
+/// since before `now`, and its journey runs under `version` with nothing
+/// due by `now`. One read, decided in SQL (times are stored as text that
+/// sorts as they do), for the contacts a tick mostly sees.
+pub fn settled(
     tx: &Connection,
     (funnel, contact): (&str, &str),
-    fingerprint: u64,
-) -> StoreResult<Option<Glance>> {
+    (fingerprint, version): (u64, &str),
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
-    let found: Option<(String, String, Option<String>)> = tx
+    let found = tx
         .prepare_cached(
-            "SELECT s.seen_at, j.version, j.next_due FROM sightings s \
+            "SELECT 1 FROM sightings s \
              JOIN journeys j ON j.funnel = s.funnel AND j.contact = s.contact \
-             WHERE s.funnel = ?1 AND s.contact = ?2 AND s.fingerprint = ?3",
+             WHERE s.funnel = ?1 AND s.contact = ?2 AND s.fingerprint = ?3 AND s.seen_at < ?4 \
+             AND j.version = ?5 AND (j.next_due = ?6 OR j.next_due > ?4)",
         )?
-        .query_row(params![funnel, contact, print], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            params![funnel, contact, print, time(now), version, super::journeys::NEVER],
+            |_| Ok(()),
+        )
         .optional()?;
-    found
-        .map(|(seen, version, due)| {
-            Ok(Glance {
-                seen_at: stored_time(&seen)?,
-                version,
-                next_due: super::journeys::due_from(due),
-            })
-        })
-        .transpose()
+    Ok(found.is_some())
 }
 
 /// When the row of `contact`, as `funnel` declares it, was first seen with

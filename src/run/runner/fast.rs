@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Loaded, Runner};
 use crate::run::feed::Event;
-use crate::store::{Due, Glance, Journey, Sighting};
+use crate::store::{Due, Journey, Sighting};
 
 impl Runner<'_> {
     /// Whether walking `contact` in `loaded` now would change nothing and
@@ -33,44 +33,22 @@ impl Runner<'_> {
             return false;
         };
         sighting.before.is_none()
-            && self.unchanged(
-                loaded,
-                (contact, events),
-                sighting.seen_at,
-                &journey.version,
-            )
+            && sighting.seen_at < self.now
+            && self.quiet(contact, events)
+            && journey.version == loaded.version
             && due_after(journey.next_due, self.now)
     }
 
-    /// [`Self::settled`] from a [`Glance`], which finds only a row with
-    /// the values last seen and a journey: before the full reads.
-    pub(super) fn settled_at_a_glance(
-        &self,
-        loaded: &Loaded,
-        (contact, events): (&str, &[&Event]),
-        glance: &Glance,
-    ) -> bool {
-        self.unchanged(loaded, (contact, events), glance.seen_at, &glance.version)
-            && due_after(glance.next_due, self.now)
-    }
-
-    /// Whether all the walk reads, but the clock, is what the last walk
-    /// read.
-    fn unchanged(
-        &self,
-        loaded: &Loaded,
-        (contact, events): (&str, &[&Event]),
-        seen_at: DateTime<Utc>,
-        version: &str,
-    ) -> bool {
-        seen_at < self.now
-            && events.is_empty()
+    /// Whether what the walk reads besides the row, the journey and the
+    /// clock is as the last walk read it: checked before the state is
+    /// asked ([`crate::store::settled`] asks it about the rest in one read).
+    pub(super) fn quiet(&self, contact: &str, events: &[&Event]) -> bool {
+        events.is_empty()
             && !self.unsubscribed.contains_key(contact)
             // `set` fields and tags are not in the fingerprint: while the
             // state has any, every condition may read them.
             && !self.overrides
             && !self.tags
-            && version == loaded.version
     }
 }
 
