@@ -18,11 +18,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
 use rusqlite::Connection;
-use serde_json::json;
 
 use crate::feed::{Contact, Event};
 use crate::model::Funnel;
-use crate::store::{self, OutboxRow, OutboxStatus, StoreError, Tally};
+use crate::store::{self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tally};
 use crate::template::{self, Part};
 use crate::walk::Walk;
 
@@ -405,13 +404,21 @@ impl<'a> Runner<'a> {
                 contact: task.contact.clone(),
                 step: task.step.clone(),
                 channel: "notify".to_string(),
-                payload: json!({
-                    "to": to,
-                    "body": format!("Overdue: {} task for contact {} (step {}, assigned to {}, due {due}){title}", task.kind.name(), task.contact, task.step, task.assignee),
-                    "task": task.id,
-                    "brief": task.brief,
+                payload: Payload::Notice(Notice {
+                    to: to.clone(),
+                    body: format!(
+                        "Overdue: {} task for contact {} (step {}, assigned to {}, due {due}){title}",
+                        task.kind.name(),
+                        task.contact,
+                        task.step,
+                        task.assignee
+                    ),
+                    escalation: Some(Escalation {
+                        task: task.id,
+                        brief: task.brief.clone(),
+                    }),
                 }),
-                due_at: due.clone(),
+                due_at: overdue,
                 status: OutboxStatus::Queued,
             };
             if store::enqueue(tx, &mut self.tally, &row, None, self.now)? {
