@@ -241,8 +241,16 @@ fn outbox(
         contact: contact.into(),
         step: step.into(),
         channel: channel.into(),
-        payload: serde_json::json!({}),
-        due_at: store::time(due),
+        payload: store::Payload::Message(store::Message {
+            to: Some(format!("{contact}@example.com")),
+            subject: None,
+            body: String::new(),
+            template: step.into(),
+            transactional: false,
+            unsubscribe: None,
+            html: None,
+        }),
+        due_at: due,
         status: if failed {
             OutboxStatus::Failed
         } else {

@@ -24,6 +24,7 @@ mod journeys;
 mod listing;
 mod moments;
 mod outbox;
+mod payload;
 mod prune;
 mod report;
 mod runs;
@@ -43,6 +44,10 @@ pub use journeys::*;
 pub use listing::*;
 pub use moments::*;
 pub use outbox::*;
+pub use payload::{
+    AddTag, Escalation, FailedAction, MESSAGE_CHANNELS, Message, Notice, Payload, PrunedPayload,
+    SetFields, Webhook,
+};
 pub use prune::{PRUNED, Pruned, prune};
 pub use report::*;
 pub use runs::*;
@@ -82,6 +87,16 @@ pub fn stored_time(text: &str) -> StoreResult<DateTime<Utc>> {
     parse_time(text).ok_or_else(|| StoreError::BadTime {
         text: text.to_string(),
     })
+}
+
+/// Times serialized as the state stores them (see [`time`]), so that what
+/// listings show is the text they showed when times were strings.
+pub(crate) mod stamp {
+    use chrono::{DateTime, Utc};
+
+    pub fn serialize<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::time(*at))
+    }
 }
 
 pub struct Store {

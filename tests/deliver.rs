@@ -687,9 +687,10 @@ fn the_file_channel_pages_through_a_large_queue_in_bounded_memory() {
     run(&p, T0);
     let db = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
     db.execute_batch("BEGIN").unwrap();
-    let payload =
-        serde_json::json!({ "to": "x@example.com", "subject": "Hi", "body": "b".repeat(300) })
-            .to_string();
+    // The payload of an email as the runner queues it, 347 bytes as
+    // before it had to be one (SQLite's page cache is part of the peak).
+    let payload = serde_json::json!({ "to": "x@example.com", "subject": "Hi", "body": "b".repeat(259), "template": "hello", "transactional": false })
+        .to_string();
     for i in 0..ROWS {
         db.execute(
             "INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, 'news', ?2, 'hello', 'email', ?3, ?4, 'queued', ?4)",

@@ -10,13 +10,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value as Json, json};
 
 use crate::language::condition::Condition;
+use crate::run::feed::Value;
 use crate::language::model::{self, Action, Assignee, Channel, StageId};
+use crate::run::runner::{choose, split_subject};
+use crate::store::{
+    self, AddTag, FailedAction, HistoryKind, Message, Notice, OutboxRow, OutboxStatus, Payload,
+    SetFields, StoreError, Task, TaskStatus, Webhook,
+};
 use crate::language::template::helpers::{SETTINGS, Settings};
 use crate::language::template::locale::Locale;
-use crate::run::feed::Value;
-use crate::run::runner::{choose, split_subject};
 use crate::run::walk::Walk;
-use crate::store::{self, HistoryKind, OutboxRow, OutboxStatus, StoreError, Task, TaskStatus};
 
 /// How long an action may be late before it is skipped as stale, when the
 /// step does not say: a message is news for a day, a task for a week.
@@ -161,32 +164,49 @@ impl Walk<'_, '_, '_, '_, '_> {
                     .and_then(|text| Ok((text, html?)));
                 let payload = rendered.map(|(text, html)| {
                     let (subject, body) = split_subject(&text);
-                    let mut payload = json!({ "to": to, "subject": subject, "body": body, "template": template, "transactional": transactional });
-                    // The List-Unsubscribe header goes with every marketing
-                    // email, whatever its template shows.
-                    if let (Some(unsubscribe), false) = (&links, transactional) {
-                        payload["unsubscribe"] = Json::String(unsubscribe.clone());
-                    }
-                    if let Some(html) = html {
-                        payload["html"] = Json::String(html);
-                    }
-                    payload
+                    Payload::Message(Message {
+                        to,
+                        subject,
+                        body,
+                        template: template.clone(),
+                        transactional: *transactional,
+                        // The List-Unsubscribe header goes with every
+                        // marketing email, whatever its template shows.
+                        unsubscribe: links.clone().filter(|_| !transactional),
+                        html,
+                    })
                 });
                 (channel.name(), payload)
             }
             Action::Webhook { endpoint, template } => {
                 let body = template.as_ref().map(|t| self.render(t, &data)).transpose();
-                (
-                    "webhook",
-                    body.map(|body| json!({ "endpoint": endpoint, "funnel": self.funnel().name, "stage": stage_name, "step": step.id, "contact": data["contact"], "body": body })),
-                )
+                let contact = match &data["contact"] {
+                    Json::Object(fields) => fields.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                let call = |body| {
+                    Payload::Webhook(Webhook {
+                        endpoint: endpoint.clone(),
+                        funnel: self.funnel().name.clone(),
+                        stage: stage_name.clone(),
+                        step: step.id.clone(),
+                        contact,
+                        body,
+                    })
+                };
+                ("webhook", body.map(call))
             }
             Action::Notify { to, template } => {
                 let to = self.assignee(to);
                 (
                     "notify",
-                    self.render(template, &data)
-                        .map(|body| json!({ "to": to, "body": body })),
+                    self.render(template, &data).map(|body| {
+                        Payload::Notice(Notice {
+                            to,
+                            body,
+                            escalation: None,
+                        })
+                    }),
                 )
             }
             Action::Task(task) => {
@@ -204,14 +224,15 @@ impl Walk<'_, '_, '_, '_, '_> {
                         set.insert(field.clone(), value);
                     }
                 }
-                ("set", Ok(json!({ "fields": set })))
+                ("set", Ok(Payload::Set(SetFields { fields: set })))
             }
             Action::Tag(tag) => {
                 store::add_tag(self.tx, &self.contact.id, tag)?;
                 self.runner.tags = true;
                 self.cel.replace(None);
                 self.changed = self.changed.max(due);
-                ("tag", Ok(json!({ "tag": tag })))
+                let tag = tag.clone();
+                ("tag", Ok(Payload::Tag(AddTag { tag })))
             }
             Action::Split(_) => return Ok(Acted::Done),
         };
@@ -221,7 +242,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             Ok(payload) => (OutboxStatus::Queued, payload, Acted::Queued),
             Err(error) => (
                 OutboxStatus::Failed,
-                json!({ "error": error }),
+                Payload::Failed(FailedAction { error }),
                 Acted::Failed,
             ),
         };
@@ -235,7 +256,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             step: step.id.clone(),
             channel: channel.to_string(),
             payload,
-            due_at: store::time(due),
+            due_at: due,
             status,
         };
         let (version, now) = (Some(self.loaded.version.as_str()), self.now());

@@ -133,11 +133,7 @@ impl Channels {
             return Route::File(&self.default_file);
         }
         let name = match row.channel.as_str() {
-            "webhook" => row
-                .payload
-                .get("endpoint")
-                .and_then(|e| e.as_str())
-                .unwrap_or("webhook"),
+            "webhook" => row.payload.endpoint().unwrap_or("webhook"),
             "set" | "tag" => return Route::File(&self.default_file),
             other => other,
         };
@@ -166,7 +162,7 @@ impl Channels {
 
 /// The data a channel's templates see: the row, flattened.
 pub fn template_data(row: &OutboxRow) -> serde_json::Value {
-    let payload = &row.payload;
+    let payload = &row.payload.to_json();
     let field = |name: &str| {
         payload
             .get(name)
@@ -192,20 +188,27 @@ pub fn template_data(row: &OutboxRow) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Message, Payload};
 
     #[test]
     fn provider_templates_see_the_subject_text_and_html_of_an_email() {
+        let message = Message {
+            to: Some("ann@example.com".into()),
+            subject: Some("Hi".into()),
+            body: "Tom & Jerry".into(),
+            template: "hi".into(),
+            transactional: false,
+            unsubscribe: None,
+            html: Some("<p>Tom &amp; Jerry</p>".into()),
+        };
         let mut email = OutboxRow {
             key: "f/c/1/s".into(),
             funnel: "f".into(),
             contact: "c".into(),
             step: "s".into(),
             channel: "email".into(),
-            payload: serde_json::json!({
-                "to": "ann@example.com", "subject": "Hi", "body": "Tom & Jerry",
-                "html": "<p>Tom &amp; Jerry</p>"
-            }),
-            due_at: "2026-01-01T00:00:00Z".into(),
+            payload: Payload::Message(message.clone()),
+            due_at: crate::store::stored_time("2026-01-01T00:00:00Z").unwrap(),
             status: crate::store::OutboxStatus::Queued,
         };
         let data = template_data(&email);
@@ -213,7 +216,10 @@ mod tests {
         assert_eq!(data["subject"], "Hi");
         assert_eq!(data["body"], "Tom & Jerry");
         assert_eq!(data["html"], "<p>Tom &amp; Jerry</p>");
-        email.payload = serde_json::json!({ "body": "Tom & Jerry" });
+        email.payload = Payload::Message(Message {
+            html: None,
+            ..message
+        });
         assert_eq!(template_data(&email)["html"], serde_json::Value::Null);
     }
 }

@@ -319,7 +319,7 @@ fn commit(
 
 /// The channel a row went to, for reports: `sms`, or `webhook crm`.
 fn label(row: &OutboxRow) -> String {
-    match row.payload.get("endpoint").and_then(|e| e.as_str()) {
+    match row.payload.endpoint() {
         Some(endpoint) if row.channel == "webhook" => format!("webhook {endpoint}"),
         _ => row.channel.clone(),
     }
@@ -441,11 +441,10 @@ fn suppressed(
     }
     let transactional = row
         .payload
-        .get("transactional")
-        .and_then(serde_json::Value::as_bool)
+        .transactional()
         // Webhooks carry no such flag: they are the funnel's own calls.
         .unwrap_or(row.channel == "webhook");
-    let to = row.payload.get("to").and_then(serde_json::Value::as_str);
+    let to = row.payload.to();
     store::suppressed(connection, (&row.channel, transactional), &row.contact, to)
 }
 
@@ -539,6 +538,7 @@ impl OptOuts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Message, Payload};
 
     /// A provider's `Retry-After: 9000000000000` overflowed the retry time
     /// and panicked the pass between sending and committing.
@@ -560,8 +560,16 @@ mod tests {
                 contact: "c".into(),
                 step: "s".into(),
                 channel: "sms".into(),
-                payload: serde_json::json!({}),
-                due_at: store::time(now),
+                payload: Payload::Message(Message {
+                    to: Some("+36 1 234 5678".into()),
+                    subject: None,
+                    body: "hi".into(),
+                    template: "hi".into(),
+                    transactional: false,
+                    unsubscribe: None,
+                    html: None,
+                }),
+                due_at: now,
                 status: crate::store::OutboxStatus::Queued,
             },
         };
@@ -619,8 +627,16 @@ mod tests {
                 contact: contact.into(),
                 step: "hello".into(),
                 channel: "email".into(),
-                payload: serde_json::json!({ "body": "hi" }),
-                due_at: store::time(now),
+                payload: Payload::Message(Message {
+                    to: Some(format!("{contact}@example.com")),
+                    subject: None,
+                    body: "hi".into(),
+                    template: "hello".into(),
+                    transactional: false,
+                    unsubscribe: None,
+                    html: None,
+                }),
+                due_at: now,
                 status: crate::store::OutboxStatus::Queued,
             };
             store::enqueue(&tx, &mut tally, &row, None, now).unwrap();

@@ -18,13 +18,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
 use rusqlite::Connection;
-use serde_json::json;
 
-use crate::language::model::Funnel;
-use crate::language::template::{self, Part};
 use crate::run::feed::{Contact, Event};
+use crate::language::model::Funnel;
+use crate::store::{self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tally};
+use crate::language::template::{self, Part};
 use crate::run::walk::Walk;
-use crate::store::{self, OutboxRow, OutboxStatus, StoreError, Tally};
 
 mod create;
 mod fast;
@@ -409,13 +408,21 @@ impl<'a> Runner<'a> {
                 contact: task.contact.clone(),
                 step: task.step.clone(),
                 channel: "notify".to_string(),
-                payload: json!({
-                    "to": to,
-                    "body": format!("Overdue: {} task for contact {} (step {}, assigned to {}, due {due}){title}", task.kind.name(), task.contact, task.step, task.assignee),
-                    "task": task.id,
-                    "brief": task.brief,
+                payload: Payload::Notice(Notice {
+                    to: to.clone(),
+                    body: format!(
+                        "Overdue: {} task for contact {} (step {}, assigned to {}, due {due}){title}",
+                        task.kind.name(),
+                        task.contact,
+                        task.step,
+                        task.assignee
+                    ),
+                    escalation: Some(Escalation {
+                        task: task.id,
+                        brief: task.brief.clone(),
+                    }),
                 }),
-                due_at: due.clone(),
+                due_at: overdue,
                 status: OutboxStatus::Queued,
             };
             if store::enqueue(tx, &mut self.tally, &row, None, self.now)? {

@@ -155,7 +155,7 @@ fn departure(
 
 /// Counts an outbox row just queued under `version`. Escalation notices
 /// are counted with the staff's tasks, not as sends.
-pub fn queued(tally: &mut Tally, row: &OutboxRow, version: &str) {
+pub fn queued(tally: &mut Tally, row: &OutboxRow, due: &str, version: &str) {
     if is_escalation(&row.key) {
         return;
     }
@@ -164,7 +164,7 @@ pub fn queued(tally: &mut Tally, row: &OutboxRow, version: &str) {
         &row.step,
         &row.channel,
         version,
-        day(&row.due_at),
+        day(due),
         row.status.name(),
     ];
     tally.add(Counter::Sends, key.map(|k| Some(k.to_string())));
@@ -398,14 +398,22 @@ mod tests {
                         contact: t.contact.clone(),
                         step: "s1".into(),
                         channel: "email".into(),
-                        payload: serde_json::json!({}),
-                        due_at: when,
+                        payload: Payload::Message(Message {
+                            to: Some(format!("c{contact}@example.com")),
+                            subject: None,
+                            body: String::new(),
+                            template: "s1".into(),
+                            transactional: false,
+                            unsubscribe: None,
+                            html: None,
+                        }),
+                        due_at: stored_time(&when).unwrap(),
                         status: [OutboxStatus::Queued, OutboxStatus::Stale][next(2) as usize],
                     };
                     let version = [None, Some(version)][next(2) as usize];
                     old.execute(
                         "INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7, ?6, ?8)",
-                        params![row.key, row.funnel, row.contact, row.step, row.channel, row.due_at, row.status, version],
+                        params![row.key, row.funnel, row.contact, row.step, row.channel, when, row.status, version],
                     )
                     .unwrap();
                     enqueue(&new, &mut tally, &row, version, Utc::now()).unwrap();

@@ -37,6 +37,12 @@ pub enum StoreError {
     /// A time in the state does not parse: the file was edited or damaged.
     #[error("the state holds {text:?} where a time belongs; it was edited or damaged")]
     BadTime { text: String },
+    /// An outbox row's payload is not the JSON its channel's actions
+    /// carry: the file was edited or damaged.
+    #[error(
+        "the state holds an outbox payload of channel {channel} that does not parse ({reason}); it was edited or damaged"
+    )]
+    BadPayload { channel: String, reason: String },
     /// An enumerated column (a status, a kind) holds a text its type does
     /// not name: the file was edited, damaged or written by a newer funnel.
     #[error(

@@ -7,19 +7,63 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::runs::latest_version;
-use super::{OutboxStatus, StoreResult, Tally, counters, parse_time, signals, time};
+use super::{OutboxStatus, Payload, StoreResult, Tally, counters, signals, stored_time, time};
 
 /// An action queued for delivery.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OutboxRow {
     pub key: String,
     pub funnel: String,
     pub contact: String,
     pub step: String,
     pub channel: String,
-    pub payload: serde_json::Value,
-    pub due_at: String,
+    pub payload: Payload,
+    pub due_at: DateTime<Utc>,
     pub status: OutboxStatus,
+}
+
+/// An outbox row's columns as stored, before its payload and due time
+/// are read (which can fail, and so cannot happen inside rusqlite's row
+/// mapping).
+struct Stored {
+    key: String,
+    funnel: String,
+    contact: String,
+    step: String,
+    channel: String,
+    payload: String,
+    due_at: String,
+    status: OutboxStatus,
+}
+
+impl Stored {
+    /// Reads the row's eight columns from `first` on: key, funnel,
+    /// contact, step, channel, payload, due_at, status.
+    fn get(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Stored> {
+        Ok(Stored {
+            key: r.get(first)?,
+            funnel: r.get(first + 1)?,
+            contact: r.get(first + 2)?,
+            step: r.get(first + 3)?,
+            channel: r.get(first + 4)?,
+            payload: r.get(first + 5)?,
+            due_at: r.get(first + 6)?,
+            status: r.get(first + 7)?,
+        })
+    }
+
+    fn row(self) -> StoreResult<OutboxRow> {
+        Ok(OutboxRow {
+            payload: Payload::parse(&self.channel, self.status, &self.payload)?,
+            due_at: stored_time(&self.due_at)?,
+            key: self.key,
+            funnel: self.funnel,
+            contact: self.contact,
+            step: self.step,
+            channel: self.channel,
+            status: self.status,
+        })
+    }
 }
 
 /// When the marketing messages to `contact` on `channels` that reach (or
@@ -34,8 +78,7 @@ pub fn marketing_sent_after(
 ) -> StoreResult<Vec<DateTime<Utc>>> {
     let mut statement = tx.prepare_cached(
         "SELECT due_at FROM outbox WHERE contact = ?1 AND channel = ?2 AND due_at > ?3 \
-         AND status NOT IN ('stale', 'failed', 'suppressed', 'dead') \
-         AND json_extract(payload, '$.transactional') IS NOT 1",
+         AND status NOT IN ('stale', 'failed', 'suppressed', 'dead') AND transactional = 0",
     )?;
     let mut times = Vec::new();
     for channel in channels {
@@ -43,7 +86,7 @@ pub fn marketing_sent_after(
             r.get::<_, String>(0)
         })?;
         for row in rows {
-            times.extend(parse_time(&row?));
+            times.push(stored_time(&row?)?);
         }
     }
     times.sort();
@@ -71,10 +114,14 @@ pub fn enqueue(
             Some(latest.as_str())
         }
     };
-    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
-        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.to_string(), row.due_at, row.status, time(created), version])?;
+    let due = time(row.due_at);
+    // Frequency caps count what is not transactional, without reading
+    // the payload back.
+    let transactional = row.payload.transactional() == Some(true);
+    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
+        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.text(), due, row.status, time(created), version, transactional])?;
     if added > 0 {
-        counters::queued(tally, row, version.unwrap_or_default());
+        counters::queued(tally, row, &due, version.unwrap_or_default());
         signals::remember_address(tx, row, created)?;
     }
     Ok(added > 0)
@@ -85,20 +132,8 @@ pub fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<
     let mut statement = connection.prepare_cached(
         "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
     )?;
-    let rows = statement.query_map(params![status], |r| {
-        Ok(OutboxRow {
-            key: r.get(0)?,
-            funnel: r.get(1)?,
-            contact: r.get(2)?,
-            step: r.get(3)?,
-            channel: r.get(4)?,
-            payload: serde_json::from_str(&r.get::<_, String>(5)?)
-                .unwrap_or(serde_json::Value::Null),
-            due_at: r.get(6)?,
-            status: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = statement.query_map(params![status], |r| Stored::get(r, 0))?;
+    rows.map(|row| row?.row()).collect()
 }
 
 /// An action that did not go out, and why.
@@ -155,27 +190,23 @@ pub fn due_outbox(
          WHERE o.status = 'queued' AND o.id > ?1 AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?2) ORDER BY o.id LIMIT ?3",
     )?;
     let rows = statement.query_map(params![after, time(now), limit as i64], |r| {
-        Ok(Pending {
-            id: r.get(0)?,
-            row: OutboxRow {
-                key: r.get(1)?,
-                funnel: r.get(2)?,
-                contact: r.get(3)?,
-                step: r.get(4)?,
-                channel: r.get(5)?,
-                payload: serde_json::from_str(&r.get::<_, String>(6)?)
-                    .unwrap_or(serde_json::Value::Null),
-                due_at: r.get(7)?,
-                status: r.get(8)?,
-            },
-            attempts: u32::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
-            journey: match (r.get(10)?, r.get(11)?) {
-                (Some(stage), Some(entry)) => Some((stage, entry)),
-                _ => None,
-            },
-        })
+        let journey = match (r.get(10)?, r.get(11)?) {
+            (Some(stage), Some(entry)) => Some((stage, entry)),
+            _ => None,
+        };
+        let attempts = u32::try_from(r.get::<_, i64>(9)?).unwrap_or(0);
+        Ok((r.get(0)?, Stored::get(r, 1)?, attempts, journey))
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.map(|row| {
+        let (id, stored, attempts, journey) = row?;
+        Ok(Pending {
+            id,
+            row: stored.row()?,
+            attempts,
+            journey,
+        })
+    })
+    .collect()
 }
 
 /// What became of one delivery attempt.
@@ -325,9 +356,9 @@ mod tests {
             funnel: "f".into(),
             contact: "c".into(),
             step: "step".into(),
-            channel: "email".into(),
-            payload: serde_json::json!({"body": "hi"}),
-            due_at: "2026-01-01T00:00:00Z".into(),
+            channel: "tag".into(),
+            payload: Payload::Tag(crate::store::AddTag { tag: "hi".into() }),
+            due_at: stored_time("2026-01-01T00:00:00Z").unwrap(),
             status: OutboxStatus::Queued,
         };
         let tx = store.transaction().unwrap();

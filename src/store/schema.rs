@@ -198,6 +198,19 @@ CREATE TABLE created_contacts (
     // the contacts that have something due (`runner/fast.rs`); NULL, as
     // every journey starts, means unknown: walked in full.
     "ALTER TABLE journeys ADD COLUMN next_due TEXT;",
+    // v16: whether a message is transactional, as a column: frequency caps
+    // count the others on every message a run queues, and reading the
+    // flag out of the JSON payload there was slow and SQLite's own. Rows
+    // already queued are filled from their payload: only messages carry
+    // the flag, and their payloads (written by serde_json, no nested
+    // objects) spell it `"transactional":true` exactly when it is set; a
+    // `"` inside a string is escaped, so no text of theirs can. Rows pruned
+    // before this lost their flag and stay 0, as the old query read them.
+    r#"
+ALTER TABLE outbox ADD COLUMN transactional INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET transactional = 1
+    WHERE channel IN ('email', 'sms', 'messenger') AND payload LIKE '%"transactional":true%';
+"#,
 ];
 
 /// `PRAGMA application_id` of a funnel state (`FNL1`), set by migration
@@ -366,6 +379,55 @@ mod tests {
             .query_row("SELECT seconds FROM stage_times", [], |r| r.get(0))
             .unwrap();
         assert_eq!(seconds, 26 * 3600);
+    }
+
+    /// v16 takes the transactional flag out of the payloads of the
+    /// messages already queued, and of nothing else: frequency caps count
+    /// the same rows as when they read the payload.
+    #[test]
+    fn upgrading_a_v15_state_fills_the_transactional_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let connection = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..15] {
+                connection.execute_batch(sql).unwrap();
+            }
+            connection.pragma_update(None, "user_version", 15).unwrap();
+            let insert = "INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at) VALUES (?1, 'f', 'c', 's', ?2, ?3, '2026-01-01T00:00:00Z', 'queued', '2026-01-01T00:00:00Z')";
+            for (key, channel, payload) in [
+                (
+                    "receipt",
+                    "email",
+                    r#"{"to":"a@x.test","subject":null,"body":"b","template":"t","transactional":true}"#,
+                ),
+                (
+                    "promo",
+                    "sms",
+                    r#"{"to":"1","subject":null,"body":"\"transactional\":true","template":"t","transactional":false}"#,
+                ),
+                (
+                    "crm",
+                    "webhook",
+                    r#"{"endpoint":"crm","funnel":"f","stage":"s","step":"s","contact":{"transactional":true},"body":null}"#,
+                ),
+            ] {
+                connection
+                    .execute(insert, params![key, channel, payload])
+                    .unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        let flagged: Vec<(String, bool)> = store
+            .connection()
+            .prepare("SELECT key, transactional FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected = [("receipt", true), ("promo", false), ("crm", false)];
+        assert_eq!(flagged, expected.map(|(k, t)| (k.to_string(), t)));
     }
 
     /// v6 rebuilds the journeys table without a rowid: every journey

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::values::stored;
-use super::{OutboxRow, StoreError, StoreResult, stored_time, time};
+use super::{Message, OutboxRow, Payload, StoreError, StoreResult, stored_time, time};
 
 stored! {
     /// What a suppression stops: the `channel` column of `suppressions`.
@@ -124,10 +124,10 @@ pub(super) fn remember_address(
     row: &OutboxRow,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if !matches!(row.channel.as_str(), "email" | "sms" | "messenger") {
-        return Ok(());
-    }
-    let Some(address) = row.payload.get("to").and_then(|v| v.as_str()) else {
+    let Payload::Message(Message {
+        to: Some(address), ..
+    }) = &row.payload
+    else {
         return Ok(());
     };
     tx.prepare_cached(

@@ -33,8 +33,9 @@ struct Line<'r> {
     contact: &'r str,
     step: &'r str,
     channel: &'r str,
-    payload: &'r serde_json::Value,
-    due_at: &'r str,
+    payload: &'r crate::store::Payload,
+    #[serde(with = "crate::store::stamp")]
+    due_at: chrono::DateTime<chrono::Utc>,
     status: &'static str,
 }
 
@@ -47,7 +48,7 @@ impl<'r> Line<'r> {
             step: &row.step,
             channel: &row.channel,
             payload: &row.payload,
-            due_at: &row.due_at,
+            due_at: row.due_at,
             status: "delivered",
         }
     }
@@ -108,9 +109,9 @@ mod tests {
             funnel: "f".into(),
             contact: "c".into(),
             step: "s".into(),
-            channel: "email".into(),
-            payload: serde_json::json!({"body": "hi"}),
-            due_at: "2026-01-01T00:00:00Z".into(),
+            channel: "tag".into(),
+            payload: crate::store::Payload::Tag(crate::store::AddTag { tag: "hi".into() }),
+            due_at: crate::store::stored_time("2026-01-01T00:00:00Z").unwrap(),
             status: crate::store::OutboxStatus::Queued,
         }
     }

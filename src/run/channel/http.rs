@@ -269,7 +269,7 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
 /// The JSON a webhook receives: who, where in which funnel, and the
 /// rendered template's fields (parsed when the template renders JSON).
 pub fn envelope(row: &OutboxRow) -> Json {
-    let payload = &row.payload;
+    let payload = &row.payload.to_json();
     let mut contact = serde_json::Map::new();
     contact.insert("id".to_string(), json!(row.contact));
     if let Some(Json::Object(fields)) = payload.get("contact") {
@@ -306,7 +306,7 @@ pub fn envelope(row: &OutboxRow) -> Json {
             }
         }
     }
-    out.insert("due_at".to_string(), json!(row.due_at));
+    out.insert("due_at".to_string(), json!(crate::store::time(row.due_at)));
     Json::Object(out)
 }
 

@@ -21,12 +21,11 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls as LettreTls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
-use serde_json::Value as Json;
 
 use super::{Channel, Failure};
 use crate::config::{SmtpSpec, Tls};
 use crate::run::secret::{self, Redactor};
-use crate::store::OutboxRow;
+use crate::store::{OutboxRow, Payload};
 
 pub struct Smtp {
     transport: SmtpTransport,
@@ -107,7 +106,7 @@ impl Smtp {
 
     /// The recipient: the contact's address, or a staff member's for `notify`.
     fn recipient(&self, row: &OutboxRow) -> Result<Mailbox, Failure> {
-        let to = row.payload.get("to").and_then(Json::as_str).unwrap_or("");
+        let to = row.payload.to().unwrap_or("");
         let address = if row.channel == "notify" && !to.contains('@') {
             self.staff.get(to).map(String::as_str).ok_or_else(|| {
                 Failure::Permanent(format!(
@@ -128,8 +127,19 @@ impl Smtp {
     }
 
     fn message(&self, row: &OutboxRow) -> Result<Message, Failure> {
-        let text = |name: &str| row.payload.get(name).and_then(Json::as_str);
-        let subject = text("subject").map(str::to_string).unwrap_or_else(|| {
+        // What of the payload goes in the mail: a message's parts, a
+        // notice's body; anything else has no address (`recipient` says so).
+        let (subject, body, html, signed) = match &row.payload {
+            Payload::Message(m) => (
+                m.subject.as_deref(),
+                m.body.as_str(),
+                m.html.as_deref(),
+                m.unsubscribe.as_deref(),
+            ),
+            Payload::Notice(n) => (None, n.body.as_str(), None, None),
+            _ => (None, "", None, None),
+        };
+        let subject = subject.map(str::to_string).unwrap_or_else(|| {
             if row.channel == "notify" {
                 format!("[funnel] {}: {}", row.funnel, row.step)
             } else {
@@ -145,11 +155,7 @@ impl Smtp {
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
-        let transactional = row
-            .payload
-            .get("transactional")
-            .and_then(Json::as_bool)
-            .unwrap_or(true);
+        let transactional = row.payload.transactional().unwrap_or(true);
         // Providers echo these in their webhooks, so what they tell
         // `funnel serve` (a bounce, a complaint) finds its contact.
         let ids = serde_json::json!({ "contact": row.contact, "funnel_key": row.key });
@@ -160,8 +166,7 @@ impl Smtp {
                 "X-SMTPAPI",
                 serde_json::json!({ "unique_args": ids }).to_string(),
             ));
-        let signed = text("unsubscribe").map(str::to_string);
-        if let (Some(url), false) = (&signed, transactional) {
+        if let (Some(url), false) = (signed, transactional) {
             // `funnel serve`'s signed one-click link (RFC 8058).
             builder = builder
                 .raw_header(raw("List-Unsubscribe", format!("<{url}>")))
@@ -182,8 +187,8 @@ impl Smtp {
                     "List-Unsubscribe=One-Click".to_string(),
                 ));
         }
-        let body = text("body").unwrap_or("").to_string();
-        let built = match text("html") {
+        let body = body.to_string();
+        let built = match html {
             Some(html) => {
                 builder.multipart(MultiPart::alternative_plain_html(body, html.to_string()))
             }
