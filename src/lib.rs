@@ -14,13 +14,15 @@
 //!   a `dashboard` (HTML), with `stats` for intervals and tests.
 //! - `command`: the subcommands, and `cli`, their flags.
 //!
-//! `config`, `store` and `error` are shared by all of them. [`run`] is the
+//! `config`, `store`, `git` (a file's text at a revision, the commit a run
+//! records) and `error` are shared by all of them. [`run`] is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod git;
 pub mod language;
 pub mod lint;
 pub mod measure;

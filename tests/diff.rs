@@ -3,7 +3,7 @@
 //! funnels compiled by the real compiler: one edit per test, as a person
 //! would make it in a pull request.
 
-use funnel::command::diff::compile;
+use funnel::language::compiler::compile_file;
 use funnel::language::diff::{
     Change, ChangeKind, Destination, Effect, Fate, InFlight, diff as changes_of, impact,
 };
@@ -35,7 +35,7 @@ stages:
 "#;
 
 fn funnel(text: &str) -> Funnel {
-    compile(&SourceFile::new("t.yaml".into(), text.to_string())).unwrap()
+    compile_file(&SourceFile::new("t.yaml".into(), text.to_string())).unwrap()
 }
 
 /// BASE with `from` replaced by `to` (which must be there) and `tail` appended.

@@ -6,17 +6,15 @@
 //! file only fetches and compiles versions and picks the exit code.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use crate::command::CommandError;
 use crate::command::cli::DiffArgs;
-use crate::language::compiler::Compiler;
+use crate::git::Git;
+use crate::language::compiler::compile_file;
 use crate::language::diff::render::{self, Compared, Format, Status};
 use crate::language::diff::{self as structural, Change, Fate};
-use crate::language::model::Funnel;
-use crate::language::parser::Parser;
-use crate::language::source::{SourceFile, SourceId};
+use crate::language::source::SourceFile;
 use crate::lint::linter;
 
 /// Runs `funnel diff`; the exit code, 1 when a breaking change has no
@@ -96,7 +94,7 @@ fn in_flight(
     file: SourceFile,
 ) -> Result<Vec<Compared>, crate::store::StoreError> {
     let version = crate::run::runner::version(&file.text);
-    let new = match compile(&file) {
+    let new = match compile_file(&file) {
         Ok(new) => new,
         Err(_) => return Ok(vec![compare(file, None)]),
     };
@@ -132,7 +130,7 @@ pub fn compare(file: SourceFile, old: Option<&str>) -> Compared {
         changes: Vec::new(),
         effects: None,
     };
-    let new = match compile(&compared.file) {
+    let new = match compile_file(&compared.file) {
         Ok(new) => new,
         Err(message) => {
             compared.status = Status::NewUnreadable {
@@ -146,7 +144,7 @@ pub fn compare(file: SourceFile, old: Option<&str>) -> Compared {
         compared.status = Status::Added;
         return compared;
     };
-    match compile(&SourceFile::new(
+    match compile_file(&SourceFile::new(
         compared.file.path.clone(),
         old.to_string(),
     )) {
@@ -158,104 +156,4 @@ pub fn compare(file: SourceFile, old: Option<&str>) -> Compared {
         }
     }
     compared
-}
-
-/// Parses and compiles one version. Compile problems are `funnel check`'s
-/// to report: the compiler is lenient, and a diff reads what it can.
-/// Templates are not read: only the structure is compared.
-pub fn compile(file: &SourceFile) -> Result<Funnel, String> {
-    let id = SourceId(0);
-    match Parser::parse(id, file) {
-        Ok(document) => Ok(Compiler::compile(&document, id, &file.text).0),
-        Err(diagnostic) => {
-            let (line, column) = file.line_col(diagnostic.span.offset);
-            Err(format!("{} at {line}:{column}", diagnostic.message))
-        }
-    }
-}
-
-/// The text of `path` at git commit `commit`, when git has it (a version
-/// the state recorded before it kept versions' text); `None` otherwise.
-pub fn at_commit(path: &Path, commit: &str) -> Option<String> {
-    Git::new(path).ok()?.show(commit, path).ok().flatten()
-}
-
-/// The git work tree a funnel file is in.
-struct Git {
-    root: PathBuf,
-}
-
-impl Git {
-    fn new(path: &Path) -> Result<Self, CommandError> {
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let output = run_git(dir, &["rev-parse", "--show-toplevel"])?;
-        if !output.status.success() {
-            return Err(CommandError::NotARepository {
-                path: path.to_path_buf(),
-            });
-        }
-        let root = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        Ok(Self {
-            root: PathBuf::from(root),
-        })
-    }
-
-    /// The file's text at `rev`, `None` when it did not exist there.
-    fn show(&self, rev: &str, path: &Path) -> Result<Option<String>, CommandError> {
-        let commit = format!("{rev}^{{commit}}");
-        let verified = run_git(&self.root, &["rev-parse", "--verify", "--quiet", &commit])?;
-        if !verified.status.success() {
-            return Err(CommandError::UnknownRevision {
-                rev: rev.to_string(),
-            });
-        }
-        let spec = format!("{rev}:{}", self.relative(path)?);
-        if !run_git(&self.root, &["cat-file", "-e", &spec])?
-            .status
-            .success()
-        {
-            return Ok(None);
-        }
-        let output = run_git(&self.root, &["show", &spec])?;
-        if !output.status.success() {
-            return Err(CommandError::Git {
-                spec,
-                message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
-        }
-        // A version that is not UTF-8 is reported as not parsing.
-        Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
-    }
-
-    /// The path from the work tree's root, with `/` as git wants it.
-    fn relative(&self, path: &Path) -> Result<String, CommandError> {
-        let unreadable = |source| crate::error::Error::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let full = path.canonicalize().map_err(unreadable)?;
-        let root = self.root.canonicalize().map_err(unreadable)?;
-        let relative = full
-            .strip_prefix(&root)
-            .map_err(|_| CommandError::NotARepository {
-                path: path.to_path_buf(),
-            })?;
-        let parts: Vec<String> = relative
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        Ok(parts.join("/"))
-    }
-}
-
-fn run_git(dir: &Path, args: &[&str]) -> Result<std::process::Output, CommandError> {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|source| CommandError::GitMissing { source })
 }

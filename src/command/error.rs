@@ -6,6 +6,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::git::GitError;
 use crate::measure::MeasureError;
 use crate::run::dispatcher::DeliverError;
 use crate::run::tick::TickError;
@@ -80,18 +81,9 @@ pub enum CommandError {
     /// `funnel diff --state`: the state file could not be read.
     #[error("{}: {source}", path.display())]
     StateToCompare { path: PathBuf, source: StoreError },
-    /// The `git` program could not be started.
-    #[error("cannot run git (is it installed?): {source}")]
-    GitMissing { source: io::Error },
-    /// A funnel file is outside any git work tree.
-    #[error("{} is not in a git repository: --against needs one", path.display())]
-    NotARepository { path: PathBuf },
-    /// `--against` names no commit.
-    #[error("`{rev}` is not a git revision (a commit, branch or tag)")]
-    UnknownRevision { rev: String },
-    /// git failed reading a file that exists at the revision.
-    #[error("git show {spec}: {message}")]
-    Git { spec: String, message: String },
+    /// `funnel diff --against` could not read an earlier version.
+    #[error(transparent)]
+    Git(#[from] GitError),
 }
 
 /// JSON on stdout fails only as its writer does.
@@ -118,18 +110,15 @@ impl CommandError {
             | CommandError::NoTask { .. }
             | CommandError::NoOpenTask { .. }
             | CommandError::NoDeadLetter => 1,
-            CommandError::Usage { .. }
-            | CommandError::GitMissing { .. }
-            | CommandError::NotARepository { .. }
-            | CommandError::UnknownRevision { .. } => 2,
+            CommandError::Git(e) => git_code(e),
+            CommandError::Usage { .. } => 2,
             CommandError::Output(_)
             | CommandError::NoState { .. }
             | CommandError::NothingToPrune { .. }
             | CommandError::Deliver(_)
             | CommandError::Write { .. }
             | CommandError::NoStateToCompare { .. }
-            | CommandError::StateToCompare { .. }
-            | CommandError::Git { .. } => 3,
+            | CommandError::StateToCompare { .. } => 3,
             CommandError::NoHistory { .. } => NOT_FOUND,
         }
     }
@@ -164,5 +153,17 @@ fn tick_code(error: &TickError) -> i32 {
         TickError::Store(e) => state_code(e),
         TickError::Check(e) => e.exit_code(),
         _ => 3,
+    }
+}
+
+/// Asking for what git cannot give (no git, no repository, no such
+/// revision) is a usage error (2); git failing on what it has, or a file
+/// that cannot be resolved, is unreadable input (3).
+fn git_code(error: &GitError) -> i32 {
+    match error {
+        GitError::Missing { .. }
+        | GitError::NotARepository { .. }
+        | GitError::UnknownRevision { .. } => 2,
+        GitError::Show { .. } | GitError::Read { .. } => 3,
     }
 }

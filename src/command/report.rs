@@ -56,7 +56,7 @@ fn definitions(store: &Store, args: &ReportArgs) -> Result<Vec<Funnel>, CommandE
         .into_iter()
         .filter_map(|(funnel, text)| {
             let file = SourceFile::new(format!("{funnel} (state)").into(), text);
-            crate::command::diff::compile(&file).ok()
+            crate::language::compiler::compile_file(&file).ok()
         })
         .collect::<Vec<_>>();
     if args.funnels.exists() {

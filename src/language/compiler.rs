@@ -20,7 +20,8 @@ use crate::language::condition::{Condition, Parsed, Scope};
 use crate::language::document::{Document, Text};
 use crate::language::duration;
 use crate::language::model::*;
-use crate::language::source::{SourceId, Span};
+use crate::language::parser::Parser;
+use crate::language::source::{SourceFile, SourceId, Span};
 use crate::lint::diagnostic::Diagnostic;
 use crate::lint::rules::{self, Rule};
 
@@ -34,6 +35,23 @@ mod stages;
 mod timing;
 
 pub type CompileResult = (Funnel, Vec<Diagnostic>);
+
+/// Parses and compiles one version of a funnel file on its own, for
+/// callers that read structure rather than check it (`funnel diff`, a run
+/// migrating journeys, `funnel report`). Compile problems are `funnel
+/// check`'s to report: the compiler is lenient, and these read what they
+/// can. Templates are not read: only the structure is wanted. A parse error
+/// is its message with the line and column, as a diff shows it.
+pub fn compile_file(file: &SourceFile) -> Result<Funnel, String> {
+    let id = SourceId(0);
+    match Parser::parse(id, file) {
+        Ok(document) => Ok(Compiler::compile(&document, id, &file.text).0),
+        Err(diagnostic) => {
+            let (line, column) = file.line_col(diagnostic.span.offset);
+            Err(format!("{} at {line}:{column}", diagnostic.message))
+        }
+    }
+}
 
 pub struct Compiler<'a> {
     source: SourceId,

@@ -10,16 +10,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value as Json, json};
 
 use crate::language::condition::Condition;
-use crate::run::feed::Value;
 use crate::language::model::{self, Action, Assignee, Channel, StageId};
+use crate::language::template::helpers::{SETTINGS, Settings};
+use crate::language::template::locale::Locale;
+use crate::run::feed::Value;
 use crate::run::runner::{choose, split_subject};
+use crate::run::walk::Walk;
 use crate::store::{
     self, AddTag, FailedAction, HistoryKind, Message, Notice, OutboxRow, OutboxStatus, Payload,
     SetFields, StoreError, Task, TaskStatus, Webhook,
 };
-use crate::language::template::helpers::{SETTINGS, Settings};
-use crate::language::template::locale::Locale;
-use crate::run::walk::Walk;
 
 /// How long an action may be late before it is skipped as stale, when the
 /// step does not say: a message is news for a day, a task for a week.

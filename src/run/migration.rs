@@ -102,7 +102,7 @@ pub fn old_version(
         // that commit is not mistaken for the version).
         None => match store::version_origin(connection, funnel, version)? {
             Some((path, Some(commit))) => {
-                match crate::command::diff::at_commit(std::path::Path::new(&path), &commit) {
+                match crate::git::at_commit(std::path::Path::new(&path), &commit) {
                     Some(text) if crate::run::runner::version(&text) == version => text,
                     _ => return Ok(None),
                 }
@@ -111,7 +111,7 @@ pub fn old_version(
         },
     };
     let file = SourceFile::new(format!("{funnel}@{}", short(version)).into(), text);
-    Ok(crate::command::diff::compile(&file).ok())
+    Ok(crate::language::compiler::compile_file(&file).ok())
 }
 
 /// One older version with in-flight contacts: its hash, its text compiled

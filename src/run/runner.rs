@@ -19,11 +19,11 @@ use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
 use rusqlite::Connection;
 
-use crate::run::feed::{Contact, Event};
 use crate::language::model::Funnel;
-use crate::store::{self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tally};
 use crate::language::template::{self, Part};
+use crate::run::feed::{Contact, Event};
 use crate::run::walk::Walk;
+use crate::store::{self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tally};
 
 mod create;
 mod fast;

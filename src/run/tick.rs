@@ -181,43 +181,6 @@ fn unsubscribe_fallback(
     Ok(fallback.map(std::sync::Arc::new))
 }
 
-/// The last commit of `file` when the file is tracked and unchanged since,
-/// so a report can name the exact revision; `None` outside git, with git
-/// missing, or with local edits (the content hash still tells versions
-/// apart).
-fn git_commit(file: &Path) -> Option<String> {
-    let dir = file.parent().filter(|d| !d.as_os_str().is_empty())?;
-    let name = file.file_name()?;
-    let git = |args: &[&std::ffi::OsStr]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-    };
-    let clean = git(&[
-        "diff".as_ref(),
-        "--quiet".as_ref(),
-        "HEAD".as_ref(),
-        "--".as_ref(),
-        name,
-    ])?;
-    if !clean.status.success() {
-        return None;
-    }
-    let log = git(&[
-        "log".as_ref(),
-        "-1".as_ref(),
-        "--format=%H".as_ref(),
-        "--".as_ref(),
-        name,
-    ])?;
-    let commit = String::from_utf8(log.stdout).ok()?.trim().to_string();
-    (log.status.success() && !commit.is_empty()).then_some(commit)
-}
-
 fn checked_path(
     sources: &crate::language::source::Sources,
     id: crate::language::source::SourceId,
@@ -307,7 +270,7 @@ pub fn tick(
                 &loaded.path.display().to_string(),
                 // Asked only here, where a run records a version: `deliver`
                 // and `--dry-run` load funnels too but need no commit.
-                git_commit(&loaded.path).as_deref(),
+                crate::git::last_commit(&loaded.path).as_deref(),
                 options.now,
             )?;
         }

@@ -38,7 +38,14 @@ pub fn settled(
              AND j.version = ?5 AND (j.next_due = ?6 OR j.next_due > ?4)",
         )?
         .query_row(
-            params![funnel, contact, print, time(now), version, super::journeys::NEVER],
+            params![
+                funnel,
+                contact,
+                print,
+                time(now),
+                version,
+                super::journeys::NEVER
+            ],
             |_| Ok(()),
         )
         .optional()?;
