@@ -5,6 +5,10 @@
 # against the floor: bulk-loading the rows the first run keeps.
 #
 #   bash benches/run.sh [COUNT]
+#   FUNNEL=/path/to/an/older/funnel bash benches/run.sh [COUNT]
+#
+# FUNNEL names the binary measured (this tree's release build by default),
+# to compare two builds side by side on the same machine.
 #
 # Needs the sqlite3 command line shell (Debian: apt-get install sqlite3).
 # Prints seconds and peak RSS; figures go to the README's performance
@@ -37,14 +41,15 @@ print(f"{seconds:8.2f} s {cpu:7.2f} s CPU {peak:6.0f} MB   {summary[:110]}")
 PY
 }
 
+funnel=${FUNNEL:-target/release/funnel}
 run() {
-    target/release/funnel run benches/funnels --contacts "$1" --now "$2" \
+    "$funnel" run benches/funnels --contacts "$1" --now "$2" \
         --state "$work/state.db" --outbox "$work/outbox.jsonl"
 }
 
 echo "contacts: $count ($(du -h "$work/contacts.csv" | cut -f1) of CSV), $(nproc) cores"
 printf 'sqlite3 .import      '; measure sqlite3 "$work/import.db" ".import --csv $work/contacts.csv c"
-printf 'funnel run, first   '; measure bash -c "$(declare -f run); work=$work; run $work/contacts.csv 2026-06-01T09:00:00Z"
+printf 'funnel run, first    '; measure bash -c "$(declare -f run); funnel=$funnel; work=$work; run $work/contacts.csv 2026-06-01T09:00:00Z"
 # The floor under any first run: storing what it keeps. The rows the first
 # run left (journeys, history, outbox; already computed, rendered and
 # delivered) are bulk-loaded by the sqlite3 shell into an empty state in one
@@ -65,8 +70,8 @@ printf 'floor, keys only     '; measure bash -c "$(declare -f floor); work=$work
 # The floor under a tick: reading the feed with borrowed records and looking
 # up every journey by its key; the tick's own work is compared against it.
 printf 'floor, scan          '; measure target/release/examples/scan-floor "$work/tick.csv" "$work/state.db" onboarding
-printf 'funnel run, 1%% tick '; measure bash -c "$(declare -f run); work=$work; run $work/tick.csv 2026-06-01T09:05:00Z"
-printf 'funnel run, no change'; measure bash -c "$(declare -f run); work=$work; run $work/tick.csv 2026-06-01T09:06:00Z"
+printf 'funnel run, 1%% tick '; measure bash -c "$(declare -f run); funnel=$funnel; work=$work; run $work/tick.csv 2026-06-01T09:05:00Z"
+printf 'funnel run, no change'; measure bash -c "$(declare -f run); funnel=$funnel; work=$work; run $work/tick.csv 2026-06-01T09:06:00Z"
 printf 'floor, read the feed '; measure target/release/examples/scan-floor "$work/tick.csv" - onboarding
 bytes=$(stat -c %s "$work/state.db")
 echo "state: $(du -h "$work/state.db" | cut -f1), $((bytes / count)) bytes per contact; outbox: $(wc -l < "$work/outbox.jsonl") lines"
