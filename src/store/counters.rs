@@ -108,8 +108,11 @@ fn departure(
     const ARRIVAL: &str = "SELECT b.id FROM history b
         WHERE b.contact = ?2 AND b.funnel = ?1 AND b.entry = ?3
             AND b.id < ?4 AND b.to_stage = ?5 AND b.to_step IS NULL AND b.kind <> 'split'
-            AND (b.kind IN ('enter', 'goal', 'exit', 'exhausted') OR b.to_stage IS NOT b.from_stage)
+            AND (b.kind = 'enter' OR b.kind = 'goal' OR b.kind = 'exit' OR b.kind = 'exhausted'
+                OR b.to_stage IS NOT b.from_stage)
         ORDER BY b.id DESC LIMIT 1";
+    // (Comparisons rather than `IN (...)`: SQLite would build a temporary
+    // table for the list on every stage move.)
     // ?8, the time, only for the visit's length: SQLite wants exactly the
     // parameters a statement names.
     let keys: [&dyn ToSql; 8] = [

@@ -77,8 +77,11 @@ pub fn marketing_sent_after(
     after: DateTime<Utc>,
 ) -> StoreResult<Vec<DateTime<Utc>>> {
     let mut statement = tx.prepare_cached(
+        // Comparisons, not `NOT IN (...)`: SQLite builds a temporary
+        // table for a list, on every call, and this runs per message.
         "SELECT due_at FROM outbox WHERE contact = ?1 AND channel = ?2 AND due_at > ?3 \
-         AND status NOT IN ('stale', 'failed', 'suppressed', 'dead') AND transactional = 0",
+         AND status <> 'stale' AND status <> 'failed' AND status <> 'suppressed' \
+         AND status <> 'dead' AND transactional = 0",
     )?;
     let mut times = Vec::new();
     for channel in channels {
