@@ -6,18 +6,14 @@ use std::io::{self, Write};
 
 use crate::cli::{ActionsArgs, ContactsArgs};
 use crate::operate::{Outcome, open, store_failure, table};
-use crate::store::{self, OutboxStatus};
+use crate::store::OutboxStatus;
 
 pub fn contacts(args: &ContactsArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     let store = match open(&args.state) {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
-    match store::journeys(
-        store.connection(),
-        args.funnel.as_deref(),
-        args.stage.as_deref(),
-    ) {
+    match store.journeys(args.funnel.as_deref(), args.stage.as_deref()) {
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
         Err(e) => Ok(Err(store_failure(e))),
     }
@@ -42,7 +38,7 @@ pub fn actions(args: &ActionsArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
-    match store::actions(store.connection(), status, args.funnel.as_deref()) {
+    match store.actions(status, args.funnel.as_deref()) {
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
         Err(e) => Ok(Err(store_failure(e))),
     }

@@ -387,7 +387,7 @@ pub fn retry(args: &RetryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
             Ok(store) => store,
             Err(failure) => return Ok(Err(failure)),
         };
-        return match store::dead_letters(store.connection()) {
+        return match store.dead_letters() {
             Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
             Err(e) => Ok(Err(store_failure(e))),
         };
@@ -499,13 +499,14 @@ pub fn status(args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     };
     let gather = || -> Result<Status, StoreError> {
         Ok(Status {
-            positions: store::positions(store.connection())?,
-            outbox: store::outbox_counts(store.connection())?
+            positions: store.positions()?,
+            outbox: store
+                .outbox_counts()?
                 .into_iter()
                 .map(|(status, actions)| Count { status, actions })
                 .collect(),
-            failed: store::failed(store.connection(), FAILED_SHOWN)?,
-            overdue_tasks: store::tasks(store.connection(), Some(Utc::now()), None)?.len(),
+            failed: store.failed(FAILED_SHOWN)?,
+            overdue_tasks: store.tasks(Some(Utc::now()), None)?.len(),
         })
     };
     let status = match gather() {
@@ -533,7 +534,7 @@ pub fn history(args: &HistoryArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
-    match store::history(store.connection(), &args.contact) {
+    match store.history(&args.contact) {
         Ok(rows) if rows.is_empty() => Ok(Err((
             format!(
                 "error: no history for contact `{}`",
@@ -556,7 +557,7 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> io::Result<Outcome> {
     // any directory; the files on disk stand in for states written before
     // versions' text was kept. Without either, the report still stands on
     // the state's counters.
-    let mut definitions = match store::latest_sources(store.connection()) {
+    let mut definitions = match store.latest_sources() {
         Ok(sources) => sources
             .into_iter()
             .filter_map(|(funnel, text)| {

@@ -55,7 +55,7 @@ pub fn prune(args: &PruneArgs, err: &mut dyn Write) -> io::Result<Outcome> {
         if args.vacuum {
             // Pruning frees pages for later rows; only VACUUM gives them
             // back to the file system, rewriting the whole file.
-            store.connection().execute_batch("VACUUM")?;
+            store.vacuum()?;
         }
         Ok(pruned)
     };

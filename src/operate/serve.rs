@@ -7,7 +7,6 @@ use crate::cli::{EventsArgs, ServeArgs, SuppressionsArgs};
 use crate::config::Config;
 use crate::operate::{Outcome, open_current, parse_now, store_failure, table};
 use crate::serve::{Options, ServeError};
-use crate::store;
 
 pub fn serve(args: &ServeArgs, err: &mut dyn Write) -> io::Result<Outcome> {
     let cwd = std::env::current_dir()?;
@@ -86,7 +85,7 @@ pub fn events(args: &EventsArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
-    match store::list_events(store.connection(), args.contact.as_deref(), since) {
+    match store.list_events(args.contact.as_deref(), since) {
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
         Err(e) => Ok(Err(store_failure(e))),
     }
@@ -97,7 +96,7 @@ pub fn suppressions(args: &SuppressionsArgs, out: &mut dyn Write) -> io::Result<
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
-    match store::list_suppressions(store.connection(), args.contact.as_deref()) {
+    match store.list_suppressions(args.contact.as_deref()) {
         Ok(rows) => table(&rows, args.state.format, out).map(|()| Ok(0)),
         Err(e) => Ok(Err(store_failure(e))),
     }

@@ -18,7 +18,7 @@ pub fn tasks(args: &TasksArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Err(failure) => return Ok(Err(failure)),
     };
     let overdue = args.overdue.then(Utc::now);
-    let rows = match store::task_rows(store.connection(), overdue, args.assignee.as_deref()) {
+    let rows = match store.task_rows(overdue, args.assignee.as_deref()) {
         Ok(rows) => rows,
         Err(e) => return Ok(Err(store_failure(e))),
     };
@@ -51,7 +51,7 @@ fn show(id: i64, args: &StateArgs, out: &mut dyn Write) -> io::Result<Outcome> {
         Ok(store) => store,
         Err(failure) => return Ok(Err(failure)),
     };
-    let row = match store::task_by_id(store.connection(), id) {
+    let row = match store.task_by_id(id) {
         Ok(Some(row)) => row,
         Ok(None) => {
             return Ok(Err((format!("error: no task {id}; see `funnel tasks`"), 1)));
