@@ -113,6 +113,38 @@ impl Store {
         renamed_from(&self.connection, funnel, path)
     }
 
+    pub fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Pending>> {
+        due_outbox(&self.connection, now, after, limit)
+    }
+
+    pub fn entered_by_exit(&self, journey: (&str, &str), visit: (&str, i64)) -> StoreResult<bool> {
+        entered_by_exit(&self.connection, journey, visit)
+    }
+
+    pub fn suppressed(
+        &self,
+        message: (&str, bool),
+        contact: &str,
+        address: Option<&str>,
+    ) -> StoreResult<Option<String>> {
+        suppressed(&self.connection, message, contact, address)
+    }
+
+    pub fn file_length(&self, path: &str) -> StoreResult<Option<u64>> {
+        file_length(&self.connection, path)
+    }
+
+    /// Records an outbox file's committed length at once (outside any
+    /// transaction: the first length must be on disk before the append).
+    pub fn set_file_length(&self, path: &str, length: u64) -> StoreResult<()> {
+        set_file_length(&self.connection, path, length)
+    }
+
     /// Gives the space pruning freed back to the file system.
     pub fn vacuum(&self) -> StoreResult<()> {
         Ok(self.connection.execute_batch("VACUUM")?)
