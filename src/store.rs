@@ -26,6 +26,7 @@ mod moments;
 mod outbox;
 mod payload;
 mod prune;
+mod reads;
 mod report;
 mod runs;
 mod schema;

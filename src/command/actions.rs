@@ -7,7 +7,7 @@ use crate::command::CommandError;
 use crate::command::cli::ActionsArgs;
 use crate::command::rows::table;
 use crate::command::state::open;
-use crate::store::{self, OutboxStatus};
+use crate::store::OutboxStatus;
 
 pub(super) fn actions(args: &ActionsArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     let status = match args.status.as_deref() {
@@ -21,7 +21,7 @@ pub(super) fn actions(args: &ActionsArgs, out: &mut dyn Write) -> Result<i32, Co
         })?),
     };
     let store = open(&args.state)?;
-    let rows = store::actions(store.connection(), status, args.funnel.as_deref())?;
+    let rows = store.actions(status, args.funnel.as_deref())?;
     table(&rows, args.state.format, out)?;
     Ok(0)
 }

@@ -7,15 +7,10 @@ use crate::command::CommandError;
 use crate::command::cli::ContactsArgs;
 use crate::command::rows::table;
 use crate::command::state::open;
-use crate::store;
 
 pub(super) fn contacts(args: &ContactsArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     let store = open(&args.state)?;
-    let rows = store::journeys(
-        store.connection(),
-        args.funnel.as_deref(),
-        args.stage.as_deref(),
-    )?;
+    let rows = store.journeys(args.funnel.as_deref(), args.stage.as_deref())?;
     table(&rows, args.state.format, out)?;
     Ok(0)
 }

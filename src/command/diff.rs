@@ -45,12 +45,12 @@ pub(super) fn diff(
         for path in &files {
             let text = linter::read(path)?;
             compared.extend(
-                in_flight(store.connection(), SourceFile::new(path.clone(), text)).map_err(
-                    |source| CommandError::StateToCompare {
+                in_flight(&store, SourceFile::new(path.clone(), text)).map_err(|source| {
+                    CommandError::StateToCompare {
                         path: state.clone(),
                         source,
-                    },
-                )?,
+                    }
+                })?,
             );
         }
     } else {
@@ -90,7 +90,7 @@ pub fn exit_code(compared: &[Compared]) -> i32 {
 /// contacts all run under it compares with nothing (no changes, no one
 /// affected).
 fn in_flight(
-    connection: &rusqlite::Connection,
+    store: &crate::store::Store,
     file: SourceFile,
 ) -> Result<Vec<Compared>, crate::store::StoreError> {
     let version = crate::run::runner::version(&file.text);
@@ -98,7 +98,7 @@ fn in_flight(
         Ok(new) => new,
         Err(_) => return Ok(vec![compare(file, None)]),
     };
-    let grouped = crate::run::migration::effects(connection, (&new, &version))?;
+    let grouped = crate::run::migration::effects(store, (&new, &version))?;
     if grouped.is_empty() {
         return Ok(vec![Compared {
             funnel: new.name.clone(),

@@ -7,7 +7,6 @@ use crate::command::cli::EventsArgs;
 use crate::command::rows::table;
 use crate::command::state::open_current;
 use crate::command::{CommandError, parse_now};
-use crate::store;
 
 pub(super) fn events(args: &EventsArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     let since = match args.since.as_deref() {
@@ -15,7 +14,7 @@ pub(super) fn events(args: &EventsArgs, out: &mut dyn Write) -> Result<i32, Comm
         Some(text) => Some(parse_now("--since", Some(text))?),
     };
     let store = open_current(&args.state.state)?;
-    let rows = store::list_events(store.connection(), args.contact.as_deref(), since)?;
+    let rows = store.list_events(args.contact.as_deref(), since)?;
     table(&rows, args.state.format, out)?;
     Ok(0)
 }

@@ -7,11 +7,10 @@ use crate::command::CommandError;
 use crate::command::cli::HistoryArgs;
 use crate::command::rows::table;
 use crate::command::state::open;
-use crate::store;
 
 pub(super) fn history(args: &HistoryArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     let store = open(&args.state)?;
-    let rows = store::history(store.connection(), &args.contact)?;
+    let rows = store.history(&args.contact)?;
     if rows.is_empty() {
         return Err(CommandError::NoHistory {
             contact: args.contact.clone(),

@@ -42,7 +42,7 @@ pub(super) fn prune(args: &PruneArgs, err: &mut dyn Write) -> Result<i32, Comman
         if args.vacuum {
             // Pruning frees pages for later rows; only VACUUM gives them
             // back to the file system, rewriting the whole file.
-            store.connection().execute_batch("VACUUM")?;
+            store.vacuum()?;
         }
         Ok(pruned)
     };

@@ -11,7 +11,7 @@ use crate::language::model::Funnel;
 use crate::language::source::SourceFile;
 use crate::lint::linter::Linter;
 use crate::measure::{Filter, Measurer, dashboard, scorecard};
-use crate::store::{self, Store};
+use crate::store::Store;
 
 pub(super) fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     let store = open_current(&args.state)?;
@@ -52,7 +52,8 @@ pub(super) fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<i32, Comm
 /// versions' text was kept. Without either, the report still stands on
 /// the state's counters.
 fn definitions(store: &Store, args: &ReportArgs) -> Result<Vec<Funnel>, CommandError> {
-    let mut definitions = store::latest_sources(store.connection())?
+    let mut definitions = store
+        .latest_sources()?
         .into_iter()
         .filter_map(|(funnel, text)| {
             let file = SourceFile::new(format!("{funnel} (state)").into(), text);

@@ -12,7 +12,7 @@ use crate::store::{self, Store, StoreError};
 pub(super) fn retry(args: &RetryArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     if args.list {
         let store = open(&args.state)?;
-        let rows = store::dead_letters(store.connection())?;
+        let rows = store.dead_letters()?;
         table(&rows, args.state.format, out)?;
         return Ok(0);
     }

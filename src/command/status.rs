@@ -52,12 +52,13 @@ pub(super) fn status(args: &StateArgs, out: &mut dyn Write) -> Result<i32, Comma
 
 fn gather(store: &Store) -> Result<Status, StoreError> {
     Ok(Status {
-        positions: store::positions(store.connection())?,
-        outbox: store::outbox_counts(store.connection())?
+        positions: store.positions()?,
+        outbox: store
+            .outbox_counts()?
             .into_iter()
             .map(|(status, actions)| Count { status, actions })
             .collect(),
-        failed: store::failed(store.connection(), FAILED_SHOWN)?,
-        overdue_tasks: store::tasks(store.connection(), Some(Utc::now()), None)?.len(),
+        failed: store.failed(FAILED_SHOWN)?,
+        overdue_tasks: store.tasks(Some(Utc::now()), None)?.len(),
     })
 }

@@ -7,14 +7,13 @@ use crate::command::CommandError;
 use crate::command::cli::SuppressionsArgs;
 use crate::command::rows::table;
 use crate::command::state::open_current;
-use crate::store;
 
 pub(super) fn suppressions(
     args: &SuppressionsArgs,
     out: &mut dyn Write,
 ) -> Result<i32, CommandError> {
     let store = open_current(&args.state.state)?;
-    let rows = store::list_suppressions(store.connection(), args.contact.as_deref())?;
+    let rows = store.list_suppressions(args.contact.as_deref())?;
     table(&rows, args.state.format, out)?;
     Ok(0)
 }

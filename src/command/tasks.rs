@@ -17,7 +17,7 @@ use crate::table::escape;
 pub(super) fn tasks(args: &TasksArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     let store = open_current(&args.state.state)?;
     let overdue = args.overdue.then(Utc::now);
-    let rows = store::task_rows(store.connection(), overdue, args.assignee.as_deref())?;
+    let rows = store.task_rows(overdue, args.assignee.as_deref())?;
     if args.state.format == TableFormat::Json {
         table(&rows, args.state.format, out)?;
         return Ok(0);
@@ -46,7 +46,7 @@ pub(super) fn task(args: &TaskArgs, out: &mut dyn Write) -> Result<i32, CommandE
 /// `funnel task show ID`: every field, then the brief in full.
 fn show(id: i64, args: &StateArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     let store = open_current(&args.state)?;
-    let row = store::task_by_id(store.connection(), id)?.ok_or(CommandError::NoTask { id })?;
+    let row = store.task_by_id(id)?.ok_or(CommandError::NoTask { id })?;
     if args.format != TableFormat::Table {
         let single = std::slice::from_ref(&row);
         if args.format == TableFormat::Json {

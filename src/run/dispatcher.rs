@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use indexmap::IndexMap;
-use rusqlite::Connection;
 
 use crate::config::{Delivery, Settings};
 use crate::language::model::{Funnel, Target};
@@ -130,9 +129,9 @@ impl<'a> Dispatcher<'a> {
         let mut report = Delivered::default();
         let mut after = 0;
         // While nobody is suppressed, no row needs the lookup.
-        let suppressions = store::any_suppression(store.connection())?;
+        let suppressions = store.any_suppression()?;
         loop {
-            let page = store::due_outbox(store.connection(), self.now, after, settings.batch)?;
+            let page = store.due_outbox(self.now, after, settings.batch)?;
             let Some(last) = page.last() else {
                 break;
             };
@@ -141,11 +140,11 @@ impl<'a> Dispatcher<'a> {
             let mut files: IndexMap<&Path, Vec<&Pending>> = IndexMap::new();
             let mut sends = Vec::new();
             for pending in &page {
-                if let Some(reason) = self.opt_outs.check(store.connection(), pending)? {
+                if let Some(reason) = self.opt_outs.check(store, pending)? {
                     outcomes.push((pending.id, Attempt::Suppressed { reason }));
                     continue;
                 }
-                if suppressions && let Some(reason) = suppressed(store.connection(), pending)? {
+                if suppressions && let Some(reason) = suppressed(store, pending)? {
                     outcomes.push((pending.id, Attempt::Suppressed { reason }));
                     continue;
                 }
@@ -188,7 +187,7 @@ impl<'a> Dispatcher<'a> {
                 return Err(error);
             }
             report.deferred += deferred;
-            let lengths = self.write_files(store.connection(), &files, &mut outcomes)?;
+            let lengths = self.write_files(store, &files, &mut outcomes)?;
             commit(store, &outcomes, &lengths, &mut report)?;
         }
         Ok(report)
@@ -197,14 +196,14 @@ impl<'a> Dispatcher<'a> {
     /// Appends each file's rows; gives each file's new committed length.
     fn write_files(
         &self,
-        connection: &Connection,
+        store: &Store,
         files: &IndexMap<&Path, Vec<&Pending>>,
         outcomes: &mut Vec<(i64, Attempt)>,
     ) -> Result<Vec<(String, u64)>, DeliverError> {
         let mut lengths = Vec::new();
         for (path, rows) in files {
             let key = path.display().to_string();
-            let committed = match store::file_length(connection, &key)? {
+            let committed = match store.file_length(&key)? {
                 Some(length) => length,
                 // The first write to this file: its length as found (what
                 // others wrote is kept) is committed before anything is
@@ -212,7 +211,7 @@ impl<'a> Dispatcher<'a> {
                 // length to cut back to, not a file that looks untouched.
                 None => {
                     let found = std::fs::metadata(path).map_or(0, |m| m.len());
-                    store::set_file_length(connection, &key, found)?;
+                    store.set_file_length(&key, found)?;
                     found
                 }
             };
@@ -431,10 +430,7 @@ impl RateLimit {
 
 /// Why a row must not go out because `funnel serve` heard its contact
 /// unsubscribe, its address bounce or complain, or its number say STOP.
-fn suppressed(
-    connection: &rusqlite::Connection,
-    pending: &Pending,
-) -> Result<Option<String>, StoreError> {
+fn suppressed(store: &Store, pending: &Pending) -> Result<Option<String>, StoreError> {
     let row = &pending.row;
     if !CONTACT_FACING.contains(&row.channel.as_str()) {
         return Ok(None);
@@ -445,7 +441,7 @@ fn suppressed(
         // Webhooks carry no such flag: they are the funnel's own calls.
         .unwrap_or(row.channel == "webhook");
     let to = row.payload.to();
-    store::suppressed(connection, (&row.channel, transactional), &row.contact, to)
+    store.suppressed((&row.channel, transactional), &row.contact, to)
 }
 
 /// The global exits of each funnel, to recheck opt-outs at dispatch.
@@ -497,11 +493,7 @@ impl OptOuts {
 
     /// Why a row must not go out, if it must not: its contact has since
     /// left this entry of the journey through a global exit.
-    fn check(
-        &self,
-        connection: &Connection,
-        pending: &Pending,
-    ) -> Result<Option<String>, StoreError> {
+    fn check(&self, store: &Store, pending: &Pending) -> Result<Option<String>, StoreError> {
         let row = &pending.row;
         if !CONTACT_FACING.contains(&row.channel.as_str()) {
             return Ok(None);
@@ -526,7 +518,7 @@ impl OptOuts {
             return Ok(None);
         }
         // Reaching `opted-out` by running out of steps is no opt-out.
-        if store::entered_by_exit(connection, (&row.funnel, &row.contact), (stage, *entry))? {
+        if store.entered_by_exit((&row.funnel, &row.contact), (stage, *entry))? {
             return Ok(Some(format!(
                 "not sent: the contact left for `{stage}` after it was queued"
             )));
@@ -648,11 +640,11 @@ mod tests {
         let dispatcher = Dispatcher::new(&delivery, &outbox, now);
 
         // The pass that dies: its page is written, its outcome never committed.
-        let page = store::due_outbox(store.connection(), now, 0, 10).unwrap();
+        let page = store.due_outbox(now, 0, 10).unwrap();
         let mut files: IndexMap<&Path, Vec<&Pending>> = IndexMap::new();
         files.insert(&outbox, page.iter().collect());
         dispatcher
-            .write_files(store.connection(), &files, &mut Vec::new())
+            .write_files(&store, &files, &mut Vec::new())
             .unwrap();
         assert_eq!(std::fs::read_to_string(&outbox).unwrap().lines().count(), 3);
 

@@ -9,13 +9,11 @@
 
 use std::collections::HashMap;
 
-use rusqlite::Connection;
-
 use crate::language::diff::{self, Destination, Effect, Fate};
 use crate::language::model::{Funnel, Target};
 use crate::language::source::SourceFile;
 use crate::run::runner::Loaded;
-use crate::store::{self, StoreError};
+use crate::store::{Store, StoreError};
 
 /// A place of an older version: the version, stage, step (`None` once the
 /// steps ran out) and whether its wait is open.
@@ -91,16 +89,16 @@ pub fn short(version: &str) -> &str {
 /// commit the state recorded; `None` when neither has it (then the current
 /// version stands in for it: ids are compared as they are now).
 pub fn old_version(
-    connection: &Connection,
+    store: &Store,
     funnel: &str,
     version: &str,
 ) -> Result<Option<Funnel>, StoreError> {
-    let text = match store::version_source(connection, funnel, version)? {
+    let text = match store.version_source(funnel, version)? {
         Some(text) => text,
         // An older state kept the file and commit, not the text: git may
         // still have it (checked against the hash, so a file edited after
         // that commit is not mistaken for the version).
-        None => match store::version_origin(connection, funnel, version)? {
+        None => match store.version_origin(funnel, version)? {
             Some((path, Some(commit))) => {
                 match crate::git::at_commit(std::path::Path::new(&path), &commit) {
                     Some(text) if crate::run::runner::version(&text) == version => text,
@@ -127,12 +125,9 @@ pub type Older = (
 
 /// The places of every older version's in-flight contacts with what this
 /// version does to them, grouped by old version.
-pub fn effects(
-    connection: &Connection,
-    (new, current): (&Funnel, &str),
-) -> Result<Vec<Older>, StoreError> {
+pub fn effects(store: &Store, (new, current): (&Funnel, &str)) -> Result<Vec<Older>, StoreError> {
     let mut by_version: Vec<(String, Vec<diff::InFlight>)> = Vec::new();
-    for place in store::in_flight(connection, &new.name)? {
+    for place in store.in_flight(&new.name)? {
         if place.version == current {
             continue;
         }
@@ -149,7 +144,7 @@ pub fn effects(
     }
     let mut grouped = Vec::new();
     for (version, mut places) in by_version {
-        let old = old_version(connection, &new.name, &version)?;
+        let old = old_version(store, &new.name, &version)?;
         let before = old.as_ref().unwrap_or(new);
         let stored: Vec<Option<String>> = places.iter().map(|p| p.step.clone()).collect();
         // `#N`: a position an older funnel wrote, read as an index into the
@@ -176,16 +171,13 @@ pub fn effects(
 /// Plans what the run does with every older version's in-flight contacts,
 /// into `loaded.carries`; refuses (before anything changes) when an edit
 /// blocks some of them.
-pub fn plan(
-    connection: &Connection,
-    funnels: &mut [Loaded],
-) -> Result<(), crate::run::tick::TickError> {
+pub fn plan(store: &Store, funnels: &mut [Loaded]) -> Result<(), crate::run::tick::TickError> {
     let mut blocked = Vec::new();
     for loaded in funnels.iter_mut() {
-        blocked.extend(renamed(connection, loaded)?);
+        blocked.extend(renamed(store, loaded)?);
         let mut carries = HashMap::new();
         let current = (&loaded.funnel, loaded.version.as_str());
-        for (version, _, effects, stored) in effects(connection, current)? {
+        for (version, _, effects, stored) in effects(store, current)? {
             for ((place, effect), stored) in effects.into_iter().zip(stored) {
                 let key: Place = (version.clone(), place.stage.clone(), stored, place.waiting);
                 let carry = match effect.fate {
@@ -242,9 +234,9 @@ fn target(funnel: &Funnel, to: &Destination) -> Option<Target> {
 /// same file: the funnel was renamed. Journeys are kept by name, so a
 /// renamed funnel would start everyone again under the new one; the run
 /// refuses instead.
-pub fn renamed(connection: &Connection, loaded: &Loaded) -> Result<Option<Blocked>, StoreError> {
+pub fn renamed(store: &Store, loaded: &Loaded) -> Result<Option<Blocked>, StoreError> {
     let path = loaded.path.display().to_string();
-    let Some((old, contacts)) = store::renamed_from(connection, &loaded.funnel.name, &path)? else {
+    let Some((old, contacts)) = store.renamed_from(&loaded.funnel.name, &path)? else {
         return Ok(None);
     };
     Ok(Some(Blocked {

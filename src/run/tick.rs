@@ -247,7 +247,7 @@ pub fn tick(
             .or_default()
             .push(event);
     }
-    crate::run::migration::plan(store.connection(), &mut funnels)?;
+    crate::run::migration::plan(&store, &mut funnels)?;
     let run = if options.dry_run {
         store.check_forward(options.now, options.clock_reset.as_deref())?;
         None

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::App;
 use super::writer::{Outcome, Record};
 use crate::serve::webhook::{self, Inbound, Provider, Signal, Suppress};
-use crate::store::{self, Scope, StoredEvent, Suppression};
+use crate::store::{Scope, StoredEvent, Suppression};
 
 pub async fn provider(
     State(app): State<Arc<App>>,
@@ -138,7 +138,7 @@ async fn contact_of(app: &App, signal: &Signal) -> Option<String> {
         "email"
     };
     app.writer
-        .lookup(move |c| store::contact_at(c, channel, &address))
+        .lookup(move |s| s.contact_at(channel, &address))
         .await
         .ok()
         .flatten()

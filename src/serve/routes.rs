@@ -18,7 +18,7 @@ use serde_json::json;
 use super::writer::Record;
 use super::{App, MAX_BODY, page};
 use crate::serve::links::{Link, Message};
-use crate::store::{self, Scope, StoredEvent, Suppression};
+use crate::store::{Scope, Store, StoredEvent, Suppression};
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -68,7 +68,7 @@ fn client(app: &App, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    match app.writer.lookup(store::any_suppression).await {
+    match app.writer.lookup(Store::any_suppression).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "state unavailable\n").into_response(),
     }
@@ -198,7 +198,7 @@ async fn click(
         .unwrap_or("")
         .to_lowercase();
     let key = message.key.clone();
-    let sent = app.writer.lookup(move |c| store::sent_at(c, &key)).await;
+    let sent = app.writer.lookup(move |s| s.sent_at(&key)).await;
     let bot = if method == Method::HEAD {
         Some("HEAD request")
     } else if agent.is_empty() || SCANNERS.iter().any(|s| agent.contains(s)) {

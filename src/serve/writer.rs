@@ -51,7 +51,7 @@ pub enum Outcome {
 
 pub type Stored = Result<Outcome, String>;
 
-type Lookup = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
+type Lookup = Box<dyn FnOnce(&Store) + Send>;
 
 enum Job {
     Store(Vec<Record>, oneshot::Sender<Stored>),
@@ -91,7 +91,7 @@ impl Writer {
     /// last written to).
     pub async fn lookup<T: Send + 'static>(
         &self,
-        query: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+        query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, String> {
         let (reply, answer) = oneshot::channel();
         let run: Lookup = Box::new(move |connection| {
@@ -113,7 +113,7 @@ fn write_loop(mut store: Store, inbox: &mpsc::Receiver<Job>) {
         while let Some(job) = next.take() {
             match job {
                 Job::Store(records, reply) => group.push((records, reply)),
-                Job::Lookup(run) => run(store.connection()),
+                Job::Lookup(run) => run(&store),
             }
             if group.len() < GROUP {
                 next = inbox.try_recv().ok();

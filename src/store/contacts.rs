@@ -26,7 +26,8 @@ pub fn set_field(
     value: &serde_json::Value,
 ) -> StoreResult<()> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO contact_fields (contact, field, value) VALUES (?1, ?2, ?3)",
+        "INSERT INTO contact_fields (contact, field, value) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (contact, field) DO UPDATE SET value = excluded.value",
     )?
     .execute(params![contact, field, value.to_string()])?;
     Ok(())
@@ -49,7 +50,7 @@ pub fn side_tables_used(tx: &Connection) -> StoreResult<(bool, bool)> {
 }
 
 pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
-    tx.prepare_cached("INSERT OR IGNORE INTO tags (contact, tag) VALUES (?1, ?2)")?
+    tx.prepare_cached("INSERT INTO tags (contact, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
         .execute(params![contact, tag])?;
     Ok(())
 }

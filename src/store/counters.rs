@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, ToSql, params};
+use rusqlite::{Connection, ToSql};
 
 use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition};
 
@@ -233,26 +233,28 @@ impl Tally {
 }
 
 /// Moves the outbox rows `rows` selects (an SQL condition on `outbox`
-/// whose one parameter is `?1`) from their status to `status` in the
-/// sends counters. Call it before the UPDATE that changes them: it counts
-/// the rows as they still are. One statement out and one in for a whole
-/// selection, so a page of deliveries costs two statements, not two per
-/// row.
+/// whose parameters, `selection`, are numbered from `?2`) from their
+/// status to `status` in the sends counters. Call it before the UPDATE
+/// that changes them: it counts the rows as they still are. One statement
+/// out and one in for a whole selection, so a page of deliveries costs two
+/// statements, not two per row.
 pub fn restatus(
     tx: &Connection,
     rows: &str,
-    param: &dyn ToSql,
+    selection: &[&dyn ToSql],
     status: OutboxStatus,
 ) -> StoreResult<()> {
-    for (current, sign) in [("status", -1), ("?2", 1)] {
+    let mut values: Vec<&dyn ToSql> = vec![&status];
+    values.extend_from_slice(selection);
+    for (current, sign) in [("status", -1), ("?1", 1)] {
         tx.prepare_cached(&format!(
             "INSERT INTO step_sends
                 SELECT funnel, step, channel, coalesce(version, ''), substr(due_at, 1, 10), {current}, {sign} * count(*)
-                FROM outbox WHERE ({rows}) AND status IS NOT ?2 AND key NOT LIKE '%/escalation'
+                FROM outbox WHERE ({rows}) AND status IS NOT ?1 AND key NOT LIKE '%/escalation'
                 GROUP BY 1, 2, 3, 4, 5, 6
             ON CONFLICT DO UPDATE SET actions = actions + excluded.actions"
         ))?
-        .execute(params![param, status])?;
+        .execute(&values[..])?;
     }
     Ok(())
 }
@@ -415,7 +417,7 @@ mod tests {
                     };
                     let version = [None, Some(version)][next(2) as usize];
                     old.execute(
-                        "INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7, ?6, ?8)",
+                        "INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version) VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7, ?6, ?8) ON CONFLICT DO NOTHING",
                         params![row.key, row.funnel, row.contact, row.step, row.channel, when, row.status, version],
                     )
                     .unwrap();
@@ -481,11 +483,13 @@ mod tests {
             assert!(!dead.is_empty(), "the rows exercise dead letters");
             let keys = if round == 0 { Vec::new() } else { dead };
             requeue_dead(&new, &keys).unwrap();
-            old.execute(
-                "UPDATE outbox SET status = 'queued' WHERE status = 'dead' AND (?1 = 0 OR key IN (SELECT value FROM json_each(?2)))",
-                params![round, serde_json::to_string(&keys).unwrap()],
-            )
-            .unwrap();
+            let requeue = "UPDATE outbox SET status = 'queued' WHERE status = 'dead' AND (?1 IS NULL OR key = ?1)";
+            if round == 0 {
+                old.execute(requeue, params![None::<String>]).unwrap();
+            }
+            for key in &keys {
+                old.execute(requeue, params![key]).unwrap();
+            }
         }
         let dump = |db: &Connection| -> Vec<String> {
             let tables = [

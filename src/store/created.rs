@@ -28,7 +28,7 @@ pub struct Created {
 pub fn add_created(tx: &Connection, created: &Created) -> StoreResult<bool> {
     let added = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO created_contacts (funnel, contact, fields, created_at, event) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO created_contacts (funnel, contact, fields, created_at, event) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             created.funnel,

@@ -81,7 +81,9 @@ pub fn sighting(
         });
     }
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO sightings (funnel, contact, fingerprint, seen_at, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO sightings (funnel, contact, fingerprint, seen_at, fields) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (funnel, contact) DO UPDATE SET fingerprint = excluded.fingerprint, \
+         seen_at = excluded.seen_at, fields = excluded.fields",
     )?
     .execute(params![funnel, contact, print, time(now), fields()])?;
     let before = match known {
@@ -154,7 +156,7 @@ pub struct StoredEvent {
 pub fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreResult<bool> {
     let added = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO events (contact, name, at, data, dedupe) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO events (contact, name, at, data, dedupe) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             event.contact,

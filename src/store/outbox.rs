@@ -4,10 +4,12 @@
 //! is due and records what became of each row.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::runs::latest_version;
-use super::{OutboxStatus, Payload, StoreResult, Tally, counters, signals, stored_time, time};
+use super::{
+    FailedAction, OutboxStatus, Payload, StoreResult, Tally, counters, signals, stored_time, time,
+};
 
 /// An action queued for delivery.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,7 +123,7 @@ pub fn enqueue(
     // Frequency caps count what is not transactional, without reading
     // the payload back.
     let transactional = row.payload.transactional() == Some(true);
-    let added = tx.prepare_cached("INSERT OR IGNORE INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
+    let added = tx.prepare_cached("INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING")?
         .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.text(), due, row.status, time(created), version, transactional])?;
     if added > 0 {
         counters::queued(tally, row, &due, version.unwrap_or_default());
@@ -153,18 +155,30 @@ pub struct Failed {
 /// the `error` column.
 pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
     let mut statement = connection.prepare_cached(
-        "SELECT key, channel, status, COALESCE(error, json_extract(payload, '$.error'), '') \
+        "SELECT key, channel, status, error, CASE WHEN error IS NULL THEN payload END \
          FROM outbox WHERE status IN ('failed', 'dead') ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = statement.query_map(params![limit as i64], |r| {
-        Ok(Failed {
+        let payload: Option<String> = r.get(4)?;
+        let failed = Failed {
             key: r.get(0)?,
             channel: r.get(1)?,
             status: r.get(2)?,
-            error: r.get(3)?,
-        })
+            error: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+        };
+        Ok((failed, payload))
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.map(|row| {
+        let (mut failed, payload) = row?;
+        if let Some(text) = payload {
+            let payload = Payload::parse(&failed.channel, failed.status, &text)?;
+            if let Payload::Failed(FailedAction { error }) = payload {
+                failed.error = error;
+            }
+        }
+        Ok(failed)
+    })
+    .collect()
 }
 
 /// A queued row as the dispatcher sees it.
@@ -246,7 +260,7 @@ pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResul
             (OutboxStatus::Suppressed, None, Some(reason.as_str()), 0)
         }
     };
-    counters::restatus(tx, "id = ?1", &id, status)?;
+    counters::restatus(tx, "id = ?2", &[&id], status)?;
     tx.prepare_cached(
         "UPDATE outbox SET status = ?1, next_attempt_at = ?2, error = ?3, attempts = attempts + ?4, \
          sent_at = CASE WHEN ?1 = 'delivered' THEN ?6 ELSE sent_at END WHERE id = ?5",
@@ -255,20 +269,27 @@ pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResul
     Ok(())
 }
 
-/// Records that the rows `ids` went out: one statement for a whole page,
-/// since most of a pass is deliveries and a statement per row costs more
-/// than the row.
+/// How many ids one statement of [`record_delivered`] lists: well within
+/// every SQL database's limit on parameters, few statements for a page.
+const IDS_PER_STATEMENT: usize = 500;
+
+/// Records that the rows `ids` went out: a statement for many rows at a
+/// time (an `IN` list), since most of a pass is deliveries and a statement
+/// per row costs more than the row.
 pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
-    if ids.is_empty() {
-        return Ok(());
+    let now = time(Utc::now());
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("?{i}")).collect();
+        let rows = format!("id IN ({})", list.join(", "));
+        let selection: Vec<&dyn ToSql> = chunk.iter().map(|id| id as &dyn ToSql).collect();
+        counters::restatus(tx, &rows, &selection, OutboxStatus::Delivered)?;
+        let mut values: Vec<&dyn ToSql> = vec![&now];
+        values.extend_from_slice(&selection);
+        tx.prepare_cached(&format!(
+            "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1, sent_at = ?1 WHERE {rows}"
+        ))?
+        .execute(&values[..])?;
     }
-    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string());
-    const PAGE: &str = "id IN (SELECT value FROM json_each(?1))";
-    counters::restatus(tx, PAGE, &ids, OutboxStatus::Delivered)?;
-    tx.prepare_cached(&format!(
-        "UPDATE outbox SET status = 'delivered', next_attempt_at = NULL, error = NULL, attempts = attempts + 1, sent_at = ?2 WHERE {PAGE}"
-    ))?
-    .execute(params![ids, time(Utc::now())])?;
     Ok(())
 }
 
@@ -286,7 +307,8 @@ pub fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u6
 
 pub fn set_file_length(tx: &Connection, path: &str, length: u64) -> StoreResult<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO outbox_files (path, length) VALUES (?1, ?2)",
+        "INSERT INTO outbox_files (path, length) VALUES (?1, ?2) \
+         ON CONFLICT (path) DO UPDATE SET length = excluded.length",
         params![path, i64::try_from(length).unwrap_or(i64::MAX)],
     )?;
     Ok(())
@@ -295,7 +317,6 @@ pub fn set_file_length(tx: &Connection, path: &str, length: u64) -> StoreResult<
 /// Puts dead letters back in the queue with a fresh count of attempts:
 /// all of them, or those whose key is in `keys`. Returns how many.
 pub fn requeue_dead(tx: &Connection, keys: &[String]) -> StoreResult<usize> {
-    const DEAD: &str = "status = 'dead' AND (?1 IS NULL OR key = ?1)";
     let selections: Vec<Option<&str>> = if keys.is_empty() {
         vec![None]
     } else {
@@ -303,11 +324,13 @@ pub fn requeue_dead(tx: &Connection, keys: &[String]) -> StoreResult<usize> {
     };
     let mut count = 0;
     for key in selections {
-        counters::restatus(tx, DEAD, &key, OutboxStatus::Queued)?;
+        let dead = "status = 'dead' AND (?2 IS NULL OR key = ?2)";
+        counters::restatus(tx, dead, &[&key], OutboxStatus::Queued)?;
         count += tx
-            .prepare_cached(&format!(
-                "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL WHERE {DEAD}"
-            ))?
+            .prepare_cached(
+                "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = NULL, error = NULL \
+                 WHERE status = 'dead' AND (?1 IS NULL OR key = ?1)",
+            )?
             .execute(params![key])?;
     }
     Ok(count)
@@ -349,6 +372,45 @@ pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(OutboxStatus, 
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    /// A page longer than one statement's list of ids is recorded whole,
+    /// and counted once per row.
+    #[test]
+    fn a_page_of_deliveries_past_one_statements_ids_is_recorded_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let rows = IDS_PER_STATEMENT + 3;
+        let tx = store.transaction().unwrap();
+        let mut tally = Tally::default();
+        for i in 0..rows {
+            let row = OutboxRow {
+                key: format!("f/c{i}/1/tag"),
+                funnel: "f".into(),
+                contact: format!("c{i}"),
+                step: "tag".into(),
+                channel: "tag".into(),
+                payload: Payload::Tag(crate::store::AddTag { tag: "t".into() }),
+                due_at: stored_time("2026-01-01T00:00:00Z").unwrap(),
+                status: OutboxStatus::Queued,
+            };
+            enqueue(&tx, &mut tally, &row, Some("v"), Utc::now()).unwrap();
+        }
+        tally.flush(&tx).unwrap();
+        let ids: Vec<i64> = (1..=rows as i64).collect();
+        record_delivered(&tx, &ids).unwrap();
+        tx.commit().unwrap();
+        let counts = outbox_counts(store.connection()).unwrap();
+        assert_eq!(counts, [(OutboxStatus::Delivered, rows as i64)]);
+        let sends: Vec<(String, i64)> = store
+            .connection()
+            .prepare("SELECT status, actions FROM step_sends WHERE actions != 0")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(sends, [("delivered".to_string(), rows as i64)]);
+    }
 
     #[test]
     fn the_same_idempotency_key_is_queued_once() {

@@ -55,7 +55,7 @@ pub fn title(brief: &str) -> Option<String> {
 }
 
 pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
-    let added = tx.prepare_cached("INSERT OR IGNORE INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, reason, brief) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?
+    let added = tx.prepare_cached("INSERT INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, reason, brief) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING")?
         .execute(params![task.key, task.funnel, task.contact, task.step, task.kind.name(), task.assignee, task.escalate_to, task.created_at, task.due_at, task.status.name(), task.reason, task.brief])?;
     Ok(added > 0)
 }
