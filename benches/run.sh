@@ -73,5 +73,6 @@ printf 'floor, scan          '; measure target/release/examples/scan-floor "$wor
 printf 'funnel run, 1%% tick '; measure bash -c "$(declare -f run); funnel=$funnel; work=$work; run $work/tick.csv 2026-06-01T09:05:00Z"
 printf 'funnel run, no change'; measure bash -c "$(declare -f run); funnel=$funnel; work=$work; run $work/tick.csv 2026-06-01T09:06:00Z"
 printf 'floor, read the feed '; measure target/release/examples/scan-floor "$work/tick.csv" - onboarding
+printf 'funnel status        '; measure "$funnel" status --state "$work/state.db"
 bytes=$(stat -c %s "$work/state.db")
 echo "state: $(du -h "$work/state.db" | cut -f1), $((bytes / count)) bytes per contact; outbox: $(wc -l < "$work/outbox.jsonl") lines"

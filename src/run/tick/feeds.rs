@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use chrono_tz::Tz;
 
@@ -18,7 +19,8 @@ use crate::run::runner::Loaded;
 /// then the run) a chunk at a time, or standard input, which cannot be
 /// read twice and is held.
 pub(super) enum Source {
-    File(PathBuf),
+    /// The file, and its length and modification time when first opened.
+    File(PathBuf, std::cell::Cell<Option<(u64, SystemTime)>>),
     Stdin(Vec<u8>),
 }
 
@@ -27,20 +29,34 @@ impl Source {
         if path.as_os_str() == "-" {
             return super::read(path).map(Source::Stdin);
         }
-        Ok(Source::File(path.to_path_buf()))
+        Ok(Source::File(path.to_path_buf(), Default::default()))
     }
 
+    /// The feed from its start. A file that changed since it was first
+    /// opened is refused: the screen's verdict and its ids seen twice
+    /// would be about another file.
     pub fn open(&self) -> Result<Box<dyn Read + '_>, TickError> {
-        match self {
-            Source::Stdin(bytes) => Ok(Box::new(&bytes[..])),
-            Source::File(path) => match File::open(path) {
-                Ok(file) => Ok(Box::new(file)),
-                Err(source) => Err(TickError::Read {
-                    path: path.clone(),
-                    source,
-                }),
-            },
+        let (path, first) = match self {
+            Source::Stdin(bytes) => return Ok(Box::new(&bytes[..])),
+            Source::File(path, first) => (path, first),
+        };
+        let failed = |source| TickError::Read {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(path).map_err(failed)?;
+        let meta = file.metadata().map_err(failed)?;
+        let seen = (meta.len(), meta.modified().map_err(failed)?);
+        match first.get() {
+            None => first.set(Some(seen)),
+            Some(before) if before != seen => {
+                return Err(failed(std::io::Error::other(
+                    "the file changed while this run read it (between the bad-row screen and the run); nothing was run from it, run again",
+                )));
+            }
+            Some(_) => {}
         }
+        Ok(Box::new(file))
     }
 }
 
@@ -165,5 +181,32 @@ fn events_zone(naive: NaiveTimes, funnels: &[Loaded]) -> Option<Tz> {
         NaiveTimes::Funnel => common,
         NaiveTimes::Utc => Some(Tz::UTC),
         NaiveTimes::Zone(zone) => Some(zone),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_file_that_changes_between_the_passes_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("contacts.csv");
+        std::fs::write(&path, "id\nc1\n").unwrap();
+        let source = Source::new(&path).unwrap();
+        assert!(source.open().is_ok());
+        assert!(source.open().is_ok(), "unchanged: read again");
+        std::fs::write(&path, "id\nc1\nc2\n").unwrap();
+        match source.open() {
+            Err(TickError::Read { source, .. }) => {
+                assert!(
+                    source
+                        .to_string()
+                        .contains("changed while this run read it")
+                );
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
     }
 }
