@@ -299,10 +299,18 @@ fn contact_row(record: Record, id_column: &str, ids: &mut Ids) -> Result<Row, Pr
     if has_control(&id) {
         return Err(problem(CONTROL_IN_ID.to_string()));
     }
-    if let Some(first) = ids.repeat(&id, record.line) {
-        return Err(problem(format!(
-            "duplicate id `{id}`, first on line {first}"
-        )));
+    match ids.repeat(&id, record.line) {
+        None => {}
+        Some(Some(first)) => {
+            return Err(problem(format!(
+                "duplicate id `{id}`, first on line {first}"
+            )));
+        }
+        Some(None) => {
+            return Err(problem(format!(
+                "duplicate id `{id}` (an earlier row has it)"
+            )));
+        }
     }
     Ok(Row {
         line: record.line,

@@ -2,12 +2,14 @@
 //!
 //! Holding every id of a feed of millions costs more than the rest of a
 //! run. A first pass over the feed (the bad-row screen) keeps only a
-//! 64-bit hash of each id with its first line; a hash seen twice is
+//! 64-bit hash of each id (about 12 bytes a contact with the set's own
+//! room; with the first line as well it was twice that, the largest part
+//! of a run's memory at three million contacts); a hash seen twice is
 //! reported as a duplicate and remembered. The run's own pass keeps whole
-//! only the ids with such a hash, so what it refuses is exact. Two
-//! different ids share a hash with odds of about one in 4 million for a
-//! feed of 3 million contacts; then the screen counts one bad row too
-//! many, and the run still takes both.
+//! only the ids with such a hash, so what it refuses is exact and names
+//! the first line. Two different ids share a hash with odds of about one
+//! in 4 million for a feed of 3 million contacts; then the screen counts
+//! one bad row too many, and the run still takes both.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hasher};
@@ -15,9 +17,9 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hasher};
 pub(super) enum Ids {
     /// Every id, exactly, with its first line.
     Exact(HashMap<String, usize>),
-    /// A hash of every id, with its first line.
+    /// A hash of every id.
     Hashed {
-        first: HashMap<u64, u32, BuildHasherDefault<Spread>>,
+        seen: HashSet<u64, BuildHasherDefault<Spread>>,
         repeated: HashSet<u64>,
     },
     /// Whole ids only for the hashes a first pass saw `repeated`.
@@ -30,37 +32,31 @@ pub(super) enum Ids {
 impl Ids {
     pub(super) fn hashed() -> Self {
         Ids::Hashed {
-            first: HashMap::default(),
+            seen: HashSet::default(),
             repeated: HashSet::new(),
         }
     }
 
-    /// The line `id` was first on, when it was seen before; otherwise
-    /// notes that it is on `line`.
-    pub(super) fn repeat(&mut self, id: &str, line: usize) -> Option<usize> {
+    /// Whether `id` was seen before, and on which line when that is
+    /// known (the screen's hashes keep no lines); otherwise notes that it
+    /// is on `line`.
+    pub(super) fn repeat(&mut self, id: &str, line: usize) -> Option<Option<usize>> {
         match self {
-            Ids::Exact(first) => exact(first, id, line),
-            Ids::Hashed { first, repeated } => {
+            Ids::Exact(first) => exact(first, id, line).map(Some),
+            Ids::Hashed { seen, repeated } => {
                 let hash = hash(id);
-                // A feed past four billion lines names its last line.
-                let at = u32::try_from(line).unwrap_or(u32::MAX);
-                match first.get(&hash) {
-                    Some(first) => {
-                        repeated.insert(hash);
-                        usize::try_from(*first).ok()
-                    }
-                    None => {
-                        first.insert(hash, at);
-                        None
-                    }
+                if seen.insert(hash) {
+                    return None;
                 }
+                repeated.insert(hash);
+                Some(None)
             }
             Ids::Screened {
                 repeated,
                 exact: ids,
             } => {
                 if repeated.contains(&hash(id)) {
-                    exact(ids, id, line)
+                    exact(ids, id, line).map(Some)
                 } else {
                     None
                 }
@@ -111,7 +107,10 @@ mod tests {
         let ids = ["a", "b", "a", "c", "b", "a"];
         let mut first = Ids::hashed();
         let found: Vec<_> = (1..).zip(ids).map(|(l, id)| first.repeat(id, l)).collect();
-        assert_eq!(found, [None, None, Some(1), None, Some(2), Some(1)]);
+        assert_eq!(
+            found,
+            [None, None, Some(None), None, Some(None), Some(None)]
+        );
         let Ids::Hashed { repeated, .. } = first else {
             unreachable!()
         };
@@ -121,7 +120,17 @@ mod tests {
             exact: HashMap::new(),
         };
         let again: Vec<_> = (1..).zip(ids).map(|(l, id)| second.repeat(id, l)).collect();
-        assert_eq!(again, found);
+        assert_eq!(
+            again,
+            [
+                None,
+                None,
+                Some(Some(1)),
+                None,
+                Some(Some(2)),
+                Some(Some(1))
+            ]
+        );
         let Ids::Screened { exact, .. } = second else {
             unreachable!()
         };
