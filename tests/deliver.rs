@@ -719,7 +719,11 @@ fn the_file_channel_pages_through_a_large_queue_in_bounded_memory() {
     assert_eq!(code, "0", "{stderr}");
     assert!(stderr.contains(&format!("delivered {ROWS}")), "{stderr}");
     let peak_mb = kib.parse::<u64>().unwrap() / 1024;
-    assert!(peak_mb < 60, "peak RSS {peak_mb} MB");
+    // Paging, the peak is about 60 MB (59-61 over runs): the binary and
+    // SQLite's page cache, which holds most of this state by the end.
+    // Holding the 50,000 rows as well would add about 35 MB (some 700
+    // bytes a row: nine strings, the 259-byte body among them).
+    assert!(peak_mb < 75, "peak RSS {peak_mb} MB");
     let text = std::fs::read_to_string(p.path(".funnel/outbox.jsonl")).unwrap();
     assert_eq!(text.lines().count(), ROWS);
 }
