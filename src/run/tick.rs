@@ -230,7 +230,7 @@ pub fn tick(
     let mut store = Store::open(&options.state)?;
     // Events funnel recorded itself (`funnel task done`) count like the
     // feed's; both are read in time order.
-    for stored in store::events_until(store.connection(), options.now)? {
+    for stored in store.events_until(options.now)? {
         events.push(Event {
             line: 0,
             contact: stored.contact,
@@ -257,7 +257,7 @@ pub fn tick(
     };
     if options.dry_run {
         for loaded in &mut funnels {
-            let known = store::first_run(store.connection(), &loaded.funnel.name, &loaded.version)?;
+            let known = store.first_run(&loaded.funnel.name, &loaded.version)?;
             loaded.first_run = known.unwrap_or(options.now);
         }
     } else {

@@ -149,4 +149,15 @@ impl Store {
     pub fn vacuum(&self) -> StoreResult<()> {
         Ok(self.connection.execute_batch("VACUUM")?)
     }
+
+    /// The events recorded in the state (by `funnel task done`, by `funnel
+    /// serve`) up to `until`, in time order.
+    pub fn events_until(&self, until: DateTime<Utc>) -> StoreResult<Vec<StoredEvent>> {
+        events_until(&self.connection, until)
+    }
+
+    /// When a run first saw this version of `funnel`, if one did.
+    pub fn first_run(&self, funnel: &str, version: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        first_run(&self.connection, funnel, version)
+    }
 }
