@@ -320,9 +320,6 @@ impl<'a> Runner<'a> {
                 sighting.seen_at = *at;
             }
             let stored = store::journey(tx, &loaded.funnel.name, &typed.id)?;
-            if self.settled(loaded, (&typed.id, events), &sighting, stored.as_ref()) {
-                continue;
-            }
             let mut journey = stored.clone();
             // The row changed since the last run saw it: its old values held
             // until now, so what they made due before now happens first,

@@ -12,36 +12,14 @@
 //! and `next_due` is no later than any moment it could matter at. Anything
 //! else, or a journey without a known `next_due`, is walked in full.
 
-use chrono::{DateTime, Utc};
-
-use super::{Loaded, Runner};
+use super::Runner;
 use crate::run::feed::Event;
-use crate::store::{Due, Journey, Sighting};
 
 impl Runner<'_> {
-    /// Whether walking `contact` in `loaded` now would change nothing and
-    /// write nothing: its row, events and funnel are as the last walk saw
-    /// them, and that walk left nothing due by `now`.
-    pub(super) fn settled(
-        &self,
-        loaded: &Loaded,
-        (contact, events): (&str, &[&Event]),
-        sighting: &Sighting,
-        stored: Option<&Journey>,
-    ) -> bool {
-        let Some(journey) = stored else {
-            return false;
-        };
-        sighting.before.is_none()
-            && sighting.seen_at < self.now
-            && self.quiet(contact, events)
-            && journey.version == loaded.version
-            && due_after(journey.next_due, self.now)
-    }
-
     /// Whether what the walk reads besides the row, the journey and the
     /// clock is as the last walk read it: checked before the state is
-    /// asked ([`crate::store::settled`] asks it about the rest in one read).
+    /// asked ([`crate::store::settled`] asks it about the rest, the row's
+    /// fingerprint, the version and `next_due`, in one read).
     pub(super) fn quiet(&self, contact: &str, events: &[&Event]) -> bool {
         events.is_empty()
             && !self.unsubscribed.contains_key(contact)
@@ -49,14 +27,5 @@ impl Runner<'_> {
             // state has any, every condition may read them.
             && !self.overrides
             && !self.tags
-    }
-}
-
-/// Whether nothing is due by `now`.
-fn due_after(due: Due, now: DateTime<Utc>) -> bool {
-    match due {
-        Due::Unknown => false,
-        Due::Never => true,
-        Due::At(at) => at > now,
     }
 }
