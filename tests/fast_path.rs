@@ -108,11 +108,23 @@ fn an_unchanged_contact_moves_when_its_step_falls_due_between_ticks() {
 /// `now` is not walked, and one whose moment is unknown (a state from
 /// before v15) is. This is what makes the test above a test of the fast
 /// path rather than of the full walk.
+///
+/// Each run changes another contact's row, so that the export differs
+/// and the run reads it: an identical export with nothing due is not read
+/// at all (`tests/unchanged.rs`), and these runs are about the contacts a
+/// reading run leaves.
 #[test]
 fn a_contact_is_walked_only_when_its_next_due_moment_has_come_or_is_unknown() {
     let p = project("ann,ann@example.com,no,\n");
+    let other = |email: &str| {
+        p.write(
+            "contacts.csv",
+            &format!("id,email,unsubscribed,due_at\nann,ann@example.com,no,\nbob,{email},no,\n"),
+        );
+    };
     p.run_at("2026-05-04T08:00:00Z");
     set_next_due(&p, "ann", Some("2026-05-09T00:00:00Z"));
+    other("bob@example.com");
     p.run_at("2026-05-07T00:00:00Z");
     assert_eq!(
         p.steps_of("ann"),
@@ -120,6 +132,7 @@ fn a_contact_is_walked_only_when_its_next_due_moment_has_come_or_is_unknown() {
         "skipped: its moment had not come"
     );
     set_next_due(&p, "ann", None);
+    other("bob@example.org");
     p.run_at("2026-05-07T00:00:01Z");
     assert_eq!(p.steps_of("ann"), ["hello", "nudge"], "unknown: walked");
 }

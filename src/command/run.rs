@@ -20,7 +20,7 @@ use crate::run::feed::encoding::Encoding;
 use crate::run::feed::{Columns, FeedOptions, MaxBadRows};
 use crate::run::runner::{Planned, Summary};
 use crate::run::tick::{self, Progress, TickError, TickOptions, tick};
-use crate::store;
+use crate::store::{self, Due};
 use warnings::warn;
 
 pub(super) fn run(
@@ -176,6 +176,9 @@ fn summarize(ticked: &tick::Ticked, dry_run: bool, err: &mut dyn Write) -> io::R
         ticked.problems.len(),
         s.events_for_unknown_contacts
     )?;
+    if let Some(unchanged) = &ticked.unchanged {
+        writeln!(err, "{}", unchanged_line(unchanged))?;
+    }
     if s.created > 0 {
         writeln!(err, "contacts created from events {}", s.created)?;
     }
@@ -191,6 +194,19 @@ fn summarize(ticked: &tick::Ticked, dry_run: bool, err: &mut dyn Write) -> io::R
         writeln!(err, "{}", pruned_line(*before, pruned))?;
     }
     Ok(())
+}
+
+/// Why a run read no contact: its feeds and funnels are as the last run
+/// read them and nobody has anything due yet.
+fn unchanged_line(unchanged: &tick::Unchanged) -> String {
+    let due = match unchanged.next_due {
+        Due::At(at) => format!("nothing is due before {}", store::time(at)),
+        _ => "nothing is due".to_string(),
+    };
+    format!(
+        "unchanged since the run at {}: the same feeds, funnels and settings, and {due}; no contact was read or walked (contacts read and bad rows are as that run found them)",
+        store::time(unchanged.since)
+    )
 }
 
 /// `funnel run --format json`: the same facts as the summary line, the
@@ -210,6 +226,17 @@ struct RunJson<'a> {
     /// What `[state] retention` pruned; only when it is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pruned: Option<&'a store::Pruned>,
+    /// Set when nothing changed since the last run: no contact was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unchanged: Option<UnchangedJson>,
+}
+
+#[derive(Serialize)]
+struct UnchangedJson {
+    /// The `now` of the run whose reading this one found unchanged.
+    since: String,
+    /// When anyone next has something due; `null` for never.
+    next_due: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -239,6 +266,13 @@ impl<'a> RunJson<'a> {
             unknown_contacts: &ticked.unknown,
             plan: dry_run.then_some(ticked.plan.as_slice()),
             pruned: ticked.pruned.as_ref().map(|(_, p)| p),
+            unchanged: ticked.unchanged.map(|u| UnchangedJson {
+                since: store::time(u.since),
+                next_due: match u.next_due {
+                    Due::At(at) => Some(store::time(at)),
+                    _ => None,
+                },
+            }),
         }
     }
 }

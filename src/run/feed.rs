@@ -91,7 +91,7 @@ pub struct Contact {
 
 /// A row, event or field that was skipped, and why. `message` is complete
 /// for an operator; `field` is the column or key it is about, if one.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     pub line: usize,
     pub field: Option<String>,

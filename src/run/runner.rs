@@ -239,6 +239,9 @@ pub struct Runner<'a> {
     /// Events-feed lines an entry's `create:` accepted but whose values
     /// made no contact, and why.
     pub refused: Vec<crate::run::feed::Problem>,
+    /// The earliest moment at which anyone this run walked or left could
+    /// next move (see `runner/fast.rs`).
+    pub horizon: store::Due,
 }
 
 /// Events of one contact, by time.
@@ -259,6 +262,7 @@ impl<'a> Runner<'a> {
             unsubscribed: HashMap::new(),
             tally: Tally::default(),
             refused: Vec::new(),
+            horizon: store::Due::Never,
         }
     }
 
@@ -302,8 +306,9 @@ impl<'a> Runner<'a> {
             let typed = unsubscribed.as_ref().map_or(typed, |(c, _)| c);
             let print = fingerprint(typed);
             if self.quiet(&typed.id, events)
-                && store::settled(tx, owner, (print, &loaded.version), self.now)?
+                && let Some(due) = store::settled(tx, owner, (print, &loaded.version), self.now)?
             {
+                self.horizon = self.horizon.sooner(due);
                 continue;
             }
             let mut sighting =

@@ -17,6 +17,9 @@ use crate::run::runner::{Loaded, Planned, Runner, Summary};
 use crate::store::{self, Store, StoreError};
 
 mod feeds;
+mod unchanged;
+
+pub use unchanged::Unchanged;
 
 pub struct TickOptions {
     pub funnels: Vec<PathBuf>,
@@ -51,10 +54,13 @@ pub struct Ticked {
     pub delivered: Delivered,
     /// What `[state] retention` pruned at the end of the run.
     pub pruned: Option<(DateTime<Utc>, store::Pruned)>,
+    /// Set when nothing had changed since the last run and no contact was
+    /// read (`tick/unchanged.rs`).
+    pub unchanged: Option<Unchanged>,
 }
 
 /// An events-feed line whose contact is not in the contacts feed.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnknownContact {
     pub feed: String,
     pub line: usize,
@@ -209,6 +215,46 @@ pub fn tick(
     let mut funnels = load(&options.funnels, config)?;
     let contacts_name = options.contacts.display().to_string();
     let source = feeds::Source::new(&options.contacts)?;
+    let mut event_problems: Vec<(String, Problem)> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    let events_bytes = options.events.as_deref().map(read).transpose()?;
+    if let (Some(path), Some(bytes)) = (&options.events, &events_bytes) {
+        let (read_events, unread) = feeds::events(options, path, bytes, &funnels)?;
+        events = read_events;
+        event_problems.extend(unread.into_iter().map(|p| (path.display().to_string(), p)));
+    }
+    let contents = unchanged::contents(options, &source, events_bytes.as_deref(), &funnels)?;
+    let creating = funnels
+        .iter()
+        .any(|l| crate::run::runner::creates(&l.funnel));
+    // A state that exists may say that nothing changed since its last run;
+    // a new one is made only once the feed passed the screen.
+    let mut store = None;
+    if options.state.exists() {
+        let mut opened = Store::open(&options.state)?;
+        let key = unchanged::stamp(&contents, opened.signals_mark()?);
+        if let Some((unchanged, report)) =
+            unchanged::unchanged(&mut opened, &key, options.now, &events, creating)?
+        {
+            progress(Progress {
+                line: report.lines,
+                lines: report.lines,
+            });
+            let ended = Ended {
+                funnels: &[],
+                store: opened,
+                event_problems,
+            };
+            return unchanged::run(
+                options,
+                config,
+                (&mut funnels, ended),
+                (key, unchanged),
+                report,
+            );
+        }
+        store = Some(opened);
+    }
     let contacts = feeds::contacts(options, &source, &funnels)?;
     let lines = contacts.lines;
     let feed_error = |source| TickError::Feed {
@@ -219,15 +265,14 @@ pub fn tick(
         .map_err(feed_error)?
         .screened(contacts.repeated);
     let mut problems: Vec<(String, Problem)> = Vec::new();
-    let mut event_problems: Vec<(String, Problem)> = Vec::new();
-    let mut events: Vec<Event> = Vec::new();
-    if let Some(path) = &options.events {
-        let (read_events, unread) = feeds::events(options, path, &read(path)?, &funnels)?;
-        events = read_events;
-        event_problems.extend(unread.into_iter().map(|p| (path.display().to_string(), p)));
-    }
 
-    let mut store = Store::open(&options.state)?;
+    let mut store = match store {
+        Some(store) => store,
+        None => Store::open(&options.state)?,
+    };
+    // Noted before the events are read: one recorded in between makes the
+    // next run read everything, never the other way round.
+    let key = unchanged::stamp(&contents, store.signals_mark()?);
     // Events funnel recorded itself (`funnel task done`) count like the
     // feed's; both are read in time order.
     for stored in store.events_until(options.now)? {
@@ -248,42 +293,12 @@ pub fn tick(
             .push(event);
     }
     crate::run::migration::plan(&store, &mut funnels)?;
-    let run = if options.dry_run {
-        store.check_forward(options.now, options.clock_reset.as_deref())?;
-        None
-    } else {
-        let reset = options.clock_reset.as_deref();
-        Some(store.begin_run(options.now, Utc::now(), reset)?)
-    };
-    if options.dry_run {
-        for loaded in &mut funnels {
-            let known = store.first_run(&loaded.funnel.name, &loaded.version)?;
-            loaded.first_run = known.unwrap_or(options.now);
-        }
-    } else {
-        let tx = store.transaction()?;
-        for loaded in &mut funnels {
-            loaded.first_run = store::record_version(
-                &tx,
-                &loaded.funnel.name,
-                (&loaded.version, &loaded.source),
-                &loaded.path.display().to_string(),
-                // Asked only here, where a run records a version: `deliver`
-                // and `--dry-run` load funnels too but need no commit.
-                crate::git::last_commit(&loaded.path).as_deref(),
-                options.now,
-            )?;
-        }
-        tx.commit().map_err(StoreError::from)?;
-    }
+    let run = begin(&mut store, &mut funnels, options)?;
     let mut runner = Runner::new(&funnels, options.now, options.dry_run);
     let mut tx = store.transaction()?;
     runner.survey(&tx)?;
     // Contacts events created on earlier runs, by id: walked after the
     // feed's rows unless a row for them turns up (then it is theirs).
-    let creating = funnels
-        .iter()
-        .any(|l| crate::run::runner::creates(&l.funnel));
     let created = if creating {
         store::created_contacts(&tx)?
     } else {
@@ -378,41 +393,118 @@ pub fn tick(
         };
         (feed, p)
     }));
-    problems.extend(event_problems);
     let unknown = unknown_contacts(&events, &seen, options.events.as_deref());
     runner.summary.events_for_unknown_contacts = unknown.len();
-    let delivered = if options.dry_run || !options.deliver {
-        Delivered::default()
-    } else {
-        Dispatcher::new(&config.delivery, &options.outbox, options.now)
-            .funnels(funnels.iter().map(|l| &l.funnel))
-            .deliver(&mut store)?
-    };
-    let summary = runner.summary.clone();
-    let mut pruned = None;
-    if let Some(run) = run {
-        let json = serde_json::to_value(&summary).unwrap_or_default();
-        store.finish_run(run, Utc::now(), &json)?;
-        if let Some(before) = config
-            .state
-            .retention
-            .and_then(|keep| options.now.checked_sub_signed(keep))
-        {
-            let tx = store.transaction()?;
-            let dropped = store::prune(&tx, before)?;
-            tx.commit().map_err(StoreError::from)?;
-            pruned = Some((before, dropped));
-        }
-    }
-    Ok(Ticked {
-        summary,
-        plan: runner.plan,
+    let report = unchanged::FeedReport {
+        contacts: runner.summary.contacts,
+        lines,
         problems,
         notes: contacts.notes,
         unknown,
-        delivered,
-        pruned,
-    })
+    };
+    let reading = unchanged::reading(key, runner.horizon, &report);
+    let summary = runner.summary.clone();
+    let plan = std::mem::take(&mut runner.plan);
+    drop(runner);
+    let mut ticked = Ended {
+        funnels: &funnels,
+        store,
+        event_problems,
+    }
+    .finish(options, config, (run, reading), summary, report.problems)?;
+    ticked.plan = plan;
+    ticked.notes = report.notes;
+    ticked.unknown = report.unknown;
+    Ok(ticked)
+}
+
+/// Records the run's start (a dry run only checks that the clock moves
+/// forward) and each funnel version it runs, with when it first ran.
+fn begin(
+    store: &mut Store,
+    funnels: &mut [Loaded],
+    options: &TickOptions,
+) -> Result<Option<i64>, TickError> {
+    if options.dry_run {
+        store.check_forward(options.now, options.clock_reset.as_deref())?;
+        for loaded in funnels.iter_mut() {
+            let known = store.first_run(&loaded.funnel.name, &loaded.version)?;
+            loaded.first_run = known.unwrap_or(options.now);
+        }
+        return Ok(None);
+    }
+    let reset = options.clock_reset.as_deref();
+    let run = store.begin_run(options.now, Utc::now(), reset)?;
+    let tx = store.transaction()?;
+    for loaded in funnels.iter_mut() {
+        loaded.first_run = store::record_version(
+            &tx,
+            &loaded.funnel.name,
+            (&loaded.version, &loaded.source),
+            &loaded.path.display().to_string(),
+            // Asked only here, where a run records a version: `deliver`
+            // and `--dry-run` load funnels too but need no commit.
+            crate::git::last_commit(&loaded.path).as_deref(),
+            options.now,
+        )?;
+    }
+    tx.commit().map_err(StoreError::from)?;
+    Ok(Some(run))
+}
+
+/// The end of a run, walked or unchanged: delivery, the run's record and
+/// the retention prune.
+struct Ended<'f> {
+    funnels: &'f [Loaded],
+    store: Store,
+    /// Bad lines of the events feed, reported last.
+    event_problems: Vec<(String, Problem)>,
+}
+
+impl Ended<'_> {
+    fn finish(
+        mut self,
+        options: &TickOptions,
+        config: &Config,
+        (run, reading): (Option<i64>, Option<store::Reading>),
+        summary: Summary,
+        mut problems: Vec<(String, Problem)>,
+    ) -> Result<Ticked, TickError> {
+        problems.append(&mut self.event_problems);
+        let delivered = if options.dry_run || !options.deliver {
+            Delivered::default()
+        } else {
+            Dispatcher::new(&config.delivery, &options.outbox, options.now)
+                .funnels(self.funnels.iter().map(|l| &l.funnel))
+                .deliver(&mut self.store)?
+        };
+        let mut pruned = None;
+        if let Some(run) = run {
+            let json = serde_json::to_value(&summary).unwrap_or_default();
+            self.store
+                .finish_run(run, Utc::now(), &json, reading.as_ref())?;
+            if let Some(before) = config
+                .state
+                .retention
+                .and_then(|keep| options.now.checked_sub_signed(keep))
+            {
+                let tx = self.store.transaction()?;
+                let dropped = store::prune(&tx, before)?;
+                tx.commit().map_err(StoreError::from)?;
+                pruned = Some((before, dropped));
+            }
+        }
+        Ok(Ticked {
+            summary,
+            plan: Vec::new(),
+            problems,
+            notes: Vec::new(),
+            unknown: Vec::new(),
+            delivered,
+            pruned,
+            unchanged: None,
+        })
+    }
 }
 
 /// The events-feed lines whose contact had no row, by line. Events the

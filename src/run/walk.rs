@@ -158,10 +158,14 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
         } else {
             self.unsure();
         }
-        if self.last
-            && let Some(journey) = self.journey.as_mut()
-        {
-            journey.next_due = self.ahead.get().due();
+        if self.last {
+            // Noted for a contact who did not enter too: the run's horizon
+            // must cover everyone it would walk again.
+            let due = self.ahead.get().due();
+            self.runner.horizon = self.runner.horizon.sooner(due);
+            if let Some(journey) = self.journey.as_mut() {
+                journey.next_due = due;
+            }
         }
         Ok(self.journey)
     }

@@ -53,10 +53,30 @@ pub enum Due {
     At(DateTime<Utc>),
 }
 
+impl Due {
+    /// The sooner of two bounds: unknown when either is.
+    pub fn sooner(self, other: Due) -> Due {
+        match (self, other) {
+            (Due::Unknown, _) | (_, Due::Unknown) => Due::Unknown,
+            (Due::Never, due) | (due, Due::Never) => due,
+            (Due::At(a), Due::At(b)) => Due::At(a.min(b)),
+        }
+    }
+
+    /// Whether nothing is due up to and including `now`.
+    pub fn after(self, now: DateTime<Utc>) -> bool {
+        match self {
+            Due::Unknown => false,
+            Due::Never => true,
+            Due::At(at) => at > now,
+        }
+    }
+}
+
 /// How `next_due` is kept: NULL for unknown, `never`, or a time.
 pub(super) const NEVER: &str = "never";
 
-fn due_from(stored: Option<String>) -> Due {
+pub(super) fn due_from(stored: Option<String>) -> Due {
     match stored.as_deref() {
         None => Due::Unknown,
         Some(NEVER) => Due::Never,
@@ -65,7 +85,7 @@ fn due_from(stored: Option<String>) -> Due {
     }
 }
 
-fn due_column(due: Due) -> Option<String> {
+pub(super) fn due_column(due: Due) -> Option<String> {
     match due {
         Due::Unknown => None,
         Due::Never => Some(NEVER.to_string()),

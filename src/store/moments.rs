@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreResult, stored_time, time};
+use super::{Due, StoreResult, stored_time, time};
 
 /// What the state knows of a contact's row in one funnel.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,18 +21,19 @@ pub struct Sighting {
 /// Whether the state shows `contact` in `funnel` as a tick's fast path
 /// may leave it: its row has had the values whose `fingerprint` is given
 /// since before `now`, and its journey runs under `version` with nothing
-/// due by `now`. One read, decided in SQL (times are stored as text that
-/// sorts as they do), for the contacts a tick mostly sees.
+/// due by `now`. Gives the journey's `next_due` when it does. One read,
+/// decided in SQL (times are stored as text that sorts as they do), for
+/// the contacts a tick mostly sees.
 pub fn settled(
     tx: &Connection,
     (funnel, contact): (&str, &str),
     (fingerprint, version): (u64, &str),
     now: DateTime<Utc>,
-) -> StoreResult<bool> {
+) -> StoreResult<Option<Due>> {
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
-    let found = tx
+    let found: Option<Option<String>> = tx
         .prepare_cached(
-            "SELECT 1 FROM sightings s \
+            "SELECT j.next_due FROM sightings s \
              JOIN journeys j ON j.funnel = s.funnel AND j.contact = s.contact \
              WHERE s.funnel = ?1 AND s.contact = ?2 AND s.fingerprint = ?3 AND s.seen_at < ?4 \
              AND j.version = ?5 AND (j.next_due = ?6 OR j.next_due > ?4)",
@@ -46,10 +47,10 @@ pub fn settled(
                 version,
                 super::journeys::NEVER
             ],
-            |_| Ok(()),
+            |r| r.get(0),
         )
         .optional()?;
-    Ok(found.is_some())
+    Ok(found.map(super::journeys::due_from))
 }
 
 /// When the row of `contact`, as `funnel` declares it, was first seen with

@@ -156,6 +156,30 @@ impl Store {
         events_until(&self.connection, until)
     }
 
+    /// How far the state's signals go: the latest event and suppression
+    /// recorded (neither is ever changed or deleted, so a run that notes
+    /// these knows whether any was recorded since).
+    pub fn signals_mark(&self) -> StoreResult<(i64, i64)> {
+        Ok(self.connection.query_row(
+            "SELECT (SELECT coalesce(max(id), 0) FROM events), \
+             (SELECT coalesce(max(id), 0) FROM suppressions)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Whether an event or an unsubscribe of a contact is dated after
+    /// `after` and by `until`: recorded before a run but come due since.
+    pub fn signals_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(self.connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE at > ?1 AND at <= ?2) \
+             OR EXISTS (SELECT 1 FROM suppressions WHERE channel = ?3 AND contact != '' \
+             AND at > ?1 AND at <= ?2)",
+            rusqlite::params![time(after), time(until), Scope::Marketing],
+            |r| r.get(0),
+        )?)
+    }
+
     /// When a run first saw this version of `funnel`, if one did.
     pub fn first_run(&self, funnel: &str, version: &str) -> StoreResult<Option<DateTime<Utc>>> {
         first_run(&self.connection, funnel, version)

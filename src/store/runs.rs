@@ -50,18 +50,74 @@ impl Store {
         }
     }
 
+    /// Records that `run` finished, with its summary and, when it can
+    /// tell the next run enough, what it read.
     pub fn finish_run(
         &mut self,
         run: i64,
         finished: DateTime<Utc>,
         summary: &serde_json::Value,
+        reading: Option<&Reading>,
     ) -> StoreResult<()> {
         self.connection.execute(
-            "UPDATE runs SET finished_at = ?1, summary = ?2 WHERE id = ?3",
-            params![time(finished), summary.to_string(), run],
+            "UPDATE runs SET finished_at = ?1, summary = ?2, reading = ?3, next_due = ?4, feed_report = ?5 WHERE id = ?6",
+            params![
+                time(finished),
+                summary.to_string(),
+                reading.map(|r| r.key.as_str()),
+                reading.and_then(|r| super::journeys::due_column(r.next_due)),
+                reading.map(|r| r.feed_report.as_str()),
+                run
+            ],
         )?;
         Ok(())
     }
+
+    /// The latest run's `now` and what it read, when that run finished
+    /// and recorded it. A run that started and never finished (a crash,
+    /// a failed delivery) may have changed journeys half-way: then `None`.
+    pub fn last_reading(&self) -> StoreResult<Option<(DateTime<Utc>, Reading)>> {
+        let row = self
+            .connection
+            .query_row(
+                "SELECT now, reading, next_due, feed_report FROM runs WHERE finished_at IS NOT NULL \
+                 AND id = (SELECT max(id) FROM runs)",
+                [],
+                |r| {
+                    let now: String = r.get(0)?;
+                    let (key, next_due, report): (Option<String>, _, Option<String>) =
+                        (r.get(1)?, r.get(2)?, r.get(3)?);
+                    Ok(key.zip(report).map(|(key, feed_report)| {
+                        let next_due = super::journeys::due_from(next_due);
+                        (now, Reading {
+                            key,
+                            next_due,
+                            feed_report,
+                        })
+                    }))
+                },
+            )
+            .optional()?
+            .flatten();
+        let Some((now, reading)) = row else {
+            return Ok(None);
+        };
+        Ok(Some((stored_time(&now)?, reading)))
+    }
+}
+
+/// What a finished run read and left behind, for the next run to tell
+/// that nothing changed (`run/tick/unchanged.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// A hash of the feeds, the funnels and the settings the run read.
+    pub key: String,
+    /// The earliest moment at which anyone the run walked or left could
+    /// next move.
+    pub next_due: super::Due,
+    /// What the run reported about its contacts feed (bad rows, notes,
+    /// how many rows), as the run layer writes it.
+    pub feed_report: String,
 }
 
 /// Records a funnel version: its content hash, the file it came from, its

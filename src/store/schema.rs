@@ -211,6 +211,12 @@ ALTER TABLE outbox ADD COLUMN transactional INTEGER NOT NULL DEFAULT 0;
 UPDATE outbox SET transactional = 1
     WHERE channel IN ('email', 'sms', 'messenger') AND payload LIKE '%"transactional":true%';
 "#,
+    // v17: what a finished run read (a hash of its feeds, funnels
+    // and settings), the earliest moment anyone it walked could next move,
+    // and what it reported about its contacts feed, so that the next run
+    // can tell it has nothing to do without reading a row
+    // (`run/tick/unchanged.rs`). NULL: the next run reads everything.
+    "ALTER TABLE runs ADD COLUMN reading TEXT; ALTER TABLE runs ADD COLUMN next_due TEXT; ALTER TABLE runs ADD COLUMN feed_report TEXT;",
 ];
 
 /// `PRAGMA application_id` of a funnel state (`FNL1`), set by migration

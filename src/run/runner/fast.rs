@@ -11,6 +11,11 @@
 //! clock. Only the clock differs between a skipped walk and the last one,
 //! and `next_due` is no later than any moment it could matter at. Anything
 //! else, or a journey without a known `next_due`, is walked in full.
+//!
+//! The runner also keeps the earliest `next_due` of everyone it walked or
+//! left ([`Runner::horizon`]): a run whose feeds and funnels are those of
+//! the last and whose `now` is before that moment reads no contact at all
+//! (`tick/unchanged.rs`).
 
 use super::Runner;
 use crate::run::feed::Event;
