@@ -279,13 +279,14 @@ impl<'a> Runner<'a> {
         self.tally.flush(tx)
     }
 
-    /// Runs one contact through every funnel inside `tx`.
+    /// Runs one contact through every funnel inside `tx`; whether it was
+    /// walked in any (the fast path left it in all the others).
     pub fn contact(
         &mut self,
         tx: &Connection,
         contact: &BTreeMap<String, Contact>,
         events: &[&Event],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.summary.contacts += 1;
         self.journeys(tx, contact, events)
     }
@@ -296,7 +297,8 @@ impl<'a> Runner<'a> {
         tx: &Connection,
         contact: &BTreeMap<String, Contact>,
         events: &[&Event],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let mut walked = false;
         for loaded in self.funnels {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;
@@ -311,8 +313,8 @@ impl<'a> Runner<'a> {
                 self.horizon = self.horizon.sooner(due);
                 continue;
             }
-            let mut sighting =
-                store::sighting(tx, owner, (print, &|| stored_fields(typed)), self.now)?;
+            walked = true;
+            let mut sighting = store::sighting(tx, owner, print, self.now)?;
             // An unsubscribe heard by `funnel serve` changed the row at its
             // own moment, not when this run looked: when it is the only
             // change, the new values hold from then.
@@ -321,7 +323,6 @@ impl<'a> Runner<'a> {
                 && *at < self.now
                 && overlaid(old).as_deref() == Some(stored_fields(typed).as_str())
             {
-                store::redate_sighting(tx, owner, *at)?;
                 sighting.seen_at = *at;
             }
             let stored = store::journey(tx, &loaded.funnel.name, &typed.id)?;
@@ -329,10 +330,10 @@ impl<'a> Runner<'a> {
             // The row changed since the last run saw it: its old values held
             // until now, so what they made due before now happens first,
             // under them, whenever this run came.
-            let before = sighting.before.and_then(|(fields, seen)| {
+            let before = sighting.before.as_ref().and_then(|(fields, seen)| {
                 Some((
-                    crate::run::feed::from_stored(typed, &fields, &loaded.funnel.fields)?,
-                    seen,
+                    crate::run::feed::from_stored(typed, fields, &loaded.funnel.fields)?,
+                    *seen,
                 ))
             });
             if let Some((old, seen)) = &before
@@ -340,7 +341,7 @@ impl<'a> Runner<'a> {
                     .seen_at
                     .checked_sub_signed(chrono::TimeDelta::seconds(1))
             {
-                journey = Walk::new(
+                (journey, _) = Walk::new(
                     self,
                     (loaded, tx),
                     (old, events),
@@ -351,7 +352,7 @@ impl<'a> Runner<'a> {
                 .run()?;
             }
             let now = self.now;
-            let journey = Walk::new(
+            let (journey, due) = Walk::new(
                 self,
                 (loaded, tx),
                 (typed, events),
@@ -363,8 +364,10 @@ impl<'a> Runner<'a> {
             if let Some(journey) = journey.filter(|j| Some(j) != stored.as_ref()) {
                 store::save_journey(tx, &journey)?;
             }
+            let fields = || stored_fields(typed);
+            store::settle(tx, owner, &sighting, &fields, (&loaded.version, due))?;
         }
-        Ok(())
+        Ok(walked)
     }
 
     /// The contact as the funnel sees it after an unsubscribe heard by

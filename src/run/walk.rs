@@ -151,23 +151,24 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
     }
 
     /// Walks the contact on from its journey as the state holds it; gives
-    /// the journey as it ends up, for the runner to write when it changed.
-    pub(crate) fn run(mut self) -> Result<Option<Journey>, StoreError> {
+    /// the journey as it ends up, for the runner to write when it changed,
+    /// and when the contact could next move (known for a contact who did
+    /// not enter too, and kept with the row's sighting).
+    pub(crate) fn run(mut self) -> Result<(Option<Journey>, crate::store::Due), StoreError> {
         if self.carry_over()? {
             self.walk()?;
         } else {
             self.unsure();
         }
+        let due = self.ahead.get().due();
         if self.last {
-            // Noted for a contact who did not enter too: the run's horizon
-            // must cover everyone it would walk again.
-            let due = self.ahead.get().due();
+            // The run's horizon covers everyone it would walk again.
             self.runner.horizon = self.runner.horizon.sooner(due);
             if let Some(journey) = self.journey.as_mut() {
                 journey.next_due = due;
             }
         }
-        Ok(self.journey)
+        Ok((self.journey, due))
     }
     fn walk(&mut self) -> Result<(), StoreError> {
         for _ in 0..MAX_MOVES {

@@ -16,14 +16,28 @@ pub struct Sighting {
     /// When this run is the first to see them: the values before (as
     /// stored, a JSON object) and since when those held.
     pub before: Option<(String, DateTime<Utc>)>,
+    /// What the state holds, so that [`settle`] writes only what changed.
+    held: Held,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Held {
+    /// No row, or one with other values: written whole.
+    New { fingerprint: i64 },
+    /// The same values, since `seen_at`, and the last walk's verdict.
+    Same {
+        seen_at: DateTime<Utc>,
+        version: Option<String>,
+        next_due: Due,
+    },
 }
 
 /// Whether the state shows `contact` in `funnel` as a tick's fast path
 /// may leave it: its row has had the values whose `fingerprint` is given
-/// since before `now`, and its journey runs under `version` with nothing
-/// due by `now`. Gives the journey's `next_due` when it does. One read,
-/// decided in SQL (times are stored as text that sorts as they do), for
-/// the contacts a tick mostly sees.
+/// since before `now`, and the last walk of it, under `version`, saw
+/// nothing due by `now`. Gives that walk's `next_due` when it does. One
+/// lookup, decided in SQL (times are stored as text that sorts as they
+/// do), for the contacts a tick mostly sees.
 pub fn settled(
     tx: &Connection,
     (funnel, contact): (&str, &str),
@@ -33,10 +47,9 @@ pub fn settled(
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
     let found: Option<Option<String>> = tx
         .prepare_cached(
-            "SELECT j.next_due FROM sightings s \
-             JOIN journeys j ON j.funnel = s.funnel AND j.contact = s.contact \
-             WHERE s.funnel = ?1 AND s.contact = ?2 AND s.fingerprint = ?3 AND s.seen_at < ?4 \
-             AND j.version = ?5 AND (j.next_due = ?6 OR j.next_due > ?4)",
+            "SELECT next_due FROM sightings \
+             WHERE funnel = ?1 AND contact = ?2 AND fingerprint = ?3 AND seen_at < ?4 \
+             AND version = ?5 AND (next_due = ?6 OR next_due > ?4)",
         )?
         .query_row(
             params![
@@ -54,58 +67,126 @@ pub fn settled(
 }
 
 /// When the row of `contact`, as `funnel` declares it, was first seen with
-/// the values whose `fingerprint` is given (`fields` gives them as a JSON
-/// object, kept for the run that sees them change; asked only then); a
-/// changed row is seen at `now`.
+/// the values whose `fingerprint` is given: a changed row is seen at `now`.
+/// Writes nothing: [`settle`] does, after the walk.
 pub fn sighting(
     tx: &Connection,
     (funnel, contact): (&str, &str),
-    (fingerprint, fields): (u64, &dyn Fn() -> String),
+    fingerprint: u64,
     now: DateTime<Utc>,
 ) -> StoreResult<Sighting> {
     // SQLite integers are signed: the hash is kept bit for bit.
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
-    let known: Option<(i64, String, Option<String>)> = tx
+    let known = tx
         .prepare_cached(
-            "SELECT fingerprint, seen_at, fields FROM sightings WHERE funnel = ?1 AND contact = ?2",
+            "SELECT fingerprint, seen_at, fields, version, next_due FROM sightings \
+             WHERE funnel = ?1 AND contact = ?2",
         )?
         .query_row(params![funnel, contact], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok(Stored {
+                fingerprint: r.get(0)?,
+                seen_at: r.get(1)?,
+                fields: r.get(2)?,
+                version: r.get(3)?,
+                next_due: r.get(4)?,
+            })
         })
         .optional()?;
-    if let Some((known, seen, _)) = &known
-        && *known == print
-    {
-        return Ok(Sighting {
-            seen_at: stored_time(seen)?,
-            before: None,
-        });
+    match known {
+        Some(known) if known.fingerprint == print => {
+            let seen_at = stored_time(&known.seen_at)?;
+            Ok(Sighting {
+                seen_at,
+                before: None,
+                held: Held::Same {
+                    seen_at,
+                    version: known.version,
+                    next_due: super::journeys::due_from(known.next_due),
+                },
+            })
+        }
+        known => {
+            let before = match known {
+                Some(Stored {
+                    seen_at,
+                    fields: Some(fields),
+                    ..
+                }) => Some((fields, stored_time(&seen_at)?)),
+                _ => None,
+            };
+            Ok(Sighting {
+                seen_at: now,
+                before,
+                held: Held::New { fingerprint: print },
+            })
+        }
     }
-    tx.prepare_cached(
-        "INSERT INTO sightings (funnel, contact, fingerprint, seen_at, fields) VALUES (?1, ?2, ?3, ?4, ?5) \
-         ON CONFLICT (funnel, contact) DO UPDATE SET fingerprint = excluded.fingerprint, \
-         seen_at = excluded.seen_at, fields = excluded.fields",
-    )?
-    .execute(params![funnel, contact, print, time(now), fields()])?;
-    let before = match known {
-        Some((_, seen, Some(fields))) => Some((fields, stored_time(&seen)?)),
-        _ => None,
-    };
-    Ok(Sighting {
-        seen_at: now,
-        before,
-    })
 }
 
-/// Dates the row's current values from `at` instead of the run that saw
-/// them (an unsubscribe heard at its own moment).
-pub fn redate_sighting(
+/// A `sightings` row as stored.
+struct Stored {
+    fingerprint: i64,
+    seen_at: String,
+    fields: Option<String>,
+    version: Option<String>,
+    next_due: Option<String>,
+}
+
+/// Keeps what a walk of the row found: since when its values hold
+/// (`sighting.seen_at`, which an unsubscribe may have moved back), the
+/// values themselves when they are new (`fields` gives them as a JSON
+/// object, asked only then), and the walk's verdict, the funnel
+/// `version` it ran under and when anything is next due. Writes only
+/// what changed, and nothing for a walk that changed nothing.
+pub fn settle(
     tx: &Connection,
     (funnel, contact): (&str, &str),
-    at: DateTime<Utc>,
+    sighting: &Sighting,
+    fields: &dyn Fn() -> String,
+    (version, next_due): (&str, Due),
 ) -> StoreResult<()> {
-    tx.prepare_cached("UPDATE sightings SET seen_at = ?1 WHERE funnel = ?2 AND contact = ?3")?
-        .execute(params![time(at), funnel, contact])?;
+    let due = super::journeys::due_column(next_due);
+    match &sighting.held {
+        Held::New { fingerprint } => {
+            tx.prepare_cached(
+                "INSERT INTO sightings (funnel, contact, fingerprint, seen_at, fields, version, next_due) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (funnel, contact) DO UPDATE SET fingerprint = excluded.fingerprint, \
+                 seen_at = excluded.seen_at, fields = excluded.fields, version = excluded.version, \
+                 next_due = excluded.next_due",
+            )?
+            .execute(params![
+                funnel,
+                contact,
+                fingerprint,
+                time(sighting.seen_at),
+                fields(),
+                version,
+                due
+            ])?;
+        }
+        Held::Same {
+            seen_at,
+            version: held,
+            next_due: was,
+        } => {
+            if *seen_at == sighting.seen_at && held.as_deref() == Some(version) && *was == next_due
+            {
+                return Ok(());
+            }
+            tx.prepare_cached(
+                "UPDATE sightings SET seen_at = ?1, version = ?2, next_due = ?3 \
+                 WHERE funnel = ?4 AND contact = ?5",
+            )?
+            .execute(params![
+                time(sighting.seen_at),
+                version,
+                due,
+                funnel,
+                contact
+            ])?;
+        }
+    }
     Ok(())
 }
 

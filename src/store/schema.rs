@@ -211,12 +211,24 @@ ALTER TABLE outbox ADD COLUMN transactional INTEGER NOT NULL DEFAULT 0;
 UPDATE outbox SET transactional = 1
     WHERE channel IN ('email', 'sms', 'messenger') AND payload LIKE '%"transactional":true%';
 "#,
-    // v17: what a finished run read (a hash of its feeds, funnels
-    // and settings), the earliest moment anyone it walked could next move,
-    // and what it reported about its contacts feed, so that the next run
-    // can tell it has nothing to do without reading a row
-    // (`run/tick/unchanged.rs`). NULL: the next run reads everything.
-    "ALTER TABLE runs ADD COLUMN reading TEXT; ALTER TABLE runs ADD COLUMN next_due TEXT; ALTER TABLE runs ADD COLUMN feed_report TEXT;",
+    // v17: what a finished run read (a hash of its feeds, funnels and
+    // settings), the earliest moment anyone it walked could next move, and
+    // what it reported about its feeds, so that the next run can tell it
+    // has nothing to do without reading a row (`run/tick/unchanged.rs`);
+    // NULL: the next run reads everything. And the last walk's verdict kept
+    // with the row's sighting (the funnel version it ran under and when
+    // anything is next due), so that the fast path decides a contact with
+    // one lookup, and a contact who did not enter is not walked every run;
+    // carried over from the journeys, which kept it until now.
+    r#"
+ALTER TABLE runs ADD COLUMN reading TEXT;
+ALTER TABLE runs ADD COLUMN next_due TEXT;
+ALTER TABLE runs ADD COLUMN feed_report TEXT;
+ALTER TABLE sightings ADD COLUMN version TEXT;
+ALTER TABLE sightings ADD COLUMN next_due TEXT;
+UPDATE sightings SET version = j.version, next_due = j.next_due
+    FROM journeys j WHERE j.funnel = sightings.funnel AND j.contact = sightings.contact;
+"#,
 ];
 
 /// `PRAGMA application_id` of a funnel state (`FNL1`), set by migration

@@ -140,11 +140,16 @@ impl Runner<'_> {
         if !store::add_created(tx, &created)? {
             return Ok(());
         }
-        store::sighting(
+        // Dated at the event; the walk that follows keeps its verdict.
+        let owner = (funnel, contact.id.as_str());
+        let seen = store::sighting(tx, owner, fingerprint(contact), event.at)?;
+        let fields = || stored_fields(contact);
+        store::settle(
             tx,
-            (funnel, &contact.id),
-            (fingerprint(contact), &|| stored_fields(contact)),
-            event.at,
+            owner,
+            &seen,
+            &fields,
+            (&loaded.version, store::Due::Unknown),
         )?;
         self.summary.created += 1;
         self.plan(
