@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreResult, parse_time, time};
+use super::{StoreResult, optional_time_column, parse_time, time, time_column};
 
 /// Where one contact is in one funnel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,33 +74,21 @@ fn due_column(due: Due) -> Option<String> {
 }
 
 fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
-    // A stored time that does not parse is an error, never a default: a
-    // journey read as starting in 1970 would move at once.
-    let t = |index: usize, s: String| {
-        parse_time(&s).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                format!("not a time: {s:?}").into(),
-            )
-        })
-    };
-    let opt = |index: usize, s: Option<String>| s.map(|s| t(index, s)).transpose();
     Ok(Journey {
         funnel: row.get(0)?,
         contact: row.get(1)?,
         entry: row.get(2)?,
         stage: row.get(3)?,
         step: row.get(4)?,
-        clock: t(5, row.get(5)?)?,
-        waiting_since: opt(6, row.get(6)?)?,
-        stage_since: t(7, row.get(7)?)?,
+        clock: time_column(row, 5)?,
+        waiting_since: optional_time_column(row, 6)?,
+        stage_since: time_column(row, 7)?,
         active: row.get(8)?,
-        entered_at: t(9, row.get(9)?)?,
-        left_at: opt(10, row.get(10)?)?,
+        entered_at: time_column(row, 9)?,
+        left_at: optional_time_column(row, 10)?,
         version: row.get(11)?,
         cause: row.get(12)?,
-        deadline: opt(13, row.get(13)?)?,
+        deadline: optional_time_column(row, 13)?,
         next_due: due_from(row.get(14)?),
     })
 }
