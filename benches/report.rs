@@ -99,7 +99,7 @@ impl Journey<'_> {
             funnel: "bench".into(),
             contact: self.contact.clone(),
             entry: 1,
-            at: store::time(at),
+            at,
             kind,
             from_stage: (kind != HistoryKind::Enter).then(|| self.stage.to_string()),
             from_step: step.map(String::from),

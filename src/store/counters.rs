@@ -24,17 +24,17 @@ use rusqlite::{Connection, ToSql};
 
 use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition};
 
-/// Counts the history line `id` just written as `t` under `version`: the
-/// plain increments into `tally`, a departure (which reads the history)
-/// at once.
+/// Counts the history line `id` just written as `t` under `version`, its
+/// time stored as `at`: the plain increments into `tally`, a departure
+/// (which reads the history) at once.
 pub fn history_line(
     tx: &Connection,
     tally: &mut Tally,
-    id: i64,
+    (id, at): (i64, &str),
     t: &Transition,
     version: &str,
 ) -> StoreResult<()> {
-    let day = day(&t.at);
+    let day = day(at);
     let text = |s: &str| Some(s.to_string());
     if t.kind == HistoryKind::Split {
         tally.add(
@@ -79,7 +79,7 @@ pub fn history_line(
         [text(&t.funnel), text(to_stage), text(version), text(day)],
     );
     if let Some(from_stage) = &t.from_stage {
-        departure(tx, id, t, from_stage, to_stage)?;
+        departure(tx, (id, at), t, from_stage, to_stage)?;
     }
     Ok(())
 }
@@ -100,7 +100,7 @@ fn is_stage_move(t: &Transition) -> bool {
 /// stage, in the same entry. The condition on `b` is `is_stage_move` in SQL.
 fn departure(
     tx: &Connection,
-    id: i64,
+    (id, at): (i64, &str),
     t: &Transition,
     from_stage: &str,
     to_stage: &str,
@@ -123,7 +123,7 @@ fn departure(
         &from_stage,
         &to_stage,
         &t.kind.name(),
-        &t.at,
+        &at,
     ];
     tx.prepare_cached(&format!(
         "INSERT INTO stage_flow
@@ -380,7 +380,7 @@ mod tests {
                         funnel: "f".into(),
                         contact: format!("c{contact}"),
                         entry,
-                        at: when.clone(),
+                        at: stored_time(&when).unwrap(),
                         kind,
                         from_stage: from_stage.map(str::to_string),
                         from_step: from_step.map(str::to_string),
@@ -390,7 +390,7 @@ mod tests {
                     };
                     old.execute(
                         "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                        params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
+                        params![t.funnel, t.contact, t.entry, when, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
                     )
                     .unwrap();
                     record(&new, &mut tally, &t, version).unwrap();
