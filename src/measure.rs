@@ -33,7 +33,7 @@ pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::language::model::{Action, Funnel, Target};
 use crate::measure::scorecard::{
@@ -152,7 +152,7 @@ impl<'a> Measurer<'a> {
                     }
                 },
             };
-            funnels.push(self.funnel(&name, &versions, selected.as_deref(), as_of.as_deref())?);
+            funnels.push(self.funnel(&name, &versions, selected.as_deref(), as_of)?);
         }
         if let (Some(version), true) = (&self.filter.version, funnels.is_empty()) {
             return Err(MeasureError::UnknownVersion {
@@ -188,7 +188,7 @@ impl<'a> Measurer<'a> {
         name: &str,
         versions: &[VersionInfo],
         selected: Option<&str>,
-        as_of: Option<&str>,
+        as_of: Option<DateTime<Utc>>,
     ) -> MeasureResult<FunnelCard> {
         let definition = self.definitions.iter().find(|f| f.name == name);
         let shown = self.report.versions_with_data(name, selected)?;
@@ -438,7 +438,7 @@ impl<'a> Measurer<'a> {
         &self,
         funnel: &str,
         selected: Option<&str>,
-        as_of: Option<&str>,
+        as_of: Option<DateTime<Utc>>,
     ) -> MeasureResult<Vec<StaffFigures>> {
         let rows = self.report.staff(funnel, selected, as_of)?;
         Ok(rows

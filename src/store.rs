@@ -90,6 +90,42 @@ pub fn stored_time(text: &str) -> StoreResult<DateTime<Utc>> {
     })
 }
 
+/// Column `index` of `row` as a time, parsed once as the row is read. Text
+/// that is not one fails the read (as [`StoreError::BadTime`] once it
+/// leaves the store), never a default: a task read as due in 1970 would be
+/// escalated at once.
+fn time_column(row: &rusqlite::Row, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(index)?;
+    parse_time(&text).ok_or_else(|| not_a_time(index, text))
+}
+
+/// [`time_column`] for a column that may be NULL.
+fn optional_time_column(
+    row: &rusqlite::Row,
+    index: usize,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| parse_time(&text).ok_or_else(|| not_a_time(index, text)))
+        .transpose()
+}
+
+fn not_a_time(index: usize, text: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        Box::new(NotATime { text }),
+    )
+}
+
+/// A stored text where a time belongs that does not parse. Travels
+/// through rusqlite's conversion error (a row closure can return no
+/// other) and becomes [`StoreError::BadTime`].
+#[derive(Debug, thiserror::Error)]
+#[error("the state holds {text:?} where a time belongs")]
+struct NotATime {
+    text: String,
+}
+
 /// Times serialized as the state stores them (see [`time`]), so that what
 /// listings show is the text they showed when times were strings.
 pub(crate) mod stamp {
@@ -97,6 +133,21 @@ pub(crate) mod stamp {
 
     pub fn serialize<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::time(*at))
+    }
+
+    /// The same for a time that may be absent, which is `null`.
+    pub mod optional {
+        use chrono::{DateTime, Utc};
+
+        pub fn serialize<S: serde::Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, s),
+                None => s.serialize_none(),
+            }
+        }
     }
 }
 
@@ -241,7 +292,11 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
 
-    pub fn connection(&self) -> &Connection {
+    /// The connection, for the store's own tests, which write rows no
+    /// method writes (a damaged time, an unknown status). Nothing outside
+    /// the store gets it: other modules call the store's methods.
+    #[cfg(test)]
+    fn connection(&self) -> &Connection {
         &self.connection
     }
 }

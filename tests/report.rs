@@ -292,19 +292,20 @@ fn synthetic_split(arms: &[(&str, u64, u64)]) -> Project {
     .unwrap();
     for (variant, contacts, converted) in arms {
         for i in 0..*contacts {
-            let line =
-                |at: &str, kind, from: Option<(&str, &str)>, to: (&str, Option<&str>)| Transition {
+            let line = |when: &str, kind, from: Option<(&str, &str)>, to: (&str, Option<&str>)| {
+                Transition {
                     funnel: "ab".into(),
                     contact: format!("{variant}-{i}"),
                     entry: 1,
-                    at: at.into(),
+                    at: at(when),
                     kind,
                     from_stage: from.map(|f| f.0.to_string()),
                     from_step: from.map(|f| f.1.to_string()).filter(|s| !s.is_empty()),
                     to_stage: Some(to.0.to_string()),
                     to_step: to.1.map(String::from),
                     reason: String::new(),
-                };
+                }
+            };
             let lines = [
                 line("2026-05-04T10:00:00Z", Kind::Enter, None, ("offer", None)),
                 line(

@@ -692,11 +692,10 @@ fn personal_data_files_are_private_whatever_the_umask() {
         assert_eq!(mode(&format!(".funnel/{name}")), 0o600, "{name}");
     }
     // The WAL lives while a connection is open: hold one and write.
-    let state = funnel::store::Store::open(&p.path(".funnel/state.db")).unwrap();
-    state
-        .connection()
-        .execute_batch("CREATE TABLE probe (x); DROP TABLE probe;")
-        .unwrap();
+    let mut state = funnel::store::Store::open(&p.path(".funnel/state.db")).unwrap();
+    let tx = state.transaction().unwrap();
+    funnel::store::add_tag(&tx, "ann", "probe").unwrap();
+    tx.commit().unwrap();
     for name in ["state.db-wal", "state.db-shm"] {
         assert_eq!(mode(&format!(".funnel/{name}")), 0o600, "{name}");
     }

@@ -43,8 +43,7 @@ pub fn render(card: &Scorecard) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>funnel report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<p class=\"meta\">funnel report, {}{}</p>\n",
         escape(&window),
         card.as_of
-            .as_deref()
-            .map(|t| format!(", as of the run at {}", escape(t)))
+            .map(|t| format!(", as of the run at {}", escape(&crate::store::time(t))))
             .unwrap_or_default()
     );
     if card.funnels.is_empty() {

@@ -6,6 +6,7 @@
 
 use std::io::{self, Write};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::table::TableFormat;
@@ -22,7 +23,8 @@ pub struct Scorecard {
     pub since: Option<String>,
     pub until: Option<String>,
     /// The last run's time: open tasks due before it are overdue.
-    pub as_of: Option<String>,
+    #[serde(with = "crate::store::stamp::optional")]
+    pub as_of: Option<DateTime<Utc>>,
     /// Stages with fewer contacts than this are not named the bottleneck.
     pub min_contacts: u64,
     pub funnels: Vec<FunnelCard>,
@@ -75,8 +77,10 @@ pub struct VersionInfo {
     pub version: String,
     pub git_commit: Option<String>,
     pub path: String,
-    pub first_run: String,
-    pub last_run: Option<String>,
+    #[serde(with = "crate::store::stamp")]
+    pub first_run: DateTime<Utc>,
+    #[serde(with = "crate::store::stamp::optional")]
+    pub last_run: Option<DateTime<Utc>>,
 }
 
 /// Visits of one stage that began in the window, and how they ended.

@@ -312,12 +312,10 @@ impl Walk<'_, '_, '_, '_, '_> {
                 kind: task.kind,
                 assignee: assignee.clone(),
                 escalate_to: task.escalate_to.clone(),
-                created_at: store::time(due),
+                created_at: due,
                 due_at: task.due.map(|d| {
-                    store::time(
-                        due.checked_add_signed(d)
-                            .unwrap_or(DateTime::<Utc>::MAX_UTC),
-                    )
+                    due.checked_add_signed(d)
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC)
                 }),
                 status,
                 escalated_at: None,

@@ -395,9 +395,12 @@ impl<'a> Runner<'a> {
     /// unescalated: escalated always means someone was told.
     pub fn escalate(&mut self, tx: &Connection) -> Result<(), StoreError> {
         for task in store::overdue_unescalated(tx, self.now)? {
-            let due = task.due_at.clone().unwrap_or_default();
             // Dated when the task became overdue, whichever run saw it.
-            let overdue = store::stored_time(&due)?;
+            // (Every task the store calls overdue has a due time.)
+            let Some(overdue) = task.due_at else {
+                continue;
+            };
+            let due = store::time(overdue);
             let Some(to) = self.escalation_target(&task) else {
                 let note = format!(
                     "overdue with nobody to escalate to: no escalate_to, `{}` has no supervisor and the funnel names no one else",

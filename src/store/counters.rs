@@ -20,21 +20,21 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, ToSql};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
-use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition};
+use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition, stored_time};
 
-/// Counts the history line `id` just written as `t` under `version`: the
-/// plain increments into `tally`, a departure (which reads the history)
-/// at once.
+/// Counts the history line `id` just written as `t` under `version`, its
+/// time stored as `at`: the plain increments into `tally`, a departure
+/// (which reads the history) at once.
 pub fn history_line(
     tx: &Connection,
     tally: &mut Tally,
-    id: i64,
+    (id, at): (i64, &str),
     t: &Transition,
     version: &str,
 ) -> StoreResult<()> {
-    let day = day(&t.at);
+    let day = day(at);
     let text = |s: &str| Some(s.to_string());
     if t.kind == HistoryKind::Split {
         tally.add(
@@ -98,6 +98,11 @@ fn is_stage_move(t: &Transition) -> bool {
 /// when it ended well, and how its A/B splits turned out. The visit is
 /// found by the line that began it: the same contact's last move into the
 /// stage, in the same entry. The condition on `b` is `is_stage_move` in SQL.
+///
+/// The visit's length is worked out here from the two times rather than
+/// by SQLite's `unixepoch`, which PostgreSQL lacks, and its day with the
+/// tally's; so the arrival is read once for all three counters instead of
+/// being a sub-select of each.
 fn departure(
     tx: &Connection,
     id: i64,
@@ -105,54 +110,99 @@ fn departure(
     from_stage: &str,
     to_stage: &str,
 ) -> StoreResult<()> {
-    const ARRIVAL: &str = "SELECT b.id FROM history b
-        WHERE b.contact = ?2 AND b.funnel = ?1 AND b.entry = ?3
-            AND b.id < ?4 AND b.to_stage = ?5 AND b.to_step IS NULL AND b.kind <> 'split'
-            AND (b.kind = 'enter' OR b.kind = 'goal' OR b.kind = 'exit' OR b.kind = 'exhausted'
-                OR b.to_stage IS NOT b.from_stage)
-        ORDER BY b.id DESC LIMIT 1";
     // (Comparisons rather than `IN (...)`: SQLite would build a temporary
     // table for the list on every stage move.)
-    // ?8, the time, only for the visit's length: SQLite wants exactly the
-    // parameters a statement names.
-    let keys: [&dyn ToSql; 8] = [
-        &t.funnel,
-        &t.contact,
-        &t.entry,
-        &id,
-        &from_stage,
-        &to_stage,
-        &t.kind.name(),
-        &t.at,
-    ];
-    tx.prepare_cached(&format!(
-        "INSERT INTO stage_flow
-            SELECT ?1, ?5, a.version, substr(a.at, 1, 10), ?7, ?6, 1
-            FROM history a WHERE a.id = ({ARRIVAL})
-        ON CONFLICT DO UPDATE SET contacts = contacts + 1"
-    ))?
-    .execute(&keys[..7])?;
-    if matches!(
-        t.kind,
-        HistoryKind::Goal | HistoryKind::WaitYes | HistoryKind::BranchYes
-    ) {
-        tx.prepare_cached(&format!(
-            "INSERT INTO stage_times
-                SELECT ?1, ?5, unixepoch(?8) - unixepoch(a.at), ?4, a.version, substr(a.at, 1, 10), ?7, ?6
-                FROM history a WHERE a.id = ({ARRIVAL})"
-        ))?
-        .execute(&keys[..])?;
+    let arrival: Option<(i64, String, String)> = tx
+        .prepare_cached(
+            "SELECT b.id, b.version, b.at FROM history b
+            WHERE b.contact = ?2 AND b.funnel = ?1 AND b.entry = ?3
+                AND b.id < ?4 AND b.to_stage = ?5 AND b.to_step IS NULL AND b.kind <> 'split'
+                AND (b.kind = 'enter' OR b.kind = 'goal' OR b.kind = 'exit' OR b.kind = 'exhausted'
+                    OR b.to_stage IS DISTINCT FROM b.from_stage)
+            ORDER BY b.id DESC LIMIT 1",
+        )?
+        .query_row(params![t.funnel, t.contact, t.entry, id, from_stage], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let outcome = t.kind.name();
+    if let Some((_, version, began)) = &arrival {
+        tx.prepare_cached(
+            "INSERT INTO stage_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+            ON CONFLICT DO UPDATE SET contacts = contacts + 1",
+        )?
+        .execute(params![
+            t.funnel,
+            from_stage,
+            version,
+            day(began),
+            outcome,
+            to_stage
+        ])?;
+        if matches!(
+            t.kind,
+            HistoryKind::Goal | HistoryKind::WaitYes | HistoryKind::BranchYes
+        ) {
+            let seconds = t.at.timestamp() - stored_time(began)?.timestamp();
+            tx.prepare_cached("INSERT INTO stage_times VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                .execute(params![
+                    t.funnel,
+                    from_stage,
+                    seconds,
+                    id,
+                    version,
+                    day(began),
+                    outcome,
+                    to_stage
+                ])?;
+        }
     }
-    tx.prepare_cached(&format!(
-        "INSERT INTO split_flow
-            SELECT s.funnel, s.from_stage, s.from_step, s.to_step, s.version, substr(s.at, 1, 10), ?7, ?6, 1
-            FROM history s
-            WHERE s.contact = ?2 AND s.funnel = ?1 AND s.entry = ?3
-                AND s.kind = 'split' AND s.from_stage = ?5 AND s.id < ?4
-                AND s.id > coalesce(({ARRIVAL}), 0)
-        ON CONFLICT DO UPDATE SET contacts = contacts + 1"
-    ))?
-    .execute(&keys[..7])?;
+    let after = arrival.map_or(0, |(arrived, ..)| arrived);
+    splits(tx, (id, after), t, from_stage, to_stage)
+}
+
+/// Counts how the A/B splits of `from_stage` between the lines `after`
+/// and `id` (the visit's) turned out: as `t` ended the visit.
+fn splits(
+    tx: &Connection,
+    (id, after): (i64, i64),
+    t: &Transition,
+    from_stage: &str,
+    to_stage: &str,
+) -> StoreResult<()> {
+    let mut statement = tx.prepare_cached(
+        "SELECT s.from_step, s.to_step, s.version, s.at FROM history s
+        WHERE s.contact = ?2 AND s.funnel = ?1 AND s.entry = ?3
+            AND s.kind = 'split' AND s.from_stage = ?4 AND s.id < ?5 AND s.id > ?6",
+    )?;
+    let rows = statement.query_map(
+        params![t.funnel, t.contact, t.entry, from_stage, id, after],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        },
+    )?;
+    for row in rows {
+        let (step, variant, version, at) = row?;
+        tx.prepare_cached(
+            "INSERT INTO split_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+            ON CONFLICT DO UPDATE SET contacts = contacts + 1",
+        )?
+        .execute(params![
+            t.funnel,
+            from_stage,
+            step,
+            variant,
+            version,
+            day(&at),
+            t.kind.name(),
+            to_stage
+        ])?;
+    }
     Ok(())
 }
 
@@ -380,7 +430,7 @@ mod tests {
                         funnel: "f".into(),
                         contact: format!("c{contact}"),
                         entry,
-                        at: when.clone(),
+                        at: stored_time(&when).unwrap(),
                         kind,
                         from_stage: from_stage.map(str::to_string),
                         from_step: from_step.map(str::to_string),
@@ -390,7 +440,7 @@ mod tests {
                     };
                     old.execute(
                         "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                        params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
+                        params![t.funnel, t.contact, t.entry, when, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version],
                     )
                     .unwrap();
                     record(&new, &mut tally, &t, version).unwrap();

@@ -1,11 +1,12 @@
 //! What can go wrong with the state file: one enum, each variant saying
 //! what was being done. SQLite's own errors are wrapped here, except a
 //! column that held a text its [`values`](super::values) type does not
-//! know, which says which column and what text.
+//! know, which says which column and what text, and one that held no time
+//! where a time belongs, which says what it held.
 
 use std::path::PathBuf;
 
-use super::UnknownValue;
+use super::{NotATime, UnknownValue};
 
 /// Errors of the state file, each with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -60,15 +61,21 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 impl From<rusqlite::Error> for StoreError {
     /// A column read as one of the [`values`](super::values) types that
-    /// held a text the type does not know says which column and what text.
+    /// held a text the type does not know says which column and what text;
+    /// one read as a time that held no time says what it held.
     fn from(source: rusqlite::Error) -> Self {
-        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &source
-            && let Some(unknown) = inner.downcast_ref::<UnknownValue>()
-        {
-            return StoreError::UnknownValue {
-                column: unknown.column,
-                text: unknown.text.clone(),
-            };
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &source {
+            if let Some(unknown) = inner.downcast_ref::<UnknownValue>() {
+                return StoreError::UnknownValue {
+                    column: unknown.column,
+                    text: unknown.text.clone(),
+                };
+            }
+            if let Some(bad) = inner.downcast_ref::<NotATime>() {
+                return StoreError::BadTime {
+                    text: bad.text.clone(),
+                };
+            }
         }
         StoreError::Sqlite { source }
     }

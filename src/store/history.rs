@@ -2,9 +2,10 @@
 //! counted for `funnel report`) by the runner, read back for `history` and
 //! by the dispatcher's opt-out recheck.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{HistoryKind, StoreResult, Tally, counters};
+use super::{HistoryKind, StoreResult, Tally, counters, time, time_column};
 
 /// One line of a contact's history.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -12,7 +13,8 @@ pub struct Transition {
     pub funnel: String,
     pub contact: String,
     pub entry: i64,
-    pub at: String,
+    #[serde(with = "super::stamp")]
+    pub at: DateTime<Utc>,
     /// What moved the contact.
     pub kind: HistoryKind,
     pub from_stage: Option<String>,
@@ -30,11 +32,12 @@ pub fn record(
     t: &Transition,
     version: &str,
 ) -> StoreResult<()> {
+    let at = time(t.at);
     tx.prepare_cached(
         "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
-    .execute(params![t.funnel, t.contact, t.entry, t.at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
-    counters::history_line(tx, tally, tx.last_insert_rowid(), t, version)
+    .execute(params![t.funnel, t.contact, t.entry, at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
+    counters::history_line(tx, tally, (tx.last_insert_rowid(), &at), t, version)
 }
 
 /// Whether the variant of a split step was already recorded for this
@@ -61,7 +64,7 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
             funnel: r.get(0)?,
             contact: r.get(1)?,
             entry: r.get(2)?,
-            at: r.get(3)?,
+            at: time_column(r, 3)?,
             kind: r.get(4)?,
             from_stage: r.get(5)?,
             from_step: r.get(6)?,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreResult, parse_time, time};
+use super::{StoreResult, optional_time_column, parse_time, time, time_column};
 
 /// Where one contact is in one funnel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,33 +94,21 @@ pub(super) fn due_column(due: Due) -> Option<String> {
 }
 
 fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
-    // A stored time that does not parse is an error, never a default: a
-    // journey read as starting in 1970 would move at once.
-    let t = |index: usize, s: String| {
-        parse_time(&s).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                format!("not a time: {s:?}").into(),
-            )
-        })
-    };
-    let opt = |index: usize, s: Option<String>| s.map(|s| t(index, s)).transpose();
     Ok(Journey {
         funnel: row.get(0)?,
         contact: row.get(1)?,
         entry: row.get(2)?,
         stage: row.get(3)?,
         step: row.get(4)?,
-        clock: t(5, row.get(5)?)?,
-        waiting_since: opt(6, row.get(6)?)?,
-        stage_since: t(7, row.get(7)?)?,
+        clock: time_column(row, 5)?,
+        waiting_since: optional_time_column(row, 6)?,
+        stage_since: time_column(row, 7)?,
         active: row.get(8)?,
-        entered_at: t(9, row.get(9)?)?,
-        left_at: opt(10, row.get(10)?)?,
+        entered_at: time_column(row, 9)?,
+        left_at: optional_time_column(row, 10)?,
         version: row.get(11)?,
         cause: row.get(12)?,
-        deadline: opt(13, row.get(13)?)?,
+        deadline: optional_time_column(row, 13)?,
         next_due: due_from(row.get(14)?),
     })
 }
@@ -147,11 +135,20 @@ pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Opti
         .optional()?)
 }
 
+/// Writes the whole row, new or not. An upsert on the key rather than
+/// SQLite's `INSERT OR REPLACE`, so that the statement runs on PostgreSQL
+/// too; every column but the key is set.
 pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
     tx.prepare_cached(concat!(
-        "INSERT OR REPLACE INTO journeys (",
+        "INSERT INTO journeys (",
         journey_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+         ON CONFLICT (funnel, contact) DO UPDATE SET entry = excluded.entry, \
+         stage = excluded.stage, step = excluded.step, clock = excluded.clock, \
+         waiting_since = excluded.waiting_since, stage_since = excluded.stage_since, \
+         active = excluded.active, entered_at = excluded.entered_at, \
+         left_at = excluded.left_at, version = excluded.version, cause = excluded.cause, \
+         deadline = excluded.deadline, next_due = excluded.next_due"
     ))?
     .execute(params![
         j.funnel,
@@ -199,4 +196,58 @@ pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Store, stored_time};
+    use super::*;
+
+    /// A second save of a contact's journey replaces every column but the
+    /// key, a set one with NULL too, as `INSERT OR REPLACE` did.
+    #[test]
+    fn saving_a_journey_again_replaces_the_whole_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let at = |t: &str| stored_time(t).unwrap();
+        let first = Journey {
+            funnel: "f".into(),
+            contact: "c".into(),
+            entry: 1,
+            stage: "lead".into(),
+            step: Some("call".into()),
+            clock: at("2026-05-04T10:00:00Z"),
+            waiting_since: Some(at("2026-05-04T11:00:00Z")),
+            stage_since: at("2026-05-04T10:00:00Z"),
+            active: true,
+            entered_at: at("2026-05-04T10:00:00Z"),
+            left_at: None,
+            version: "v1".into(),
+            cause: Some("paid@2026-05-04T10:00:00Z".into()),
+            deadline: Some(at("2026-05-05T11:00:00Z")),
+            next_due: Due::At(at("2026-05-05T11:00:00Z")),
+        };
+        let second = Journey {
+            entry: 2,
+            stage: "won".into(),
+            step: None,
+            clock: at("2026-05-06T10:00:00Z"),
+            waiting_since: None,
+            stage_since: at("2026-05-06T10:00:00Z"),
+            active: false,
+            entered_at: at("2026-05-06T09:00:00Z"),
+            left_at: Some(at("2026-05-06T10:00:00Z")),
+            version: "v2".into(),
+            cause: None,
+            deadline: None,
+            next_due: Due::Never,
+            ..first.clone()
+        };
+        let tx = store.transaction().unwrap();
+        save_journey(&tx, &first).unwrap();
+        assert_eq!(journey(&tx, "f", "c").unwrap(), Some(first));
+        save_journey(&tx, &second).unwrap();
+        assert_eq!(journey(&tx, "f", "c").unwrap(), Some(second));
+        assert_eq!(positions(&tx).unwrap().len(), 1, "one row per contact");
+    }
 }

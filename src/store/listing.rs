@@ -4,11 +4,15 @@
 //! as whatever SQLite holds (a step index in state v6, a step id or NULL
 //! later) and shown as text.
 
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 use serde::Serialize;
 
-use super::{OutboxStatus, StoreResult, TASK_COLUMN_COUNT, TASK_COLUMNS, Task, task_from, time};
+use super::{
+    OutboxStatus, StoreResult, TASK_COLUMN_COUNT, TASK_COLUMNS, Task, optional_time_column,
+    task_from, time, time_column,
+};
 
 /// One contact's journey through one funnel, for `funnel contacts`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -20,9 +24,11 @@ pub struct JourneyRow {
     pub step: Option<String>,
     /// Which entry into the funnel this is (1 for the first).
     pub entry: i64,
-    pub entered_at: String,
+    #[serde(with = "super::stamp")]
+    pub entered_at: DateTime<Utc>,
     /// When the contact reached its current stage.
-    pub since: String,
+    #[serde(with = "super::stamp")]
+    pub since: DateTime<Utc>,
     pub active: bool,
 }
 
@@ -44,8 +50,8 @@ pub fn journeys(
             stage: r.get(2)?,
             step: text(r.get(3)?),
             entry: r.get(4)?,
-            entered_at: r.get(5)?,
-            since: r.get(6)?,
+            entered_at: time_column(r, 5)?,
+            since: time_column(r, 6)?,
             active: r.get(7)?,
         })
     })?;
@@ -72,10 +78,12 @@ pub struct ActionRow {
     pub step: String,
     pub channel: String,
     pub status: OutboxStatus,
-    pub due_at: String,
+    #[serde(with = "super::stamp")]
+    pub due_at: DateTime<Utc>,
     pub attempts: i64,
     /// When a retry is due, for queued rows that failed once.
-    pub next_attempt_at: Option<String>,
+    #[serde(with = "super::stamp::optional")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
     /// The last error, or why the row was skipped.
     pub error: Option<String>,
 }
@@ -100,9 +108,9 @@ pub fn actions(
                 step: r.get(3)?,
                 channel: r.get(4)?,
                 status: r.get(5)?,
-                due_at: r.get(6)?,
+                due_at: time_column(r, 6)?,
                 attempts: r.get(7)?,
-                next_attempt_at: r.get(8)?,
+                next_attempt_at: optional_time_column(r, 8)?,
                 error: r.get(9)?,
             })
         },
@@ -116,7 +124,8 @@ pub fn actions(
 pub struct TaskRow {
     #[serde(flatten)]
     pub task: Task,
-    pub done_at: Option<String>,
+    #[serde(with = "super::stamp::optional")]
+    pub done_at: Option<DateTime<Utc>>,
     /// The brief's first non-empty line, shortened: what a one-line
     /// listing shows of it.
     pub title: Option<String>,
@@ -127,7 +136,7 @@ fn task_row(r: &rusqlite::Row) -> rusqlite::Result<TaskRow> {
     Ok(TaskRow {
         title: task.title(),
         task,
-        done_at: r.get(TASK_COLUMN_COUNT)?,
+        done_at: optional_time_column(r, TASK_COLUMN_COUNT)?,
     })
 }
 
@@ -135,7 +144,7 @@ fn task_row(r: &rusqlite::Row) -> rusqlite::Result<TaskRow> {
 /// optionally of one assignee; open ones first, by due time.
 pub fn task_rows(
     connection: &Connection,
-    overdue_at: Option<chrono::DateTime<chrono::Utc>>,
+    overdue_at: Option<DateTime<Utc>>,
     assignee: Option<&str>,
 ) -> StoreResult<Vec<TaskRow>> {
     let sql = format!(

@@ -4,10 +4,13 @@
 //! of days and, optionally, one version. Gives typed rows; what they add up
 //! to (rates, medians, the scorecard) is `measure`'s.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::{OutboxStatus, Store, StoreError, StoreResult};
+use super::{
+    OutboxStatus, Store, StoreError, StoreResult, optional_time_column, stored_time, time,
+    time_column,
+};
 
 /// The counters of a window of days, as `funnel report` reads them.
 pub struct Report<'s> {
@@ -15,6 +18,11 @@ pub struct Report<'s> {
     /// The window as day strings, inclusive; open ends sort outside any day.
     lo: String,
     hi: String,
+    /// The window as stored times, for the columns that hold a time rather
+    /// than a day: from the first day's midnight (inclusive) to the
+    /// midnight after the last day (exclusive); `None` where it is open.
+    start: Option<String>,
+    end: Option<String>,
 }
 
 /// A funnel version as first recorded, with when it ran.
@@ -23,8 +31,8 @@ pub struct VersionRow {
     pub version: String,
     pub git_commit: Option<String>,
     pub path: String,
-    pub first_run: String,
-    pub last_run: Option<String>,
+    pub first_run: DateTime<Utc>,
+    pub last_run: Option<DateTime<Utc>>,
 }
 
 /// Visits of `stage` that began in the window and ended by `outcome` in
@@ -93,20 +101,24 @@ impl Store {
         let day = |d: Option<NaiveDate>, open: &str| {
             d.map_or_else(|| open.to_string(), |d| d.format("%Y-%m-%d").to_string())
         };
+        let midnight = |d: NaiveDate| time(d.and_time(NaiveTime::MIN).and_utc());
         Report {
             connection: &self.connection,
             lo: day(since, "0000"),
             hi: day(until, "9999"),
+            start: since.map(midnight),
+            end: until.and_then(|d| d.succ_opt()).map(midnight),
         }
     }
 }
 
 impl Report<'_> {
     /// The `now` of the latest run, the moment the figures are as of.
-    pub fn as_of(&self) -> StoreResult<Option<String>> {
-        Ok(self
-            .connection
-            .query_row("SELECT max(now) FROM runs", [], |r| r.get(0))?)
+    pub fn as_of(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let now: Option<String> =
+            self.connection
+                .query_row("SELECT max(now) FROM runs", [], |r| r.get(0))?;
+        now.as_deref().map(stored_time).transpose()
     }
 
     /// Every funnel that has run or has figures, by name.
@@ -128,8 +140,8 @@ impl Report<'_> {
                 version: r.get(0)?,
                 git_commit: r.get(1)?,
                 path: r.get(2)?,
-                first_run: r.get(3)?,
-                last_run: r.get(4)?,
+                first_run: time_column(r, 3)?,
+                last_run: optional_time_column(r, 4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -284,36 +296,112 @@ impl Report<'_> {
     }
 
     /// The tasks of `funnel` created in the window, by assignee; overdue
-    /// as of `as_of`.
+    /// as of `as_of` (none without it).
+    ///
+    /// Portable SQL: the window is a range of times rather than a day cut
+    /// out of each stored time as text, which holds only while times are
+    /// text, and each count is a `CASE` rather than a sum of booleans,
+    /// which PostgreSQL does not add up.
     pub fn staff(
         &self,
         funnel: &str,
         selected: Option<&str>,
-        as_of: Option<&str>,
+        as_of: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<StaffTasks>> {
         let mut statement = self.connection.prepare(
             "SELECT assignee, COUNT(*),
-                SUM(status = 'done'),
-                SUM(status = 'done' AND (due_at IS NULL OR done_at <= due_at)),
-                SUM(status = 'open'),
-                SUM(status = 'open' AND due_at < ?5),
-                SUM(escalated_at IS NOT NULL)
+                SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'done' AND (due_at IS NULL OR done_at <= due_at) THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'open' AND due_at < ?5 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN escalated_at IS NOT NULL THEN 1 ELSE 0 END)
              FROM tasks
-             WHERE funnel = ?1 AND substr(created_at, 1, 10) BETWEEN ?2 AND ?3 AND (?4 IS NULL OR version = ?4)
+             WHERE funnel = ?1 AND (?2 IS NULL OR created_at >= ?2) AND (?3 IS NULL OR created_at < ?3)
+                AND (?4 IS NULL OR version = ?4)
              GROUP BY assignee ORDER BY assignee",
         )?;
-        let rows =
-            statement.query_map(params![funnel, self.lo, self.hi, selected, as_of], |r| {
-                Ok(StaffTasks {
-                    assignee: r.get(0)?,
-                    created: count(r.get(1)?),
-                    done: count(r.get(2)?),
-                    on_time: count(r.get(3)?),
-                    open: count(r.get(4)?),
-                    overdue: count(r.get::<_, Option<i64>>(5)?.unwrap_or(0)),
-                    escalated: count(r.get(6)?),
-                })
-            })?;
+        let window = params![funnel, self.start, self.end, selected, as_of.map(time)];
+        let rows = statement.query_map(window, |r| {
+            Ok(StaffTasks {
+                assignee: r.get(0)?,
+                created: count(r.get(1)?),
+                done: count(r.get(2)?),
+                on_time: count(r.get(3)?),
+                open: count(r.get(4)?),
+                overdue: count(r.get(5)?),
+                escalated: count(r.get(6)?),
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The staff figures count a task by the UTC day it was created on,
+    /// both ends of the window included, as the day cut from the stored
+    /// time did; overdue only with a run to be overdue at.
+    #[test]
+    fn staff_tasks_are_counted_by_the_day_they_were_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let tasks = [
+            ("before", "2026-05-03T23:59:59Z", None, "open", None),
+            (
+                "first",
+                "2026-05-04T00:00:00Z",
+                Some("2026-05-04T04:00:00Z"),
+                "open",
+                None,
+            ),
+            (
+                "late",
+                "2026-05-04T12:00:00Z",
+                Some("2026-05-04T16:00:00Z"),
+                "done",
+                Some("2026-05-04T16:00:01Z"),
+            ),
+            (
+                "last",
+                "2026-05-05T23:59:59Z",
+                Some("2026-05-06T04:00:00Z"),
+                "done",
+                Some("2026-05-06T04:00:00Z"),
+            ),
+            (
+                "after",
+                "2026-05-06T00:00:00Z",
+                None,
+                "done",
+                Some("2026-05-06T01:00:00Z"),
+            ),
+        ];
+        for (key, created, due, status, done) in tasks {
+            store
+                .connection()
+                .execute(
+                    "INSERT INTO tasks (key, funnel, contact, step, kind, assignee, created_at, due_at, status, done_at) \
+                     VALUES (?1, 'f', 'c', 's', 'call', 'ann', ?2, ?3, ?4, ?5)",
+                    params![key, created, due, status, done],
+                )
+                .unwrap();
+        }
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 5, d);
+        let staff = |since, until, as_of: Option<&str>| {
+            let as_of = as_of.map(|t| stored_time(t).unwrap());
+            let rows = store.report(since, until).staff("f", None, as_of).unwrap();
+            let t = &rows[0];
+            [t.created, t.done, t.on_time, t.open, t.overdue, t.escalated]
+        };
+        assert_eq!(staff(day(4), day(5), None), [3, 2, 1, 1, 0, 0]);
+        assert_eq!(
+            staff(day(4), day(5), Some("2026-05-04T04:00:01Z")),
+            [3, 2, 1, 1, 1, 0]
+        );
+        assert_eq!(staff(None, None, None), [5, 3, 2, 2, 0, 0]);
+        assert_eq!(staff(day(6), None, None), [1, 1, 1, 0, 0, 0]);
+        assert_eq!(staff(None, day(3), None), [1, 0, 0, 1, 0, 0]);
     }
 }

@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::values::stored;
-use super::{Message, OutboxRow, Payload, StoreError, StoreResult, stored_time, time};
+use super::{
+    Message, OutboxRow, Payload, StoreError, StoreResult, optional_time_column, stored_time, time,
+    time_column,
+};
 
 stored! {
     /// What a suppression stops: the `channel` column of `suppressions`.
@@ -174,10 +177,12 @@ fn normal_address(address: &str) -> String {
 pub struct ListedEvent {
     pub contact: String,
     pub name: String,
-    pub at: String,
+    #[serde(with = "super::stamp")]
+    pub at: DateTime<Utc>,
     pub data: serde_json::Value,
     pub source: String,
-    pub received_at: Option<String>,
+    #[serde(with = "super::stamp::optional")]
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 /// Events in the state, oldest first, of one contact and/or since a time.
@@ -195,10 +200,10 @@ pub fn list_events(
         Ok(ListedEvent {
             contact: r.get(0)?,
             name: r.get(1)?,
-            at: r.get(2)?,
+            at: time_column(r, 2)?,
             data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
             source: r.get(4)?,
-            received_at: r.get(5)?,
+            received_at: optional_time_column(r, 5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -266,7 +271,8 @@ pub struct ListedSuppression {
     pub scope: Scope,
     pub contact: String,
     pub address: String,
-    pub since: String,
+    #[serde(with = "super::stamp")]
+    pub since: DateTime<Utc>,
     pub reason: String,
 }
 
@@ -284,7 +290,7 @@ pub fn list_suppressions(
             scope: r.get(0)?,
             contact: r.get(1)?,
             address: r.get(2)?,
-            since: r.get(3)?,
+            since: time_column(r, 3)?,
             reason: r.get(4)?,
         })
     })?;

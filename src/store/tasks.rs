@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::{StoreResult, TaskStatus, time};
+use super::{StoreResult, TaskStatus, optional_time_column, time, time_column};
 use crate::language::document::TaskKind;
 
 /// A staff task.
@@ -22,10 +22,13 @@ pub struct Task {
     pub kind: TaskKind,
     pub assignee: String,
     pub escalate_to: Option<String>,
-    pub created_at: String,
-    pub due_at: Option<String>,
+    #[serde(with = "super::stamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "super::stamp::optional")]
+    pub due_at: Option<DateTime<Utc>>,
     pub status: TaskStatus,
-    pub escalated_at: Option<String>,
+    #[serde(with = "super::stamp::optional")]
+    pub escalated_at: Option<DateTime<Utc>>,
     /// Notes on the task in words: why it went to someone other than the
     /// assignee the funnel named, why its brief is missing, why it was
     /// cancelled or could not be escalated; `; `-separated.
@@ -56,7 +59,7 @@ pub fn title(brief: &str) -> Option<String> {
 
 pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
     let added = tx.prepare_cached("INSERT INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, reason, brief) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING")?
-        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind.name(), task.assignee, task.escalate_to, task.created_at, task.due_at, task.status.name(), task.reason, task.brief])?;
+        .execute(params![task.key, task.funnel, task.contact, task.step, task.kind.name(), task.assignee, task.escalate_to, time(task.created_at), task.due_at.map(time), task.status.name(), task.reason, task.brief])?;
     Ok(added > 0)
 }
 
@@ -70,10 +73,10 @@ pub(crate) fn task_from(row: &rusqlite::Row) -> rusqlite::Result<Task> {
         kind: row.get(5)?,
         assignee: row.get(6)?,
         escalate_to: row.get(7)?,
-        created_at: row.get(8)?,
-        due_at: row.get(9)?,
+        created_at: time_column(row, 8)?,
+        due_at: optional_time_column(row, 9)?,
         status: row.get(10)?,
-        escalated_at: row.get(11)?,
+        escalated_at: optional_time_column(row, 11)?,
         reason: row.get(12)?,
         brief: row.get(13)?,
     })
@@ -167,5 +170,25 @@ mod tests {
         let long = title(&"é".repeat(100)).unwrap();
         assert_eq!(long.chars().count(), TITLE_CHARS);
         assert!(long.ends_with('…'));
+    }
+
+    /// A task's times are parsed as it is read: one that is no time fails
+    /// the read, rather than showing as text or as a default.
+    #[test]
+    fn a_damaged_task_time_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(&dir.path().join("state.db")).unwrap();
+        store
+            .connection()
+            .execute_batch(
+                "INSERT INTO tasks (key, funnel, contact, step, kind, assignee, created_at, due_at, status) \
+                 VALUES ('t', 'f', 'c', 's', 'call', 'ann', '2026-01-01T00:00:00Z', 'soon', 'open')",
+            )
+            .unwrap();
+        let read = tasks(store.connection(), None, None);
+        assert!(
+            matches!(&read, Err(super::super::StoreError::BadTime { text }) if text == "soon"),
+            "{read:?}"
+        );
     }
 }

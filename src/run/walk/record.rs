@@ -276,7 +276,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             funnel: self.funnel().name.clone(),
             contact: self.contact.id.clone(),
             entry,
-            at: store::time(at),
+            at,
             kind,
             from_stage,
             from_step,
