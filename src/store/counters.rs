@@ -129,7 +129,7 @@ fn departure(
     if let Some((_, version, began)) = &arrival {
         tx.prepare_cached(
             "INSERT INTO stage_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
-            ON CONFLICT DO UPDATE SET contacts = contacts + 1",
+            ON CONFLICT (funnel, stage, version, day, outcome, to_stage) DO UPDATE SET contacts = contacts + 1",
         )?
         .execute(params![
             t.funnel,
@@ -190,7 +190,7 @@ fn splits(
         let (step, variant, version, at) = row?;
         tx.prepare_cached(
             "INSERT INTO split_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
-            ON CONFLICT DO UPDATE SET contacts = contacts + 1",
+            ON CONFLICT (funnel, stage, step, variant, version, day, outcome, to_stage) DO UPDATE SET contacts = contacts + 1",
         )?
         .execute(params![
             t.funnel,
@@ -247,19 +247,19 @@ impl Counter {
         match self {
             Counter::Split => {
                 "INSERT INTO split_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'assigned', '', ?7)
-                 ON CONFLICT DO UPDATE SET contacts = contacts + excluded.contacts"
+                 ON CONFLICT (funnel, stage, step, variant, version, day, outcome, to_stage) DO UPDATE SET contacts = contacts + excluded.contacts"
             }
             Counter::Step => {
                 "INSERT INTO step_flow VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT DO UPDATE SET contacts = contacts + excluded.contacts"
+                 ON CONFLICT (funnel, stage, step, version, day, outcome) DO UPDATE SET contacts = contacts + excluded.contacts"
             }
             Counter::Entered => {
                 "INSERT INTO stage_flow VALUES (?1, ?2, ?3, ?4, 'entered', '', ?5)
-                 ON CONFLICT DO UPDATE SET contacts = contacts + excluded.contacts"
+                 ON CONFLICT (funnel, stage, version, day, outcome, to_stage) DO UPDATE SET contacts = contacts + excluded.contacts"
             }
             Counter::Sends => {
                 "INSERT INTO step_sends VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT DO UPDATE SET actions = actions + excluded.actions"
+                 ON CONFLICT (funnel, step, channel, version, day, status) DO UPDATE SET actions = actions + excluded.actions"
             }
         }
     }
@@ -302,7 +302,7 @@ pub fn restatus(
                 SELECT funnel, step, channel, coalesce(version, ''), substr(due_at, 1, 10), {current}, {sign} * count(*)
                 FROM outbox WHERE ({rows}) AND status IS NOT ?1 AND key NOT LIKE '%/escalation'
                 GROUP BY 1, 2, 3, 4, 5, 6
-            ON CONFLICT DO UPDATE SET actions = actions + excluded.actions"
+            ON CONFLICT (funnel, step, channel, version, day, status) DO UPDATE SET actions = actions + excluded.actions"
         ))?
         .execute(&values[..])?;
     }
