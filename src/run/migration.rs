@@ -168,12 +168,17 @@ pub fn effects(store: &Store, (new, current): (&Funnel, &str)) -> Result<Vec<Old
     Ok(grouped)
 }
 
+/// What the run does with one funnel's older versions' contacts, by place.
+pub type Carries = HashMap<Place, Carry>;
+
 /// Plans what the run does with every older version's in-flight contacts,
-/// into `loaded.carries`; refuses (before anything changes) when an edit
-/// blocks some of them.
-pub fn plan(store: &Store, funnels: &mut [Loaded]) -> Result<(), crate::run::tick::TickError> {
+/// one [`Carries`] per funnel (for `loaded.carries`); refuses (before
+/// anything changes) when an edit blocks some of them. Only reads: the
+/// tick plans while the contacts feed is screened.
+pub fn plan(store: &Store, funnels: &[Loaded]) -> Result<Vec<Carries>, crate::run::tick::TickError> {
     let mut blocked = Vec::new();
-    for loaded in funnels.iter_mut() {
+    let mut planned = Vec::new();
+    for loaded in funnels {
         blocked.extend(renamed(store, loaded)?);
         let mut carries = HashMap::new();
         let current = (&loaded.funnel, loaded.version.as_str());
@@ -209,10 +214,10 @@ pub fn plan(store: &Store, funnels: &mut [Loaded]) -> Result<(), crate::run::tic
                 carries.insert(key, carry);
             }
         }
-        loaded.carries = carries;
+        planned.push(carries);
     }
     if blocked.is_empty() {
-        Ok(())
+        Ok(planned)
     } else {
         Err(Unmigrated { blocked }.into())
     }

@@ -255,7 +255,35 @@ pub fn tick(
         }
         store = Some(opened);
     }
-    let contacts = feeds::contacts(options, &source, &funnels)?;
+    // The screen reads the whole feed; what the run needs from the state
+    // first is read meanwhile, on the other core. Nothing is written before
+    // the screen's verdict (a new state is made only after it).
+    let screen = || feeds::contacts(options, &source, &funnels);
+    let (contacts, prepared) = match store {
+        Some(store) => std::thread::scope(|scope| {
+            let screening = scope.spawn(screen);
+            let prepared = prepare(store, &contents, &funnels, options.now);
+            let contacts = screening
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (contacts, prepared)
+        }),
+        None => {
+            let contacts = screen()?;
+            let store = Store::open(&options.state)?;
+            (Ok(contacts), prepare(store, &contents, &funnels, options.now))
+        }
+    };
+    let contacts = contacts?;
+    let Prepared {
+        mut store,
+        key,
+        stored,
+        carries,
+    } = prepared?;
+    for (loaded, carries) in funnels.iter_mut().zip(carries) {
+        loaded.carries = carries;
+    }
     let lines = contacts.lines;
     let feed_error = |source| TickError::Feed {
         path: options.contacts.clone(),
@@ -265,25 +293,9 @@ pub fn tick(
         .map_err(feed_error)?
         .screened(contacts.repeated);
     let mut problems: Vec<(String, Problem)> = Vec::new();
-
-    let mut store = match store {
-        Some(store) => store,
-        None => Store::open(&options.state)?,
-    };
-    // Noted before the events are read: one recorded in between makes the
-    // next run read everything, never the other way round.
-    let key = unchanged::stamp(&contents, store.signals_mark()?);
     // Events funnel recorded itself (`funnel task done`) count like the
     // feed's; both are read in time order.
-    for stored in store.events_until(options.now)? {
-        events.push(Event {
-            line: 0,
-            contact: stored.contact,
-            name: stored.name,
-            at: stored.at,
-            data: stored.data,
-        });
-    }
+    events.extend(stored);
     events.sort_by_key(|e| (e.at, e.line));
     let mut by_contact: HashMap<&str, Vec<&Event>> = HashMap::new();
     for event in &events {
@@ -292,7 +304,6 @@ pub fn tick(
             .or_default()
             .push(event);
     }
-    crate::run::migration::plan(&store, &mut funnels)?;
     let run = begin(&mut store, &mut funnels, options)?;
     let mut runner = Runner::new(&funnels, options.now, options.dry_run);
     let mut tx = store.transaction()?;
@@ -420,6 +431,46 @@ pub fn tick(
     ticked.notes = report.notes;
     ticked.unknown = report.unknown;
     Ok(ticked)
+}
+
+/// What a run reads from the state before it walks anyone.
+struct Prepared {
+    store: Store,
+    /// The run's reading ([`unchanged::stamp`]).
+    key: String,
+    /// The events the state recorded, by `now`.
+    stored: Vec<Event>,
+    /// Each funnel's plan for its older versions' contacts.
+    carries: Vec<crate::run::migration::Carries>,
+}
+
+fn prepare(
+    store: Store,
+    contents: &str,
+    funnels: &[Loaded],
+    now: DateTime<Utc>,
+) -> Result<Prepared, TickError> {
+    // Noted before the events are read: one recorded in between makes the
+    // next run read everything, never the other way round.
+    let key = unchanged::stamp(contents, store.signals_mark()?);
+    let stored = store
+        .events_until(now)?
+        .into_iter()
+        .map(|stored| Event {
+            line: 0,
+            contact: stored.contact,
+            name: stored.name,
+            at: stored.at,
+            data: stored.data,
+        })
+        .collect();
+    let carries = crate::run::migration::plan(&store, funnels)?;
+    Ok(Prepared {
+        store,
+        key,
+        stored,
+        carries,
+    })
 }
 
 /// Records the run's start (a dry run only checks that the clock moves

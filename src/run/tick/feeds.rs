@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use chrono_tz::Tz;
@@ -20,7 +21,7 @@ use crate::run::runner::Loaded;
 /// read twice and is held.
 pub(super) enum Source {
     /// The file, and its length and modification time when first opened.
-    File(PathBuf, std::cell::Cell<Option<(u64, SystemTime)>>),
+    File(PathBuf, OnceLock<(u64, SystemTime)>),
     Stdin(Vec<u8>),
 }
 
@@ -35,7 +36,7 @@ impl Source {
     /// The feed from its start. A file that changed since it was first
     /// opened is refused: the screen's verdict and its ids seen twice
     /// would be about another file.
-    pub fn open(&self) -> Result<Box<dyn Read + '_>, TickError> {
+    pub fn open(&self) -> Result<Box<dyn Read + Send + '_>, TickError> {
         let (path, first) = match self {
             Source::Stdin(bytes) => return Ok(Box::new(&bytes[..])),
             Source::File(path, first) => (path, first),
@@ -47,14 +48,10 @@ impl Source {
         let file = File::open(path).map_err(failed)?;
         let meta = file.metadata().map_err(failed)?;
         let seen = (meta.len(), meta.modified().map_err(failed)?);
-        match first.get() {
-            None => first.set(Some(seen)),
-            Some(before) if before != seen => {
-                return Err(failed(std::io::Error::other(
-                    "the file changed while this run read it (between the bad-row screen and the run); nothing was run from it, run again",
-                )));
-            }
-            Some(_) => {}
+        if *first.get_or_init(|| seen) != seen {
+            return Err(failed(std::io::Error::other(
+                "the file changed while this run read it (between the bad-row screen and the run); nothing was run from it, run again",
+            )));
         }
         Ok(Box::new(file))
     }
