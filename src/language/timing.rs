@@ -6,8 +6,8 @@
 use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
+use crate::language::contact::Value;
 use crate::language::model::{Action, Channel};
-use crate::run::feed::Value;
 use crate::run::walk::Walk;
 use crate::store::{self, StoreError};
 
