@@ -17,6 +17,7 @@ pub mod helpers;
 pub mod locale;
 pub mod references;
 
+pub use format::urlencode;
 pub use references::References;
 
 /// The subject line that opens an email template, and the line that ends it.

@@ -241,7 +241,7 @@ impl Fallback {
                 .ok(),
             Fallback::Preview => Some(format!(
                 "https://unsubscribe.invalid/{}?set-serve-base-url-for-real-links",
-                crate::run::channel::http::urlencode(&message.contact)
+                crate::language::template::urlencode(&message.contact)
             )),
         }
     }

@@ -17,7 +17,9 @@ use handlebars::{
 };
 use serde_json::{Value as Json, json};
 
-use super::format::{currency, currency_of, date, decimals_of, format_of, number, relative, time};
+use super::format::{
+    currency, currency_of, date, decimals_of, format_of, number, relative, time, urlencode,
+};
 use super::locale::Locale;
 
 /// The key of the render data that holds [`Settings`]. A template cannot
@@ -125,7 +127,7 @@ pub static HELPERS: [Spec; 6] = [
         min: 1,
         max: 1,
         hash: &[],
-        render: |args, _| Ok(crate::run::channel::http::urlencode(&args.text(0))),
+        render: |args, _| Ok(urlencode(&args.text(0))),
         check: |_| Ok(()),
     },
     Spec {
