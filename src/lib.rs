@@ -15,7 +15,8 @@
 //! - `command`: the subcommands, and `cli`, their flags.
 //!
 //! `config`, `store`, `git` (a file's text at a revision, the commit a run
-//! records) and `error` are shared by all of them. [`run`] is the
+//! records), `input` (the project's own files, read safely) and `error`
+//! are shared by all of them. [`run`] is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
@@ -23,6 +24,7 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod git;
+pub mod input;
 pub mod language;
 pub mod lint;
 pub mod measure;
