@@ -15,8 +15,9 @@
 //! - `command`: the subcommands, and `cli`, their flags.
 //!
 //! `config`, `store`, `git` (a file's text at a revision, the commit a run
-//! records), `input` (the project's own files, read safely) and `error`
-//! are shared by all of them. [`run`] is the
+//! records), `input` (the project's own files, read safely), `secret`
+//! (`${NAME}` references, what looks like a literal secret, redaction) and
+//! `error` are shared by all of them. [`run`] is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
 
@@ -29,6 +30,7 @@ pub mod language;
 pub mod lint;
 pub mod measure;
 pub mod run;
+pub mod secret;
 pub mod serve;
 pub mod store;
 pub mod table;

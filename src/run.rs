@@ -1,10 +1,10 @@
 //! The operator's side of `funnel run`: a `tick` reads the `feed`s, applies
 //! `migration`s to journeys whose funnel changed, and has the `runner`
 //! `walk` each contact through what is due, `act`ing on each step; then the
-//! `dispatcher` delivers the outbox through the `channel`s, with `secret`s
-//! read only when a channel is built. `private` keeps the files with
-//! personal data owner-only. What a funnel means is decided in `language`;
-//! what is stored, in `store`.
+//! `dispatcher` delivers the outbox through the `channel`s, with secrets
+//! (`crate::secret`) read only when a channel is built. `private` keeps
+//! the files with personal data owner-only. What a funnel means is decided
+//! in `language`; what is stored, in `store`.
 
 pub mod act;
 pub mod channel;
@@ -13,7 +13,6 @@ pub mod feed;
 pub mod migration;
 pub mod private;
 pub mod runner;
-pub mod secret;
 pub mod tick;
 pub mod walk;
 

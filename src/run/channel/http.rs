@@ -11,7 +11,7 @@
 //! and connection errors are retried; any other status fails for good.
 //! Errors never show the URL (it may hold a key) and are scrubbed of
 //! every secret the channel was built with, in every form a reply may
-//! echo (see `secret.rs`), on their way out of `send`.
+//! echo (see `crate::secret`), on their way out of `send`.
 
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use sha2::Sha256;
 use super::{Channel, Failure, template_data};
 use crate::config::HttpSpec;
 use crate::language::template::urlencode;
-use crate::run::secret::{self, Redactor};
+use crate::secret::{self, Redactor};
 use crate::store::OutboxRow;
 
 pub const SIGNATURE_HEADER: &str = "Funnel-Signature";
