@@ -16,7 +16,8 @@
 //!
 //! `config`, `store`, `git` (a file's text at a revision, the commit a run
 //! records), `input` (the project's own files, read safely), `secret`
-//! (`${NAME}` references, what looks like a literal secret, redaction) and
+//! (`${NAME}` references, what looks like a literal secret, redaction),
+//! `private` (creating the files with personal data owner-only) and
 //! `error` are shared by all of them. [`run`] is the
 //! command-line entry point; the library never prints except through the
 //! writers `run` is given.
@@ -29,6 +30,7 @@ pub mod input;
 pub mod language;
 pub mod lint;
 pub mod measure;
+pub mod private;
 pub mod run;
 pub mod secret;
 pub mod serve;
