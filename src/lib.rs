@@ -18,9 +18,9 @@
 //! records), `input` (the project's own files, read safely), `secret`
 //! (`${NAME}` references, what looks like a literal secret, redaction),
 //! `private` (creating the files with personal data owner-only) and
-//! `error` are shared by all of them. [`run`] is the
-//! command-line entry point; the library never prints except through the
-//! writers `run` is given.
+//! `error` are shared by all of them. [`run`] is the command-line entry
+//! point; the library never prints except through the writers `run` is
+//! given.
 
 pub mod command;
 pub mod config;
