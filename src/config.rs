@@ -312,7 +312,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::run::input::read_text(path).map_err(|source| Error::Read {
+        let text = crate::input::read_text(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
         })?;

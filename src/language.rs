@@ -4,12 +4,14 @@
 //! -> `model`, resolving `condition`s, `template`s, `schedule`s,
 //! `duration`s and `timing`), `graph` (funnel -> petgraph), `diagram`
 //! (`funnel graph`) and `diff` (two compiled versions of one funnel).
-//! `source` keeps the files a check read. Nothing here reads the state,
-//! the feeds or the clock: the operator's side is `run`.
+//! `source` keeps the files a check read; `contact` holds the values
+//! conditions read (a typed contact, an event). Nothing here reads the
+//! state, the feeds or the clock: the operator's side is `run`.
 
 pub mod builder;
 pub mod compiler;
 pub mod condition;
+pub mod contact;
 pub mod diagram;
 pub mod diff;
 pub mod document;

@@ -15,18 +15,24 @@
 //! - `command`: the subcommands, and `cli`, their flags.
 //!
 //! `config`, `store`, `git` (a file's text at a revision, the commit a run
-//! records) and `error` are shared by all of them. [`run`] is the
-//! command-line entry point; the library never prints except through the
-//! writers `run` is given.
+//! records), `input` (the project's own files, read safely), `secret`
+//! (`${NAME}` references, what looks like a literal secret, redaction),
+//! `private` (creating the files with personal data owner-only) and
+//! `error` are shared by all of them. [`run`] is the command-line entry
+//! point; the library never prints except through the writers `run` is
+//! given.
 
 pub mod command;
 pub mod config;
 pub mod error;
 pub mod git;
+pub mod input;
 pub mod language;
 pub mod lint;
 pub mod measure;
+pub mod private;
 pub mod run;
+pub mod secret;
 pub mod serve;
 pub mod store;
 pub mod table;

@@ -182,13 +182,13 @@ impl Store {
             source,
         };
         if let Some(dir) = path.parent() {
-            crate::run::private::create_dir(dir).map_err(io)?;
+            crate::private::create_dir(dir).map_err(io)?;
         }
         let locked = || StoreError::Locked {
             path: path.to_path_buf(),
         };
         let lock_path = real_path(path).map_err(io)?.with_extension("lock");
-        let sidecar = crate::run::private::options()
+        let sidecar = crate::private::options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -199,7 +199,7 @@ impl Store {
         }
         // Created here, `0600`, so that SQLite gives its `-wal` and `-shm`
         // files the same mode rather than the umask's.
-        let created = crate::run::private::create_file(path).map_err(io)?;
+        let created = crate::private::create_file(path).map_err(io)?;
         // The lock belongs to the file, not to the name it was reached by.
         // Elsewhere than unix a lock on the file would be mandatory and
         // shut SQLite out: there the name's lock file is all there is.

@@ -254,7 +254,7 @@ impl Reads {
 
 /// The `event` a condition reads: `name`, `at`, `contact` (the id it
 /// names) and `data` (its JSON, nested maps and lists).
-pub fn event_value(event: &crate::run::feed::Event) -> cel::Value {
+pub fn event_value(event: &crate::language::contact::Event) -> cel::Value {
     let mut fields: HashMap<String, cel::Value> = HashMap::new();
     fields.insert("name".into(), cel::Value::String(event.name.clone().into()));
     fields.insert("at".into(), cel::Value::Timestamp(event.at.fixed_offset()));
@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn event_data_reads_whole_numbers_as_int() {
-        let event = crate::run::feed::Event {
+        let event = crate::language::contact::Event {
             line: 1,
             contact: "c".into(),
             name: "survey.answered".into(),

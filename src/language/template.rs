@@ -17,6 +17,7 @@ pub mod helpers;
 pub mod locale;
 pub mod references;
 
+pub use format::urlencode;
 pub use references::References;
 
 /// The subject line that opens an email template, and the line that ends it.
@@ -116,7 +117,7 @@ impl TemplateDir {
         };
         for (name, part, path) in files(dir)? {
             // The error names the file: the caller knows only the directory.
-            let text = crate::run::input::read_text(&path)
+            let text = crate::input::read_text(&path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             let template = Template::read(&name, &text, sources.add(&path, text.clone()));
             match part {

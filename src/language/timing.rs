@@ -1,155 +1,12 @@
-//! Timing: when a step falls due (`after`, `at`, `on`), and when a message
-//! due then may go out (the send window's next opening in the contact's
-//! timezone, pushed on by frequency caps). DST-correct through chrono-tz;
-//! every addition is checked, an overflow meaning "never".
+//! Calendar arithmetic of step timing: a time of day on a local day, the
+//! n-th working day, a local time as UTC across DST changes (chrono-tz).
+//! Every addition is checked, an overflow meaning "never". When a step of
+//! a contact's walk falls due and when its message may go out (the send
+//! window, the frequency caps, which read the state) is the runner's, in
+//! `run/walk/timing.rs`.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-
-use crate::language::model::{Action, Channel};
-use crate::run::feed::Value;
-use crate::run::walk::Walk;
-use crate::store::{self, StoreError};
-
-impl Walk<'_, '_, '_, '_, '_> {
-    /// When a step falls due, counting from `clock`; `None` when its `on`
-    /// expression cannot be evaluated yet (an optional date not set).
-    /// Times of day (`at`) and working days are the contact's local ones
-    /// (see [`Walk::timezone`]).
-    pub(crate) fn due(
-        &self,
-        step: &crate::language::model::Step,
-        clock: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
-        let tz = self.timezone();
-        if let Some(on) = &step.on {
-            let moment = self.timestamp_at(on, clock)?;
-            // With `at`, `on` names the day: "the day before the meeting,
-            // at 18:00" whatever time the meeting is.
-            return match step.at {
-                Some(at) => on_day_at(&tz, moment, at),
-                None => Some(moment),
-            };
-        }
-        if let Some(days) = step.after_working_days {
-            return working_day_after(&tz, &self.funnel().working_days, clock, days, step.at);
-        }
-        let base = clock.checked_add_signed(step.after.unwrap_or_else(TimeDelta::zero))?;
-        let Some(at) = step.at else { return Some(base) };
-        let local = base.with_timezone(&tz);
-        let mut day = local.date_naive();
-        loop {
-            if let Some(candidate) = local_to_utc(&tz, day.and_time(at))
-                && candidate >= base
-            {
-                return Some(candidate);
-            }
-            day = day.succ_opt()?;
-        }
-    }
-
-    /// The first moment at or after `due` inside the send window, in the
-    /// contact's timezone (DST-correct through chrono-tz).
-    /// When a message due at `due` may go: the send window's next opening,
-    /// pushed on by the frequency caps until both agree.
-    pub(crate) fn opening(
-        &self,
-        action: &Action,
-        due: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, StoreError> {
-        let mut at = due;
-        // Each pass can only move later, and a window opens at least weekly,
-        // so a few passes settle it; the bound guards a pathological cap.
-        for _ in 0..16 {
-            let opens = self.next_opening(at);
-            at = self.cap_opening(action, opens)?;
-            if at == opens {
-                break;
-            }
-        }
-        Ok(at)
-    }
-
-    /// The earliest moment from `at` on when sending `action` keeps the
-    /// contact within the funnel's caps. Marketing messages to the contact
-    /// from every funnel count; transactional ones neither count nor wait.
-    pub(crate) fn cap_opening(
-        &self,
-        action: &Action,
-        at: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, StoreError> {
-        let caps = &self.funnel().caps;
-        let mut opening = at;
-        for (channel, transactional) in action.messages() {
-            if transactional {
-                continue;
-            }
-            let own = match channel {
-                Channel::Email => caps.email,
-                Channel::Sms => caps.sms,
-                Channel::Messenger => caps.messenger,
-            };
-            let own_channel = [channel.name()];
-            let limits = [
-                own.map(|cap| (cap, &own_channel[..])),
-                caps.messages
-                    .map(|cap| (cap, &["email", "sms", "messenger"][..])),
-            ];
-            for (cap, channels) in limits.into_iter().flatten() {
-                let count = usize::try_from(cap.count).unwrap_or(usize::MAX);
-                let sent = store::marketing_sent_after(
-                    self.tx,
-                    &self.contact.id,
-                    channels,
-                    at.checked_sub_signed(cap.period).unwrap_or(at),
-                )?;
-                // Once the oldest of the last `count` leaves the period,
-                // there is room for one more.
-                if let Some(oldest) = sent.len().checked_sub(count).and_then(|i| sent.get(i)) {
-                    let room = oldest.checked_add_signed(cap.period);
-                    opening = opening.max(room.unwrap_or(DateTime::<Utc>::MAX_UTC));
-                }
-            }
-        }
-        Ok(opening)
-    }
-
-    fn next_opening(&self, due: DateTime<Utc>) -> DateTime<Utc> {
-        let Some(window) = &self.funnel().send_window else {
-            return due;
-        };
-        let tz = self.timezone();
-        let local = due.with_timezone(&tz);
-        let mut day = local.date_naive();
-        for _ in 0..8 {
-            if window.open_on(day.weekday()) {
-                let start = local_to_utc(&tz, day.and_time(window.start));
-                let end = local_to_utc(&tz, day.and_time(window.end));
-                if let (Some(start), Some(end)) = (start, end) {
-                    if due < start {
-                        return start;
-                    }
-                    if due < end {
-                        return due;
-                    }
-                }
-            }
-            let Some(next) = day.succ_opt() else { break };
-            day = next;
-        }
-        due
-    }
-
-    pub(crate) fn timezone(&self) -> Tz {
-        self.funnel()
-            .timezone_field()
-            .and_then(|field| match self.contact.fields.get(field) {
-                Some(Value::String(name)) => name.parse::<Tz>().ok(),
-                _ => None,
-            })
-            .unwrap_or(self.funnel().timezone)
-    }
-}
 
 /// `at` on the local day of `moment` in `tz`.
 pub(crate) fn on_day_at(tz: &Tz, moment: DateTime<Utc>, at: NaiveTime) -> Option<DateTime<Utc>> {
@@ -203,6 +60,11 @@ pub(crate) fn local_to_utc(tz: &Tz, local: NaiveDateTime) -> Option<DateTime<Utc
 mod tests {
     use super::*;
 
+    /// As the state writes a time (`store::time`, a layer above).
+    fn time(at: DateTime<Utc>) -> String {
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     fn utc(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()
     }
@@ -213,14 +75,14 @@ mod tests {
         let at = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
         // 02:30 is skipped on 2026-03-29: 03:00 CEST.
         let gap = on_day_at(&tz, utc("2026-03-29T10:00:00Z"), at).unwrap();
-        assert_eq!(store::time(gap), "2026-03-29T01:00:00Z");
+        assert_eq!(time(gap), "2026-03-29T01:00:00Z");
         // 02:30 comes twice on 2026-10-25: the first, still CEST.
         let fold = on_day_at(&tz, utc("2026-10-25T10:00:00Z"), at).unwrap();
-        assert_eq!(store::time(fold), "2026-10-25T00:30:00Z");
+        assert_eq!(time(fold), "2026-10-25T00:30:00Z");
         // The day is the local one: 23:30 UTC on the 14th is the 15th in Budapest.
         let evening = NaiveTime::from_hms_opt(18, 0, 0).unwrap();
         let day = on_day_at(&tz, utc("2026-06-14T23:30:00Z"), evening).unwrap();
-        assert_eq!(store::time(day), "2026-06-15T16:00:00Z");
+        assert_eq!(time(day), "2026-06-15T16:00:00Z");
     }
 
     #[test]
@@ -231,12 +93,12 @@ mod tests {
         // Friday 23:30 UTC is Saturday in Budapest: the next working day is Monday.
         let friday_night = utc("2026-06-12T23:30:00Z");
         let due = working_day_after(&tz, &weekdays, friday_night, 1, nine).unwrap();
-        assert_eq!(store::time(due), "2026-06-15T07:00:00Z");
+        assert_eq!(time(due), "2026-06-15T07:00:00Z");
         let due = working_day_after(&tz, &weekdays, friday_night, 5, nine).unwrap();
-        assert_eq!(store::time(due), "2026-06-19T07:00:00Z");
+        assert_eq!(time(due), "2026-06-19T07:00:00Z");
         // Across the autumn change: Friday 10:00 CEST -> Monday 10:00 CET.
         let due = working_day_after(&tz, &weekdays, utc("2026-10-23T08:00:00Z"), 1, None).unwrap();
-        assert_eq!(store::time(due), "2026-10-26T09:00:00Z");
+        assert_eq!(time(due), "2026-10-26T09:00:00Z");
     }
 
     #[test]
@@ -248,7 +110,7 @@ mod tests {
             .and_hms_opt(2, 30, 0)
             .unwrap();
         assert_eq!(
-            store::time(local_to_utc(&tz, gap).unwrap()),
+            time(local_to_utc(&tz, gap).unwrap()),
             "2026-03-29T01:00:00Z"
         );
         // 09:00 is 08:00 UTC before the change and 07:00 UTC after it.
@@ -261,11 +123,11 @@ mod tests {
             .and_hms_opt(9, 0, 0)
             .unwrap();
         assert_eq!(
-            store::time(local_to_utc(&tz, before).unwrap()),
+            time(local_to_utc(&tz, before).unwrap()),
             "2026-03-27T08:00:00Z"
         );
         assert_eq!(
-            store::time(local_to_utc(&tz, after).unwrap()),
+            time(local_to_utc(&tz, after).unwrap()),
             "2026-03-30T07:00:00Z"
         );
     }

@@ -243,7 +243,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 pub(crate) fn read(path: &Path) -> Result<String> {
-    crate::run::input::read_text(path).map_err(|source| Error::Read {
+    crate::input::read_text(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })

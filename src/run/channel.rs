@@ -19,7 +19,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::config::{ChannelSpec, Delivery};
-use crate::run::secret::Redactor;
+use crate::secret::Redactor;
 use crate::store::OutboxRow;
 
 /// Why a send did not go through.

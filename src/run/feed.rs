@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value as Json;
 
 mod chunks;
@@ -31,6 +30,10 @@ mod screen;
 mod threshold;
 mod time;
 mod typing;
+
+// The contact value model is the language's (its conditions evaluate over
+// it); a feed makes these values, and the rest of `run` names them here.
+pub use crate::language::contact::{Contact, Event, Value};
 
 pub use columns::Columns;
 pub use error::FeedError;
@@ -67,28 +70,6 @@ pub struct Row {
     pub values: BTreeMap<String, Raw>,
 }
 
-/// A typed contact value.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    String(String),
-    Timestamp(DateTime<Utc>),
-    Date(NaiveDate),
-}
-
-/// A contact typed for one funnel: only the declared fields (plus "id" as
-/// String), missing optional ones Null.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Contact {
-    pub id: String,
-    pub line: usize,
-    pub fields: BTreeMap<String, Value>,
-}
-
 /// A row, event or field that was skipped, and why. `message` is complete
 /// for an operator; `field` is the column or key it is about, if one.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -102,16 +83,6 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: {}", self.line, self.message)
     }
-}
-
-/// Something a contact did, from the events feed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Event {
-    pub line: usize,
-    pub contact: String,
-    pub name: String,
-    pub at: DateTime<Utc>,
-    pub data: Json,
 }
 
 /// How a feed is written.

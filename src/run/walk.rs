@@ -14,13 +14,14 @@
 //! becomes true at the moment it does (`contact.due_at <= now` at
 //! `due_at`). Entry and signals live in `walk/entry.rs`, moves and their
 //! history lines in `walk/record.rs`, actions in `act.rs`, timing in
-//! `timing.rs`.
+//! `walk/timing.rs`.
 
 use std::cell::{Cell, RefCell};
 
 mod due;
 mod entry;
 mod record;
+mod timing;
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;

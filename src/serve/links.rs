@@ -241,7 +241,7 @@ impl Fallback {
                 .ok(),
             Fallback::Preview => Some(format!(
                 "https://unsubscribe.invalid/{}?set-serve-base-url-for-real-links",
-                crate::run::channel::http::urlencode(&message.contact)
+                crate::language::template::urlencode(&message.contact)
             )),
         }
     }
@@ -342,5 +342,33 @@ mod tests {
         assert!(
             !format!("{:?}", Links::new("https://x", "0123456789abcdef").unwrap()).contains("0123")
         );
+    }
+
+    /// Every helper name `funnel check` accepts is one a message renders:
+    /// the language's own, and `track`, which only this module registers.
+    #[test]
+    fn every_known_name_is_registered() {
+        use crate::language::template::helpers::{self, known};
+        use handlebars::{Handlebars, RenderErrorReason};
+
+        let mut registry = Handlebars::new();
+        helpers::register(&mut registry);
+        register(&mut registry, None);
+        registry.set_strict_mode(true);
+        for name in known() {
+            let result = registry.render_template(&format!("{{{{{name}}}}}"), &json!({}));
+            // A helper called without arguments may complain about them,
+            // but is found; an unknown name is a missing variable.
+            if let Err(e) = result {
+                assert!(
+                    !matches!(
+                        e.reason(),
+                        RenderErrorReason::MissingVariable(_)
+                            | RenderErrorReason::HelperNotFound(_)
+                    ),
+                    "{name}: {e}"
+                );
+            }
+        }
     }
 }

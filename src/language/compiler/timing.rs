@@ -2,7 +2,7 @@
 //! days`), `at`, `on`, the funnel's `working_days`, and the combinations
 //! that cannot work (`on` with `after`; a message due at a time of day or
 //! on days its send window never opens). When a step then falls due is
-//! the runner's (`timing.rs`).
+//! the runner's (`run/walk/timing.rs`, over `language/timing.rs`).
 
 use chrono::{NaiveTime, TimeDelta};
 

@@ -1,9 +1,10 @@
 //! What the funnel helpers write: `time` and `date` in the contact's
 //! timezone and calendar, `relative` counted from the moment the message
-//! is for, `number` and `currency` in its locale, and the checks of their
-//! arguments written as literals. The table of helpers, their arity and
-//! how handlebars calls them are `helpers`; the locale's words and
-//! separators are `locale`.
+//! is for, `number` and `currency` in its locale, `urlencode` (which the
+//! HTTP channel's forms and the unsubscribe fallback encode with too), and
+//! the checks of their arguments written as literals. The table of
+//! helpers, their arity and how handlebars calls them are `helpers`; the
+//! locale's words and separators are `locale`.
 
 use std::fmt::Write as _;
 
@@ -157,11 +158,26 @@ pub(super) fn currency(args: &Args, settings: &Settings) -> Result<String, Strin
     Ok(settings.locale.money(amount, &currency, decimals))
 }
 
+/// Percent-encoding for form values (RFC 3986 unreserved kept).
+pub fn urlencode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use handlebars::{Handlebars, RenderErrorReason};
     use serde_json::{Value as Json, json};
 
+    use super::urlencode;
     use crate::language::template::helpers::{SETTINGS, Settings, register};
     use crate::language::template::locale::Locale;
 
@@ -266,5 +282,13 @@ mod tests {
         assert!(fails("{{number 5 places=2}}").contains("takes no `places=`"));
         assert!(fails("{{relative}}").contains("takes one value, not 0"));
         assert!(fails("{{date contact.t \"%Z\"}}").contains("timezone"));
+    }
+
+    #[test]
+    fn form_values_are_percent_encoded() {
+        assert_eq!(
+            urlencode("Hi Ann, 50% off & more"),
+            "Hi%20Ann%2C%2050%25%20off%20%26%20more"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use super::{Check, Project, Rule};
 use crate::language::source::{SourceId, Span};
 use crate::lint::diagnostic::{Diagnostic, Severity};
-use crate::run::secret;
+use crate::secret;
 
 pub const RULE: Rule = Rule {
     id: "literal-secret",

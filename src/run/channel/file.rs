@@ -59,10 +59,10 @@ impl<'r> Line<'r> {
 /// length.
 pub fn append(path: &Path, committed: u64, rows: &[&OutboxRow]) -> io::Result<u64> {
     if let Some(dir) = path.parent() {
-        crate::run::private::create_dir(dir)?;
+        crate::private::create_dir(dir)?;
     }
     // Messages are personal data: a new outbox is `0600`.
-    crate::run::private::create_file(path)?;
+    crate::private::create_file(path)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -11,7 +11,7 @@
 //! and connection errors are retried; any other status fails for good.
 //! Errors never show the URL (it may hold a key) and are scrubbed of
 //! every secret the channel was built with, in every form a reply may
-//! echo (see `secret.rs`), on their way out of `send`.
+//! echo (see `crate::secret`), on their way out of `send`.
 
 use std::time::Duration;
 
@@ -24,7 +24,8 @@ use sha2::Sha256;
 
 use super::{Channel, Failure, template_data};
 use crate::config::HttpSpec;
-use crate::run::secret::{self, Redactor};
+use crate::language::template::urlencode;
+use crate::secret::{self, Redactor};
 use crate::store::OutboxRow;
 
 pub const SIGNATURE_HEADER: &str = "Funnel-Signature";
@@ -341,20 +342,6 @@ fn retry_after(value: &str) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Percent-encoding for form values (RFC 3986 unreserved kept).
-pub fn urlencode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,13 +363,5 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after("soon"), None);
-    }
-
-    #[test]
-    fn form_values_are_percent_encoded() {
-        assert_eq!(
-            urlencode("Hi Ann, 50% off & more"),
-            "Hi%20Ann%2C%2050%25%20off%20%26%20more"
-        );
     }
 }

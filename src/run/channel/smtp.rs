@@ -24,7 +24,7 @@ use lettre::{Message, SmtpTransport, Transport};
 
 use super::{Channel, Failure};
 use crate::config::{SmtpSpec, Tls};
-use crate::run::secret::{self, Redactor};
+use crate::secret::{self, Redactor};
 use crate::store::{OutboxRow, Payload};
 
 pub struct Smtp {
