@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use funnel::serve::links::{Link, Links, Message};
+use funnel::links::{Link, Links, Message};
 
 const SECRET: &str = "bench-link-secret-0123456789";
 

@@ -28,6 +28,7 @@ pub mod error;
 pub mod git;
 pub mod input;
 pub mod language;
+pub mod links;
 pub mod lint;
 pub mod measure;
 pub mod private;

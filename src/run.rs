@@ -14,8 +14,3 @@ pub mod migration;
 pub mod runner;
 pub mod tick;
 pub mod walk;
-
-// Reading the project's own files (`crate::input`) sits below the layers,
-// for the language and the linter read them too; the runner's template
-// loading still names it here.
-pub use crate::input;

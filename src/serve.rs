@@ -10,7 +10,6 @@
 
 mod hooks;
 mod limit;
-pub mod links;
 mod page;
 mod routes;
 pub mod webhook;
@@ -21,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Serve;
-use crate::serve::links::Links;
+use crate::links::Links;
 use crate::store::{Store, StoreError};
 
 pub use writer::{Outcome, Record, Writer};

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use common::Project;
 use common::serve::{LINK_SECRET as SECRET, Server, client, events, free_port, stage_of};
 use common::servers::SmtpServer;
-use funnel::serve::links::{Link, Links, Message};
+use funnel::links::{Link, Links, Message};
 
 const NEWS: &str = r#"
 funnel: news

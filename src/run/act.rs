@@ -416,7 +416,7 @@ impl Walk<'_, '_, '_, '_, '_> {
     /// `{{track}}`), `unsubscribe_url` and, when on, `open_pixel_url`.
     /// Gives the unsubscribe URL, when links are configured.
     fn linked(&self, data: &mut Json, key: &str, step: &str) -> Option<String> {
-        use crate::serve::links::{Link, Links, Message};
+        use crate::links::{Link, Links, Message};
         let message = Message {
             funnel: self.funnel().name.clone(),
             contact: self.contact.id.clone(),

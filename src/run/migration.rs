@@ -175,7 +175,10 @@ pub type Carries = HashMap<Place, Carry>;
 /// one [`Carries`] per funnel (for `loaded.carries`); refuses (before
 /// anything changes) when an edit blocks some of them. Only reads: the
 /// tick plans while the contacts feed is screened.
-pub fn plan(store: &Store, funnels: &[Loaded]) -> Result<Vec<Carries>, crate::run::tick::TickError> {
+pub fn plan(
+    store: &Store,
+    funnels: &[Loaded],
+) -> Result<Vec<Carries>, crate::run::tick::TickError> {
     let mut blocked = Vec::new();
     let mut planned = Vec::new();
     for loaded in funnels {

@@ -52,9 +52,9 @@ pub struct Loaded {
     pub carries:
         std::collections::HashMap<crate::run::migration::Place, crate::run::migration::Carry>,
     /// Signed links into `funnel serve`, when `[serve] base-url` is set.
-    pub links: Option<crate::serve::links::Links>,
+    pub links: Option<crate::links::Links>,
     /// `{{unsubscribe_url}}` without signed links.
-    pub unsubscribe: Option<Arc<crate::serve::links::Fallback>>,
+    pub unsubscribe: Option<Arc<crate::links::Fallback>>,
 }
 
 impl Loaded {
@@ -71,8 +71,8 @@ impl Loaded {
         // A missing or unreadable directory leaves the registries empty:
         // `check` has already reported it, and each action then fails alone.
         for (name, part, path) in template::files(dir).unwrap_or_default() {
-            let text = crate::run::input::read_text(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                crate::input::read_text(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let registry = match part {
                 Part::Text => &mut templates,
                 Part::Html => &mut html,
@@ -97,9 +97,9 @@ impl Loaded {
     }
 
     /// Gives the templates signed links (`{{track}}`, `{{unsubscribe_url}}`).
-    pub fn linked(mut self, links: Option<crate::serve::links::Links>) -> Self {
-        crate::serve::links::register(&mut self.templates, links.as_ref());
-        crate::serve::links::register(&mut self.html, links.as_ref());
+    pub fn linked(mut self, links: Option<crate::links::Links>) -> Self {
+        crate::links::register(&mut self.templates, links.as_ref());
+        crate::links::register(&mut self.html, links.as_ref());
         self.links = links;
         self
     }

@@ -130,7 +130,7 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
     }
     let links = match &config.serve.base_url {
         Some(base) => Some(
-            crate::serve::links::Links::from_env(base)
+            crate::links::Links::from_env(base)
                 .map(|l| l.with_pixel(config.serve.open_pixel))
                 .map_err(|message| {
                     TickError::Check(crate::error::Error::Config {
@@ -168,9 +168,9 @@ pub fn load(paths: &[PathBuf], config: &Config) -> Result<Vec<Loaded>, TickError
 fn unsubscribe_fallback(
     config: &Config,
     signed: bool,
-) -> Result<Option<std::sync::Arc<crate::serve::links::Fallback>>, TickError> {
+) -> Result<Option<std::sync::Arc<crate::links::Fallback>>, TickError> {
     use crate::config::ChannelSpec;
-    use crate::serve::links::Fallback;
+    use crate::links::Fallback;
     if signed {
         return Ok(None);
     }
@@ -271,7 +271,10 @@ pub fn tick(
         None => {
             let contacts = screen()?;
             let store = Store::open(&options.state)?;
-            (Ok(contacts), prepare(store, &contents, &funnels, options.now))
+            (
+                Ok(contacts),
+                prepare(store, &contents, &funnels, options.now),
+            )
         }
     };
     let contacts = contacts?;

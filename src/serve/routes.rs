@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::writer::Record;
 use super::{App, MAX_BODY, page};
-use crate::serve::links::{Link, Message};
+use crate::links::{Link, Message};
 use crate::store::{Scope, Store, StoredEvent, Suppression};
 
 pub fn router(app: Arc<App>) -> Router {

@@ -1,5 +1,6 @@
 //! Signed links into `funnel serve`: one-click unsubscribe, tracked clicks
-//! and the optional open pixel.
+//! and the optional open pixel. Made by the run (the templates' helpers)
+//! and checked by `serve`, so it sits below both.
 //!
 //! A token is `<payload>.<mac>`, both base64url without padding: the
 //! payload is a small JSON array naming what the link does and for whom,
