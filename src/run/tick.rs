@@ -1,7 +1,12 @@
-//! One `funnel run`: check and load the funnels, read the feeds, walk every
-//! contact through the [`Runner`] (a thousand contacts per transaction),
-//! escalate overdue tasks, then deliver what was queued. A bad funnel stops the run before
-//! anything changes; a bad feed row is reported and skipped.
+//! One `funnel run`: check and load the funnels, tell whether anything
+//! changed since the last run (`unchanged.rs`: if not, nobody is walked),
+//! screen the contacts feed for bad rows on one core while the state is
+//! read on the other (`prepare.rs`), then walk every contact through the
+//! [`Runner`] (a thousand walked contacts per transaction) while the feed
+//! is read and typed again a few hundred rows ahead on the other core
+//! (`feeds.rs`), escalate overdue tasks, and deliver what was queued. A
+//! bad funnel or a broken feed stops the run before anything changes; a
+//! bad feed row is reported and skipped.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -17,7 +22,10 @@ use crate::run::runner::{Loaded, Planned, Runner, Summary};
 use crate::store::{self, Store, StoreError};
 
 mod feeds;
+mod prepare;
 mod unchanged;
+
+use prepare::{Prepared, begin, prepare};
 
 pub use unchanged::Unchanged;
 
@@ -288,13 +296,6 @@ pub fn tick(
         loaded.carries = carries;
     }
     let lines = contacts.lines;
-    let feed_error = |source| TickError::Feed {
-        path: options.contacts.clone(),
-        source,
-    };
-    let mut rows = feed::contacts_from(source.open()?, &contacts.options)
-        .map_err(feed_error)?
-        .screened(contacts.repeated);
     let mut problems: Vec<(String, Problem)> = Vec::new();
     // Events funnel recorded itself (`funnel task done`) count like the
     // feed's; both are read in time order.
@@ -309,7 +310,7 @@ pub fn tick(
     }
     let run = begin(&mut store, &mut funnels, options)?;
     let mut runner = Runner::new(&funnels, options.now, options.dry_run);
-    let mut tx = store.transaction()?;
+    let tx = store.transaction()?;
     runner.survey(&tx)?;
     // Contacts events created on earlier runs, by id: walked after the
     // feed's rows unless a row for them turns up (then it is theirs).
@@ -318,6 +319,7 @@ pub fn tick(
     } else {
         Vec::new()
     };
+    close(tx, options.dry_run)?;
     let mut pending: BTreeMap<&str, Vec<&store::Created>> = BTreeMap::new();
     for c in &created {
         pending.entry(c.contact.as_str()).or_default().push(c);
@@ -325,54 +327,63 @@ pub fn tick(
     let mut batch = 0;
     // The event feed's contacts that have a row: the rest are unknown.
     let mut seen: HashSet<&str> = HashSet::new();
-    for row in rows.by_ref() {
-        let row = match row {
-            Ok(row) => row,
-            Err(problem) => {
-                problems.push((contacts_name.clone(), problem));
-                continue;
-            }
-        };
-        progress(Progress {
-            line: row.line,
-            lines,
+    // The feed is read and typed on the other core, a few hundred rows
+    // ahead of the walk.
+    let (rows, typed_rows) = std::sync::mpsc::sync_channel(8);
+    std::thread::scope(|scope| -> Result<(), TickError> {
+        let mut tx = store.transaction()?;
+        let reading = scope.spawn(|| {
+            let screened = (&contacts.options, contacts.repeated);
+            feeds::read_typed((options, &source), screened, &funnels, rows)
         });
-        let mut typed = BTreeMap::new();
-        for loaded in &funnels {
-            let (fields, zone) = (&loaded.funnel.fields, loaded.funnel.timezone);
-            match feed::typed_in(&row, fields, zone, &contacts.options.formats) {
-                Ok(contact) => {
-                    typed.insert(loaded.funnel.name.clone(), contact);
+        // Owned by the loop: a walk that fails drops it, which stops the
+        // reading thread instead of leaving it waiting to hand rows on.
+        for row in typed_rows.into_iter().flatten() {
+            let (id, line, typed, typing) = match row {
+                feeds::Typed::Row {
+                    id,
+                    line,
+                    typed,
+                    problems,
+                } => (id, line, typed, problems),
+                feeds::Typed::Bad(problem) => {
+                    problems.push((contacts_name.clone(), problem));
+                    continue;
                 }
-                Err(problem) => {
-                    problems.push((format!("{contacts_name} ({})", loaded.funnel.name), problem))
+            };
+            progress(Progress { line, lines });
+            problems.extend(typing);
+            if let Some((id, _)) = by_contact.get_key_value(id.as_str()) {
+                seen.insert(id);
+            }
+            for c in pending.remove(id.as_str()).unwrap_or_default() {
+                if typed.contains_key(&c.funnel) {
+                    store::adopt_created(&tx, (&c.funnel, &c.contact), options.now)?;
                 }
             }
-        }
-        if let Some((id, _)) = by_contact.get_key_value(row.id.as_str()) {
-            seen.insert(id);
-        }
-        for c in pending.remove(row.id.as_str()).unwrap_or_default() {
-            if typed.contains_key(&c.funnel) {
-                store::adopt_created(&tx, (&c.funnel, &c.contact), options.now)?;
+            let contact_events = by_contact.get(id.as_str()).cloned().unwrap_or_default();
+            // Only walked contacts count: one the fast path left wrote
+            // nothing, and a commit per thousand rows of a tick where few
+            // changed wrote the same index and counter pages a thousand
+            // times.
+            if runner.contact(&tx, &typed, &contact_events)? {
+                batch += 1;
+            }
+            if batch == BATCH {
+                runner.flush(&tx)?;
+                close(tx, options.dry_run)?;
+                tx = store.transaction()?;
+                batch = 0;
             }
         }
-        let contact_events = by_contact.get(row.id.as_str()).cloned().unwrap_or_default();
-        // Only walked contacts count: one the fast path left wrote nothing,
-        // and a commit per thousand rows of a tick where few changed wrote
-        // the same index and counter pages a thousand times.
-        if runner.contact(&tx, &typed, &contact_events)? {
-            batch += 1;
-        }
-        if batch == BATCH {
-            runner.flush(&tx)?;
-            close(tx, options.dry_run)?;
-            tx = store.transaction()?;
-            batch = 0;
-        }
-    }
-    // The file changed under the run, or a disk failed: what ran stays.
-    rows.finish().map_err(feed_error)?;
+        // The file changed under the run, or a disk failed: what ran stays.
+        reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        runner.flush(&tx)?;
+        close(tx, options.dry_run)
+    })?;
+    let mut tx = store.transaction()?;
     if creating {
         // Ids no row had: created before, or events that may create them.
         let mut ids: std::collections::BTreeSet<&str> = pending.keys().copied().collect();
@@ -434,80 +445,6 @@ pub fn tick(
     ticked.notes = report.notes;
     ticked.unknown = report.unknown;
     Ok(ticked)
-}
-
-/// What a run reads from the state before it walks anyone.
-struct Prepared {
-    store: Store,
-    /// The run's reading ([`unchanged::stamp`]).
-    key: String,
-    /// The events the state recorded, by `now`.
-    stored: Vec<Event>,
-    /// Each funnel's plan for its older versions' contacts.
-    carries: Vec<crate::run::migration::Carries>,
-}
-
-fn prepare(
-    store: Store,
-    contents: &str,
-    funnels: &[Loaded],
-    now: DateTime<Utc>,
-) -> Result<Prepared, TickError> {
-    // Noted before the events are read: one recorded in between makes the
-    // next run read everything, never the other way round.
-    let key = unchanged::stamp(contents, store.signals_mark()?);
-    let stored = store
-        .events_until(now)?
-        .into_iter()
-        .map(|stored| Event {
-            line: 0,
-            contact: stored.contact,
-            name: stored.name,
-            at: stored.at,
-            data: stored.data,
-        })
-        .collect();
-    let carries = crate::run::migration::plan(&store, funnels)?;
-    Ok(Prepared {
-        store,
-        key,
-        stored,
-        carries,
-    })
-}
-
-/// Records the run's start (a dry run only checks that the clock moves
-/// forward) and each funnel version it runs, with when it first ran.
-fn begin(
-    store: &mut Store,
-    funnels: &mut [Loaded],
-    options: &TickOptions,
-) -> Result<Option<i64>, TickError> {
-    if options.dry_run {
-        store.check_forward(options.now, options.clock_reset.as_deref())?;
-        for loaded in funnels.iter_mut() {
-            let known = store.first_run(&loaded.funnel.name, &loaded.version)?;
-            loaded.first_run = known.unwrap_or(options.now);
-        }
-        return Ok(None);
-    }
-    let reset = options.clock_reset.as_deref();
-    let run = store.begin_run(options.now, Utc::now(), reset)?;
-    let tx = store.transaction()?;
-    for loaded in funnels.iter_mut() {
-        loaded.first_run = store::record_version(
-            &tx,
-            &loaded.funnel.name,
-            (&loaded.version, &loaded.source),
-            &loaded.path.display().to_string(),
-            // Asked only here, where a run records a version: `deliver`
-            // and `--dry-run` load funnels too but need no commit.
-            crate::git::last_commit(&loaded.path).as_deref(),
-            options.now,
-        )?;
-    }
-    tx.commit().map_err(StoreError::from)?;
-    Ok(Some(run))
 }
 
 /// The end of a run, walked or unchanged: delivery, the run's record and

@@ -3,17 +3,18 @@
 //! screened for bad rows. A feed past the bad-row limit stops the tick
 //! here, before the state is opened (see `feed::MaxBadRows` for why).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::mpsc::SyncSender;
 use std::time::SystemTime;
 
 use chrono_tz::Tz;
 
 use super::{TickError, TickOptions};
-use crate::run::feed::{self, Event, FeedOptions, NaiveTimes, Problem};
+use crate::run::feed::{self, Contact, Event, FeedOptions, NaiveTimes, Problem};
 use crate::run::runner::Loaded;
 
 /// Where the contacts feed comes from: a file, read twice (the screen,
@@ -124,6 +125,76 @@ pub(super) fn contacts(
         lines: screened.lines,
         repeated: screened.repeated,
     })
+}
+
+/// One row of the contacts feed as the run walks it.
+pub(super) enum Typed {
+    /// The row typed for each funnel that could type it, with why the
+    /// others could not.
+    Row {
+        id: String,
+        line: usize,
+        typed: BTreeMap<String, Contact>,
+        problems: Vec<(String, Problem)>,
+    },
+    /// A row that cannot be read, or repeats an id.
+    Bad(Problem),
+}
+
+/// Rows handed from the reading thread to the walk at a time: one hand-off
+/// per row would cost as much as the typing it saves.
+const HAND_OFF: usize = 256;
+
+/// Reads the screened contacts feed again, typing each row for every
+/// funnel, and hands the rows on in feed order through `to`: run on a
+/// thread of its own, so that the walk, which is the state's one writer,
+/// does not wait for the parsing. Stops early, without error, when the
+/// walk stops listening; fails as the feed does (a file changed under the
+/// run, a disk error) after handing on every row before the failure.
+pub(super) fn read_typed(
+    (options, source): (&TickOptions, &Source),
+    (feed, repeated): (&FeedOptions, HashSet<u64>),
+    funnels: &[Loaded],
+    to: SyncSender<Vec<Typed>>,
+) -> Result<(), TickError> {
+    let name = options.contacts.display().to_string();
+    let mut rows = feed::contacts_from(source.open()?, feed)
+        .map_err(feed_error(&options.contacts))?
+        .screened(repeated);
+    let mut batch = Vec::with_capacity(HAND_OFF);
+    for row in rows.by_ref() {
+        let row = match row {
+            Ok(row) => row,
+            Err(problem) => {
+                batch.push(Typed::Bad(problem));
+                continue;
+            }
+        };
+        let mut typed = BTreeMap::new();
+        let mut problems = Vec::new();
+        for loaded in funnels {
+            let (fields, zone) = (&loaded.funnel.fields, loaded.funnel.timezone);
+            match feed::typed_in(&row, fields, zone, &feed.formats) {
+                Ok(contact) => {
+                    typed.insert(loaded.funnel.name.clone(), contact);
+                }
+                Err(problem) => problems.push((named(&name, Some(&loaded.funnel.name)), problem)),
+            }
+        }
+        batch.push(Typed::Row {
+            id: row.id,
+            line: row.line,
+            typed,
+            problems,
+        });
+        if batch.len() == HAND_OFF && to.send(std::mem::take(&mut batch)).is_err() {
+            return Ok(());
+        }
+    }
+    if !batch.is_empty() && to.send(batch).is_err() {
+        return Ok(());
+    }
+    rows.finish().map_err(feed_error(&options.contacts))
 }
 
 /// The name problems of a funnel's typing are filed under.
