@@ -270,7 +270,7 @@ pub fn tick(
     let (contacts, prepared) = match store {
         Some(store) => std::thread::scope(|scope| {
             let screening = scope.spawn(screen);
-            let prepared = prepare(store, &contents, &funnels, options.now);
+            let prepared = prepare(store, &contents, options.now);
             let contacts = screening
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -279,10 +279,7 @@ pub fn tick(
         None => {
             let contacts = screen()?;
             let store = Store::open(&options.state)?;
-            (
-                Ok(contacts),
-                prepare(store, &contents, &funnels, options.now),
-            )
+            (Ok(contacts), prepare(store, &contents, options.now))
         }
     };
     let contacts = contacts?;
@@ -290,8 +287,8 @@ pub fn tick(
         mut store,
         key,
         stored,
-        carries,
     } = prepared?;
+    let carries = crate::run::migration::plan(&store, &funnels)?;
     for (loaded, carries) in funnels.iter_mut().zip(carries) {
         loaded.carries = carries;
     }
