@@ -17,10 +17,12 @@ use crate::error::{Error, Result};
 use crate::lint::diagnostic::{Severity, suggest};
 use crate::lint::rules;
 
+pub mod export;
 mod feed;
 mod located;
 mod serve;
 mod state;
+pub mod threshold;
 
 pub use feed::FeedSettings;
 pub use located::Located;

@@ -21,9 +21,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::export::{Encoding, Formats, NaiveTimes, Writing, check_format, encoding};
 use super::located::Located;
-use crate::run::feed::encoding::{Encoding, encoding};
-use crate::run::feed::{Formats, MaxBadRows, NaiveTimes, Writing, check_format};
+use super::threshold::MaxBadRows;
 
 /// `[feed]`, validated.
 #[derive(Debug, Clone, Default)]

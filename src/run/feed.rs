@@ -27,7 +27,6 @@ mod format;
 mod ids;
 mod json;
 mod screen;
-mod threshold;
 mod time;
 mod typing;
 
@@ -35,12 +34,12 @@ mod typing;
 // it); a feed makes these values, and the rest of `run` names them here.
 pub use crate::language::contact::{Contact, Event, Value};
 
+pub use crate::config::export::{Formats, NaiveTimes, Writing, check_format};
+pub use crate::config::threshold::MaxBadRows;
 pub use columns::Columns;
 pub use error::FeedError;
 pub use events::{EVENT_COLUMNS, read_events};
-pub use format::{Formats, NaiveTimes, Writing, check_format};
 pub use screen::{Screened, screen};
-pub use threshold::MaxBadRows;
 pub use typing::{from_stored, typed, typed_in};
 
 use chunks::{Chunks, Cut};

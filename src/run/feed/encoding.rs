@@ -10,15 +10,7 @@ pub use encoding_rs::{Encoding, UTF_8};
 
 use super::FeedError;
 
-/// The encoding a WHATWG label names (`windows-1250`, `cp1251`,
-/// `iso-8859-2`, `utf-8`), or why not.
-pub fn encoding(label: &str) -> Result<&'static Encoding, String> {
-    Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
-        format!(
-            "`{label}` is not an encoding label; use a WHATWG label such as utf-8, windows-1250, windows-1251, windows-1255 or iso-8859-2"
-        )
-    })
-}
+pub use crate::config::export::encoding;
 
 /// The feed as text: decoded from `encoding` (a byte order mark wins over
 /// it), or checked to be UTF-8 when none is given. A UTF-8 feed is not

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-use super::format::{Formats, Style, not_a, typed_value};
+use super::Formats;
+use super::format::{Style, not_a, typed_value};
 use super::{Contact, Problem, Raw, Row, Value};
 use crate::language::model::{Field, FieldType};
 
