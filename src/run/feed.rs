@@ -40,7 +40,7 @@ pub use columns::Columns;
 pub use error::FeedError;
 pub use events::{EVENT_COLUMNS, read_events};
 pub use screen::{Screened, screen};
-pub use typing::{from_stored, typed, typed_in};
+pub use typing::{from_stored, typed, typed_in, types_in};
 
 use chunks::{Chunks, Cut};
 use csv_feed::{CsvFeed, sniff_delimiter};

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use super::{FeedError, FeedOptions, Problem, contacts_from, typed_in};
+use super::{FeedError, FeedOptions, Problem, contacts_from, types_in};
 use crate::language::model::Funnel;
 
 /// What the first pass found.
@@ -53,7 +53,7 @@ pub fn screen(
         screened.lines = row.line;
         let mut bad = false;
         for funnel in funnels {
-            let typed = typed_in(&row, &funnel.fields, funnel.timezone, &options.formats);
+            let typed = types_in(&row, &funnel.fields, funnel.timezone, &options.formats);
             if let Err(problem) = typed {
                 bad = true;
                 screened.problems.push((Some(funnel.name.clone()), problem));

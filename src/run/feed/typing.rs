@@ -27,6 +27,38 @@ pub fn typed_in(
     timezone: chrono_tz::Tz,
     formats: &Formats,
 ) -> Result<Contact, Problem> {
+    let mut typed = BTreeMap::new();
+    each_typed(row, fields, (timezone, formats), |name, value| {
+        typed.insert(name.to_string(), value);
+    })?;
+    typed.insert("id".to_string(), Value::String(row.id.clone()));
+    Ok(Contact {
+        id: row.id.clone(),
+        line: row.line,
+        fields: typed,
+    })
+}
+
+/// Whether [`typed_in`] types the row, without building the contact: the
+/// bad-row screen asks it of every row.
+pub fn types_in(
+    row: &Row,
+    fields: &IndexMap<String, Field>,
+    timezone: chrono_tz::Tz,
+    formats: &Formats,
+) -> Result<(), Problem> {
+    each_typed(row, fields, (timezone, formats), |_, _| {})
+}
+
+/// Types each declared field of the row in turn, handing it to `keep`;
+/// the first missing required field, or value that does not parse as its
+/// type, is the problem.
+fn each_typed(
+    row: &Row,
+    fields: &IndexMap<String, Field>,
+    (timezone, formats): (chrono_tz::Tz, &Formats),
+    mut keep: impl FnMut(&str, Value),
+) -> Result<(), Problem> {
     let own = fields
         .iter()
         .find(|(_, f)| f.kind == FieldType::Timezone)
@@ -36,7 +68,6 @@ pub fn typed_in(
             Raw::Json(_) => None,
         });
     let zone = formats.naive_times.zone(timezone, own);
-    let mut typed = BTreeMap::new();
     for (name, field) in fields {
         let problem = |message: String| Problem {
             line: row.line,
@@ -52,14 +83,9 @@ pub fn typed_in(
         if value == Value::Null && !field.optional {
             return Err(problem(format!("missing required field `{name}`")));
         }
-        typed.insert(name.clone(), value);
+        keep(name, value);
     }
-    typed.insert("id".to_string(), Value::String(row.id.clone()));
-    Ok(Contact {
-        id: row.id.clone(),
-        line: row.line,
-        fields: typed,
-    })
+    Ok(())
 }
 
 /// A contact as the state kept its row (`stored`, the JSON object of its
