@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Due, StoreResult, stored_time, time};
+use super::{Due, StoreResult, Tx, stored_time, time};
 
 /// What the state knows of a contact's row in one funnel.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,11 +39,12 @@ enum Held {
 /// lookup, decided in SQL (times are stored as text that sorts as they
 /// do), for the contacts a tick mostly sees.
 pub fn settled(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     (fingerprint, version): (u64, &str),
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Due>> {
+    let tx = tx.connection();
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
     let found: Option<Option<String>> = tx
         .prepare_cached(
@@ -70,11 +71,12 @@ pub fn settled(
 /// the values whose `fingerprint` is given: a changed row is seen at `now`.
 /// Writes nothing: [`settle`] does, after the walk.
 pub fn sighting(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     fingerprint: u64,
     now: DateTime<Utc>,
 ) -> StoreResult<Sighting> {
+    let tx = tx.connection();
     // SQLite integers are signed: the hash is kept bit for bit.
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
     let known = tx
@@ -139,12 +141,13 @@ struct Stored {
 /// `version` it ran under and when anything is next due. Writes only
 /// what changed, and nothing for a walk that changed nothing.
 pub fn settle(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     sighting: &Sighting,
     fields: &dyn Fn() -> String,
     (version, next_due): (&str, Due),
 ) -> StoreResult<()> {
+    let tx = tx.connection();
     let due = super::journeys::due_column(next_due);
     match &sighting.held {
         Held::New { fingerprint } => {
@@ -193,11 +196,12 @@ pub fn settle(
 /// Closes the open task a contact's step created at or before `at` as
 /// done at `at` (a `task.done` event, or `funnel task done`).
 pub fn complete_step_tasks_at(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     step: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<usize> {
+    let tx = tx.connection();
     Ok(tx
         .prepare_cached(
             "UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open' AND created_at <= ?1",
@@ -208,12 +212,13 @@ pub fn complete_step_tasks_at(
 /// Cancels the open tasks of `steps` when the contact leaves their stage
 /// at `at`: the automation of a stage ends with it, its tasks included.
 pub fn cancel_step_tasks(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     steps: &[&str],
     at: DateTime<Utc>,
     reason: &str,
 ) -> StoreResult<usize> {
+    let tx = tx.connection();
     let mut statement = tx.prepare_cached(
         "UPDATE tasks SET status = 'cancelled', done_at = ?1, reason = CASE WHEN reason IS NULL OR reason = '' THEN ?5 ELSE reason || '; ' || ?5 END WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
     )?;
@@ -364,7 +369,8 @@ pub fn version_source(
 /// Marks task `id` done at `at` the way a `task.done` event does: closed,
 /// and recorded as an event so the next run's waits and goals on
 /// `task.done` see it. False when there is no such open task.
-pub fn complete_task_as_event(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+pub fn complete_task_as_event(tx: &Tx<'_>, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+    let tx = tx.connection();
     let owner: Option<(String, String)> = tx
         .prepare_cached("SELECT contact, step FROM tasks WHERE id = ?1 AND status = 'open'")?
         .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -406,7 +412,8 @@ pub fn renamed_from(
 
 /// When the action or task with idempotency key `key` was due (an outbox
 /// row's `due_at`, a task's `created_at`), if one exists.
-pub fn key_moment(tx: &Connection, key: &str) -> StoreResult<Option<String>> {
+pub fn key_moment(tx: &Tx<'_>, key: &str) -> StoreResult<Option<String>> {
+    let tx = tx.connection();
     let outbox: Option<String> = tx
         .prepare_cached("SELECT due_at FROM outbox WHERE key = ?1")?
         .query_row(params![key], |r| r.get(0))

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::values::stored;
 use super::{
-    Message, OutboxRow, Payload, StoreError, StoreResult, optional_time_column, stored_time, time,
-    time_column,
+    Message, OutboxRow, Payload, StoreError, StoreResult, Tx, optional_time_column, stored_time,
+    time, time_column,
 };
 
 stored! {
@@ -36,7 +36,8 @@ pub struct Suppression {
 }
 
 /// Records a suppression once; the first one of a kind keeps its moment.
-pub fn suppress(tx: &Connection, s: &Suppression) -> StoreResult<bool> {
+pub fn suppress(tx: &Tx<'_>, s: &Suppression) -> StoreResult<bool> {
+    let tx = tx.connection();
     let added = tx
         .prepare_cached(
             "INSERT INTO suppressions (channel, contact, address, at, reason) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -104,9 +105,10 @@ pub fn suppressed(
 
 /// Who unsubscribed from marketing by `now`, and when (the first time).
 pub fn unsubscribed_by(
-    connection: &Connection,
+    tx: &Tx<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<std::collections::HashMap<String, DateTime<Utc>>> {
+    let connection = tx.connection();
     let mut statement = connection.prepare_cached(
         "SELECT contact, MIN(at) FROM suppressions WHERE channel = ?2 AND contact != '' AND at <= ?1 GROUP BY contact",
     )?;
@@ -218,7 +220,8 @@ pub struct Heard<'a> {
 }
 
 /// Records a heard event once (by its dedupe key). Returns whether new.
-pub fn hear(tx: &Connection, heard: &Heard<'_>) -> StoreResult<bool> {
+pub fn hear(tx: &Tx<'_>, heard: &Heard<'_>) -> StoreResult<bool> {
+    let tx = tx.connection();
     let e = heard.event;
     let added = tx
         .prepare_cached(
@@ -250,11 +253,12 @@ pub fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTim
 /// Tokens older than `forget` are dropped first: past the providers'
 /// timestamp tolerance a replay is refused as stale anyway.
 pub fn first_use(
-    tx: &Connection,
+    tx: &Tx<'_>,
     key: &str,
     at: DateTime<Utc>,
     forget: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    let tx = tx.connection();
     tx.prepare_cached("DELETE FROM replays WHERE at < ?1")?
         .execute(params![time(forget)])?;
     let added = tx
