@@ -27,7 +27,7 @@ use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition, Tx, s
 /// Counts the history line `id` just written as `t` under `version`, its
 /// time stored as `at`: the plain increments into `tally`, a departure
 /// (which reads the history) at once.
-pub fn history_line(
+pub(super) fn history_line(
     tx: &Connection,
     tally: &mut Tally,
     (id, at): (i64, &str),
@@ -289,7 +289,7 @@ impl Tally {
 /// that changes them: it counts the rows as they still are. One statement
 /// out and one in for a whole selection, so a page of deliveries costs two
 /// statements, not two per row.
-pub fn restatus(
+pub(super) fn restatus(
     tx: &Connection,
     rows: &str,
     selection: &[&dyn ToSql],

@@ -52,7 +52,7 @@ pub fn split_recorded(
         .query_row(params![funnel, contact, entry, step], |r| r.get(0))?)
 }
 
-pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
+pub(super) fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
     let mut statement = connection.prepare_cached(
         "SELECT funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
     )?;
@@ -76,7 +76,7 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
 /// Whether a contact entered the stage it is in through an exit (the
 /// history line of the move into it says so), for the dispatcher's opt-out
 /// recheck. States written before kinds were recorded say it in the reason.
-pub fn entered_by_exit(
+pub(super) fn entered_by_exit(
     connection: &Connection,
     (funnel, contact): (&str, &str),
     (stage, entry): (&str, i64),

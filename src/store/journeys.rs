@@ -184,7 +184,7 @@ pub struct Position {
 }
 
 /// Contacts per funnel, stage and step.
-pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
+pub(super) fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
     let mut statement = connection.prepare_cached(
         "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
     )?;

@@ -240,7 +240,7 @@ pub struct StoredEvent {
 
 /// Records an event once: `dedupe` names it, and a second one with the
 /// same name is ignored. Returns whether it was new.
-pub fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreResult<bool> {
+pub(super) fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreResult<bool> {
     let added = tx
         .prepare_cached(
             "INSERT INTO events (contact, name, at, data, dedupe) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
@@ -256,7 +256,7 @@ pub fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreRes
 }
 
 /// Every event in the state up to `until`, by time.
-pub fn events_until(
+pub(super) fn events_until(
     connection: &Connection,
     until: DateTime<Utc>,
 ) -> StoreResult<Vec<StoredEvent>> {
@@ -296,7 +296,7 @@ pub struct InFlight {
     pub contacts: u64,
 }
 
-pub fn in_flight(connection: &Connection, funnel: &str) -> StoreResult<Vec<InFlight>> {
+pub(super) fn in_flight(connection: &Connection, funnel: &str) -> StoreResult<Vec<InFlight>> {
     // Counted here rather than by GROUP BY: SQLite would sort every active
     // journey first, in memory up to the page cache's size again, on every
     // run; the places are few, so a map of them stays small.
@@ -354,7 +354,7 @@ fn text(
 
 /// The text of a funnel version, when the state kept it (states written
 /// before v7 did not).
-pub fn version_source(
+pub(super) fn version_source(
     connection: &Connection,
     funnel: &str,
     version: &str,
@@ -393,7 +393,7 @@ pub fn complete_task_as_event(tx: &Tx<'_>, id: i64, at: DateTime<Utc>) -> StoreR
 
 /// Another funnel name last run from `path` with active journeys, and how
 /// many: the funnel in that file was renamed.
-pub fn renamed_from(
+pub(super) fn renamed_from(
     connection: &Connection,
     funnel: &str,
     path: &str,
@@ -430,7 +430,7 @@ pub fn key_moment(tx: &Tx<'_>, key: &str) -> StoreResult<Option<String>> {
 /// The text of the version of each funnel that ran last, where the state
 /// kept it: what `funnel report` reads a funnel's structure from, so its
 /// answer does not depend on the directory it runs in.
-pub fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, String)>> {
+pub(super) fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, String)>> {
     let mut statement = connection.prepare_cached(
         "SELECT v.funnel, v.source FROM versions v WHERE v.source IS NOT NULL \
          AND v.last_run = (SELECT MAX(w.last_run) FROM versions w WHERE w.funnel = v.funnel) \
@@ -441,7 +441,7 @@ pub fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, Strin
 }
 
 /// The file a funnel version ran from and its git commit, when known.
-pub fn version_origin(
+pub(super) fn version_origin(
     connection: &Connection,
     funnel: &str,
     version: &str,

@@ -135,8 +135,10 @@ pub fn enqueue(
     Ok(added > 0)
 }
 
-/// Outbox rows of one status, oldest first.
-pub fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<OutboxRow>> {
+/// Outbox rows of one status, oldest first; the store's tests read the
+/// queue with it (the dispatcher pages through `due_outbox`).
+#[cfg(test)]
+pub(super) fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<OutboxRow>> {
     let mut statement = connection.prepare_cached(
         "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
     )?;
@@ -156,7 +158,7 @@ pub struct Failed {
 /// The `limit` most recent failed or dead-lettered actions, newest first.
 /// A render failure keeps its error in the payload; a delivery failure in
 /// the `error` column.
-pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
+pub(super) fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
     let mut statement = connection.prepare_cached(
         "SELECT key, channel, status, error, CASE WHEN error IS NULL THEN payload END \
          FROM outbox WHERE status IN ('failed', 'dead') ORDER BY id DESC LIMIT ?1",
@@ -198,7 +200,7 @@ pub struct Pending {
 
 /// Up to `limit` queued rows after id `after` whose retry time has come,
 /// in id order: the dispatcher pages through them without loading all.
-pub fn due_outbox(
+pub(super) fn due_outbox(
     connection: &Connection,
     now: DateTime<Utc>,
     after: i64,
@@ -299,7 +301,7 @@ pub fn record_delivered(tx: &Tx<'_>, ids: &[i64]) -> StoreResult<()> {
 }
 
 /// Committed length of an outbox file, if this state ever wrote it.
-pub fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u64>> {
+pub(super) fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u64>> {
     let length: Option<i64> = connection
         .query_row(
             "SELECT length FROM outbox_files WHERE path = ?1",
@@ -363,7 +365,7 @@ pub struct DeadLetter {
     pub error: Option<String>,
 }
 
-pub fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
+pub(super) fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
     let mut statement = connection.prepare(
         "SELECT key, channel, attempts, error FROM outbox WHERE status = 'dead' ORDER BY id",
     )?;
@@ -379,7 +381,7 @@ pub fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
 }
 
 /// Outbox counts by status.
-pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(OutboxStatus, i64)>> {
+pub(super) fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(OutboxStatus, i64)>> {
     let mut statement = connection
         .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

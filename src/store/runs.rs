@@ -143,7 +143,7 @@ pub fn record_version(
 }
 
 /// When a funnel version first ran, if it has.
-pub fn first_run(
+pub(super) fn first_run(
     tx: &Connection,
     funnel: &str,
     version: &str,

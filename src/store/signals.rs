@@ -55,7 +55,7 @@ pub fn suppress(tx: &Tx<'_>, s: &Suppression) -> StoreResult<bool> {
 
 /// Whether the state holds any suppression: while none, the dispatcher
 /// skips the lookup per message.
-pub fn any_suppression(connection: &Connection) -> StoreResult<bool> {
+pub(super) fn any_suppression(connection: &Connection) -> StoreResult<bool> {
     Ok(connection
         .prepare_cached("SELECT 1 FROM suppressions LIMIT 1")?
         .query_row([], |_| Ok(()))
@@ -65,7 +65,7 @@ pub fn any_suppression(connection: &Connection) -> StoreResult<bool> {
 
 /// Why a message must not go out, when a suppression stops it: by its
 /// contact or its address, on its channel.
-pub fn suppressed(
+pub(super) fn suppressed(
     connection: &Connection,
     (channel, transactional): (&str, bool),
     contact: &str,
@@ -149,7 +149,7 @@ pub(super) fn remember_address(
 }
 
 /// The contact last written to at `address` on `channel`.
-pub fn contact_at(
+pub(super) fn contact_at(
     connection: &Connection,
     channel: &str,
     address: &str,
@@ -188,7 +188,7 @@ pub struct ListedEvent {
 }
 
 /// Events in the state, oldest first, of one contact and/or since a time.
-pub fn list_events(
+pub(super) fn list_events(
     connection: &Connection,
     contact: Option<&str>,
     since: Option<DateTime<Utc>>,
@@ -241,7 +241,7 @@ pub fn hear(tx: &Tx<'_>, heard: &Heard<'_>) -> StoreResult<bool> {
 }
 
 /// When the message with outbox key `key` left, by the wall clock.
-pub fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
+pub(super) fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
     let at: Option<Option<String>> = connection
         .prepare_cached("SELECT sent_at FROM outbox WHERE key = ?1")?
         .query_row(params![key], |r| r.get(0))
@@ -281,7 +281,7 @@ pub struct ListedSuppression {
 }
 
 /// Every suppression (of one contact), oldest first.
-pub fn list_suppressions(
+pub(super) fn list_suppressions(
     connection: &Connection,
     contact: Option<&str>,
 ) -> StoreResult<Vec<ListedSuppression>> {

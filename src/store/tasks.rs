@@ -125,7 +125,7 @@ pub fn mark_escalated(tx: &Tx<'_>, id: i64, at: DateTime<Utc>) -> StoreResult<()
 }
 
 /// Marks a task done; false when there is no such open task.
-pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+pub(super) fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
     let changed = tx
         .prepare_cached(
             "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
@@ -134,20 +134,8 @@ pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult
     Ok(changed > 0)
 }
 
-/// Marks the open tasks a contact's step created as done (a `task.done` event).
-pub fn complete_step_tasks(
-    tx: &Connection,
-    funnel: &str,
-    contact: &str,
-    step: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<usize> {
-    Ok(tx.prepare_cached("UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'")?
-        .execute(params![time(at), funnel, contact, step])?)
-}
-
 /// Tasks, filtered; `overdue_at` keeps open tasks due before it.
-pub fn tasks(
+pub(super) fn tasks(
     connection: &Connection,
     overdue_at: Option<DateTime<Utc>>,
     assignee: Option<&str>,
