@@ -7,13 +7,15 @@
 //! migrations are in `schema`; the reads and writes of each table are in a
 //! file named after it (`journeys`, `history`, `outbox`, `runs`, `tasks`,
 //! `signals`, ...), re-exported here so that callers name them
-//! `store::journey`, not by the file they live in.
+//! `store::journey`, not by the file they live in. Writes are made in a
+//! [`Tx`] (`tx`), which the modules outside hold and pass to those
+//! functions but cannot run SQL on.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 
 mod contacts;
 mod counters;
@@ -32,6 +34,7 @@ mod runs;
 mod schema;
 mod signals;
 mod tasks;
+mod tx;
 mod values;
 
 use schema::identify;
@@ -54,6 +57,7 @@ pub use report::*;
 pub use runs::*;
 pub use signals::*;
 pub use tasks::*;
+pub use tx::Tx;
 pub use values::{HistoryKind, OutboxStatus, TaskStatus, UnknownValue};
 
 /// `path` with its links resolved; a file yet to be created is named in
@@ -286,10 +290,11 @@ impl Store {
     /// and then wanted to write could find the snapshot it read outdated
     /// and fail (`SQLITE_BUSY_SNAPSHOT`); taken up front, the lock is
     /// waited for instead (the busy timeout).
-    pub fn transaction(&mut self) -> StoreResult<Transaction<'_>> {
-        Ok(self
+    pub fn transaction(&mut self) -> StoreResult<Tx<'_>> {
+        let tx = self
             .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Ok(Tx::new(tx))
     }
 
     /// The connection, for the store's own tests, which write rows no

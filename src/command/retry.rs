@@ -7,7 +7,7 @@ use crate::command::CommandError;
 use crate::command::cli::RetryArgs;
 use crate::command::rows::table;
 use crate::command::state::open;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store};
 
 pub(super) fn retry(args: &RetryArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     if args.list {
@@ -19,7 +19,7 @@ pub(super) fn retry(args: &RetryArgs, out: &mut dyn Write) -> Result<i32, Comman
     let mut store = Store::open(&args.state.state)?;
     let count = store.transaction().and_then(|tx| {
         let count = store::requeue_dead(&tx, &args.keys)?;
-        tx.commit().map_err(StoreError::from)?;
+        tx.commit()?;
         Ok(count)
     })?;
     if count == 0 && !args.keys.is_empty() {

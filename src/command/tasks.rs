@@ -11,7 +11,7 @@ use crate::command::cli::{StateArgs, TableFormat, TaskAction, TaskArgs, TasksArg
 use crate::command::rows::table;
 use crate::command::state::open_current;
 use crate::command::{CommandError, parse_now};
-use crate::store::{self, Store, StoreError, TaskRow};
+use crate::store::{self, Store, TaskRow};
 use crate::table::escape;
 
 pub(super) fn tasks(args: &TasksArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
@@ -95,7 +95,7 @@ fn done(
     let mut store = Store::open(state)?;
     let done = store.transaction().and_then(|tx| {
         let done = store::complete_task_as_event(&tx, id, at)?;
-        tx.commit().map_err(StoreError::from)?;
+        tx.commit()?;
         Ok(done)
     })?;
     if !done {

@@ -312,7 +312,7 @@ fn commit(
     for (path, length) in lengths {
         store::set_file_length(&tx, path, *length)?;
     }
-    tx.commit().map_err(StoreError::from)?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -17,13 +17,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
-use rusqlite::Connection;
 
 use crate::language::model::Funnel;
 use crate::language::template::{self, Part};
 use crate::run::feed::{Contact, Event};
 use crate::run::walk::Walk;
-use crate::store::{self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tally};
+use crate::store::{
+    self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tally, Tx,
+};
 
 mod create;
 mod fast;
@@ -267,7 +268,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Looks once whether the state holds `set` fields and tags at all.
-    pub fn survey(&mut self, tx: &Connection) -> Result<(), StoreError> {
+    pub fn survey(&mut self, tx: &Tx<'_>) -> Result<(), StoreError> {
         (self.overrides, self.tags) = store::side_tables_used(tx)?;
         self.unsubscribed = store::unsubscribed_by(tx, self.now)?;
         Ok(())
@@ -275,7 +276,7 @@ impl<'a> Runner<'a> {
 
     /// Writes what the contacts walked in `tx` add to the report's
     /// counters; call it before `tx` commits.
-    pub fn flush(&mut self, tx: &Connection) -> Result<(), StoreError> {
+    pub fn flush(&mut self, tx: &Tx<'_>) -> Result<(), StoreError> {
         self.tally.flush(tx)
     }
 
@@ -283,7 +284,7 @@ impl<'a> Runner<'a> {
     /// walked in any (the fast path left it in all the others).
     pub fn contact(
         &mut self,
-        tx: &Connection,
+        tx: &Tx<'_>,
         contact: &BTreeMap<String, Contact>,
         events: &[&Event],
     ) -> Result<bool, StoreError> {
@@ -294,7 +295,7 @@ impl<'a> Runner<'a> {
     /// Walks the contact in each funnel `contact` has it typed for.
     fn journeys(
         &mut self,
-        tx: &Connection,
+        tx: &Tx<'_>,
         contact: &BTreeMap<String, Contact>,
         events: &[&Event],
     ) -> Result<bool, StoreError> {
@@ -393,7 +394,7 @@ impl<'a> Runner<'a> {
     /// assignee's supervisor or the funnel's head (see [`Funnel::head`]).
     /// A task with nobody above its assignee is noted as such and left
     /// unescalated: escalated always means someone was told.
-    pub fn escalate(&mut self, tx: &Connection) -> Result<(), StoreError> {
+    pub fn escalate(&mut self, tx: &Tx<'_>) -> Result<(), StoreError> {
         for task in store::overdue_unescalated(tx, self.now)? {
             // Dated when the task became overdue, whichever run saw it.
             // (Every task the store calls overdue has a due time.)

@@ -19,7 +19,7 @@ use crate::lint::linter::{Checked, Linter};
 use crate::run::dispatcher::{DeliverError, Delivered, Dispatcher};
 use crate::run::feed::{self, Event, FeedOptions, MaxBadRows, Problem};
 use crate::run::runner::{Loaded, Planned, Runner, Summary};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store, StoreError, Tx};
 
 mod feeds;
 mod prepare;
@@ -482,7 +482,7 @@ impl Ended<'_> {
             {
                 let tx = self.store.transaction()?;
                 let dropped = store::prune(&tx, before)?;
-                tx.commit().map_err(StoreError::from)?;
+                tx.commit()?;
                 pruned = Some((before, dropped));
             }
         }
@@ -523,11 +523,11 @@ fn unknown_contacts(
 }
 
 /// Ends a batch: committed, or for a dry run rolled back.
-fn close(tx: rusqlite::Transaction<'_>, dry_run: bool) -> Result<(), TickError> {
+fn close(tx: Tx<'_>, dry_run: bool) -> Result<(), TickError> {
     if dry_run {
-        tx.rollback().map_err(StoreError::from)?;
+        tx.rollback()?;
     } else {
-        tx.commit().map_err(StoreError::from)?;
+        tx.commit()?;
     }
     Ok(())
 }

@@ -24,12 +24,11 @@ mod record;
 mod timing;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 
 use crate::language::model::{Funnel, Outcome, StageId, Target};
 use crate::run::feed::{Contact, Event};
 use crate::run::runner::{Loaded, Runner};
-use crate::store::{self, HistoryKind, Journey, StoreError};
+use crate::store::{self, HistoryKind, Journey, StoreError, Tx};
 
 /// How far one contact may move in one tick before the runner calls it a
 /// loop; `check` rejects zero-delay loops, so hitting it is recorded.
@@ -92,7 +91,7 @@ struct Next {
 pub(crate) struct Walk<'r, 'a, 't, 'c, 'e> {
     pub(crate) runner: &'r mut Runner<'a>,
     pub(crate) loaded: &'a Loaded,
-    pub(crate) tx: &'t Connection,
+    pub(crate) tx: &'t Tx<'t>,
     pub(crate) contact: &'c Contact,
     /// The contact's events, by time.
     pub(crate) events: &'e [&'e Event],
@@ -129,7 +128,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
     /// walk that ends the run (the one that counts what waits).
     pub(crate) fn new(
         runner: &'r mut Runner<'a>,
-        (loaded, tx): (&'a Loaded, &'t Connection),
+        (loaded, tx): (&'a Loaded, &'t Tx<'t>),
         (contact, events): (&'c Contact, &'e [&'e Event]),
         journey: Option<Journey>,
         (seen, until): (DateTime<Utc>, DateTime<Utc>),

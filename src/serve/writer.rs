@@ -123,7 +123,7 @@ fn write_loop(mut store: Store, inbox: &mpsc::Receiver<Job>) {
         let outcome = loop {
             match commit(&mut store, &group) {
                 Ok(counts) => break Ok(counts),
-                Err(error) if busy(&error) && started.elapsed() < PATIENCE => {
+                Err(error) if error.is_busy() && started.elapsed() < PATIENCE => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(error) => break Err(error.to_string()),
@@ -193,14 +193,4 @@ fn commit(
     }
     tx.commit()?;
     Ok(counts)
-}
-
-fn busy(error: &StoreError) -> bool {
-    matches!(
-        error,
-        StoreError::Sqlite {
-            source: rusqlite::Error::SqliteFailure(e, _)
-        }
-            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }

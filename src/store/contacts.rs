@@ -1,12 +1,13 @@
 //! What `set` and `tag` actions keep about a contact beside the feed: the
 //! `contact_fields` and `tags` tables.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use super::StoreResult;
+use super::{StoreResult, Tx};
 
 /// Values set by `set` actions, which override the feed's.
-pub fn overrides(tx: &Connection, contact: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
+pub fn overrides(tx: &Tx<'_>, contact: &str) -> StoreResult<Vec<(String, serde_json::Value)>> {
+    let tx = tx.connection();
     let mut statement =
         tx.prepare_cached("SELECT field, value FROM contact_fields WHERE contact = ?1")?;
     let rows = statement.query_map(params![contact], |r| {
@@ -20,11 +21,12 @@ pub fn overrides(tx: &Connection, contact: &str) -> StoreResult<Vec<(String, ser
 }
 
 pub fn set_field(
-    tx: &Connection,
+    tx: &Tx<'_>,
     contact: &str,
     field: &str,
     value: &serde_json::Value,
 ) -> StoreResult<()> {
+    let tx = tx.connection();
     tx.prepare_cached(
         "INSERT INTO contact_fields (contact, field, value) VALUES (?1, ?2, ?3) \
          ON CONFLICT (contact, field) DO UPDATE SET value = excluded.value",
@@ -33,7 +35,8 @@ pub fn set_field(
     Ok(())
 }
 
-pub fn tags_of(tx: &Connection, contact: &str) -> StoreResult<Vec<String>> {
+pub fn tags_of(tx: &Tx<'_>, contact: &str) -> StoreResult<Vec<String>> {
+    let tx = tx.connection();
     let mut statement =
         tx.prepare_cached("SELECT tag FROM tags WHERE contact = ?1 ORDER BY tag")?;
     let rows = statement.query_map(params![contact], |r| r.get(0))?;
@@ -41,7 +44,8 @@ pub fn tags_of(tx: &Connection, contact: &str) -> StoreResult<Vec<String>> {
 }
 
 /// Whether any contact has `set` fields, and whether any has tags.
-pub fn side_tables_used(tx: &Connection) -> StoreResult<(bool, bool)> {
+pub fn side_tables_used(tx: &Tx<'_>) -> StoreResult<(bool, bool)> {
+    let tx = tx.connection();
     Ok(tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM contact_fields), EXISTS (SELECT 1 FROM tags)",
         [],
@@ -49,7 +53,8 @@ pub fn side_tables_used(tx: &Connection) -> StoreResult<(bool, bool)> {
     )?)
 }
 
-pub fn add_tag(tx: &Connection, contact: &str, tag: &str) -> StoreResult<()> {
+pub fn add_tag(tx: &Tx<'_>, contact: &str, tag: &str) -> StoreResult<()> {
+    let tx = tx.connection();
     tx.prepare_cached("INSERT INTO tags (contact, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
         .execute(params![contact, tag])?;
     Ok(())

@@ -22,12 +22,12 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
-use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition, stored_time};
+use super::{HistoryKind, OutboxRow, OutboxStatus, StoreResult, Transition, Tx, stored_time};
 
 /// Counts the history line `id` just written as `t` under `version`, its
 /// time stored as `at`: the plain increments into `tally`, a departure
 /// (which reads the history) at once.
-pub fn history_line(
+pub(super) fn history_line(
     tx: &Connection,
     tally: &mut Tally,
     (id, at): (i64, &str),
@@ -272,7 +272,8 @@ impl Tally {
 
     /// Writes the held increments. Call it in the transaction that wrote
     /// the rows they count, before it commits.
-    pub fn flush(&mut self, tx: &Connection) -> StoreResult<()> {
+    pub fn flush(&mut self, tx: &Tx<'_>) -> StoreResult<()> {
+        let tx = tx.connection();
         for ((counter, key), count) in std::mem::take(&mut self.0) {
             let mut values: Vec<&dyn ToSql> = key.iter().map(|k| k as &dyn ToSql).collect();
             values.push(&count);
@@ -288,7 +289,7 @@ impl Tally {
 /// that changes them: it counts the rows as they still are. One statement
 /// out and one in for a whole selection, so a page of deliveries costs two
 /// statements, not two per row.
-pub fn restatus(
+pub(super) fn restatus(
     tx: &Connection,
     rows: &str,
     selection: &[&dyn ToSql],
@@ -339,7 +340,7 @@ mod tests {
         let mut store = Store::open(&dir.path().join("v5.db")).unwrap();
         let new = store.transaction().unwrap();
         let mut tally = Tally::default();
-        for db in [&old, &*new] {
+        for db in [&old, new.connection()] {
             db.execute_batch(
                 "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run) VALUES ('f', 'v1', 'f.yaml', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
                  INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run) VALUES ('f', 'v2', 'f.yaml', NULL, '2026-02-01T00:00:00Z', '2026-02-01T00:00:00Z');",
@@ -479,6 +480,7 @@ mod tests {
         // Then the status changes a dispatcher and `funnel retry` make:
         // through the store here, by plain UPDATEs (and the triggers) there.
         let ids: Vec<i64> = new
+            .connection()
             .prepare("SELECT id FROM outbox WHERE status = 'queued' ORDER BY id")
             .unwrap()
             .query_map([], |r| r.get(0))
@@ -510,6 +512,7 @@ mod tests {
                 )
                 .unwrap();
                 let queued: bool = new
+                    .connection()
                     .query_row(
                         "SELECT status = 'queued' FROM outbox WHERE id = ?1",
                         [id],
@@ -524,6 +527,7 @@ mod tests {
             }
             record_delivered(&new, &delivered).unwrap();
             let dead: Vec<String> = new
+                .connection()
                 .prepare("SELECT key FROM outbox WHERE status = 'dead' ORDER BY id LIMIT 3")
                 .unwrap()
                 .query_map([], |r| r.get(0))
@@ -570,7 +574,7 @@ mod tests {
                 })
                 .collect()
         };
-        let (before, after) = (dump(&old), dump(&new));
+        let (before, after) = (dump(&old), dump(new.connection()));
         for table in ["stage_times", "split_flow", "step_flow"] {
             assert!(
                 before.iter().any(|r| r.starts_with(table)),

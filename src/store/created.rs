@@ -5,9 +5,9 @@
 //! says where it came from.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::{StoreResult, stored_time, time};
+use super::{StoreResult, Tx, stored_time, time};
 
 /// A contact an event created in one funnel.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,7 +25,8 @@ pub struct Created {
 
 /// Records a created contact once; false when the funnel already has one
 /// by that id (created before, perhaps adopted by the feed since).
-pub fn add_created(tx: &Connection, created: &Created) -> StoreResult<bool> {
+pub fn add_created(tx: &Tx<'_>, created: &Created) -> StoreResult<bool> {
+    let tx = tx.connection();
     let added = tx
         .prepare_cached(
             "INSERT INTO created_contacts (funnel, contact, fields, created_at, event) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
@@ -41,7 +42,8 @@ pub fn add_created(tx: &Connection, created: &Created) -> StoreResult<bool> {
 }
 
 /// Whether `funnel` ever created `contact`, adopted or not.
-pub fn was_created(tx: &Connection, (funnel, contact): (&str, &str)) -> StoreResult<bool> {
+pub fn was_created(tx: &Tx<'_>, (funnel, contact): (&str, &str)) -> StoreResult<bool> {
+    let tx = tx.connection();
     Ok(tx
         .prepare_cached("SELECT 1 FROM created_contacts WHERE funnel = ?1 AND contact = ?2")?
         .query_row(params![funnel, contact], |_| Ok(()))
@@ -50,7 +52,8 @@ pub fn was_created(tx: &Connection, (funnel, contact): (&str, &str)) -> StoreRes
 }
 
 /// The created contacts no feed row has taken over yet, by contact.
-pub fn created_contacts(connection: &Connection) -> StoreResult<Vec<Created>> {
+pub fn created_contacts(tx: &Tx<'_>) -> StoreResult<Vec<Created>> {
+    let connection = tx.connection();
     let mut statement = connection.prepare_cached(
         "SELECT funnel, contact, fields, created_at, event FROM created_contacts \
          WHERE adopted_at IS NULL ORDER BY contact, funnel",
@@ -80,10 +83,11 @@ pub fn created_contacts(connection: &Connection) -> StoreResult<Vec<Created>> {
 
 /// A feed row for a created contact appeared: from `now` it is the feed's.
 pub fn adopt_created(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    let tx = tx.connection();
     tx.prepare_cached(
         "UPDATE created_contacts SET adopted_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND adopted_at IS NULL",
     )?

@@ -59,6 +59,21 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// Whether another connection held the database past the busy
+    /// timeout: a failure that waiting and trying again may cure, unlike
+    /// the others.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _)
+            }
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     /// A column read as one of the [`values`](super::values) types that
     /// held a text the type does not know says which column and what text;

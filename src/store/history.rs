@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{HistoryKind, StoreResult, Tally, counters, time, time_column};
+use super::{HistoryKind, StoreResult, Tally, Tx, counters, time, time_column};
 
 /// One line of a contact's history.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -26,12 +26,8 @@ pub struct Transition {
 
 /// Appends a history line and counts it for `funnel report` (into
 /// `tally`, which must be flushed before `tx` commits).
-pub fn record(
-    tx: &Connection,
-    tally: &mut Tally,
-    t: &Transition,
-    version: &str,
-) -> StoreResult<()> {
+pub fn record(tx: &Tx<'_>, tally: &mut Tally, t: &Transition, version: &str) -> StoreResult<()> {
+    let tx = tx.connection();
     let at = time(t.at);
     tx.prepare_cached(
         "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -43,11 +39,12 @@ pub fn record(
 /// Whether the variant of a split step was already recorded for this
 /// entry (a loop back to the step must not count the contact twice).
 pub fn split_recorded(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     entry: i64,
     step: &str,
 ) -> StoreResult<bool> {
+    let tx = tx.connection();
     Ok(tx
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM history WHERE contact = ?2 AND funnel = ?1 AND entry = ?3 AND kind = 'split' AND from_step = ?4)",
@@ -55,7 +52,7 @@ pub fn split_recorded(
         .query_row(params![funnel, contact, entry, step], |r| r.get(0))?)
 }
 
-pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
+pub(super) fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transition>> {
     let mut statement = connection.prepare_cached(
         "SELECT funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason FROM history WHERE contact = ?1 ORDER BY id",
     )?;
@@ -79,7 +76,7 @@ pub fn history(connection: &Connection, contact: &str) -> StoreResult<Vec<Transi
 /// Whether a contact entered the stage it is in through an exit (the
 /// history line of the move into it says so), for the dispatcher's opt-out
 /// recheck. States written before kinds were recorded say it in the reason.
-pub fn entered_by_exit(
+pub(super) fn entered_by_exit(
     connection: &Connection,
     (funnel, contact): (&str, &str),
     (stage, entry): (&str, i64),

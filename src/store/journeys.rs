@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreResult, optional_time_column, parse_time, time, time_column};
+use super::{StoreResult, Tx, optional_time_column, parse_time, time, time_column};
 
 /// Where one contact is in one funnel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,13 +123,14 @@ macro_rules! journey_columns {
 
 /// Reads and writes inside one transaction: a contact's changes and the
 /// outbox rows they create commit together.
-pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
+pub fn journey(tx: &Tx<'_>, funnel: &str, contact: &str) -> StoreResult<Option<Journey>> {
     const SQL: &str = concat!(
         "SELECT ",
         journey_columns!(),
         " FROM journeys WHERE funnel = ?1 AND contact = ?2"
     );
     Ok(tx
+        .connection()
         .prepare_cached(SQL)?
         .query_row(params![funnel, contact], journey_from)
         .optional()?)
@@ -138,7 +139,8 @@ pub fn journey(tx: &Connection, funnel: &str, contact: &str) -> StoreResult<Opti
 /// Writes the whole row, new or not. An upsert on the key rather than
 /// SQLite's `INSERT OR REPLACE`, so that the statement runs on PostgreSQL
 /// too; every column but the key is set.
-pub fn save_journey(tx: &Connection, j: &Journey) -> StoreResult<()> {
+pub fn save_journey(tx: &Tx<'_>, j: &Journey) -> StoreResult<()> {
+    let tx = tx.connection();
     tx.prepare_cached(concat!(
         "INSERT INTO journeys (",
         journey_columns!(),
@@ -182,7 +184,7 @@ pub struct Position {
 }
 
 /// Contacts per funnel, stage and step.
-pub fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
+pub(super) fn positions(connection: &Connection) -> StoreResult<Vec<Position>> {
     let mut statement = connection.prepare_cached(
         "SELECT funnel, stage, step, active, COUNT(*) FROM journeys GROUP BY funnel, stage, step, active ORDER BY funnel, stage, step",
     )?;
@@ -248,6 +250,10 @@ mod tests {
         assert_eq!(journey(&tx, "f", "c").unwrap(), Some(first));
         save_journey(&tx, &second).unwrap();
         assert_eq!(journey(&tx, "f", "c").unwrap(), Some(second));
-        assert_eq!(positions(&tx).unwrap().len(), 1, "one row per contact");
+        assert_eq!(
+            positions(tx.connection()).unwrap().len(),
+            1,
+            "one row per contact"
+        );
     }
 }

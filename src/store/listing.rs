@@ -34,7 +34,7 @@ pub struct JourneyRow {
 
 /// Journeys, optionally of one funnel and one stage, by funnel, stage and
 /// contact.
-pub fn journeys(
+pub(super) fn journeys(
     connection: &Connection,
     funnel: Option<&str>,
     stage: Option<&str>,
@@ -89,7 +89,7 @@ pub struct ActionRow {
 }
 
 /// Outbox rows, optionally of one status and one funnel, by due time.
-pub fn actions(
+pub(super) fn actions(
     connection: &Connection,
     status: Option<OutboxStatus>,
     funnel: Option<&str>,
@@ -142,7 +142,7 @@ fn task_row(r: &rusqlite::Row) -> rusqlite::Result<TaskRow> {
 
 /// The tasks `funnel tasks` lists: all, or those open past `overdue_at`,
 /// optionally of one assignee; open ones first, by due time.
-pub fn task_rows(
+pub(super) fn task_rows(
     connection: &Connection,
     overdue_at: Option<DateTime<Utc>>,
     assignee: Option<&str>,
@@ -156,7 +156,7 @@ pub fn task_rows(
 }
 
 /// One task by id, for `funnel task show`; `None` when there is none.
-pub fn task_by_id(connection: &Connection, id: i64) -> StoreResult<Option<TaskRow>> {
+pub(super) fn task_by_id(connection: &Connection, id: i64) -> StoreResult<Option<TaskRow>> {
     use rusqlite::OptionalExtension;
     let sql = format!("SELECT {TASK_COLUMNS}, done_at FROM tasks WHERE id = ?1");
     Ok(connection

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Due, StoreResult, stored_time, time};
+use super::{Due, StoreResult, Tx, stored_time, time};
 
 /// What the state knows of a contact's row in one funnel.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,11 +39,12 @@ enum Held {
 /// lookup, decided in SQL (times are stored as text that sorts as they
 /// do), for the contacts a tick mostly sees.
 pub fn settled(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     (fingerprint, version): (u64, &str),
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Due>> {
+    let tx = tx.connection();
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
     let found: Option<Option<String>> = tx
         .prepare_cached(
@@ -70,11 +71,12 @@ pub fn settled(
 /// the values whose `fingerprint` is given: a changed row is seen at `now`.
 /// Writes nothing: [`settle`] does, after the walk.
 pub fn sighting(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     fingerprint: u64,
     now: DateTime<Utc>,
 ) -> StoreResult<Sighting> {
+    let tx = tx.connection();
     // SQLite integers are signed: the hash is kept bit for bit.
     let print = i64::from_ne_bytes(fingerprint.to_ne_bytes());
     let known = tx
@@ -139,12 +141,13 @@ struct Stored {
 /// `version` it ran under and when anything is next due. Writes only
 /// what changed, and nothing for a walk that changed nothing.
 pub fn settle(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     sighting: &Sighting,
     fields: &dyn Fn() -> String,
     (version, next_due): (&str, Due),
 ) -> StoreResult<()> {
+    let tx = tx.connection();
     let due = super::journeys::due_column(next_due);
     match &sighting.held {
         Held::New { fingerprint } => {
@@ -193,11 +196,12 @@ pub fn settle(
 /// Closes the open task a contact's step created at or before `at` as
 /// done at `at` (a `task.done` event, or `funnel task done`).
 pub fn complete_step_tasks_at(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     step: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<usize> {
+    let tx = tx.connection();
     Ok(tx
         .prepare_cached(
             "UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open' AND created_at <= ?1",
@@ -208,12 +212,13 @@ pub fn complete_step_tasks_at(
 /// Cancels the open tasks of `steps` when the contact leaves their stage
 /// at `at`: the automation of a stage ends with it, its tasks included.
 pub fn cancel_step_tasks(
-    tx: &Connection,
+    tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     steps: &[&str],
     at: DateTime<Utc>,
     reason: &str,
 ) -> StoreResult<usize> {
+    let tx = tx.connection();
     let mut statement = tx.prepare_cached(
         "UPDATE tasks SET status = 'cancelled', done_at = ?1, reason = CASE WHEN reason IS NULL OR reason = '' THEN ?5 ELSE reason || '; ' || ?5 END WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'",
     )?;
@@ -235,7 +240,7 @@ pub struct StoredEvent {
 
 /// Records an event once: `dedupe` names it, and a second one with the
 /// same name is ignored. Returns whether it was new.
-pub fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreResult<bool> {
+pub(super) fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreResult<bool> {
     let added = tx
         .prepare_cached(
             "INSERT INTO events (contact, name, at, data, dedupe) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
@@ -251,7 +256,7 @@ pub fn add_event(tx: &Connection, event: &StoredEvent, dedupe: &str) -> StoreRes
 }
 
 /// Every event in the state up to `until`, by time.
-pub fn events_until(
+pub(super) fn events_until(
     connection: &Connection,
     until: DateTime<Utc>,
 ) -> StoreResult<Vec<StoredEvent>> {
@@ -291,7 +296,7 @@ pub struct InFlight {
     pub contacts: u64,
 }
 
-pub fn in_flight(connection: &Connection, funnel: &str) -> StoreResult<Vec<InFlight>> {
+pub(super) fn in_flight(connection: &Connection, funnel: &str) -> StoreResult<Vec<InFlight>> {
     // Counted here rather than by GROUP BY: SQLite would sort every active
     // journey first, in memory up to the page cache's size again, on every
     // run; the places are few, so a map of them stays small.
@@ -349,7 +354,7 @@ fn text(
 
 /// The text of a funnel version, when the state kept it (states written
 /// before v7 did not).
-pub fn version_source(
+pub(super) fn version_source(
     connection: &Connection,
     funnel: &str,
     version: &str,
@@ -364,7 +369,8 @@ pub fn version_source(
 /// Marks task `id` done at `at` the way a `task.done` event does: closed,
 /// and recorded as an event so the next run's waits and goals on
 /// `task.done` see it. False when there is no such open task.
-pub fn complete_task_as_event(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+pub fn complete_task_as_event(tx: &Tx<'_>, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+    let tx = tx.connection();
     let owner: Option<(String, String)> = tx
         .prepare_cached("SELECT contact, step FROM tasks WHERE id = ?1 AND status = 'open'")?
         .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -387,7 +393,7 @@ pub fn complete_task_as_event(tx: &Connection, id: i64, at: DateTime<Utc>) -> St
 
 /// Another funnel name last run from `path` with active journeys, and how
 /// many: the funnel in that file was renamed.
-pub fn renamed_from(
+pub(super) fn renamed_from(
     connection: &Connection,
     funnel: &str,
     path: &str,
@@ -406,7 +412,8 @@ pub fn renamed_from(
 
 /// When the action or task with idempotency key `key` was due (an outbox
 /// row's `due_at`, a task's `created_at`), if one exists.
-pub fn key_moment(tx: &Connection, key: &str) -> StoreResult<Option<String>> {
+pub fn key_moment(tx: &Tx<'_>, key: &str) -> StoreResult<Option<String>> {
+    let tx = tx.connection();
     let outbox: Option<String> = tx
         .prepare_cached("SELECT due_at FROM outbox WHERE key = ?1")?
         .query_row(params![key], |r| r.get(0))
@@ -423,7 +430,7 @@ pub fn key_moment(tx: &Connection, key: &str) -> StoreResult<Option<String>> {
 /// The text of the version of each funnel that ran last, where the state
 /// kept it: what `funnel report` reads a funnel's structure from, so its
 /// answer does not depend on the directory it runs in.
-pub fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, String)>> {
+pub(super) fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, String)>> {
     let mut statement = connection.prepare_cached(
         "SELECT v.funnel, v.source FROM versions v WHERE v.source IS NOT NULL \
          AND v.last_run = (SELECT MAX(w.last_run) FROM versions w WHERE w.funnel = v.funnel) \
@@ -434,7 +441,7 @@ pub fn latest_sources(connection: &Connection) -> StoreResult<Vec<(String, Strin
 }
 
 /// The file a funnel version ran from and its git commit, when known.
-pub fn version_origin(
+pub(super) fn version_origin(
     connection: &Connection,
     funnel: &str,
     version: &str,

@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::runs::latest_version;
 use super::{
-    FailedAction, OutboxStatus, Payload, StoreResult, Tally, counters, signals, stored_time, time,
+    FailedAction, OutboxStatus, Payload, StoreResult, Tally, Tx, counters, signals, stored_time,
+    time,
 };
 
 /// An action queued for delivery.
@@ -73,11 +74,12 @@ impl Stored {
 /// caps count. Transactional messages and rows that never go out (stale,
 /// failed, suppressed, dead) do not count.
 pub fn marketing_sent_after(
-    tx: &Connection,
+    tx: &Tx<'_>,
     contact: &str,
     channels: &[&str],
     after: DateTime<Utc>,
 ) -> StoreResult<Vec<DateTime<Utc>>> {
+    let tx = tx.connection();
     let mut statement = tx.prepare_cached(
         // Comparisons, not `NOT IN (...)`: SQLite builds a temporary
         // table for a list, on every call, and this runs per message.
@@ -104,12 +106,13 @@ pub fn marketing_sent_after(
 /// `version` is the funnel version the action was queued under; a writer
 /// that does not know it gets the funnel's latest (escalation notices none).
 pub fn enqueue(
-    tx: &Connection,
+    tx: &Tx<'_>,
     tally: &mut Tally,
     row: &OutboxRow,
     version: Option<&str>,
     created: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    let tx = tx.connection();
     let latest;
     let version = match version {
         Some(version) => Some(version),
@@ -132,8 +135,10 @@ pub fn enqueue(
     Ok(added > 0)
 }
 
-/// Outbox rows of one status, oldest first.
-pub fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<OutboxRow>> {
+/// Outbox rows of one status, oldest first; the store's tests read the
+/// queue with it (the dispatcher pages through `due_outbox`).
+#[cfg(test)]
+pub(super) fn outbox(connection: &Connection, status: OutboxStatus) -> StoreResult<Vec<OutboxRow>> {
     let mut statement = connection.prepare_cached(
         "SELECT key, funnel, contact, step, channel, payload, due_at, status FROM outbox WHERE status = ?1 ORDER BY due_at, id",
     )?;
@@ -153,7 +158,7 @@ pub struct Failed {
 /// The `limit` most recent failed or dead-lettered actions, newest first.
 /// A render failure keeps its error in the payload; a delivery failure in
 /// the `error` column.
-pub fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
+pub(super) fn failed(connection: &Connection, limit: usize) -> StoreResult<Vec<Failed>> {
     let mut statement = connection.prepare_cached(
         "SELECT key, channel, status, error, CASE WHEN error IS NULL THEN payload END \
          FROM outbox WHERE status IN ('failed', 'dead') ORDER BY id DESC LIMIT ?1",
@@ -195,7 +200,7 @@ pub struct Pending {
 
 /// Up to `limit` queued rows after id `after` whose retry time has come,
 /// in id order: the dispatcher pages through them without loading all.
-pub fn due_outbox(
+pub(super) fn due_outbox(
     connection: &Connection,
     now: DateTime<Utc>,
     after: i64,
@@ -246,7 +251,8 @@ pub enum Attempt {
 }
 
 /// Records one attempt's outcome; counts the attempt unless suppressed.
-pub fn record_attempt(tx: &Connection, id: i64, attempt: &Attempt) -> StoreResult<()> {
+pub fn record_attempt(tx: &Tx<'_>, id: i64, attempt: &Attempt) -> StoreResult<()> {
+    let tx = tx.connection();
     let (status, next, error, counted) = match attempt {
         Attempt::Delivered => (OutboxStatus::Delivered, None, None, 1),
         Attempt::Retry { at, error } => (
@@ -276,7 +282,8 @@ const IDS_PER_STATEMENT: usize = 500;
 /// Records that the rows `ids` went out: a statement for many rows at a
 /// time (an `IN` list), since most of a pass is deliveries and a statement
 /// per row costs more than the row.
-pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
+pub fn record_delivered(tx: &Tx<'_>, ids: &[i64]) -> StoreResult<()> {
+    let tx = tx.connection();
     let now = time(Utc::now());
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("?{i}")).collect();
@@ -294,7 +301,7 @@ pub fn record_delivered(tx: &Connection, ids: &[i64]) -> StoreResult<()> {
 }
 
 /// Committed length of an outbox file, if this state ever wrote it.
-pub fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u64>> {
+pub(super) fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u64>> {
     let length: Option<i64> = connection
         .query_row(
             "SELECT length FROM outbox_files WHERE path = ?1",
@@ -305,8 +312,20 @@ pub fn file_length(connection: &Connection, path: &str) -> StoreResult<Option<u6
     Ok(length.map(|l| u64::try_from(l).unwrap_or(0)))
 }
 
-pub fn set_file_length(tx: &Connection, path: &str, length: u64) -> StoreResult<()> {
-    tx.execute(
+/// Records an outbox file's committed length in `tx`, the transaction that
+/// records the deliveries written up to it.
+pub fn set_file_length(tx: &Tx<'_>, path: &str, length: u64) -> StoreResult<()> {
+    write_file_length(tx.connection(), path, length)
+}
+
+/// [`set_file_length`] outside a transaction, for
+/// [`Store::set_file_length`](super::Store::set_file_length).
+pub(super) fn write_file_length(
+    connection: &Connection,
+    path: &str,
+    length: u64,
+) -> StoreResult<()> {
+    connection.execute(
         "INSERT INTO outbox_files (path, length) VALUES (?1, ?2) \
          ON CONFLICT (path) DO UPDATE SET length = excluded.length",
         params![path, i64::try_from(length).unwrap_or(i64::MAX)],
@@ -316,7 +335,8 @@ pub fn set_file_length(tx: &Connection, path: &str, length: u64) -> StoreResult<
 
 /// Puts dead letters back in the queue with a fresh count of attempts:
 /// all of them, or those whose key is in `keys`. Returns how many.
-pub fn requeue_dead(tx: &Connection, keys: &[String]) -> StoreResult<usize> {
+pub fn requeue_dead(tx: &Tx<'_>, keys: &[String]) -> StoreResult<usize> {
+    let tx = tx.connection();
     let selections: Vec<Option<&str>> = if keys.is_empty() {
         vec![None]
     } else {
@@ -345,7 +365,7 @@ pub struct DeadLetter {
     pub error: Option<String>,
 }
 
-pub fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
+pub(super) fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
     let mut statement = connection.prepare(
         "SELECT key, channel, attempts, error FROM outbox WHERE status = 'dead' ORDER BY id",
     )?;
@@ -361,7 +381,7 @@ pub fn dead_letters(connection: &Connection) -> StoreResult<Vec<DeadLetter>> {
 }
 
 /// Outbox counts by status.
-pub fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(OutboxStatus, i64)>> {
+pub(super) fn outbox_counts(connection: &Connection) -> StoreResult<Vec<(OutboxStatus, i64)>> {
     let mut statement = connection
         .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
     let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

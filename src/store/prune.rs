@@ -10,9 +10,9 @@
 //! be retried or read for the reason).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use super::{StoreResult, time};
+use super::{StoreResult, Tx, time};
 
 /// What a payload becomes once pruned: still JSON, saying why it is empty.
 pub const PRUNED: &str = r#"{"pruned":true}"#;
@@ -28,7 +28,8 @@ pub struct Pruned {
 }
 
 /// Drops what [`Pruned`] counts from before `before`, inside `tx`.
-pub fn prune(tx: &Connection, before: DateTime<Utc>) -> StoreResult<Pruned> {
+pub fn prune(tx: &Tx<'_>, before: DateTime<Utc>) -> StoreResult<Pruned> {
+    let tx = tx.connection();
     let cutoff = time(before);
     let payloads = tx.execute(
         "UPDATE outbox SET payload = ?2 WHERE created_at < ?1 \

@@ -142,7 +142,7 @@ impl Store {
     /// Records an outbox file's committed length at once (outside any
     /// transaction: the first length must be on disk before the append).
     pub fn set_file_length(&self, path: &str, length: u64) -> StoreResult<()> {
-        set_file_length(&self.connection, path, length)
+        write_file_length(&self.connection, path, length)
     }
 
     /// Gives the space pruning freed back to the file system.

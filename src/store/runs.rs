@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, StoreError, StoreResult, parse_time, stored_time, time};
+use super::{Store, StoreError, StoreResult, Tx, parse_time, stored_time, time};
 
 impl Store {
     /// Records the start of a run at `now`, refusing to go back in time
@@ -126,13 +126,14 @@ pub struct Reading {
 /// are tagged with it). Returns when the version first ran: no journey is
 /// entered under it earlier than that.
 pub fn record_version(
-    tx: &Connection,
+    tx: &Tx<'_>,
     funnel: &str,
     (version, source): (&str, &str),
     path: &str,
     git_commit: Option<&str>,
     at: DateTime<Utc>,
 ) -> StoreResult<DateTime<Utc>> {
+    let tx = tx.connection();
     tx.prepare_cached(
         "INSERT INTO versions (funnel, version, path, git_commit, first_run, last_run, source) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
          ON CONFLICT DO UPDATE SET last_run = excluded.last_run, git_commit = coalesce(versions.git_commit, excluded.git_commit), source = coalesce(versions.source, excluded.source)",
@@ -142,7 +143,7 @@ pub fn record_version(
 }
 
 /// When a funnel version first ran, if it has.
-pub fn first_run(
+pub(super) fn first_run(
     tx: &Connection,
     funnel: &str,
     version: &str,

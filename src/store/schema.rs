@@ -467,21 +467,21 @@ mod tests {
                 )
                 .unwrap();
         }
-        let store = Store::open(&path).unwrap();
-        let c1 = journey(store.connection(), "f", "c1").unwrap().unwrap();
+        let mut store = Store::open(&path).unwrap();
+        let tx = store.transaction().unwrap();
+        let c1 = journey(&tx, "f", "c1").unwrap().unwrap();
         // v7 keeps the position as `#1` for the runner to resolve by id.
         let step = c1.step.as_deref();
         assert_eq!(
             (c1.entry, c1.stage.as_str(), step),
             (2, "trial", Some("#1"))
         );
-        let c2 = journey(store.connection(), "f", "c2").unwrap().unwrap();
+        let c2 = journey(&tx, "f", "c2").unwrap().unwrap();
         assert_eq!(c2.left_at, Some(at("2026-05-05T00:00:00Z")));
         assert_eq!(c2.waiting_since, Some(at("2026-05-04T11:00:00Z")));
         assert!(!c2.active);
         assert!(
-            store
-                .connection()
+            tx.connection()
                 .prepare("SELECT rowid FROM journeys")
                 .is_err()
         );

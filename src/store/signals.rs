@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::values::stored;
 use super::{
-    Message, OutboxRow, Payload, StoreError, StoreResult, optional_time_column, stored_time, time,
-    time_column,
+    Message, OutboxRow, Payload, StoreError, StoreResult, Tx, optional_time_column, stored_time,
+    time, time_column,
 };
 
 stored! {
@@ -36,7 +36,8 @@ pub struct Suppression {
 }
 
 /// Records a suppression once; the first one of a kind keeps its moment.
-pub fn suppress(tx: &Connection, s: &Suppression) -> StoreResult<bool> {
+pub fn suppress(tx: &Tx<'_>, s: &Suppression) -> StoreResult<bool> {
+    let tx = tx.connection();
     let added = tx
         .prepare_cached(
             "INSERT INTO suppressions (channel, contact, address, at, reason) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -54,7 +55,7 @@ pub fn suppress(tx: &Connection, s: &Suppression) -> StoreResult<bool> {
 
 /// Whether the state holds any suppression: while none, the dispatcher
 /// skips the lookup per message.
-pub fn any_suppression(connection: &Connection) -> StoreResult<bool> {
+pub(super) fn any_suppression(connection: &Connection) -> StoreResult<bool> {
     Ok(connection
         .prepare_cached("SELECT 1 FROM suppressions LIMIT 1")?
         .query_row([], |_| Ok(()))
@@ -64,7 +65,7 @@ pub fn any_suppression(connection: &Connection) -> StoreResult<bool> {
 
 /// Why a message must not go out, when a suppression stops it: by its
 /// contact or its address, on its channel.
-pub fn suppressed(
+pub(super) fn suppressed(
     connection: &Connection,
     (channel, transactional): (&str, bool),
     contact: &str,
@@ -104,9 +105,10 @@ pub fn suppressed(
 
 /// Who unsubscribed from marketing by `now`, and when (the first time).
 pub fn unsubscribed_by(
-    connection: &Connection,
+    tx: &Tx<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<std::collections::HashMap<String, DateTime<Utc>>> {
+    let connection = tx.connection();
     let mut statement = connection.prepare_cached(
         "SELECT contact, MIN(at) FROM suppressions WHERE channel = ?2 AND contact != '' AND at <= ?1 GROUP BY contact",
     )?;
@@ -147,7 +149,7 @@ pub(super) fn remember_address(
 }
 
 /// The contact last written to at `address` on `channel`.
-pub fn contact_at(
+pub(super) fn contact_at(
     connection: &Connection,
     channel: &str,
     address: &str,
@@ -186,7 +188,7 @@ pub struct ListedEvent {
 }
 
 /// Events in the state, oldest first, of one contact and/or since a time.
-pub fn list_events(
+pub(super) fn list_events(
     connection: &Connection,
     contact: Option<&str>,
     since: Option<DateTime<Utc>>,
@@ -218,7 +220,8 @@ pub struct Heard<'a> {
 }
 
 /// Records a heard event once (by its dedupe key). Returns whether new.
-pub fn hear(tx: &Connection, heard: &Heard<'_>) -> StoreResult<bool> {
+pub fn hear(tx: &Tx<'_>, heard: &Heard<'_>) -> StoreResult<bool> {
+    let tx = tx.connection();
     let e = heard.event;
     let added = tx
         .prepare_cached(
@@ -238,7 +241,7 @@ pub fn hear(tx: &Connection, heard: &Heard<'_>) -> StoreResult<bool> {
 }
 
 /// When the message with outbox key `key` left, by the wall clock.
-pub fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
+pub(super) fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
     let at: Option<Option<String>> = connection
         .prepare_cached("SELECT sent_at FROM outbox WHERE key = ?1")?
         .query_row(params![key], |r| r.get(0))
@@ -250,11 +253,12 @@ pub fn sent_at(connection: &Connection, key: &str) -> StoreResult<Option<DateTim
 /// Tokens older than `forget` are dropped first: past the providers'
 /// timestamp tolerance a replay is refused as stale anyway.
 pub fn first_use(
-    tx: &Connection,
+    tx: &Tx<'_>,
     key: &str,
     at: DateTime<Utc>,
     forget: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    let tx = tx.connection();
     tx.prepare_cached("DELETE FROM replays WHERE at < ?1")?
         .execute(params![time(forget)])?;
     let added = tx
@@ -277,7 +281,7 @@ pub struct ListedSuppression {
 }
 
 /// Every suppression (of one contact), oldest first.
-pub fn list_suppressions(
+pub(super) fn list_suppressions(
     connection: &Connection,
     contact: Option<&str>,
 ) -> StoreResult<Vec<ListedSuppression>> {

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::{StoreResult, TaskStatus, optional_time_column, time, time_column};
+use super::{StoreResult, TaskStatus, Tx, optional_time_column, time, time_column};
 use crate::language::document::TaskKind;
 
 /// A staff task.
@@ -57,7 +57,8 @@ pub fn title(brief: &str) -> Option<String> {
     Some(format!("{}…", cut.trim_end()))
 }
 
-pub fn add_task(tx: &Connection, task: &Task) -> StoreResult<bool> {
+pub fn add_task(tx: &Tx<'_>, task: &Task) -> StoreResult<bool> {
+    let tx = tx.connection();
     let added = tx.prepare_cached("INSERT INTO tasks (key, funnel, contact, step, kind, assignee, escalate_to, created_at, due_at, status, reason, brief) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING")?
         .execute(params![task.key, task.funnel, task.contact, task.step, task.kind.name(), task.assignee, task.escalate_to, time(task.created_at), task.due_at.map(time), task.status.name(), task.reason, task.brief])?;
     Ok(added > 0)
@@ -90,7 +91,8 @@ pub(crate) const TASK_COLUMN_COUNT: usize = 14;
 
 /// Adds `note` to a task's reason, once: a run that notes the same thing
 /// again (nobody to escalate to, still) changes nothing.
-pub fn note_task(tx: &Connection, id: i64, note: &str) -> StoreResult<()> {
+pub fn note_task(tx: &Tx<'_>, id: i64, note: &str) -> StoreResult<()> {
+    let tx = tx.connection();
     tx.prepare_cached(
         "UPDATE tasks SET reason = CASE WHEN reason IS NULL OR reason = '' THEN ?1 \
          WHEN instr(reason, ?1) > 0 THEN reason ELSE reason || '; ' || ?1 END WHERE id = ?2",
@@ -103,7 +105,8 @@ pub fn note_task(tx: &Connection, id: i64, note: &str) -> StoreResult<()> {
 /// ones, and ones closed (done, or cancelled when the contact left) only
 /// after their deadline, since they were overdue whether or not a run
 /// looked while they were.
-pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<Vec<Task>> {
+pub fn overdue_unescalated(tx: &Tx<'_>, now: DateTime<Utc>) -> StoreResult<Vec<Task>> {
+    let tx = tx.connection();
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'open' AND escalated_at IS NULL AND due_at IS NOT NULL AND due_at < ?1 \
          UNION ALL SELECT {TASK_COLUMNS} FROM tasks WHERE escalated_at IS NULL AND status != 'open' AND done_at > due_at AND due_at < ?1 \
@@ -114,14 +117,15 @@ pub fn overdue_unescalated(tx: &Connection, now: DateTime<Utc>) -> StoreResult<V
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn mark_escalated(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+pub fn mark_escalated(tx: &Tx<'_>, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    let tx = tx.connection();
     tx.prepare_cached("UPDATE tasks SET escalated_at = ?1 WHERE id = ?2")?
         .execute(params![time(at), id])?;
     Ok(())
 }
 
 /// Marks a task done; false when there is no such open task.
-pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+pub(super) fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
     let changed = tx
         .prepare_cached(
             "UPDATE tasks SET status = 'done', done_at = ?1 WHERE id = ?2 AND status = 'open'",
@@ -130,20 +134,8 @@ pub fn complete_task(tx: &Connection, id: i64, at: DateTime<Utc>) -> StoreResult
     Ok(changed > 0)
 }
 
-/// Marks the open tasks a contact's step created as done (a `task.done` event).
-pub fn complete_step_tasks(
-    tx: &Connection,
-    funnel: &str,
-    contact: &str,
-    step: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<usize> {
-    Ok(tx.prepare_cached("UPDATE tasks SET status = 'done', done_at = ?1 WHERE funnel = ?2 AND contact = ?3 AND step = ?4 AND status = 'open'")?
-        .execute(params![time(at), funnel, contact, step])?)
-}
-
 /// Tasks, filtered; `overdue_at` keeps open tasks due before it.
-pub fn tasks(
+pub(super) fn tasks(
     connection: &Connection,
     overdue_at: Option<DateTime<Utc>>,
     assignee: Option<&str>,

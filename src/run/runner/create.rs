@@ -11,13 +11,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 
 use super::{Loaded, Runner, fingerprint, stored_fields};
 use crate::language::condition::{Condition, EVENT};
 use crate::language::model::{Create, Funnel, TriggerKind};
 use crate::run::feed::{self, Contact, Event, Problem, Raw};
-use crate::store::{self, Created, StoreError};
+use crate::store::{self, Created, StoreError, Tx};
 
 /// Whether any entry of `funnel` creates contacts.
 pub fn creates(funnel: &Funnel) -> bool {
@@ -52,7 +51,7 @@ impl Runner<'_> {
     /// it.
     pub fn created(
         &mut self,
-        tx: &Connection,
+        tx: &Tx<'_>,
         id: &str,
         stored: &[&Created],
         events: &[&Event],
@@ -87,7 +86,7 @@ impl Runner<'_> {
     /// the event's moment; gives the contact and that moment.
     fn create(
         &mut self,
-        tx: &Connection,
+        tx: &Tx<'_>,
         loaded: &Loaded,
         id: &str,
         events: &[&Event],
@@ -124,7 +123,7 @@ impl Runner<'_> {
     /// event's moment, so the walk dates what they make true from then.
     fn keep(
         &mut self,
-        tx: &Connection,
+        tx: &Tx<'_>,
         loaded: &Loaded,
         contact: &Contact,
         event: &Event,

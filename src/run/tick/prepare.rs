@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{TickError, TickOptions, unchanged};
 use crate::run::feed::Event;
 use crate::run::runner::Loaded;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store};
 
 /// What a run reads from the state before it walks anyone.
 pub(super) struct Prepared {
@@ -74,6 +74,6 @@ pub(super) fn begin(
             options.now,
         )?;
     }
-    tx.commit().map_err(StoreError::from)?;
+    tx.commit()?;
     Ok(Some(run))
 }

@@ -34,7 +34,7 @@ use super::{Ended, TickError, TickOptions, Ticked, UnknownContact, begin, close,
 use crate::config::Config;
 use crate::run::feed::{Event, Problem};
 use crate::run::runner::{Loaded, Runner};
-use crate::store::{self, Due, Reading, Store, StoreError};
+use crate::store::{self, Due, Reading, Store};
 
 /// What a run reported about its feeds, kept with it so that an
 /// unchanged run reports the same without reading them.
@@ -148,7 +148,7 @@ pub(super) fn unchanged(
     let tx = store.transaction()?;
     let quiet = store::side_tables_used(&tx)? == (false, false)
         && (!creating || store::created_contacts(&tx)?.is_empty());
-    tx.rollback().map_err(StoreError::from)?;
+    tx.rollback()?;
     Ok(quiet.then_some((
         Unchanged {
             since,
