@@ -2,7 +2,9 @@
 //! walking them only re-confirms it. A contact is left unwalked in a
 //! funnel when everything the walk reads is what the last walk of it
 //! read, and that walk saw nothing due before this run's `now`
-//! (`walk/due.rs` keeps the moment in the journey's `next_due`).
+//! (`walk/due.rs` finds the moment; the row's sighting keeps it, with the
+//! funnel version the walk ran under, and the journey a copy). A contact
+//! who has not entered is left the same way.
 //!
 //! What the walk reads: the row's declared fields (the sighting's
 //! fingerprint), the contact's events (the feed's and the state's),
@@ -10,7 +12,7 @@
 //! any funnel, even earlier in this run), the funnel version, and the
 //! clock. Only the clock differs between a skipped walk and the last one,
 //! and `next_due` is no later than any moment it could matter at. Anything
-//! else, or a journey without a known `next_due`, is walked in full.
+//! else, or a row without a known `next_due`, is walked in full.
 //!
 //! The runner also keeps the earliest `next_due` of everyone it walked or
 //! left ([`Runner::horizon`]): a run whose feeds and funnels are those of

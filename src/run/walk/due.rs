@@ -1,6 +1,7 @@
 //! What a walk saw coming after its horizon: the earliest moment at which
-//! anything it looked at could move the contact, kept in the journey
-//! (`next_due`) so that the next run can tell, without walking, that a
+//! anything it looked at could move the contact, kept with the row's
+//! sighting (`next_due`; the journey has a copy) so that the next run can
+//! tell, without walking, that a
 //! contact whose row, events and funnel are unchanged has nothing due
 //! (`runner/fast.rs`).
 //!
