@@ -1,6 +1,6 @@
 //! The tick's fast path (`runner/fast.rs`): a contact whose row, events
 //! and funnel are unchanged is not walked until the moment the last walk
-//! saw coming (`journeys.next_due`), and is then moved exactly as a full
+//! saw coming (`sightings.next_due`), and is then moved exactly as a full
 //! walk would have moved it.
 #![allow(clippy::unwrap_used)]
 
@@ -30,30 +30,27 @@ stages:
 
 const HELLO: (&str, &str) = ("hello", "subject: Hi\n---\nHello {{contact.email}}\n");
 
-/// The stored `next_due` of a contact's journey (`None`: unknown).
+/// The stored `next_due` of a contact's row (`None`: unknown).
 fn next_due(p: &Project, contact: &str) -> Option<String> {
     let state = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
     state
         .query_row(
-            "SELECT next_due FROM journeys WHERE contact = ?1",
+            "SELECT next_due FROM sightings WHERE contact = ?1",
             [contact],
             |r| r.get(0),
         )
         .unwrap()
 }
 
-/// Sets the moment the fast path reads (kept with the row's sighting) and
-/// the journey's copy of it.
+/// Sets the moment the fast path reads, kept with the row's sighting.
 fn set_next_due(p: &Project, contact: &str, due: Option<&str>) {
     let state = rusqlite::Connection::open(p.path(".funnel/state.db")).unwrap();
-    for table in ["journeys", "sightings"] {
-        state
-            .execute(
-                &format!("UPDATE {table} SET next_due = ?2 WHERE contact = ?1"),
-                rusqlite::params![contact, due],
-            )
-            .unwrap();
-    }
+    state
+        .execute(
+            "UPDATE sightings SET next_due = ?2 WHERE contact = ?1",
+            rusqlite::params![contact, due],
+        )
+        .unwrap();
 }
 
 /// The funnel's goal: over fields only, so every moment can be dated.

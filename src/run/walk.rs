@@ -164,9 +164,6 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
         if self.last {
             // The run's horizon covers everyone it would walk again.
             self.runner.horizon = self.runner.horizon.sooner(due);
-            if let Some(journey) = self.journey.as_mut() {
-                journey.next_due = due;
-            }
         }
         Ok((self.journey, due))
     }

@@ -35,9 +35,6 @@ pub struct Journey {
     /// When the open wait runs out, fixed when it opened: an edit of the
     /// wait's window does not move a promise already made.
     pub deadline: Option<DateTime<Utc>>,
-    /// When the walk that left the journey here could next move it, for
-    /// the runner's fast path (see `runner/fast.rs`).
-    pub next_due: Due,
 }
 
 /// The earliest moment at which a walk could next move a journey, as
@@ -109,7 +106,6 @@ fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
         version: row.get(11)?,
         cause: row.get(12)?,
         deadline: optional_time_column(row, 13)?,
-        next_due: due_from(row.get(14)?),
     })
 }
 
@@ -117,7 +113,7 @@ fn journey_from(row: &rusqlite::Row) -> rusqlite::Result<Journey> {
 /// compile time rather than by `format!` once per contact.
 macro_rules! journey_columns {
     () => {
-        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at, version, cause, deadline, next_due"
+        "funnel, contact, entry, stage, step, clock, waiting_since, stage_since, active, entered_at, left_at, version, cause, deadline"
     };
 }
 
@@ -144,13 +140,13 @@ pub fn save_journey(tx: &Tx<'_>, j: &Journey) -> StoreResult<()> {
     tx.prepare_cached(concat!(
         "INSERT INTO journeys (",
         journey_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
          ON CONFLICT (funnel, contact) DO UPDATE SET entry = excluded.entry, \
          stage = excluded.stage, step = excluded.step, clock = excluded.clock, \
          waiting_since = excluded.waiting_since, stage_since = excluded.stage_since, \
          active = excluded.active, entered_at = excluded.entered_at, \
          left_at = excluded.left_at, version = excluded.version, cause = excluded.cause, \
-         deadline = excluded.deadline, next_due = excluded.next_due"
+         deadline = excluded.deadline"
     ))?
     .execute(params![
         j.funnel,
@@ -166,8 +162,7 @@ pub fn save_journey(tx: &Tx<'_>, j: &Journey) -> StoreResult<()> {
         j.left_at.map(time),
         j.version,
         j.cause,
-        j.deadline.map(time),
-        due_column(j.next_due)
+        j.deadline.map(time)
     ])?;
     Ok(())
 }
@@ -227,7 +222,6 @@ mod tests {
             version: "v1".into(),
             cause: Some("paid@2026-05-04T10:00:00Z".into()),
             deadline: Some(at("2026-05-05T11:00:00Z")),
-            next_due: Due::At(at("2026-05-05T11:00:00Z")),
         };
         let second = Journey {
             entry: 2,
@@ -242,7 +236,6 @@ mod tests {
             version: "v2".into(),
             cause: None,
             deadline: None,
-            next_due: Due::Never,
             ..first.clone()
         };
         let tx = store.transaction().unwrap();

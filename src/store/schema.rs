@@ -219,7 +219,7 @@ UPDATE outbox SET transactional = 1
     // with the row's sighting (the funnel version it ran under and when
     // anything is next due), so that the fast path decides a contact with
     // one lookup, and a contact who did not enter is not walked every run;
-    // carried over from the journeys, which kept it until now.
+    // moved over from the journeys, which kept it until now.
     r#"
 ALTER TABLE runs ADD COLUMN reading TEXT;
 ALTER TABLE runs ADD COLUMN next_due TEXT;
@@ -228,6 +228,7 @@ ALTER TABLE sightings ADD COLUMN version TEXT;
 ALTER TABLE sightings ADD COLUMN next_due TEXT;
 UPDATE sightings SET version = j.version, next_due = j.next_due
     FROM journeys j WHERE j.funnel = sightings.funnel AND j.contact = sightings.contact;
+ALTER TABLE journeys DROP COLUMN next_due;
 "#,
 ];
 

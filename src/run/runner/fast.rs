@@ -3,7 +3,7 @@
 //! funnel when everything the walk reads is what the last walk of it
 //! read, and that walk saw nothing due before this run's `now`
 //! (`walk/due.rs` finds the moment; the row's sighting keeps it, with the
-//! funnel version the walk ran under, and the journey a copy). A contact
+//! funnel version the walk ran under). A contact
 //! who has not entered is left the same way.
 //!
 //! What the walk reads: the row's declared fields (the sighting's

@@ -1,8 +1,8 @@
 //! What a walk saw coming after its horizon: the earliest moment at which
 //! anything it looked at could move the contact, kept with the row's
-//! sighting (`next_due`; the journey has a copy) so that the next run can
-//! tell, without walking, that a contact whose row, events and funnel are
-//! unchanged has nothing due (`runner/fast.rs`).
+//! sighting (`next_due`) so that the next run can tell, without walking,
+//! that a contact whose row, events and funnel are unchanged has nothing
+//! due (`runner/fast.rs`).
 //!
 //! The moment is a lower bound: every candidate move the walk computed
 //! past its horizon is noted, even one a later move made moot, so a run

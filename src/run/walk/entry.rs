@@ -85,7 +85,6 @@ impl Walk<'_, '_, '_, '_, '_> {
             version: self.loaded.version.clone(),
             cause,
             deadline: None,
-            next_due: crate::store::Due::Unknown,
         });
         self.history(
             HistoryKind::Enter,
