@@ -25,7 +25,7 @@ pub(crate) struct Ahead {
 }
 
 impl Ahead {
-    /// The journey's `next_due`: unknown when unsure, never when nothing
+    /// The row's `next_due`: unknown when unsure, never when nothing
     /// lay ahead.
     pub(crate) fn due(self) -> Due {
         match (self.unsure, self.soonest) {
