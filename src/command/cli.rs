@@ -45,7 +45,7 @@ pub enum Command {
     )]
     Schema,
     /// Run one tick: move contacts through the funnels and queue due actions.
-    #[command(after_help = format!("Examples:\n  funnel run --contacts contacts.csv\n  funnel run --contacts crm-export.csv --events events.jsonl --now 2026-05-04T09:00:00Z\n  crm-export | funnel run --contacts - --dry-run\n  funnel run --contacts minicrm.csv --encoding windows-1250 --max-bad-rows 5%\n\nRun it from cron every few minutes; it is safe to run late, twice or after a crash.\n\n{RUN_EXIT_CODES}"))]
+    #[command(after_help = format!("Examples:\n  funnel run --contacts contacts.csv\n  funnel run --contacts crm-export.csv --events events.jsonl --now 2026-05-04T09:00:00Z\n  crm-export | funnel run --contacts - --dry-run\n  funnel run --contacts minicrm.csv --encoding windows-1250 --max-bad-rows 5%\n\nRun it from cron every few minutes; it is safe to run late, twice or after a crash.\nA run whose feeds, funnels and settings are as the last run read them, with nobody due,\nreads no contact and says so (\"unchanged since the run at ...\").\n\n{RUN_EXIT_CODES}"))]
     Run(RunArgs),
     /// Contacts per stage and step, queued and failed actions, overdue tasks.
     #[command(after_help = "Examples:\n  funnel status\n  funnel status --format json")]
