@@ -248,15 +248,11 @@ pub fn tick(
                 line: report.lines,
                 lines: report.lines,
             });
-            let ended = Ended {
-                funnels: &[],
-                store: opened,
-                event_problems,
-            };
             return unchanged::run(
                 options,
                 config,
-                (&mut funnels, ended),
+                &mut funnels,
+                (opened, event_problems),
                 (key, unchanged),
                 report,
             );

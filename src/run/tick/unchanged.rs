@@ -178,15 +178,16 @@ pub(super) fn reading(key: String, next_due: Due, report: &FeedReport) -> Option
 pub(super) fn run(
     options: &TickOptions,
     config: &Config,
-    (funnels, mut ended): (&mut [Loaded], Ended<'_>),
+    funnels: &mut [Loaded],
+    (mut store, event_problems): (Store, Vec<(String, Problem)>),
     (key, unchanged): (String, Unchanged),
     report: FeedReport,
 ) -> Result<Ticked, TickError> {
-    let run = begin(&mut ended.store, funnels, options)?;
+    let run = begin(&mut store, funnels, options)?;
     let mut runner = Runner::new(funnels, options.now, options.dry_run);
     runner.summary.contacts = report.contacts;
     runner.summary.events_for_unknown_contacts = report.unknown.len();
-    let tx = ended.store.transaction()?;
+    let tx = store.transaction()?;
     runner.escalate(&tx)?;
     runner.flush(&tx)?;
     close(tx, options.dry_run)?;
@@ -199,8 +200,12 @@ pub(super) fn run(
         unknown,
         ..
     } = report;
-    let mut ticked =
-        Ended { funnels, ..ended }.finish(options, config, (run, reading), summary, problems)?;
+    let ended = Ended {
+        funnels,
+        store,
+        event_problems,
+    };
+    let mut ticked = ended.finish(options, config, (run, reading), summary, problems)?;
     ticked.plan = plan;
     ticked.notes = notes;
     ticked.unknown = unknown;
