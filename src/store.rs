@@ -177,6 +177,25 @@ struct RunLock {
     _file: File,
 }
 
+/// Makes a new state file that already says it is one, under a temporary
+/// name first: a run killed between creating the file and writing to it
+/// would otherwise leave an empty `state.db`, which every later run rightly
+/// refuses (an empty file may be a lost state). Called under the run lock's
+/// sidecar, so no other run makes it at the same time.
+fn create_marked(path: &Path) -> std::io::Result<()> {
+    let mut building = path.as_os_str().to_owned();
+    building.push(".new");
+    let building = PathBuf::from(building);
+    // What a run killed here before left: never a state.
+    let _ = std::fs::remove_file(&building);
+    crate::private::create_file(&building)?;
+    let mark = || -> rusqlite::Result<()> {
+        Connection::open(&building)?.pragma_update(None, "application_id", schema::APPLICATION_ID)
+    };
+    mark().map_err(std::io::Error::other)?;
+    std::fs::rename(&building, path)
+}
+
 impl Store {
     /// Opens (creating and migrating) the state at `path` and takes the run
     /// lock. A second process gets [`StoreError::Locked`] at once.
@@ -203,7 +222,10 @@ impl Store {
         }
         // Created here, `0600`, so that SQLite gives its `-wal` and `-shm`
         // files the same mode rather than the umask's.
-        let created = crate::private::create_file(path).map_err(io)?;
+        let created = !path.exists();
+        if created {
+            create_marked(path).map_err(io)?;
+        }
         // The lock belongs to the file, not to the name it was reached by.
         // Elsewhere than unix a lock on the file would be mandatory and
         // shut SQLite out: there the name's lock file is all there is.

@@ -234,7 +234,7 @@ ALTER TABLE journeys DROP COLUMN next_due;
 
 /// `PRAGMA application_id` of a funnel state (`FNL1`), set by migration
 /// v10. States from before it are known by their `runs` table.
-const APPLICATION_ID: i64 = 0x464E_4C31;
+pub(super) const APPLICATION_ID: i64 = 0x464E_4C31;
 
 /// Refuses a file that is not a funnel state. `created`: this open made
 /// the file, so it may be empty.
