@@ -53,6 +53,7 @@ pub use payload::{
     SetFields, Webhook,
 };
 pub use prune::{PRUNED, Pruned, prune};
+pub use reads::DeliveryReads;
 pub use report::*;
 pub use runs::*;
 pub use signals::*;

@@ -74,7 +74,9 @@ fn a_kill_during_delivery_re_sends_at_most_twice_the_concurrency() {
 /// several times, then to completion; checks nothing was lost or changed
 /// and gives the number of requests the server saw and of kills.
 fn kill_during_delivery(delivery: &str) -> (usize, usize) {
-    let http = HttpServer::start(|_, _| Reply::status(200).delay(Duration::from_millis(2)));
+    // Slow enough that a pass of 2,000 sends takes over a second: the kills
+    // land while it delivers (file rows go out during the walk, in no time).
+    let http = HttpServer::start(|_, _| Reply::status(200).delay(Duration::from_millis(5)));
     let p = Project::new();
     p.write("funnels/burst.yaml", FUNNEL)
         .write(

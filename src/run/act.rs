@@ -249,7 +249,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         // Only a message reaches the contact; a webhook or notification
         // that failed does not stop the contact's wait.
         let acted = if reaches { acted } else { Acted::Done };
-        let row = OutboxRow {
+        let mut row = OutboxRow {
             key,
             funnel: self.funnel().name.clone(),
             contact: self.contact.id.clone(),
@@ -260,6 +260,10 @@ impl Walk<'_, '_, '_, '_, '_> {
             status,
         };
         let (version, now) = (Some(self.loaded.version.as_str()), self.now());
+        let sending = (self.runner.delivering.as_ref()).is_some_and(|d| d.takes(&row));
+        if sending {
+            row.status = OutboxStatus::Delivered;
+        }
         if store::enqueue(self.tx, &mut self.runner.tally, &row, version, now)? {
             match status {
                 OutboxStatus::Stale => self.runner.summary.stale += 1,
@@ -272,6 +276,9 @@ impl Walk<'_, '_, '_, '_, '_> {
                 due,
                 format_args!("{channel} {} ({})", step.id, status.name()),
             );
+            if let Some(delivering) = self.runner.delivering.as_mut().filter(|_| sending) {
+                delivering.queued(row);
+            }
         }
         Ok(acted)
     }

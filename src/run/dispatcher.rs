@@ -38,7 +38,10 @@ use indexmap::IndexMap;
 use crate::config::{Delivery, Settings};
 use crate::language::model::{Funnel, Target};
 use crate::run::channel::{Channel, Channels, Failure, Route, file};
-use crate::store::{self, Attempt, OutboxRow, Pending, Store, StoreError};
+use crate::store::{self, Attempt, DeliveryReads, OutboxRow, Pending, Store, StoreError};
+
+mod as_it_goes;
+pub use as_it_goes::AsItGoes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -430,7 +433,7 @@ impl RateLimit {
 
 /// Why a row must not go out because `funnel serve` heard its contact
 /// unsubscribe, its address bounce or complain, or its number say STOP.
-fn suppressed(store: &Store, pending: &Pending) -> Result<Option<String>, StoreError> {
+fn suppressed(store: &impl DeliveryReads, pending: &Pending) -> Result<Option<String>, StoreError> {
     let row = &pending.row;
     if !CONTACT_FACING.contains(&row.channel.as_str()) {
         return Ok(None);
@@ -493,7 +496,11 @@ impl OptOuts {
 
     /// Why a row must not go out, if it must not: its contact has since
     /// left this entry of the journey through a global exit.
-    fn check(&self, store: &Store, pending: &Pending) -> Result<Option<String>, StoreError> {
+    fn check(
+        &self,
+        store: &impl DeliveryReads,
+        pending: &Pending,
+    ) -> Result<Option<String>, StoreError> {
         let row = &pending.row;
         if !CONTACT_FACING.contains(&row.channel.as_str()) {
             return Ok(None);

@@ -243,6 +243,9 @@ pub struct Runner<'a> {
     /// The earliest moment at which anyone this run walked or left could
     /// next move (see `runner/fast.rs`).
     pub horizon: store::Due,
+    /// Delivers the run's own file rows as it goes, when it can (see
+    /// `dispatcher/as_it_goes.rs`).
+    pub delivering: Option<crate::run::dispatcher::AsItGoes>,
 }
 
 /// Events of one contact, by time.
@@ -264,6 +267,7 @@ impl<'a> Runner<'a> {
             tally: Tally::default(),
             refused: Vec::new(),
             horizon: store::Due::Never,
+            delivering: None,
         }
     }
 
@@ -362,6 +366,9 @@ impl<'a> Runner<'a> {
                 true,
             )
             .run()?;
+            if let Some(delivering) = &mut self.delivering {
+                delivering.walked(tx, journey.as_ref().map(|j| (j.stage.as_str(), j.entry)))?;
+            }
             if let Some(journey) = journey.filter(|j| Some(j) != stored.as_ref()) {
                 store::save_journey(tx, &journey)?;
             }

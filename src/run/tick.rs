@@ -302,7 +302,15 @@ pub fn tick(
             .push(event);
     }
     let run = begin(&mut store, &mut funnels, options)?;
+    let delivering = if options.dry_run || !options.deliver {
+        None
+    } else {
+        Dispatcher::new(&config.delivery, &options.outbox, options.now)
+            .funnels(funnels.iter().map(|l| &l.funnel))
+            .as_it_goes(&store)?
+    };
     let mut runner = Runner::new(&funnels, options.now, options.dry_run);
+    runner.delivering = delivering;
     let tx = store.transaction()?;
     runner.survey(&tx)?;
     // Contacts events created on earlier runs, by id: walked after the
@@ -363,8 +371,7 @@ pub fn tick(
                 batch += 1;
             }
             if batch == BATCH {
-                runner.flush(&tx)?;
-                close(tx, options.dry_run)?;
+                end_batch(tx, &mut runner, options.dry_run)?;
                 tx = store.transaction()?;
                 batch = 0;
             }
@@ -373,8 +380,7 @@ pub fn tick(
         reading
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        runner.flush(&tx)?;
-        close(tx, options.dry_run)
+        end_batch(tx, &mut runner, options.dry_run)
     })?;
     let mut tx = store.transaction()?;
     if creating {
@@ -391,16 +397,15 @@ pub fn tick(
             }
             batch += 1;
             if batch == BATCH {
-                runner.flush(&tx)?;
-                close(tx, options.dry_run)?;
+                end_batch(tx, &mut runner, options.dry_run)?;
                 tx = store.transaction()?;
                 batch = 0;
             }
         }
     }
     runner.escalate(&tx)?;
-    runner.flush(&tx)?;
-    close(tx, options.dry_run)?;
+    end_batch(tx, &mut runner, options.dry_run)?;
+    let delivered_as_it_went = runner.delivering.as_ref().map_or(0, |d| d.delivered);
     progress(Progress { line: lines, lines });
     let events_name = options
         .events
@@ -434,6 +439,7 @@ pub fn tick(
         event_problems,
     }
     .finish(options, config, (run, reading), summary, report.problems)?;
+    ticked.delivered.delivered += delivered_as_it_went;
     ticked.plan = plan;
     ticked.notes = report.notes;
     ticked.unknown = report.unknown;
@@ -516,6 +522,16 @@ fn unknown_contacts(
         .collect();
     unknown.sort_by_key(|u| u.line);
     unknown
+}
+
+/// Ends a batch of walked contacts: their counters written, their file
+/// rows delivered (see `dispatcher/as_it_goes.rs`), then committed.
+fn end_batch(tx: Tx<'_>, runner: &mut Runner<'_>, dry_run: bool) -> Result<(), TickError> {
+    runner.flush(&tx)?;
+    if let Some(delivering) = &mut runner.delivering {
+        delivering.batch(&tx)?;
+    }
+    close(tx, dry_run)
 }
 
 /// Ends a batch: committed, or for a dry run rolled back.

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::writer::Record;
 use super::{App, MAX_BODY, page};
 use crate::links::{Link, Message};
-use crate::store::{Scope, Store, StoredEvent, Suppression};
+use crate::store::{DeliveryReads, Scope, Store, StoredEvent, Suppression};
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()

@@ -126,8 +126,14 @@ pub fn enqueue(
     // Frequency caps count what is not transactional, without reading
     // the payload back.
     let transactional = row.payload.transactional() == Some(true);
-    let added = tx.prepare_cached("INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING")?
-        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.text(), due, row.status, time(created), version, transactional])?;
+    // Queued as delivered by a run that delivers as it goes: sent once,
+    // now (by the wall clock, as the dispatcher records it).
+    let (attempts, sent) = match row.status {
+        OutboxStatus::Delivered => (1, Some(time(Utc::now()))),
+        _ => (0, None),
+    };
+    let added = tx.prepare_cached("INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional, attempts, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING")?
+        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.text(), due, row.status, time(created), version, transactional, attempts, sent])?;
     if added > 0 {
         counters::queued(tally, row, &due, version.unwrap_or_default());
         signals::remember_address(tx, row, created)?;
@@ -297,6 +303,29 @@ pub fn record_delivered(tx: &Tx<'_>, ids: &[i64]) -> StoreResult<()> {
         ))?
         .execute(&values[..])?;
     }
+    Ok(())
+}
+
+/// Whether any row waits in the queue: a run delivers its own file rows
+/// as it goes only when none does.
+pub(super) fn outbox_waiting(connection: &Connection) -> StoreResult<bool> {
+    Ok(connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'queued')",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Puts back in the queue a row queued as delivered by a run that
+/// delivers as it goes, whose line was not written after all (its contact
+/// opted out in the same walk): the pass after the walk decides on it.
+pub fn unsend(tx: &Tx<'_>, key: &str) -> StoreResult<()> {
+    let tx = tx.connection();
+    counters::restatus(tx, "key = ?2", &[&key], OutboxStatus::Queued)?;
+    tx.prepare_cached(
+        "UPDATE outbox SET status = 'queued', attempts = 0, sent_at = NULL WHERE key = ?1",
+    )?
+    .execute(params![key])?;
     Ok(())
 }
 

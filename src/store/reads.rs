@@ -8,7 +8,70 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 
+/// The reads a delivery pass makes, on the state between transactions
+/// ([`Store`]) or inside a run's own ([`Tx`]), where it delivers a batch's
+/// file rows before the batch commits.
+pub trait DeliveryReads: sealed::Connected {
+    fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Pending>> {
+        due_outbox(self.connected(), now, after, limit)
+    }
+
+    fn entered_by_exit(&self, journey: (&str, &str), visit: (&str, i64)) -> StoreResult<bool> {
+        entered_by_exit(self.connected(), journey, visit)
+    }
+
+    fn suppressed(
+        &self,
+        message: (&str, bool),
+        contact: &str,
+        address: Option<&str>,
+    ) -> StoreResult<Option<String>> {
+        suppressed(self.connected(), message, contact, address)
+    }
+
+    fn any_suppression(&self) -> StoreResult<bool> {
+        any_suppression(self.connected())
+    }
+
+    fn file_length(&self, path: &str) -> StoreResult<Option<u64>> {
+        file_length(self.connected(), path)
+    }
+}
+
+/// Keeps the connection inside the store: a module outside it can use
+/// [`DeliveryReads`] but cannot name this trait to reach the connection.
+mod sealed {
+    pub trait Connected {
+        fn connected(&self) -> &rusqlite::Connection;
+    }
+}
+
+impl sealed::Connected for Store {
+    fn connected(&self) -> &rusqlite::Connection {
+        &self.connection
+    }
+}
+
+impl sealed::Connected for Tx<'_> {
+    fn connected(&self) -> &rusqlite::Connection {
+        self.connection()
+    }
+}
+
+impl DeliveryReads for Store {}
+impl DeliveryReads for Tx<'_> {}
+
 impl Store {
+    /// Whether any outbox row waits to go out.
+    pub fn outbox_waiting(&self) -> StoreResult<bool> {
+        outbox_waiting(&self.connection)
+    }
+
     pub fn journeys(
         &self,
         funnel: Option<&str>,
@@ -77,10 +140,6 @@ impl Store {
         list_suppressions(&self.connection, contact)
     }
 
-    pub fn any_suppression(&self) -> StoreResult<bool> {
-        any_suppression(&self.connection)
-    }
-
     pub fn contact_at(&self, channel: &str, address: &str) -> StoreResult<Option<String>> {
         contact_at(&self.connection, channel, address)
     }
@@ -111,32 +170,6 @@ impl Store {
 
     pub fn renamed_from(&self, funnel: &str, path: &str) -> StoreResult<Option<(String, u64)>> {
         renamed_from(&self.connection, funnel, path)
-    }
-
-    pub fn due_outbox(
-        &self,
-        now: DateTime<Utc>,
-        after: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<Pending>> {
-        due_outbox(&self.connection, now, after, limit)
-    }
-
-    pub fn entered_by_exit(&self, journey: (&str, &str), visit: (&str, i64)) -> StoreResult<bool> {
-        entered_by_exit(&self.connection, journey, visit)
-    }
-
-    pub fn suppressed(
-        &self,
-        message: (&str, bool),
-        contact: &str,
-        address: Option<&str>,
-    ) -> StoreResult<Option<String>> {
-        suppressed(&self.connection, message, contact, address)
-    }
-
-    pub fn file_length(&self, path: &str) -> StoreResult<Option<u64>> {
-        file_length(&self.connection, path)
     }
 
     /// Records an outbox file's committed length at once (outside any

@@ -11,6 +11,13 @@
 //! identically. The dispatcher then marks the batch delivered and records
 //! the new length in one transaction.
 //!
+//! A run that delivers as it goes (see `dispatcher/as_it_goes.rs`) appends
+//! a batch's lines before the batch that queued them commits; a run killed
+//! in between leaves lines for rows the state never kept. Such a run
+//! starts by cutting the file back to its committed length ([`cut_back`]),
+//! so those lines go before anything reads the file as delivered, and the
+//! rows, walked again, are written once.
+//!
 //! Rotation: move or truncate the file only while no `funnel run` or
 //! `funnel deliver` is going (they hold `.funnel/state.lock`). A file
 //! shorter than the recorded length is taken as rotated: the next batch
@@ -52,6 +59,22 @@ impl<'r> Line<'r> {
             status: "delivered",
         }
     }
+}
+
+/// Cuts `path` back to `committed` bytes when it is longer: what lies past
+/// them was appended by a pass that died before it recorded it. A missing
+/// or shorter (rotated) file is left alone.
+pub fn cut_back(path: &Path, committed: u64) -> io::Result<()> {
+    let file = match OpenOptions::new().write(true).open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if file.metadata()?.len() > committed {
+        file.set_len(committed)?;
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Appends `rows` after the committed part of `path` (`committed`, as the

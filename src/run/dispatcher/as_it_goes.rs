@@ -1,0 +1,143 @@
+//! Delivery as the run goes. When the outbox holds nothing waiting as a
+//! run starts (every first run, and every run after a pass that delivered
+//! everything), a message for the outbox file is queued already delivered,
+//! and its line is appended when its batch ends, before the batch commits:
+//! the rows and the file's new length commit together. A first run of a
+//! million contacts otherwise wrote every outbox row twice, queued in the
+//! walk and then read back, parsed and rewritten as delivered after it,
+//! long after its pages left the cache.
+//!
+//! The pass after the walk checks a row against its contact's journey as
+//! it is then; here the same checks run when the contact's walk in the
+//! funnel ends, which is the same journey (each contact is walked once a
+//! run, and a run adds no suppression). A row whose contact has since
+//! opted out, or whose contact or address is suppressed, is put back in
+//! the queue, and the pass after the walk suppresses it as before.
+//!
+//! Exactly once holds as for that pass: a run killed after appending and
+//! before committing leaves lines past the committed length for rows the
+//! state never kept. The next run cuts them off before it walks
+//! ([`file::cut_back`]) and queues those rows again.
+//!
+//! Only with nothing waiting: a row left from before (a retry, a held row)
+//! would otherwise reach the file after this run's rows, out of the order
+//! in which they were queued.
+
+use std::path::PathBuf;
+
+use super::{DeliverError, Dispatcher, OptOuts, suppressed};
+use crate::run::channel::{Channels, Route, file};
+use crate::store::{self, DeliveryReads, OutboxRow, OutboxStatus, Pending, Store, StoreError, Tx};
+
+/// A run's delivery of its own file rows, batch by batch.
+pub struct AsItGoes {
+    channels: Channels,
+    opt_outs: OptOuts,
+    outbox: PathBuf,
+    /// Whether the state holds any suppression (a run adds none).
+    suppressions: bool,
+    /// Rows of the contact being walked, queued as delivered.
+    walking: Vec<OutboxRow>,
+    /// Rows cleared to go out, appended when the batch ends.
+    lines: Vec<OutboxRow>,
+    /// Rows delivered so far.
+    pub delivered: usize,
+}
+
+impl Dispatcher<'_> {
+    /// Delivery as the run goes, when the outbox starts with nothing
+    /// waiting. Makes sure the outbox file's committed length is on disk
+    /// before any batch appends, and cuts off what a killed run appended
+    /// past it.
+    pub fn as_it_goes(self, store: &Store) -> Result<Option<AsItGoes>, DeliverError> {
+        if store.outbox_waiting()? {
+            return Ok(None);
+        }
+        let key = self.outbox.display().to_string();
+        let cut = match store.file_length(&key)? {
+            Some(committed) => file::cut_back(self.outbox, committed),
+            None => {
+                let found = std::fs::metadata(self.outbox).map_or(0, |m| m.len());
+                store.set_file_length(&key, found)?;
+                Ok(())
+            }
+        };
+        cut.map_err(|source| DeliverError::File {
+            path: self.outbox.to_path_buf(),
+            source,
+        })?;
+        Ok(Some(AsItGoes {
+            channels: Channels::build(self.delivery, self.outbox),
+            opt_outs: self.opt_outs,
+            outbox: self.outbox.to_path_buf(),
+            suppressions: store.any_suppression()?,
+            walking: Vec::new(),
+            lines: Vec::new(),
+            delivered: 0,
+        }))
+    }
+}
+
+impl AsItGoes {
+    /// Whether `row`, about to be queued, goes out as the run goes: a
+    /// queued row for the outbox file.
+    pub fn takes(&self, row: &OutboxRow) -> bool {
+        row.status == OutboxStatus::Queued
+            && matches!(self.channels.route(row), Route::File(path) if path == self.outbox)
+    }
+
+    /// Notes a row [`takes`](Self::takes) accepted, queued as delivered.
+    pub fn queued(&mut self, row: OutboxRow) {
+        self.walking.push(row);
+    }
+
+    /// The walk of a contact in a funnel ended in `journey` (stage and
+    /// entry): its rows go out with the batch, or back in the queue when
+    /// the contact opted out since or is suppressed.
+    pub fn walked(&mut self, tx: &Tx<'_>, journey: Option<(&str, i64)>) -> Result<(), StoreError> {
+        for row in std::mem::take(&mut self.walking) {
+            let pending = Pending {
+                id: 0,
+                row,
+                attempts: 0,
+                journey: journey.map(|(stage, entry)| (stage.to_string(), entry)),
+            };
+            if self.opt_outs.check(tx, &pending)?.is_some()
+                || (self.suppressions && suppressed(tx, &pending)?.is_some())
+            {
+                store::unsend(tx, &pending.row.key)?;
+            } else {
+                self.lines.push(pending.row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the batch's lines and records the file's new length in
+    /// `tx`: call it after the batch's contacts were walked, before `tx`
+    /// commits.
+    pub fn batch(&mut self, tx: &Tx<'_>) -> Result<(), DeliverError> {
+        let lines = std::mem::take(&mut self.lines);
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let key = self.outbox.display().to_string();
+        // Recorded before the walk; a state edited since is left to the
+        // pass after the walk, which records the first length itself.
+        let Some(committed) = tx.file_length(&key)? else {
+            for row in &lines {
+                store::unsend(tx, &row.key)?;
+            }
+            return Ok(());
+        };
+        let rows: Vec<&OutboxRow> = lines.iter().collect();
+        let length =
+            file::append(&self.outbox, committed, &rows).map_err(|source| DeliverError::File {
+                path: self.outbox.clone(),
+                source,
+            })?;
+        store::set_file_length(tx, &key, length)?;
+        self.delivered += lines.len();
+        Ok(())
+    }
+}
