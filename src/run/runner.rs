@@ -246,6 +246,9 @@ pub struct Runner<'a> {
     /// Delivers the run's own file rows as it goes, when it can (see
     /// `dispatcher/as_it_goes.rs`).
     pub delivering: Option<crate::run::dispatcher::AsItGoes>,
+    /// By funnel (as in `funnels`): the state held nothing of it when the
+    /// run began, so no contact's sighting or journey is looked up.
+    new: Vec<bool>,
 }
 
 /// Events of one contact, by time.
@@ -268,6 +271,7 @@ impl<'a> Runner<'a> {
             refused: Vec::new(),
             horizon: store::Due::Never,
             delivering: None,
+            new: Vec::new(),
         }
     }
 
@@ -275,6 +279,12 @@ impl<'a> Runner<'a> {
     pub fn survey(&mut self, tx: &Tx<'_>) -> Result<(), StoreError> {
         (self.overrides, self.tags) = store::side_tables_used(tx)?;
         self.unsubscribed = store::unsubscribed_by(tx, self.now)?;
+        self.new = Vec::with_capacity(self.funnels.len());
+        for loaded in self.funnels {
+            let new =
+                !create::creates(&loaded.funnel) && store::funnel_is_new(tx, &loaded.funnel.name)?;
+            self.new.push(new);
+        }
         Ok(())
     }
 
@@ -304,22 +314,28 @@ impl<'a> Runner<'a> {
         events: &[&Event],
     ) -> Result<bool, StoreError> {
         let mut walked = false;
-        for loaded in self.funnels {
+        for (index, loaded) in self.funnels.iter().enumerate() {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;
             };
+            let new = self.new.get(index).copied().unwrap_or(false);
             let owner = (loaded.funnel.name.as_str(), typed.id.as_str());
             let unsubscribed = self.unsubscribed(loaded, typed);
             let typed = unsubscribed.as_ref().map_or(typed, |(c, _)| c);
             let print = fingerprint(typed);
-            if self.quiet(&typed.id, events)
+            if !new
+                && self.quiet(&typed.id, events)
                 && let Some(due) = store::settled(tx, owner, (print, &loaded.version), self.now)?
             {
                 self.horizon = self.horizon.sooner(due);
                 continue;
             }
             walked = true;
-            let mut sighting = store::sighting(tx, owner, print, self.now)?;
+            let mut sighting = if new {
+                store::Sighting::first(print, self.now)
+            } else {
+                store::sighting(tx, owner, print, self.now)?
+            };
             // An unsubscribe heard by `funnel serve` changed the row at its
             // own moment, not when this run looked: when it is the only
             // change, the new values hold from then.
@@ -330,7 +346,11 @@ impl<'a> Runner<'a> {
             {
                 sighting.seen_at = *at;
             }
-            let stored = store::journey(tx, &loaded.funnel.name, &typed.id)?;
+            let stored = if new {
+                None
+            } else {
+                store::journey(tx, &loaded.funnel.name, &typed.id)?
+            };
             let mut journey = stored.clone();
             // The row changed since the last run saw it: its old values held
             // until now, so what they made due before now happens first,

@@ -20,6 +20,19 @@ pub struct Sighting {
     held: Held,
 }
 
+impl Sighting {
+    /// A row the state has never seen: its values are new as of `now`.
+    pub fn first(fingerprint: u64, now: DateTime<Utc>) -> Self {
+        Sighting {
+            seen_at: now,
+            before: None,
+            held: Held::New {
+                fingerprint: i64::from_ne_bytes(fingerprint.to_ne_bytes()),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Held {
     /// No row, or one with other values: written whole.
@@ -117,12 +130,24 @@ pub fn sighting(
                 _ => None,
             };
             Ok(Sighting {
-                seen_at: now,
                 before,
-                held: Held::New { fingerprint: print },
+                ..Sighting::first(fingerprint, now)
             })
         }
     }
+}
+
+/// Whether the state holds nothing of `funnel`: no sighting, no journey.
+/// A run walks each contact once a funnel, so in such a funnel (one that
+/// creates no contacts, which writes a sighting before the walk) every
+/// lookup of a contact's sighting or journey would find nothing.
+pub fn funnel_is_new(tx: &Tx<'_>, funnel: &str) -> StoreResult<bool> {
+    Ok(tx.connection().query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM sightings WHERE funnel = ?1) \
+         AND NOT EXISTS (SELECT 1 FROM journeys WHERE funnel = ?1)",
+        params![funnel],
+        |r| r.get(0),
+    )?)
 }
 
 /// A `sightings` row as stored.
@@ -450,4 +475,33 @@ pub(super) fn version_origin(
         .prepare_cached("SELECT path, git_commit FROM versions WHERE funnel = ?1 AND version = ?2")?
         .query_row(params![funnel, version], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_funnel_is_new_until_a_contact_is_settled_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let tx = store.transaction().unwrap();
+        let now = stored_time("2026-01-01T00:00:00Z").unwrap();
+        assert!(funnel_is_new(&tx, "f").unwrap());
+        // What the walk of a new funnel takes instead of a lookup is what
+        // the lookup finds for a row never seen.
+        let first = Sighting::first(7, now);
+        assert_eq!(sighting(&tx, ("f", "c"), 7, now).unwrap(), first);
+        settle(
+            &tx,
+            ("f", "c"),
+            &first,
+            &|| "{}".to_string(),
+            ("v", Due::Never),
+        )
+        .unwrap();
+        assert!(!funnel_is_new(&tx, "f").unwrap());
+        assert!(funnel_is_new(&tx, "g").unwrap());
+    }
 }
