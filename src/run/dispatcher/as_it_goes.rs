@@ -10,9 +10,11 @@
 //! The pass after the walk checks a row against its contact's journey as
 //! it is then; here the same checks run when the contact's walk in the
 //! funnel ends, which is the same journey (each contact is walked once a
-//! run, and a run adds no suppression). A row whose contact has since
-//! opted out, or whose contact or address is suppressed, is put back in
-//! the queue, and the pass after the walk suppresses it as before.
+//! run). A row whose contact has since opted out, or whose contact or
+//! address is suppressed, is put back in the queue, and the pass after the
+//! walk suppresses it as before. A run adds no suppression, but `funnel
+//! serve` may while it goes: whether there are any is looked at again
+//! after each batch, so one heard during a batch holds from the next.
 //!
 //! Exactly once holds as for that pass: a run killed after appending and
 //! before committing leaves lines past the committed length for rows the
@@ -34,8 +36,9 @@ pub struct AsItGoes {
     channels: Channels,
     opt_outs: OptOuts,
     outbox: PathBuf,
-    /// Whether the state holds any suppression (a run adds none).
-    suppressions: bool,
+    /// Whether the state holds any suppression, as the batch's
+    /// transaction sees it; looked up by the batch's first walked contact.
+    suppressions: Option<bool>,
     /// Rows of the contact being walked, queued as delivered.
     walking: Vec<OutboxRow>,
     /// Rows cleared to go out, appended when the batch ends.
@@ -70,7 +73,7 @@ impl Dispatcher<'_> {
             channels: Channels::build(self.delivery, self.outbox),
             opt_outs: self.opt_outs,
             outbox: self.outbox.to_path_buf(),
-            suppressions: store.any_suppression()?,
+            suppressions: None,
             walking: Vec::new(),
             lines: Vec::new(),
             delivered: 0,
@@ -95,6 +98,13 @@ impl AsItGoes {
     /// entry): its rows go out with the batch, or back in the queue when
     /// the contact opted out since or is suppressed.
     pub fn walked(&mut self, tx: &Tx<'_>, journey: Option<(&str, i64)>) -> Result<(), StoreError> {
+        if self.walking.is_empty() {
+            return Ok(());
+        }
+        let suppressions = match self.suppressions {
+            Some(any) => any,
+            None => *self.suppressions.insert(tx.any_suppression()?),
+        };
         for row in std::mem::take(&mut self.walking) {
             let pending = Pending {
                 id: 0,
@@ -103,7 +113,7 @@ impl AsItGoes {
                 journey: journey.map(|(stage, entry)| (stage.to_string(), entry)),
             };
             if self.opt_outs.check(tx, &pending)?.is_some()
-                || (self.suppressions && suppressed(tx, &pending)?.is_some())
+                || (suppressions && suppressed(tx, &pending)?.is_some())
             {
                 store::unsend(tx, &pending.row.key)?;
             } else {
@@ -117,6 +127,7 @@ impl AsItGoes {
     /// `tx`: call it after the batch's contacts were walked, before `tx`
     /// commits.
     pub fn batch(&mut self, tx: &Tx<'_>) -> Result<(), DeliverError> {
+        self.suppressions = None;
         let lines = std::mem::take(&mut self.lines);
         if lines.is_empty() {
             return Ok(());
