@@ -208,15 +208,7 @@ impl<'a> Dispatcher<'a> {
             let key = path.display().to_string();
             let committed = match store.file_length(&key)? {
                 Some(length) => length,
-                // The first write to this file: its length as found (what
-                // others wrote is kept) is committed before anything is
-                // appended, so a pass that dies after appending leaves a
-                // length to cut back to, not a file that looks untouched.
-                None => {
-                    let found = std::fs::metadata(path).map_or(0, |m| m.len());
-                    store.set_file_length(&key, found)?;
-                    found
-                }
+                None => first_length(store, path, &key)?,
             };
             let rows_only: Vec<&OutboxRow> = rows.iter().map(|p| &p.row).collect();
             let length =
@@ -281,6 +273,16 @@ fn retry_at(now: DateTime<Utc>, wait: TimeDelta) -> DateTime<Utc> {
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
     now.checked_add_signed(wait).map_or(last, |at| at.min(last))
+}
+
+/// The first write to the file at `path` (`key` in the state): its length
+/// as found (what others wrote is kept) is committed before anything is
+/// appended, so a pass that dies after appending leaves a length to cut
+/// back to, not a file that looks untouched.
+fn first_length(store: &Store, path: &Path, key: &str) -> Result<u64, StoreError> {
+    let found = std::fs::metadata(path).map_or(0, |m| m.len());
+    store.set_file_length(key, found)?;
+    Ok(found)
 }
 
 /// Records `outcomes` (and files' new committed lengths) in one

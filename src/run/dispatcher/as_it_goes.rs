@@ -27,7 +27,7 @@
 
 use std::path::PathBuf;
 
-use super::{DeliverError, Dispatcher, OptOuts, suppressed};
+use super::{DeliverError, Dispatcher, OptOuts, first_length, suppressed};
 use crate::run::channel::{Channels, Route, file};
 use crate::store::{self, DeliveryReads, OutboxRow, OutboxStatus, Pending, Store, StoreError, Tx};
 
@@ -57,18 +57,17 @@ impl Dispatcher<'_> {
             return Ok(None);
         }
         let key = self.outbox.display().to_string();
-        let cut = match store.file_length(&key)? {
-            Some(committed) => file::cut_back(self.outbox, committed),
-            None => {
-                let found = std::fs::metadata(self.outbox).map_or(0, |m| m.len());
-                store.set_file_length(&key, found)?;
-                Ok(())
+        match store.file_length(&key)? {
+            Some(committed) => {
+                file::cut_back(self.outbox, committed).map_err(|source| DeliverError::File {
+                    path: self.outbox.to_path_buf(),
+                    source,
+                })?
             }
-        };
-        cut.map_err(|source| DeliverError::File {
-            path: self.outbox.to_path_buf(),
-            source,
-        })?;
+            None => {
+                first_length(store, self.outbox, &key)?;
+            }
+        }
         Ok(Some(AsItGoes {
             channels: Channels::build(self.delivery, self.outbox),
             opt_outs: self.opt_outs,
