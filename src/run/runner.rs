@@ -109,19 +109,31 @@ impl Loaded {
 /// The field an unsubscribe heard by `funnel serve` sets.
 const UNSUBSCRIBED: &str = "unsubscribed";
 
-/// Stored fields (a JSON object) with `unsubscribed` set, as stored.
+/// Stored fields (a JSON object) with `unsubscribed` set, as
+/// [`stored_fields`] writes them: also for a row an earlier build
+/// stored with its empty fields and its id.
 fn overlaid(stored: &str) -> Option<String> {
-    let mut fields: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(stored).ok()?;
+    let mut fields: BTreeMap<String, serde_json::Value> = serde_json::from_str(stored).ok()?;
+    fields.retain(|name, value| !value.is_null() && name != ID);
     fields.insert(UNSUBSCRIBED.to_string(), serde_json::Value::Bool(true));
     serde_json::to_string(&fields).ok()
 }
 
-/// The row's declared fields as the state keeps them (a JSON object),
-/// written only when they changed.
+/// The row's declared fields as the state keeps them, written only when
+/// they changed: a JSON object of the fields that have a value. An empty
+/// field is left out, and so is the id (the sighting's key): reading back
+/// takes a missing field as empty (`feed::from_stored`). Kept, the names
+/// of empty fields made the sightings a quarter of a first run's state.
 fn stored_fields(contact: &Contact) -> String {
-    serde_json::to_string(&contact.fields).unwrap_or_default()
+    let present: BTreeMap<&str, &crate::run::feed::Value> = (contact.fields.iter())
+        .filter(|(name, value)| !matches!(value, crate::run::feed::Value::Null) && *name != ID)
+        .map(|(name, value)| (name.as_str(), value))
+        .collect();
+    serde_json::to_string(&present).unwrap_or_default()
 }
+
+/// The field every typed contact has, its id.
+const ID: &str = "id";
 
 /// A hash (FNV-1a) of the row's declared fields, to notice when they
 /// change without writing them out: every run computes it for every row.
@@ -557,6 +569,37 @@ pub(crate) fn split_subject(text: &str) -> (Option<String>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::feed::Value;
+
+    #[test]
+    fn stored_fields_leave_out_empty_fields_and_the_id() {
+        let fields = [
+            ("id", Value::String("c1".into())),
+            ("email", Value::String("ann@example.com".into())),
+            ("plan", Value::Null),
+            (UNSUBSCRIBED, Value::Bool(false)),
+        ];
+        let mut contact = Contact {
+            id: "c1".into(),
+            line: 2,
+            fields: fields.map(|(n, v)| (n.to_string(), v)).into(),
+        };
+        let stored = stored_fields(&contact);
+        assert_eq!(
+            stored,
+            r#"{"email":"ann@example.com","unsubscribed":false}"#
+        );
+        // An unsubscribe overlaid on the stored row, in the form this
+        // writes and in the form earlier builds kept (empty fields and
+        // the id included), is the row with the unsubscribe, as stored.
+        contact
+            .fields
+            .insert(UNSUBSCRIBED.to_string(), Value::Bool(true));
+        let with = stored_fields(&contact);
+        let earlier = r#"{"email":"ann@example.com","id":"c1","plan":null,"unsubscribed":false}"#;
+        assert_eq!(overlaid(&stored).as_deref(), Some(with.as_str()));
+        assert_eq!(overlaid(earlier).as_deref(), Some(with.as_str()));
+    }
 
     #[test]
     fn subjects_split_from_bodies() {
