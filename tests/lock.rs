@@ -77,20 +77,3 @@ fn a_state_reached_through_a_hard_link_shares_its_lock() {
     assert_eq!(p.steps_of("ann"), ["thanks"]);
     assert_eq!(p.steps_of("bob"), ["thanks"]);
 }
-
-/// A held lock on the state refuses a second opener in the same way as a
-/// second process: the lock is per open file, not per process.
-#[cfg(unix)]
-#[test]
-fn a_second_store_on_a_hard_link_is_refused_in_process() {
-    let dir = tempfile::tempdir().unwrap();
-    let (first, second) = (dir.path().join("a.db"), dir.path().join("b.db"));
-    let held = Store::open(&first).unwrap();
-    std::fs::hard_link(&first, &second).unwrap();
-    assert!(matches!(
-        Store::open(&second),
-        Err(funnel::store::StoreError::Locked { .. })
-    ));
-    drop(held);
-    assert!(Store::open(&second).is_ok());
-}
