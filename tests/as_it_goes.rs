@@ -198,3 +198,29 @@ fn a_dry_run_delivers_nothing_and_keeps_nothing() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(p.delivered().is_empty());
 }
+
+#[test]
+fn an_outbox_that_cannot_be_written_stops_no_walk_and_loses_no_row() {
+    let p = project(3);
+    // A directory where the file should be: every append fails.
+    std::fs::create_dir_all(p.path("blocked.jsonl")).unwrap();
+    let args = [
+        "run",
+        "--contacts",
+        "contacts.csv",
+        "--outbox",
+        "blocked.jsonl",
+    ];
+    let failed = p.funnel(&[&args[..], &["--now", T0]].concat());
+    assert_ne!(failed.code, 0, "{}", failed.stderr);
+    assert!(failed.stderr.contains("blocked.jsonl"), "{}", failed.stderr);
+    // The walk went on and kept every row, waiting in the queue.
+    assert_eq!(p.outbox_counts().get("queued"), Some(&6));
+    // Once the file can be written, each row goes out once.
+    std::fs::remove_dir(p.path("blocked.jsonl")).unwrap();
+    let fixed = p.funnel(&[&args[..], &["--now", "2026-05-04T09:05:00Z"]].concat());
+    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+    let text = std::fs::read_to_string(p.path("blocked.jsonl")).unwrap();
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert_eq!(p.outbox_counts().get("delivered"), Some(&6));
+}

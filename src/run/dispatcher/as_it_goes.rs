@@ -27,7 +27,7 @@
 
 use std::path::PathBuf;
 
-use super::{DeliverError, Dispatcher, OptOuts, first_length, suppressed};
+use super::{Dispatcher, OptOuts, first_length, suppressed};
 use crate::run::channel::{Channels, Route, file};
 use crate::store::{self, DeliveryReads, OutboxRow, OutboxStatus, Pending, Store, StoreError, Tx};
 
@@ -45,24 +45,27 @@ pub struct AsItGoes {
     lines: Vec<OutboxRow>,
     /// Rows delivered so far.
     pub delivered: usize,
+    /// The file could not be written: the rest of the run queues as
+    /// before, for the pass after the walk to try and report.
+    stopped: bool,
 }
 
 impl Dispatcher<'_> {
     /// Delivery as the run goes, when the outbox starts with nothing
     /// waiting. Makes sure the outbox file's committed length is on disk
     /// before any batch appends, and cuts off what a killed run appended
-    /// past it.
-    pub fn as_it_goes(self, store: &Store) -> Result<Option<AsItGoes>, DeliverError> {
+    /// past it. A file that cannot be cut is left to the pass after the
+    /// walk, which tries again and reports why.
+    pub fn as_it_goes(self, store: &Store) -> Result<Option<AsItGoes>, StoreError> {
         if store.outbox_waiting()? {
             return Ok(None);
         }
         let key = self.outbox.display().to_string();
         match store.file_length(&key)? {
             Some(committed) => {
-                file::cut_back(self.outbox, committed).map_err(|source| DeliverError::File {
-                    path: self.outbox.to_path_buf(),
-                    source,
-                })?
+                if file::cut_back(self.outbox, committed).is_err() {
+                    return Ok(None);
+                }
             }
             None => {
                 first_length(store, self.outbox, &key)?;
@@ -76,6 +79,7 @@ impl Dispatcher<'_> {
             walking: Vec::new(),
             lines: Vec::new(),
             delivered: 0,
+            stopped: false,
         }))
     }
 }
@@ -84,7 +88,8 @@ impl AsItGoes {
     /// Whether `row`, about to be queued, goes out as the run goes: a
     /// queued row for the outbox file.
     pub fn takes(&self, row: &OutboxRow) -> bool {
-        row.status == OutboxStatus::Queued
+        !self.stopped
+            && row.status == OutboxStatus::Queued
             && matches!(self.channels.route(row), Route::File(path) if path == self.outbox)
     }
 
@@ -125,7 +130,7 @@ impl AsItGoes {
     /// Appends the batch's lines and records the file's new length in
     /// `tx`: call it after the batch's contacts were walked, before `tx`
     /// commits.
-    pub fn batch(&mut self, tx: &Tx<'_>) -> Result<(), DeliverError> {
+    pub fn batch(&mut self, tx: &Tx<'_>) -> Result<(), StoreError> {
         self.suppressions = None;
         let lines = std::mem::take(&mut self.lines);
         if lines.is_empty() {
@@ -141,11 +146,17 @@ impl AsItGoes {
             return Ok(());
         };
         let rows: Vec<&OutboxRow> = lines.iter().collect();
-        let length =
-            file::append(&self.outbox, committed, &rows).map_err(|source| DeliverError::File {
-                path: self.outbox.clone(),
-                source,
-            })?;
+        let Ok(length) = file::append(&self.outbox, committed, &rows) else {
+            // The file cannot be written (a directory, a full disk): the
+            // walk goes on, and the rows wait in the queue for the pass
+            // after it, which tries them and reports why, as it would have
+            // without this. What the append wrote, that pass cuts off.
+            for row in &lines {
+                store::unsend(tx, &row.key)?;
+            }
+            self.stopped = true;
+            return Ok(());
+        };
         store::set_file_length(tx, &key, length)?;
         self.delivered += lines.len();
         Ok(())
