@@ -12,15 +12,6 @@ use super::*;
 /// ([`Store`]) or inside a run's own ([`Tx`]), where it delivers a batch's
 /// file rows before the batch commits.
 pub trait DeliveryReads: sealed::Connected {
-    fn due_outbox(
-        &self,
-        now: DateTime<Utc>,
-        after: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<Pending>> {
-        due_outbox(self.connected(), now, after, limit)
-    }
-
     fn entered_by_exit(&self, journey: (&str, &str), visit: (&str, i64)) -> StoreResult<bool> {
         entered_by_exit(self.connected(), journey, visit)
     }
@@ -70,6 +61,15 @@ impl Store {
     /// Whether any outbox row waits to go out.
     pub fn outbox_waiting(&self) -> StoreResult<bool> {
         outbox_waiting(&self.connection)
+    }
+
+    pub fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Pending>> {
+        due_outbox(&self.connection, now, after, limit)
     }
 
     pub fn journeys(

@@ -137,24 +137,25 @@ impl AsItGoes {
             return Ok(());
         }
         let key = self.outbox.display().to_string();
-        // Recorded before the walk; a state edited since is left to the
-        // pass after the walk, which records the first length itself.
-        let Some(committed) = tx.file_length(&key)? else {
-            for row in &lines {
-                store::unsend(tx, &row.key)?;
+        // The length was recorded before the walk; a state edited since is
+        // left to the pass after the walk, which records it itself. A file
+        // that cannot be written (a directory, a full disk) stops the rest
+        // of the run from delivering as it goes: the walk goes on, and the
+        // rows wait in the queue for the pass after it, which tries them
+        // and reports why, and cuts off what the append wrote.
+        let appended = match tx.file_length(&key)? {
+            Some(committed) => {
+                let rows: Vec<&OutboxRow> = lines.iter().collect();
+                let appended = file::append(&self.outbox, committed, &rows).ok();
+                self.stopped = appended.is_none();
+                appended
             }
-            return Ok(());
+            None => None,
         };
-        let rows: Vec<&OutboxRow> = lines.iter().collect();
-        let Ok(length) = file::append(&self.outbox, committed, &rows) else {
-            // The file cannot be written (a directory, a full disk): the
-            // walk goes on, and the rows wait in the queue for the pass
-            // after it, which tries them and reports why, as it would have
-            // without this. What the append wrote, that pass cuts off.
+        let Some(length) = appended else {
             for row in &lines {
                 store::unsend(tx, &row.key)?;
             }
-            self.stopped = true;
             return Ok(());
         };
         store::set_file_length(tx, &key, length)?;
