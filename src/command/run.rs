@@ -84,8 +84,8 @@ pub(super) fn run(
     });
     let mut progress = |p: Progress| {
         if let Some(bar) = &bar {
-            bar.set_length(p.lines as u64);
-            bar.set_position(p.line as u64);
+            bar.set_length(p.of as u64);
+            bar.set_position(p.rows as u64);
         }
     };
     let ticked = tick(&options, &config, &mut progress);

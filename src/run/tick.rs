@@ -22,6 +22,7 @@ use crate::run::runner::{Loaded, Planned, Runner, Summary};
 use crate::store::{self, Store, StoreError, Tx};
 
 mod feeds;
+mod order;
 mod prepare;
 mod unchanged;
 
@@ -105,6 +106,16 @@ pub enum TickError {
         limit: MaxBadRows,
         /// Every bad row's problem, to show why.
         problems: Vec<(String, Problem)>,
+    },
+    /// A feed walked in id order is sorted through temporary files beside
+    /// the state (see `tick/order.rs`); writing or reading them failed.
+    #[error(
+        "cannot sort the contacts feed by id through a temporary file in {}: {source}",
+        dir.display()
+    )]
+    Sort {
+        dir: PathBuf,
+        source: std::io::Error,
     },
     #[error("{0}")]
     Templates(String),
@@ -208,11 +219,13 @@ fn checked_path(
 /// each makes a run of millions several times faster.
 const BATCH: usize = 1_000;
 
-/// How far a run is through the contacts feed, for a progress bar.
+/// How far a run is through the contacts feed, for a progress bar: rows
+/// walked (or found bad) of all the rows, since a feed sorted by id is not
+/// walked in the order of its lines.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
-    pub line: usize,
-    pub lines: usize,
+    pub rows: usize,
+    pub of: usize,
 }
 
 pub fn tick(
@@ -245,8 +258,8 @@ pub fn tick(
             unchanged::unchanged(&mut opened, &key, options.now, &events, creating)?
         {
             progress(Progress {
-                line: report.lines,
-                lines: report.lines,
+                rows: report.lines,
+                of: report.lines,
             });
             return unchanged::run(
                 options,
@@ -289,6 +302,13 @@ pub fn tick(
         loaded.carries = carries;
     }
     let lines = contacts.lines;
+    // A large feed far from id order is walked by id (see `tick/order.rs`),
+    // sorted through temporary files beside the state.
+    let sort_in = contacts.by_id.then(|| match options.state.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    });
+    let (mut done, rows_in_feed) = (0, contacts.rows);
     let mut problems: Vec<(String, Problem)> = Vec::new();
     // Events funnel recorded itself (`funnel task done`) count like the
     // feed's; both are read in time order.
@@ -334,25 +354,28 @@ pub fn tick(
     std::thread::scope(|scope| -> Result<(), TickError> {
         let mut tx = store.transaction()?;
         let reading = scope.spawn(|| {
-            let screened = (&contacts.options, contacts.repeated);
+            let screened = (&contacts.options, contacts.repeated, sort_in.as_deref());
             feeds::read_typed((options, &source), screened, &funnels, rows)
         });
         // Owned by the loop: a walk that fails drops it, which stops the
         // reading thread instead of leaving it waiting to hand rows on.
         for row in typed_rows.into_iter().flatten() {
-            let (id, line, typed, typing) = match row {
+            done += 1;
+            let (id, typed, typing) = match row {
                 feeds::Typed::Row {
                     id,
-                    line,
                     typed,
                     problems,
-                } => (id, line, typed, problems),
+                } => (id, typed, problems),
                 feeds::Typed::Bad(problem) => {
                     problems.push((contacts_name.clone(), problem));
                     continue;
                 }
             };
-            progress(Progress { line, lines });
+            progress(Progress {
+                rows: done,
+                of: rows_in_feed,
+            });
             problems.extend(typing);
             if let Some((id, _)) = by_contact.get_key_value(id.as_str()) {
                 seen.insert(id);
@@ -406,7 +429,10 @@ pub fn tick(
     runner.escalate(&tx)?;
     end_batch(tx, &mut runner, options.dry_run)?;
     let delivered_as_it_went = runner.delivering.as_ref().map_or(0, |d| d.delivered);
-    progress(Progress { line: lines, lines });
+    progress(Progress {
+        rows: rows_in_feed,
+        of: rows_in_feed,
+    });
     let events_name = options
         .events
         .as_deref()

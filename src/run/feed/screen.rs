@@ -26,6 +26,9 @@ pub struct Screened {
     pub lines: usize,
     /// Hashes of the ids seen more than once, for the run's pass.
     pub repeated: HashSet<u64>,
+    /// Rows whose id sorts before the id of the row read before them: how
+    /// far the feed is from id order (see `tick/order.rs`).
+    pub descents: usize,
 }
 
 /// Reads and types every row of the contacts feed for `funnels`.
@@ -39,6 +42,7 @@ pub fn screen(
         notes: std::mem::take(&mut rows.notes),
         ..Screened::default()
     };
+    let mut previous = String::new();
     for row in rows.by_ref() {
         screened.rows += 1;
         let row = match row {
@@ -51,6 +55,9 @@ pub fn screen(
             }
         };
         screened.lines = row.line;
+        screened.descents += usize::from(row.id < previous);
+        previous.clear();
+        previous.push_str(&row.id);
         let mut bad = false;
         for funnel in funnels {
             let typed = types_in(&row, &funnel.fields, funnel.timezone, &options.formats);

@@ -68,6 +68,10 @@ pub(super) struct Contacts {
     pub lines: usize,
     /// Hashes of ids the screen saw more than once.
     pub repeated: HashSet<u64>,
+    /// Rows, bad ones included.
+    pub rows: usize,
+    /// Whether the run walks the rows in id order (see `order.rs`).
+    pub by_id: bool,
 }
 
 fn feed_error(path: &Path) -> impl FnOnce(feed::FeedError) -> TickError + '_ {
@@ -124,6 +128,8 @@ pub(super) fn contacts(
         notes,
         lines: screened.lines,
         repeated: screened.repeated,
+        rows: screened.rows,
+        by_id: super::order::sorts(screened.rows, screened.descents),
     })
 }
 
@@ -133,7 +139,6 @@ pub(super) enum Typed {
     /// others could not.
     Row {
         id: String,
-        line: usize,
         typed: BTreeMap<String, Contact>,
         problems: Vec<(String, Problem)>,
     },
@@ -146,14 +151,17 @@ pub(super) enum Typed {
 const HAND_OFF: usize = 256;
 
 /// Reads the screened contacts feed again, typing each row for every
-/// funnel, and hands the rows on in feed order through `to`: run on a
+/// funnel, and hands the rows on through `to`: in feed order, or by id
+/// when `by_id` names the directory to sort in (see `order.rs`). Run on a
 /// thread of its own, so that the walk, which is the state's one writer,
 /// does not wait for the parsing. Stops early, without error, when the
 /// walk stops listening; fails as the feed does (a file changed under the
-/// run, a disk error) after handing on every row before the failure.
+/// run, a disk error) after handing on every row before the failure. A
+/// feed sorted by id is read to its end before the first row is handed
+/// on, so its failures come before anyone is walked.
 pub(super) fn read_typed(
     (options, source): (&TickOptions, &Source),
-    (feed, repeated): (&FeedOptions, HashSet<u64>),
+    (feed, repeated, by_id): (&FeedOptions, HashSet<u64>, Option<&Path>),
     funnels: &[Loaded],
     to: SyncSender<Vec<Typed>>,
 ) -> Result<(), TickError> {
@@ -161,15 +169,11 @@ pub(super) fn read_typed(
     let mut rows = feed::contacts_from(source.open()?, feed)
         .map_err(feed_error(&options.contacts))?
         .screened(repeated);
-    let mut batch = Vec::with_capacity(HAND_OFF);
-    for row in rows.by_ref() {
-        let row = match row {
-            Ok(row) => row,
-            Err(problem) => {
-                batch.push(Typed::Bad(problem));
-                continue;
-            }
-        };
+    let mut hand = Hand {
+        batch: Vec::with_capacity(HAND_OFF),
+        to,
+    };
+    let type_row = |row: feed::Row| {
         let mut typed = BTreeMap::new();
         let mut problems = Vec::new();
         for loaded in funnels {
@@ -181,20 +185,66 @@ pub(super) fn read_typed(
                 Err(problem) => problems.push((named(&name, Some(&loaded.funnel.name)), problem)),
             }
         }
-        batch.push(Typed::Row {
+        Typed::Row {
             id: row.id,
-            line: row.line,
             typed,
             problems,
-        });
-        if batch.len() == HAND_OFF && to.send(std::mem::take(&mut batch)).is_err() {
+        }
+    };
+    let Some(dir) = by_id else {
+        for row in rows.by_ref() {
+            let typed = row.map_or_else(Typed::Bad, &type_row);
+            if !hand.on(typed) {
+                return Ok(());
+            }
+        }
+        if !hand.rest() {
+            return Ok(());
+        }
+        return rows.finish().map_err(feed_error(&options.contacts));
+    };
+    let sorting = |source| TickError::Sort {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut sorter = super::order::Sorter::new(dir);
+    for row in rows.by_ref() {
+        match row {
+            Ok(row) => sorter.push(&row).map_err(sorting)?,
+            Err(problem) => {
+                if !hand.on(Typed::Bad(problem)) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    rows.finish().map_err(feed_error(&options.contacts))?;
+    for row in sorter.sorted().map_err(sorting)? {
+        if !hand.on(type_row(row.map_err(sorting)?)) {
             return Ok(());
         }
     }
-    if !batch.is_empty() && to.send(batch).is_err() {
-        return Ok(());
+    hand.rest();
+    Ok(())
+}
+
+/// Rows on their way to the walk, [`HAND_OFF`] at a time.
+struct Hand {
+    batch: Vec<Typed>,
+    to: SyncSender<Vec<Typed>>,
+}
+
+impl Hand {
+    /// Adds a row; false once the walk stopped listening.
+    fn on(&mut self, row: Typed) -> bool {
+        self.batch.push(row);
+        self.batch.len() < HAND_OFF || self.rest()
     }
-    rows.finish().map_err(feed_error(&options.contacts))
+
+    /// Hands on what is left; false once the walk stopped listening.
+    fn rest(&mut self) -> bool {
+        self.batch.is_empty() || self.to.send(std::mem::take(&mut self.batch)).is_ok()
+    }
 }
 
 /// The name problems of a funnel's typing are filed under.
