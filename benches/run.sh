@@ -23,6 +23,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target/release/examples/gen-contacts "$count" > "$work/contacts.csv"
 target/release/examples/gen-contacts "$count" --changed 1 > "$work/tick.csv"
+# The same rows in random order, as an export keyed by UUIDs or emails
+# comes: the run walks it by id (run/tick/order.rs).
+{ head -n 1 "$work/contacts.csv"; tail -n +2 "$work/contacts.csv" | shuf --random-source=<(yes); } > "$work/shuffled.csv"
 
 # Wall seconds and peak RSS of a command, from the kernel's own accounting.
 measure() {
@@ -44,12 +47,14 @@ PY
 funnel=${FUNNEL:-target/release/funnel}
 run() {
     "$funnel" run benches/funnels --contacts "$1" --now "$2" \
-        --state "$work/state.db" --outbox "$work/outbox.jsonl"
+        --state "${3:-$work/state.db}" --outbox "${4:-$work/outbox.jsonl}"
 }
 
 echo "contacts: $count ($(du -h "$work/contacts.csv" | cut -f1) of CSV), $(nproc) cores"
 printf 'sqlite3 .import      '; measure sqlite3 "$work/import.db" ".import --csv $work/contacts.csv c"
 printf 'funnel run, first    '; measure bash -c "$(declare -f run); funnel=$funnel; work=$work; run $work/contacts.csv 2026-06-01T09:00:00Z"
+printf 'first, random order  '; measure bash -c "$(declare -f run); funnel=$funnel; work=$work; run $work/shuffled.csv 2026-06-01T09:00:00Z $work/shuffled.db $work/shuffled.jsonl"
+rm -f "$work"/shuffled.*
 # The floor under any first run: storing what it keeps. The rows the first
 # run left (journeys, history, outbox; already computed, rendered and
 # delivered) are bulk-loaded by the sqlite3 shell into an empty state in one
