@@ -426,3 +426,98 @@ fn a_repeat_purchase_sends_an_advocate_back_to_care_at_its_moment_once() {
         ]
     );
 }
+
+/// A contact who comes back to a step within one walk: its second visit's
+/// action carries its moment in the key. In a funnel the state held
+/// nothing of, the walk looks for the first visit's key among what it
+/// queued itself (`Walk::fresh`), not in the state. Here the funnel's
+/// first run saw an empty feed, so the next one walks a contact from its
+/// sign-up hours back through three purchases: it must give the keys a
+/// run after every event gives.
+#[test]
+fn a_step_visited_twice_in_one_walk_acts_twice_under_two_keys() {
+    const LOOP: &str = r#"
+funnel: loop
+timezone: UTC
+contact: { email: email, signed_up_at: timestamp }
+enter:
+  - { on: contact.signed_up_at, stage: care }
+stages:
+  care:
+    goal: { event: purchase, to: advocate }
+    steps:
+      - id: hello
+        email: { template: hello }
+      - id: check-in
+        after: 30d
+        email: { template: hello }
+    exhausted: done
+  advocate:
+    goal: { event: purchase, to: care }
+    steps:
+      - id: thanks
+        email: { template: hello }
+      - id: ask
+        after: 30d
+        task: { kind: call, assignee: sam, due: 1d }
+    exhausted: done
+  done: { terminal: true }
+staff:
+  sam: {}
+"#;
+    const ROW: &str = "id,email,signed_up_at\nc1,c1@example.com,2026-05-04 09:00\n";
+    let events = [
+        ("purchase", "2026-05-04T10:00:00Z"),
+        ("purchase", "2026-05-04T11:00:00Z"),
+        ("purchase", "2026-05-04T12:00:00Z"),
+    ];
+    let project = |feed: &str| {
+        let p = Project::with_funnel(LOOP, &[("hello", "subject: Hi\n---\nHello.\n")]);
+        p.write("contacts.csv", feed);
+        p.run_at("2026-05-04T09:00:00Z");
+        p
+    };
+    let keys = |p: &Project| -> Vec<String> {
+        let mut keys: Vec<String> = (p.delivered().iter())
+            .map(|line| line["key"].as_str().unwrap().to_string())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let late = project("id,email,signed_up_at\n");
+    late.write("contacts.csv", ROW);
+    for (event, at) in events {
+        late.event("c1", event, at);
+    }
+    late.run_at("2026-05-04T13:00:00Z");
+    // Again at the same moment: nothing new.
+    late.run_at("2026-05-04T13:00:00Z");
+    let ticking = project(ROW);
+    for (event, at) in events {
+        ticking.event("c1", event, at);
+        ticking.run_at(&at.replace(":00:00Z", ":00:30Z"));
+    }
+    ticking.run_at("2026-05-04T13:00:00Z");
+    assert_eq!(
+        keys(&late),
+        [
+            "loop/c1/1/hello",
+            "loop/c1/1/hello@2026-05-04T11:00:00Z",
+            "loop/c1/1/thanks",
+            "loop/c1/1/thanks@2026-05-04T12:00:00Z",
+        ]
+    );
+    assert_eq!(keys(&late), keys(&ticking));
+    // A month on, only the last visit, still in `advocate`, had its later
+    // step: one call task, the same either way.
+    late.run_at("2026-06-04T13:00:00Z");
+    ticking.run_at("2026-06-04T13:00:00Z");
+    assert_eq!(keys(&late), keys(&ticking));
+    assert_eq!(
+        late.task_lines(),
+        ["c1/ask sam 2026-06-04T12:00:00Z open"],
+        "{:?}",
+        late.tasks()
+    );
+    assert_eq!(late.task_lines(), ticking.task_lines());
+}

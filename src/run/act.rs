@@ -99,7 +99,7 @@ impl Walk<'_, '_, '_, '_, '_> {
         // advocate back to care) acts again: its later visits carry their
         // moment in the key, which stays the same for the same visit, so a
         // repeated or restarted run still does everything once.
-        let key = match store::key_moment(self.tx, &key)? {
+        let key = match self.key_moment(&key)? {
             Some(first) if first != store::time(due) => format!("{key}@{}", store::time(due)),
             _ => key,
         };
@@ -265,6 +265,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             row.status = OutboxStatus::Delivered;
         }
         if store::enqueue(self.tx, &mut self.runner.tally, &row, version, now)? {
+            self.queued_under(&row.key, due);
             match status {
                 OutboxStatus::Stale => self.runner.summary.stale += 1,
                 OutboxStatus::Failed => self.runner.summary.failed += 1,
@@ -312,7 +313,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             self.tx,
             &Task {
                 id: 0,
-                key,
+                key: key.clone(),
                 funnel: self.funnel().name.clone(),
                 contact: self.contact.id.clone(),
                 step: step.to_string(),
@@ -331,6 +332,7 @@ impl Walk<'_, '_, '_, '_, '_> {
             },
         )?;
         if added {
+            self.queued_under(&key, due);
             let (funnel, contact) = (&self.loaded.funnel.name, &self.contact.id);
             if status == TaskStatus::Failed {
                 self.runner.summary.failed += 1;

@@ -332,6 +332,7 @@ impl<'a> Runner<'a> {
                 (sighting.seen_at, now),
                 true,
             )
+            .fresh(new)
             .run()?;
             if let Some(delivering) = &mut self.delivering {
                 delivering.walked(tx, journey.as_ref().map(|j| (j.stage.as_str(), j.entry)))?;
