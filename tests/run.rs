@@ -912,3 +912,58 @@ fn a_mistyped_future_now_is_recovered_with_allow_clock_reset() {
         ]
     );
 }
+
+/// A run that begins with an empty outbox counts, for the caps, what it
+/// queued for the contact in every funnel so far without reading the
+/// state (`Runner::capped`): the same deferrals as a run over an outbox
+/// that already held rows, where the caps read the state.
+#[test]
+fn frequency_caps_count_every_funnel_in_a_first_run_as_in_later_runs() {
+    let welcome = CAPPED.replace("2 per day", "1 per day");
+    let news = NEIGHBOUR
+        .replace("after: 1h\n", "\n")
+        .replace("stages:", "caps: { email: 1 per day }\nstages:");
+    let project = |contacts: &str| {
+        let p = Project::with_funnel(&welcome, &[("hello", "subject: Hi\n---\nHello\n")]);
+        p.write("funnels/neighbour.yaml", &news);
+        p.write("contacts.csv", contacts);
+        p
+    };
+    let first = project("id,email,unsubscribed\nann,ann@example.com,no\n");
+    let later = project("id,email,unsubscribed\nzed,zed@example.com,no\n");
+    later.run_at("2026-03-02T09:00:00Z");
+    later.write(
+        "contacts.csv",
+        "id,email,unsubscribed\nann,ann@example.com,no\nzed,zed@example.com,no\n",
+    );
+    let ran = first.run_at("2026-03-02T10:00:00Z");
+    // `capped` and `neighbour` both mail ann at once: `capped`'s first
+    // email fills the day, and its second and the news wait.
+    assert!(ran.stderr.contains("deferred 2"), "{}", ran.stderr);
+    later.run_at("2026-03-02T10:00:00Z");
+    for p in [&first, &later] {
+        p.run_at("2026-03-03T10:30:00Z");
+        p.run_at("2026-03-04T10:30:00Z");
+        p.run_at("2026-03-05T10:30:00Z");
+    }
+    let sent = |p: &Project| -> Vec<String> {
+        let mut sent: Vec<String> = (p.outbox().into_iter())
+            .filter(|(contact, ..)| contact == "ann")
+            .map(|(_, step, _, due)| format!("{due} {step}"))
+            .collect();
+        sent.sort();
+        sent
+    };
+    assert_eq!(sent(&first), sent(&later));
+    assert_eq!(
+        sent(&first),
+        // Each day's room goes to `capped`, walked first, until it is done.
+        [
+            "2026-03-02T10:00:00Z one",
+            "2026-03-03T10:00:00Z receipt",
+            "2026-03-03T10:00:00Z two",
+            "2026-03-04T10:00:00Z three",
+            "2026-03-05T10:00:00Z news",
+        ]
+    );
+}

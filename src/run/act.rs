@@ -266,6 +266,11 @@ impl Walk<'_, '_, '_, '_, '_> {
         }
         if store::enqueue(self.tx, &mut self.runner.tally, &row, version, now)? {
             self.queued_under(&row.key, due);
+            if let Some(capped) = self.runner.capped.as_mut()
+                && store::counts_against_caps(&row)
+            {
+                capped.push((row.channel.clone(), due));
+            }
             match status {
                 OutboxStatus::Stale => self.runner.summary.stale += 1,
                 OutboxStatus::Failed => self.runner.summary.failed += 1,

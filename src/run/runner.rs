@@ -196,6 +196,12 @@ pub struct Runner<'a> {
     /// By funnel (as in `funnels`): the state held nothing of it when the
     /// run began, so no contact's sighting or journey is looked up.
     new: Vec<bool>,
+    /// When the outbox was empty as the run began: the messages queued for
+    /// the contact being walked (every funnel), that count against caps,
+    /// by channel and moment. Each contact is walked once a run, so these
+    /// are all the state could hold of them, and the caps read them here
+    /// (see `walk/timing.rs`).
+    pub(crate) capped: Option<Vec<(String, DateTime<Utc>)>>,
 }
 
 /// Events of one contact, by time.
@@ -219,6 +225,7 @@ impl<'a> Runner<'a> {
             horizon: store::Due::Never,
             delivering: None,
             new: Vec::new(),
+            capped: None,
         }
     }
 
@@ -232,6 +239,7 @@ impl<'a> Runner<'a> {
                 !create::creates(&loaded.funnel) && store::funnel_is_new(tx, &loaded.funnel.name)?;
             self.new.push(new);
         }
+        self.capped = store::outbox_is_empty(tx)?.then(Vec::new);
         Ok(())
     }
 
@@ -261,6 +269,9 @@ impl<'a> Runner<'a> {
         events: &[&Event],
     ) -> Result<bool, StoreError> {
         let mut walked = false;
+        if let Some(capped) = &mut self.capped {
+            capped.clear();
+        }
         for (index, loaded) in self.funnels.iter().enumerate() {
             let Some(typed) = contact.get(&loaded.funnel.name) else {
                 continue;

@@ -100,6 +100,25 @@ pub fn marketing_sent_after(
     Ok(times)
 }
 
+/// Whether the outbox holds no row at all: a run that begins so knows
+/// every row a contact has is one it queued for them (see
+/// `Runner::survey`).
+pub fn outbox_is_empty(tx: &Tx<'_>) -> StoreResult<bool> {
+    Ok(tx
+        .connection()
+        .query_row("SELECT NOT EXISTS (SELECT 1 FROM outbox)", [], |r| r.get(0))?)
+}
+
+/// Whether a row queued with `status` counts against frequency caps:
+/// what [`marketing_sent_after`] reads (a row is never queued suppressed
+/// or dead).
+pub fn counts_against_caps(row: &OutboxRow) -> bool {
+    !matches!(
+        row.status,
+        OutboxStatus::Stale | OutboxStatus::Failed | OutboxStatus::Suppressed | OutboxStatus::Dead
+    ) && row.payload.transactional() != Some(true)
+}
+
 /// Queues an action; a row with the same idempotency key is left alone.
 /// Returns whether a row was added, and counts it for `funnel report`
 /// (into `tally`, flushed before `tx` commits).

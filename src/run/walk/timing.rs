@@ -98,12 +98,24 @@ impl Walk<'_, '_, '_, '_, '_> {
             ];
             for (cap, channels) in limits.into_iter().flatten() {
                 let count = usize::try_from(cap.count).unwrap_or(usize::MAX);
-                let sent = store::marketing_sent_after(
-                    self.tx,
-                    &self.contact.id,
-                    channels,
-                    at.checked_sub_signed(cap.period).unwrap_or(at),
-                )?;
+                let after = at.checked_sub_signed(cap.period).unwrap_or(at);
+                // A run that began with an empty outbox holds the contact's
+                // messages itself (`Runner::capped`): the same rows, unread.
+                let sent = match &self.runner.capped {
+                    Some(capped) => {
+                        let mut sent: Vec<DateTime<Utc>> = (capped.iter())
+                            .filter(|(channel, due)| {
+                                channels.contains(&channel.as_str()) && *due > after
+                            })
+                            .map(|(_, due)| *due)
+                            .collect();
+                        sent.sort();
+                        sent
+                    }
+                    None => {
+                        store::marketing_sent_after(self.tx, &self.contact.id, channels, after)?
+                    }
+                };
                 // Once the oldest of the last `count` leaves the period,
                 // there is room for one more.
                 if let Some(oldest) = sent.len().checked_sub(count).and_then(|i| sent.get(i)) {
