@@ -84,12 +84,10 @@ pub fn time(at: DateTime<Utc>) -> String {
     // Written by hand: a first run formats a dozen times per contact, and
     // chrono's formatter (through `fmt::Write`) was 3% of its profile.
     // Years past four digits and leap seconds take chrono's way.
-    let (Ok(year), true) = (u32::try_from(year), at.nanosecond() < 1_000_000_000) else {
-        return at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let year = match u32::try_from(year) {
+        Ok(year @ 0..=9999) if at.nanosecond() < 1_000_000_000 => year,
+        _ => return at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    if year > 9999 {
-        return at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    }
     let mut out = [0u8; 20];
     let mut put = |at: usize, value: u32, digits: u32| {
         for i in 0..digits {
