@@ -275,7 +275,7 @@ fn outbox(
             OutboxStatus::Delivered
         },
     };
-    store::enqueue(tx, tally, &row, None, due).expect("outbox");
+    store::enqueue(tx, tally, (&row, &row.payload.text()), None, due).expect("outbox");
 }
 
 fn task(tx: &Connection, contact: &str, step: &str, at: i64, i: u64) {

@@ -229,6 +229,17 @@ fn create_marked(path: &Path) -> std::io::Result<()> {
     std::fs::rename(&building, path)
 }
 
+/// How a run's connections are set up. A 40 MB page cache: a run touches
+/// every journey, and the default 2 MB sends most page reads to the
+/// kernel. 64 MB was no faster (a commit walks the whole cache, and the
+/// state is larger than either) and put a 1% tick at three million
+/// contacts over 150 MB in three runs of four; 40 MB kept it at 134-137 MB
+/// (README, Performance). A checkpoint every 64 MB of log rather than
+/// 4 MB: a run rewrites the same index and counter pages batch after
+/// batch, and each checkpoint writes them to the file and syncs it.
+const RUN_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+    PRAGMA foreign_keys = ON; PRAGMA cache_size = -40960; PRAGMA wal_autocheckpoint = 16384;";
+
 impl Store {
     /// Opens (creating and migrating) the state at `path` and takes the run
     /// lock. A second process gets [`StoreError::Locked`] at once.
@@ -277,19 +288,7 @@ impl Store {
         };
         let connection = Connection::open(path)?;
         identify(&connection, path, created)?;
-        connection.execute_batch(
-            // A 40 MB page cache: a run touches every journey, and the
-            // default 2 MB sends most page reads to the kernel. 64 MB was
-            // no faster (a commit walks the whole cache, and the state is
-            // larger than either) and put a 1% tick at three million
-            // contacts over 150 MB in three runs of four; 40 MB kept it at
-            // 134-137 MB (README, Performance). A checkpoint every 64 MB of
-            // log rather than 4 MB: a run rewrites the same index and
-            // counter pages batch after batch, and each checkpoint writes
-            // them to the file and syncs it.
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA cache_size = -40960; PRAGMA wal_autocheckpoint = 16384;",
-        )?;
+        connection.execute_batch(RUN_SETUP)?;
         let mut store = Store {
             connection,
             path: path.to_path_buf(),
@@ -297,6 +296,19 @@ impl Store {
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// A second connection to this state, for a run's writer thread
+    /// (`run/tick/writer.rs`): the run holds the lock through `self`, and
+    /// the connection is set up as [`Store::open`] sets up its own.
+    pub fn beside(&self) -> StoreResult<Self> {
+        let connection = Connection::open(&self.path)?;
+        connection.execute_batch(RUN_SETUP)?;
+        Ok(Store {
+            connection,
+            path: self.path.clone(),
+            _lock: None,
+        })
     }
 
     /// Opens the state read-only without the lock, for `status`, `history`

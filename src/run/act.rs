@@ -112,8 +112,7 @@ impl Walk<'_, '_, '_, '_, '_> {
                 // Recorded once per entry, even when the variant does
                 // nothing, so `report` can count every arm.
                 let stage = self.loaded.funnel.stages[s].name.clone();
-                let split = (self.funnel().name.as_str(), self.contact.id.as_str());
-                if !store::split_recorded(self.tx, split, entry, &step.id)? {
+                if !self.split_recorded(entry, &step.id)? {
                     self.history(
                         HistoryKind::Split,
                         (Some(stage.clone()), Some(step.id.clone())),
@@ -217,7 +216,11 @@ impl Walk<'_, '_, '_, '_, '_> {
                 let mut set = serde_json::Map::new();
                 for (field, expression) in assignments {
                     if let Some(value) = self.evaluate_at(expression, due) {
-                        store::set_field(self.tx, &self.contact.id, field, &value)?;
+                        let contact = self.contact.id.clone();
+                        let (name, set_to) = (field.clone(), value.clone());
+                        self.runner.write(self.tx, move |tx, _| {
+                            store::set_field(tx, &contact, &name, &set_to)
+                        })?;
                         self.runner.overrides = true;
                         self.cel.replace(None);
                         self.changed = self.changed.max(due);
@@ -227,7 +230,9 @@ impl Walk<'_, '_, '_, '_, '_> {
                 ("set", Ok(Payload::Set(SetFields { fields: set })))
             }
             Action::Tag(tag) => {
-                store::add_tag(self.tx, &self.contact.id, tag)?;
+                let (contact, tagged) = (self.contact.id.clone(), tag.clone());
+                self.runner
+                    .write(self.tx, move |tx, _| store::add_tag(tx, &contact, &tagged))?;
                 self.runner.tags = true;
                 self.cel.replace(None);
                 self.changed = self.changed.max(due);
@@ -259,32 +264,40 @@ impl Walk<'_, '_, '_, '_, '_> {
             due_at: due,
             status,
         };
-        let (version, now) = (Some(self.loaded.version.as_str()), self.now());
-        let sending = (self.runner.delivering.as_ref()).is_some_and(|d| d.takes(&row));
-        if sending {
-            row.status = OutboxStatus::Delivered;
-        }
-        if store::enqueue(self.tx, &mut self.runner.tally, &row, version, now)? {
-            self.queued_under(&row.key, due);
+        let (version, now) = (self.loaded.version.clone(), self.now());
+        let (key, counts) = (row.key.clone(), store::counts_against_caps(&row));
+        // Made here, on the walk's core, once for the outbox and the file.
+        let payload = row.payload.text();
+        let known = self.known_new(&row.key);
+        let added = self.runner.add(self.tx, known, move |tx, ledger| {
+            // A row for the outbox file, when the run delivers as it goes,
+            // is queued as delivered and its line appended with the batch.
+            let sending = (ledger.delivering.as_ref()).is_some_and(|d| d.takes(&row));
+            if sending {
+                row.status = OutboxStatus::Delivered;
+            }
+            let queued = (&row, payload.as_str());
+            let added = store::enqueue(tx, &mut ledger.tally, queued, Some(&version), now)?;
+            if let Some(delivering) = ledger.delivering.as_mut().filter(|_| added && sending) {
+                delivering.queued(row, payload);
+            }
+            Ok(added)
+        })?;
+        if added {
+            self.queued_under(&key, due);
             if let Some(capped) = self.runner.capped.as_mut()
-                && store::counts_against_caps(&row)
+                && counts
             {
-                capped.push((row.channel.clone(), due));
+                capped.push((channel.to_string(), due));
             }
             match status {
                 OutboxStatus::Stale => self.runner.summary.stale += 1,
                 OutboxStatus::Failed => self.runner.summary.failed += 1,
                 _ => self.runner.summary.queued += 1,
             }
-            self.runner.plan(
-                &row.funnel,
-                &row.contact,
-                due,
-                format_args!("{channel} {} ({})", step.id, status.name()),
-            );
-            if let Some(delivering) = self.runner.delivering.as_mut().filter(|_| sending) {
-                delivering.queued(row);
-            }
+            let (funnel, contact) = (&self.loaded.funnel.name, &self.contact.id);
+            let what = format_args!("{channel} {} ({})", step.id, status.name());
+            self.runner.plan(funnel, contact, due, what);
         }
         Ok(acted)
     }
@@ -314,28 +327,27 @@ impl Walk<'_, '_, '_, '_, '_> {
             None => None,
         };
         let reason = (!notes.is_empty()).then(|| notes.join("; "));
-        let added = store::add_task(
-            self.tx,
-            &Task {
-                id: 0,
-                key: key.clone(),
-                funnel: self.funnel().name.clone(),
-                contact: self.contact.id.clone(),
-                step: step.to_string(),
-                kind: task.kind,
-                assignee: assignee.clone(),
-                escalate_to: task.escalate_to.clone(),
-                created_at: due,
-                due_at: task.due.map(|d| {
-                    due.checked_add_signed(d)
-                        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-                }),
-                status,
-                escalated_at: None,
-                reason: reason.clone(),
-                brief,
-            },
-        )?;
+        let made = Task {
+            id: 0,
+            key: key.clone(),
+            funnel: self.funnel().name.clone(),
+            contact: self.contact.id.clone(),
+            step: step.to_string(),
+            kind: task.kind,
+            assignee: assignee.clone(),
+            escalate_to: task.escalate_to.clone(),
+            created_at: due,
+            due_at: task.due.map(|d| {
+                due.checked_add_signed(d)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            }),
+            status,
+            escalated_at: None,
+            reason: reason.clone(),
+            brief,
+        };
+        let known = self.known_new(&key);
+        let added = (self.runner).add(self.tx, known, move |tx, _| store::add_task(tx, &made))?;
         if added {
             self.queued_under(&key, due);
             let (funnel, contact) = (&self.loaded.funnel.name, &self.contact.id);
@@ -474,8 +486,10 @@ impl Walk<'_, '_, '_, '_, '_> {
 
     fn cel_context(&self) -> cel::Context<'static, 'static> {
         let mut fields = cel_fields(&self.contact.fields);
+        // A run that writes later has neither (`Runner::may_write_later`).
         if self.runner.overrides
-            && let Ok(overrides) = store::overrides(self.tx, &self.contact.id)
+            && let Some(tx) = self.tx
+            && let Ok(overrides) = store::overrides(tx, &self.contact.id)
         {
             for (name, value) in overrides {
                 if let Ok(value) = cel::to_value(value) {
@@ -483,8 +497,10 @@ impl Walk<'_, '_, '_, '_, '_> {
                 }
             }
         }
-        let tags = if self.runner.tags {
-            store::tags_of(self.tx, &self.contact.id).unwrap_or_default()
+        let tags = if self.runner.tags
+            && let Some(tx) = self.tx
+        {
+            store::tags_of(tx, &self.contact.id).unwrap_or_default()
         } else {
             Vec::new()
         };

@@ -210,9 +210,12 @@ impl<'a> Dispatcher<'a> {
                 Some(length) => length,
                 None => first_length(store, path, &key)?,
             };
-            let rows_only: Vec<&OutboxRow> = rows.iter().map(|p| &p.row).collect();
+            let lines: Vec<Vec<u8>> = (rows.iter())
+                .map(|p| file::line(&p.row, &p.row.payload.text()))
+                .collect();
+            let lines: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
             let length =
-                file::append(path, committed, &rows_only).map_err(|source| DeliverError::File {
+                file::append(path, committed, &lines).map_err(|source| DeliverError::File {
                     path: path.to_path_buf(),
                     source,
                 })?;

@@ -22,17 +22,18 @@ use crate::language::model::Funnel;
 use crate::language::template::{self, Part};
 use crate::run::feed::{Contact, Event};
 use crate::run::walk::Walk;
-use crate::store::{
-    self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tally, Tx,
-};
+use crate::store::{self, Escalation, Notice, OutboxRow, OutboxStatus, Payload, StoreError, Tx};
 
 mod create;
 mod fast;
+mod later;
 mod row;
 
 use row::{fingerprint, overlaid, stored_fields};
 
 pub use create::creates;
+pub(crate) use later::reading;
+pub use later::{Ledger, Write};
 
 /// A funnel ready to run: compiled, with its templates and version.
 pub struct Loaded {
@@ -181,18 +182,19 @@ pub struct Runner<'a> {
     /// Who unsubscribed through `funnel serve` by `now`, and when: read
     /// once per run (few contacts unsubscribe; every contact is looked up).
     pub(crate) unsubscribed: HashMap<String, DateTime<Utc>>,
-    /// The report counters of the batch being walked; [`Runner::flush`]
-    /// writes them before the batch commits.
-    pub(crate) tally: Tally,
+    /// The report counters of the batch being walked ([`Runner::flush`]
+    /// writes them before the batch commits), and the delivery of the
+    /// run's own file rows as it goes (see `dispatcher/as_it_goes.rs`).
+    pub ledger: Ledger,
+    /// In a run that writes on the other core: the writes of the batch
+    /// being walked, not yet handed to the writer (see `runner/later.rs`).
+    later: Option<Vec<Write>>,
     /// Events-feed lines an entry's `create:` accepted but whose values
     /// made no contact, and why.
     pub refused: Vec<crate::run::feed::Problem>,
     /// The earliest moment at which anyone this run walked or left could
     /// next move (see `runner/fast.rs`).
     pub horizon: store::Due,
-    /// Delivers the run's own file rows as it goes, when it can (see
-    /// `dispatcher/as_it_goes.rs`).
-    pub delivering: Option<crate::run::dispatcher::AsItGoes>,
     /// By funnel (as in `funnels`): the state held nothing of it when the
     /// run began, so no contact's sighting or journey is looked up.
     new: Vec<bool>,
@@ -220,10 +222,10 @@ impl<'a> Runner<'a> {
             overrides: true,
             tags: true,
             unsubscribed: HashMap::new(),
-            tally: Tally::default(),
+            ledger: Ledger::default(),
+            later: None,
             refused: Vec::new(),
             horizon: store::Due::Never,
-            delivering: None,
             new: Vec::new(),
             capped: None,
         }
@@ -246,14 +248,14 @@ impl<'a> Runner<'a> {
     /// Writes what the contacts walked in `tx` add to the report's
     /// counters; call it before `tx` commits.
     pub fn flush(&mut self, tx: &Tx<'_>) -> Result<(), StoreError> {
-        self.tally.flush(tx)
+        self.ledger.tally.flush(tx)
     }
 
     /// Runs one contact through every funnel inside `tx`; whether it was
     /// walked in any (the fast path left it in all the others).
     pub fn contact(
         &mut self,
-        tx: &Tx<'_>,
+        tx: Option<&Tx<'_>>,
         contact: &BTreeMap<String, Contact>,
         events: &[&Event],
     ) -> Result<bool, StoreError> {
@@ -264,7 +266,7 @@ impl<'a> Runner<'a> {
     /// Walks the contact in each funnel `contact` has it typed for.
     fn journeys(
         &mut self,
-        tx: &Tx<'_>,
+        tx: Option<&Tx<'_>>,
         contact: &BTreeMap<String, Contact>,
         events: &[&Event],
     ) -> Result<bool, StoreError> {
@@ -283,7 +285,12 @@ impl<'a> Runner<'a> {
             let print = fingerprint(typed);
             if !new
                 && self.quiet(&typed.id, events)
-                && let Some(due) = store::settled(tx, owner, (print, &loaded.version), self.now)?
+                && let Some(due) = store::settled(
+                    reading(tx, "a sighting looked up")?,
+                    owner,
+                    (print, &loaded.version),
+                    self.now,
+                )?
             {
                 self.horizon = self.horizon.sooner(due);
                 continue;
@@ -292,7 +299,7 @@ impl<'a> Runner<'a> {
             let mut sighting = if new {
                 store::Sighting::first(print, self.now)
             } else {
-                store::sighting(tx, owner, print, self.now)?
+                store::sighting(reading(tx, "a sighting read")?, owner, print, self.now)?
             };
             // An unsubscribe heard by `funnel serve` changed the row at its
             // own moment, not when this run looked: when it is the only
@@ -307,7 +314,11 @@ impl<'a> Runner<'a> {
             let stored = if new {
                 None
             } else {
-                store::journey(tx, &loaded.funnel.name, &typed.id)?
+                store::journey(
+                    reading(tx, "a journey read")?,
+                    &loaded.funnel.name,
+                    &typed.id,
+                )?
             };
             let mut journey = stored.clone();
             // The row changed since the last run saw it: its old values held
@@ -345,14 +356,30 @@ impl<'a> Runner<'a> {
             )
             .fresh(new)
             .run()?;
-            if let Some(delivering) = &mut self.delivering {
-                delivering.walked(tx, journey.as_ref().map(|j| (j.stage.as_str(), j.entry)))?;
+            if self.later.is_some() || self.ledger.delivering.is_some() {
+                let ended = journey.as_ref().map(|j| (j.stage.clone(), j.entry));
+                self.write(tx, move |tx, ledger| match &mut ledger.delivering {
+                    Some(delivering) => {
+                        delivering.walked(tx, ended.as_ref().map(|(s, e)| (s.as_str(), *e)))
+                    }
+                    None => Ok(()),
+                })?;
             }
             if let Some(journey) = journey.filter(|j| Some(j) != stored.as_ref()) {
-                store::save_journey(tx, &journey)?;
+                self.write(tx, move |tx, _| store::save_journey(tx, &journey))?;
             }
-            let fields = || stored_fields(typed);
-            store::settle(tx, owner, &sighting, &fields, (&loaded.version, due))?;
+            // The row's values are stored only with a new fingerprint.
+            let fields = if sighting.is_new() {
+                stored_fields(typed)
+            } else {
+                String::new()
+            };
+            let owner = (owner.0.to_string(), owner.1.to_string());
+            let version = loaded.version.clone();
+            self.write(tx, move |tx, _| {
+                let owner = (owner.0.as_str(), owner.1.as_str());
+                store::settle(tx, owner, &sighting, &fields, (&version, due))
+            })?;
         }
         Ok(walked)
     }
@@ -420,7 +447,8 @@ impl<'a> Runner<'a> {
                 due_at: overdue,
                 status: OutboxStatus::Queued,
             };
-            if store::enqueue(tx, &mut self.tally, &row, None, self.now)? {
+            let payload = row.payload.text();
+            if store::enqueue(tx, &mut self.ledger.tally, (&row, &payload), None, self.now)? {
                 self.summary.escalated += 1;
                 self.plan(
                     &task.funnel,

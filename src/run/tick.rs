@@ -18,13 +18,14 @@ use crate::lint::diagnostic::Severity;
 use crate::lint::linter::{Checked, Linter};
 use crate::run::dispatcher::{DeliverError, Delivered, Dispatcher};
 use crate::run::feed::{self, Event, FeedOptions, MaxBadRows, Problem};
-use crate::run::runner::{Loaded, Planned, Runner, Summary};
+use crate::run::runner::{Ledger, Loaded, Planned, Runner, Summary};
 use crate::store::{self, Store, StoreError, Tx};
 
 mod feeds;
 mod order;
 mod prepare;
 mod unchanged;
+mod writer;
 
 use prepare::{Prepared, begin, prepare};
 
@@ -330,7 +331,7 @@ pub fn tick(
             .as_it_goes(&store)?
     };
     let mut runner = Runner::new(&funnels, options.now, options.dry_run);
-    runner.delivering = delivering;
+    runner.ledger.delivering = delivering;
     let tx = store.transaction()?;
     runner.survey(&tx)?;
     // Contacts events created on earlier runs, by id: walked after the
@@ -351,8 +352,24 @@ pub fn tick(
     // The feed is read and typed on the other core, a few hundred rows
     // ahead of the walk.
     let (rows, typed_rows) = std::sync::mpsc::sync_channel(8);
+    // A first run writes on the other core (see `runner/later.rs`).
+    let later = match runner.may_write_later() {
+        true => Some(writer::open(&store)?),
+        false => None,
+    };
     std::thread::scope(|scope| -> Result<(), TickError> {
-        let mut tx = store.transaction()?;
+        let (writer, writing) = match later {
+            Some((writer, beside, batches)) => {
+                let ledger = runner.write_later();
+                let writing = scope.spawn(move || writer::write(beside, ledger, batches));
+                (Some(writer), Some(writing))
+            }
+            None => (None, None),
+        };
+        let mut tx = match writer {
+            Some(_) => None,
+            None => Some(store.transaction()?),
+        };
         let reading = scope.spawn(|| {
             let screened = (&contacts.options, contacts.repeated, sort_in.as_deref());
             feeds::read_typed((options, &source), screened, &funnels, rows)
@@ -382,7 +399,10 @@ pub fn tick(
             }
             for c in pending.remove(id.as_str()).unwrap_or_default() {
                 if typed.contains_key(&c.funnel) {
-                    store::adopt_created(&tx, (&c.funnel, &c.contact), options.now)?;
+                    let (funnel, contact, now) = (c.funnel.clone(), c.contact.clone(), options.now);
+                    runner.write(tx.as_ref(), move |tx, _| {
+                        store::adopt_created(tx, (&funnel, &contact), now)
+                    })?;
                 }
             }
             let contact_events = by_contact.get(id.as_str()).cloned().unwrap_or_default();
@@ -390,20 +410,44 @@ pub fn tick(
             // nothing, and a commit per thousand rows of a tick where few
             // changed wrote the same index and counter pages a thousand
             // times.
-            if runner.contact(&tx, &typed, &contact_events)? {
+            if runner.contact(tx.as_ref(), &typed, &contact_events)? {
                 batch += 1;
             }
             if batch == BATCH {
-                end_batch(tx, &mut runner, options.dry_run)?;
-                tx = store.transaction()?;
                 batch = 0;
+                match &writer {
+                    Some(writer) => {
+                        if !writer.hand_over(&mut runner) {
+                            break;
+                        }
+                    }
+                    None => {
+                        // Moved out and gone before the next borrows the store.
+                        if let Some(done) = { tx } {
+                            end_batch(done, &mut runner.ledger, options.dry_run)?;
+                        }
+                        tx = Some(store.transaction()?);
+                    }
+                }
             }
+        }
+        if let (Some(writer), Some(writing)) = (writer, writing) {
+            // The last batch, then the writer's verdict on all of them.
+            writer.hand_over(&mut runner);
+            drop(writer);
+            let ledger = writing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            runner.write_now(ledger);
         }
         // The file changed under the run, or a disk failed: what ran stays.
         reading
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        end_batch(tx, &mut runner, options.dry_run)
+        match tx {
+            Some(tx) => end_batch(tx, &mut runner.ledger, options.dry_run),
+            None => Ok(()),
+        }
     })?;
     let mut tx = store.transaction()?;
     if creating {
@@ -420,15 +464,15 @@ pub fn tick(
             }
             batch += 1;
             if batch == BATCH {
-                end_batch(tx, &mut runner, options.dry_run)?;
+                end_batch(tx, &mut runner.ledger, options.dry_run)?;
                 tx = store.transaction()?;
                 batch = 0;
             }
         }
     }
     runner.escalate(&tx)?;
-    end_batch(tx, &mut runner, options.dry_run)?;
-    let delivered_as_it_went = runner.delivering.as_ref().map_or(0, |d| d.delivered);
+    end_batch(tx, &mut runner.ledger, options.dry_run)?;
+    let delivered_as_it_went = (runner.ledger.delivering.as_ref()).map_or(0, |d| d.delivered);
     progress(Progress {
         rows: rows_in_feed,
         of: rows_in_feed,
@@ -552,9 +596,9 @@ fn unknown_contacts(
 
 /// Ends a batch of walked contacts: their counters written, their file
 /// rows delivered (see `dispatcher/as_it_goes.rs`), then committed.
-fn end_batch(tx: Tx<'_>, runner: &mut Runner<'_>, dry_run: bool) -> Result<(), TickError> {
-    runner.flush(&tx)?;
-    if let Some(delivering) = &mut runner.delivering {
+fn end_batch(tx: Tx<'_>, ledger: &mut Ledger, dry_run: bool) -> Result<(), TickError> {
+    ledger.tally.flush(&tx)?;
+    if let Some(delivering) = &mut ledger.delivering {
         delivering.batch(&tx)?;
     }
     close(tx, dry_run)

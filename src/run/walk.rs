@@ -92,7 +92,9 @@ struct Next {
 pub(crate) struct Walk<'r, 'a, 't, 'c, 'e> {
     pub(crate) runner: &'r mut Runner<'a>,
     pub(crate) loaded: &'a Loaded,
-    pub(crate) tx: &'t Tx<'t>,
+    /// The batch's transaction; `None` when the run writes later, on the
+    /// other core (`runner/later.rs`): such a walk reads nothing.
+    pub(crate) tx: Option<&'t Tx<'t>>,
     pub(crate) contact: &'c Contact,
     /// The contact's events, by time.
     pub(crate) events: &'e [&'e Event],
@@ -115,6 +117,8 @@ pub(crate) struct Walk<'r, 'a, 't, 'c, 'e> {
     /// of the actions and tasks this walk queued, with their moments (see
     /// [`Walk::fresh`]).
     pub(crate) queued: Option<std::collections::HashMap<String, String>>,
+    /// In such a funnel, the splits this walk recorded: entry and step.
+    pub(crate) splits: Option<std::collections::HashSet<(i64, String)>>,
 }
 
 impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
@@ -133,7 +137,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
     /// walk that ends the run (the one that counts what waits).
     pub(crate) fn new(
         runner: &'r mut Runner<'a>,
-        (loaded, tx): (&'a Loaded, &'t Tx<'t>),
+        (loaded, tx): (&'a Loaded, Option<&'t Tx<'t>>),
         (contact, events): (&'c Contact, &'e [&'e Event]),
         journey: Option<Journey>,
         (seen, until): (DateTime<Utc>, DateTime<Utc>),
@@ -153,6 +157,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
             last,
             ahead: Cell::new(due::Ahead::default()),
             queued: None,
+            splits: None,
         }
     }
 

@@ -472,7 +472,8 @@ mod tests {
                         params![row.key, row.funnel, row.contact, row.step, row.channel, when, row.status, version],
                     )
                     .unwrap();
-                    enqueue(&new, &mut tally, &row, version, Utc::now()).unwrap();
+                    let payload = row.payload.text();
+                    enqueue(&new, &mut tally, (&row, &payload), version, Utc::now()).unwrap();
                 }
             }
         }

@@ -55,6 +55,13 @@ pub enum StoreError {
         "--now {now} is before the last run's {last}; runs must move forward in time (if that --now was a typo, add --allow-clock-reset \"REASON\")"
     )]
     Backwards { now: String, last: String },
+    /// A first run writing on its other core (`run/runner/later.rs`) met
+    /// a read of the state, or a write whose outcome the walk could not
+    /// know: a fault in funnel itself, stopped before it could diverge.
+    #[error(
+        "internal: {what} while the run's writes were on the other core; the batches before were written, this one was not (please report this)"
+    )]
+    Deferred { what: &'static str },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

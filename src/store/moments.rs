@@ -31,6 +31,11 @@ impl Sighting {
             },
         }
     }
+
+    /// Whether [`settle`] stores the row's values: they are new.
+    pub fn is_new(&self) -> bool {
+        matches!(self.held, Held::New { .. })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -161,15 +166,15 @@ struct Stored {
 
 /// Keeps what a walk of the row found: since when its values hold
 /// (`sighting.seen_at`, which an unsubscribe may have moved back), the
-/// values themselves when they are new (`fields` gives them as a JSON
-/// object, asked only then), and the walk's verdict, the funnel
+/// values themselves when they are new (`fields`, as a JSON object; read
+/// only when [`Sighting::is_new`]), and the walk's verdict, the funnel
 /// `version` it ran under and when anything is next due. Writes only
 /// what changed, and nothing for a walk that changed nothing.
 pub fn settle(
     tx: &Tx<'_>,
     (funnel, contact): (&str, &str),
     sighting: &Sighting,
-    fields: &dyn Fn() -> String,
+    fields: &str,
     (version, next_due): (&str, Due),
 ) -> StoreResult<()> {
     let tx = tx.connection();
@@ -188,7 +193,7 @@ pub fn settle(
                 contact,
                 fingerprint,
                 time(sighting.seen_at),
-                fields(),
+                fields,
                 version,
                 due
             ])?;
@@ -493,14 +498,7 @@ mod tests {
         // the lookup finds for a row never seen.
         let first = Sighting::first(7, now);
         assert_eq!(sighting(&tx, ("f", "c"), 7, now).unwrap(), first);
-        settle(
-            &tx,
-            ("f", "c"),
-            &first,
-            &|| "{}".to_string(),
-            ("v", Due::Never),
-        )
-        .unwrap();
+        settle(&tx, ("f", "c"), &first, "{}", ("v", Due::Never)).unwrap();
         assert!(!funnel_is_new(&tx, "f").unwrap());
         assert!(funnel_is_new(&tx, "g").unwrap());
     }

@@ -122,12 +122,14 @@ pub fn counts_against_caps(row: &OutboxRow) -> bool {
 /// Queues an action; a row with the same idempotency key is left alone.
 /// Returns whether a row was added, and counts it for `funnel report`
 /// (into `tally`, flushed before `tx` commits).
+/// `payload` is the row's payload as stored ([`Payload::text`]), made
+/// once by the caller for the outbox and for the file the row may go to.
 /// `version` is the funnel version the action was queued under; a writer
 /// that does not know it gets the funnel's latest (escalation notices none).
 pub fn enqueue(
     tx: &Tx<'_>,
     tally: &mut Tally,
-    row: &OutboxRow,
+    (row, payload): (&OutboxRow, &str),
     version: Option<&str>,
     created: DateTime<Utc>,
 ) -> StoreResult<bool> {
@@ -152,7 +154,7 @@ pub fn enqueue(
         _ => (0, None),
     };
     let added = tx.prepare_cached("INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional, attempts, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING")?
-        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, row.payload.text(), due, row.status, time(created), version, transactional, attempts, sent])?;
+        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, payload, due, row.status, time(created), version, transactional, attempts, sent])?;
     if added > 0 {
         counters::queued(tally, row, &due, version.unwrap_or_default());
         signals::remember_address(tx, row, created)?;
@@ -461,7 +463,15 @@ mod tests {
                 due_at: stored_time("2026-01-01T00:00:00Z").unwrap(),
                 status: OutboxStatus::Queued,
             };
-            enqueue(&tx, &mut tally, &row, Some("v"), Utc::now()).unwrap();
+            let queued = (&row, row.payload.text());
+            enqueue(
+                &tx,
+                &mut tally,
+                (queued.0, &queued.1),
+                Some("v"),
+                Utc::now(),
+            )
+            .unwrap();
         }
         tally.flush(&tx).unwrap();
         let ids: Vec<i64> = (1..=rows as i64).collect();
@@ -496,8 +506,9 @@ mod tests {
         };
         let tx = store.transaction().unwrap();
         let mut tally = Tally::default();
-        assert!(enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
-        assert!(!enqueue(&tx, &mut tally, &row, None, Utc::now()).unwrap());
+        let payload = row.payload.text();
+        assert!(enqueue(&tx, &mut tally, (&row, &payload), None, Utc::now()).unwrap());
+        assert!(!enqueue(&tx, &mut tally, (&row, &payload), None, Utc::now()).unwrap());
         tx.commit().unwrap();
         assert_eq!(
             outbox(store.connection(), OutboxStatus::Queued)

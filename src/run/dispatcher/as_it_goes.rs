@@ -39,10 +39,11 @@ pub struct AsItGoes {
     /// Whether the state holds any suppression, as the batch's
     /// transaction sees it; looked up by the batch's first walked contact.
     suppressions: Option<bool>,
-    /// Rows of the contact being walked, queued as delivered.
-    walking: Vec<OutboxRow>,
+    /// Rows of the contact being walked, queued as delivered, with their
+    /// payloads as stored.
+    walking: Vec<(OutboxRow, String)>,
     /// Rows cleared to go out, appended when the batch ends.
-    lines: Vec<OutboxRow>,
+    lines: Vec<(String, Vec<u8>)>,
     /// Rows delivered so far.
     pub delivered: usize,
     /// The file could not be written: the rest of the run queues as
@@ -93,9 +94,10 @@ impl AsItGoes {
             && matches!(self.channels.route(row), Route::File(path) if path == self.outbox)
     }
 
-    /// Notes a row [`takes`](Self::takes) accepted, queued as delivered.
-    pub fn queued(&mut self, row: OutboxRow) {
-        self.walking.push(row);
+    /// Notes a row [`takes`](Self::takes) accepted, queued as delivered
+    /// with `payload` (as stored).
+    pub fn queued(&mut self, row: OutboxRow, payload: String) {
+        self.walking.push((row, payload));
     }
 
     /// The walk of a contact in a funnel ended in `journey` (stage and
@@ -109,7 +111,7 @@ impl AsItGoes {
             Some(any) => any,
             None => *self.suppressions.insert(tx.any_suppression()?),
         };
-        for row in std::mem::take(&mut self.walking) {
+        for (row, payload) in std::mem::take(&mut self.walking) {
             let pending = Pending {
                 id: 0,
                 row,
@@ -121,7 +123,8 @@ impl AsItGoes {
             {
                 store::unsend(tx, &pending.row.key)?;
             } else {
-                self.lines.push(pending.row);
+                let line = file::line(&pending.row, &payload);
+                self.lines.push((pending.row.key, line));
             }
         }
         Ok(())
@@ -145,16 +148,16 @@ impl AsItGoes {
         // and reports why, and cuts off what the append wrote.
         let appended = match tx.file_length(&key)? {
             Some(committed) => {
-                let rows: Vec<&OutboxRow> = lines.iter().collect();
-                let appended = file::append(&self.outbox, committed, &rows).ok();
+                let bytes: Vec<&[u8]> = lines.iter().map(|(_, line)| line.as_slice()).collect();
+                let appended = file::append(&self.outbox, committed, &bytes).ok();
                 self.stopped = appended.is_none();
                 appended
             }
             None => None,
         };
         let Some(length) = appended else {
-            for row in &lines {
-                store::unsend(tx, &row.key)?;
+            for (key, _) in &lines {
+                store::unsend(tx, key)?;
             }
             return Ok(());
         };

@@ -100,7 +100,7 @@ fn a_pass_that_dies_after_its_first_append_doubles_nothing() {
             due_at: now,
             status: crate::store::OutboxStatus::Queued,
         };
-        store::enqueue(&tx, &mut tally, &row, None, now).unwrap();
+        store::enqueue(&tx, &mut tally, (&row, &row.payload.text()), None, now).unwrap();
     }
     tally.flush(&tx).unwrap();
     tx.commit().unwrap();

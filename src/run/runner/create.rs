@@ -74,7 +74,7 @@ impl Runner<'_> {
             };
             let own: Vec<&Event> = events.iter().filter(|e| e.at >= since).copied().collect();
             let typed = BTreeMap::from([(name.to_string(), contact)]);
-            self.journeys(tx, &typed, &own)?;
+            self.journeys(Some(tx), &typed, &own)?;
             walked = true;
         }
         self.summary.contacts += usize::from(walked);
@@ -142,7 +142,11 @@ impl Runner<'_> {
         // Dated at the event; the walk that follows keeps its verdict.
         let owner = (funnel, contact.id.as_str());
         let seen = store::sighting(tx, owner, fingerprint(contact), event.at)?;
-        let fields = || stored_fields(contact);
+        let fields = if seen.is_new() {
+            stored_fields(contact)
+        } else {
+            String::new()
+        };
         store::settle(
             tx,
             owner,

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Walk;
+use crate::run::runner::reading;
 use crate::store::StoreError;
 
 impl Walk<'_, '_, '_, '_, '_> {
@@ -17,6 +18,7 @@ impl Walk<'_, '_, '_, '_, '_> {
     pub(crate) fn fresh(mut self, fresh: bool) -> Self {
         if fresh {
             self.queued = Some(std::collections::HashMap::new());
+            self.splits = Some(std::collections::HashSet::new());
         }
         self
     }
@@ -25,7 +27,28 @@ impl Walk<'_, '_, '_, '_, '_> {
     pub(crate) fn key_moment(&self, key: &str) -> Result<Option<String>, StoreError> {
         match &self.queued {
             Some(queued) => Ok(queued.get(key).cloned()),
-            None => crate::store::key_moment(self.tx, key),
+            None => crate::store::key_moment(reading(self.tx, "a key looked up")?, key),
+        }
+    }
+
+    /// Whether the key was queued before: known to a fresh walk from its
+    /// own keys (and then the store's answer is not needed).
+    pub(crate) fn known_new(&self, key: &str) -> Option<bool> {
+        self.queued.as_ref().map(|queued| !queued.contains_key(key))
+    }
+
+    /// Whether the variant of the split `step` was already recorded for
+    /// this entry (a loop back to the step must not count it twice).
+    pub(crate) fn split_recorded(&mut self, entry: i64, step: &str) -> Result<bool, StoreError> {
+        let owner = (self.loaded.funnel.name.as_str(), self.contact.id.as_str());
+        match &mut self.splits {
+            Some(splits) => Ok(!splits.insert((entry, step.to_string()))),
+            None => crate::store::split_recorded(
+                reading(self.tx, "a split looked up")?,
+                owner,
+                entry,
+                step,
+            ),
         }
     }
 

@@ -130,7 +130,10 @@ impl Walk<'_, '_, '_, '_, '_> {
                 continue;
             }
             if let Some(step) = event.data.get("step").and_then(Json::as_str) {
-                store::complete_step_tasks_at(self.tx, owner, step, event.at)?;
+                let (owner, step, at) = (owned(owner), step.to_string(), event.at);
+                self.runner.write(self.tx, move |tx, _| {
+                    store::complete_step_tasks_at(tx, (&owner.0, &owner.1), &step, at).map(drop)
+                })?;
             }
         }
         Ok(())
@@ -162,10 +165,13 @@ impl Walk<'_, '_, '_, '_, '_> {
         if steps.is_empty() {
             return Ok(());
         }
-        let owner = (funnel.name.as_str(), self.contact.id.as_str());
+        let owner = owned((funnel.name.as_str(), self.contact.id.as_str()));
+        let steps: Vec<String> = steps.into_iter().map(str::to_string).collect();
         let reason = format!("cancelled: the contact left ({why})");
-        store::cancel_step_tasks(self.tx, owner, &steps, at, &reason)?;
-        Ok(())
+        self.runner.write(self.tx, move |tx, _| {
+            let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+            store::cancel_step_tasks(tx, (&owner.0, &owner.1), &steps, at, &reason).map(drop)
+        })
     }
 
     /// Follows a target from a step: another step of the stage, a stage, or
@@ -284,14 +290,17 @@ impl Walk<'_, '_, '_, '_, '_> {
             to_step,
             reason: reason.clone(),
         };
-        store::record(
-            self.tx,
-            &mut self.runner.tally,
-            &transition,
-            &self.loaded.version,
-        )?;
+        let version = self.loaded.version.clone();
+        self.runner.write(self.tx, move |tx, ledger| {
+            store::record(tx, &mut ledger.tally, &transition, &version)
+        })?;
         let funnel = self.funnel().name.clone();
         self.runner.plan(&funnel, &self.contact.id, at, reason);
         Ok(())
     }
+}
+
+/// A funnel and contact, owned by a write that may wait (`runner/later.rs`).
+fn owned((funnel, contact): (&str, &str)) -> (String, String) {
+    (funnel.to_string(), contact.to_string())
 }

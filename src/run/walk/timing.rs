@@ -10,6 +10,7 @@ use super::Walk;
 use crate::language::contact::Value;
 use crate::language::model::{Action, Channel};
 use crate::language::timing::{local_to_utc, on_day_at, working_day_after};
+use crate::run::runner::reading;
 use crate::store::{self, StoreError};
 
 impl Walk<'_, '_, '_, '_, '_> {
@@ -113,7 +114,8 @@ impl Walk<'_, '_, '_, '_, '_> {
                         sent
                     }
                     None => {
-                        store::marketing_sent_after(self.tx, &self.contact.id, channels, after)?
+                        let tx = reading(self.tx, "the messages a cap counts read")?;
+                        store::marketing_sent_after(tx, &self.contact.id, channels, after)?
                     }
                 };
                 // Once the oldest of the last `count` leaves the period,

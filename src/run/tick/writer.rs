@@ -1,0 +1,58 @@
+//! The writer thread of a run that writes on the other core (see
+//! `runner/later.rs`). It receives the walk's writes a batch at a time,
+//! over a channel a couple of batches deep, and applies each batch as the
+//! walk would have: its writes in order in one transaction, then the
+//! batch's counters and file rows, then the commit. A crash loses whole
+//! batches, as before; a batch the walk did not finish is never sent.
+//!
+//! A failed write stops the writer, which drops its end of the channel:
+//! the walk's next hand-over fails, the walk stops, and the run reports
+//! the writer's error.
+
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use super::{TickError, end_batch};
+use crate::run::runner::{Ledger, Runner, Write};
+use crate::store::Store;
+
+/// Batches waiting for the writer: enough to keep it busy while the walk
+/// makes the next one, few enough that memory stays flat.
+const DEPTH: usize = 2;
+
+/// The walk's end of the channel to the writer.
+pub(super) struct Writer {
+    batches: SyncSender<Vec<Write>>,
+}
+
+/// Opens the writer's connection and its channel; the receiving end goes
+/// to [`write`] on its own thread with `store` and the runner's ledger.
+pub(super) fn open(store: &Store) -> Result<(Writer, Store, Receiver<Vec<Write>>), TickError> {
+    let beside = store.beside()?;
+    let (batches, receiver) = std::sync::mpsc::sync_channel(DEPTH);
+    Ok((Writer { batches }, beside, receiver))
+}
+
+impl Writer {
+    /// Hands the batch the walk queued to the writer. False when the
+    /// writer has stopped (its error comes with [`write`]'s result).
+    pub(super) fn hand_over(&self, runner: &mut Runner<'_>) -> bool {
+        self.batches.send(runner.writes()).is_ok()
+    }
+}
+
+/// Applies batches until the walk closes the channel; gives the ledger
+/// back, for the rest of the run to write at once into.
+pub(super) fn write(
+    mut store: Store,
+    mut ledger: Ledger,
+    batches: Receiver<Vec<Write>>,
+) -> Result<Ledger, TickError> {
+    for writes in batches {
+        let tx = store.transaction()?;
+        for write in writes {
+            write(&tx, &mut ledger)?;
+        }
+        end_batch(tx, &mut ledger, false)?;
+    }
+    Ok(ledger)
+}
