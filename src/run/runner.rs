@@ -4,7 +4,10 @@
 //! with a stable idempotency key; then overdue tasks are escalated. A
 //! contact's changes and the outbox rows they create commit in one
 //! transaction, so a crash loses or doubles nothing: the next run picks up
-//! where the last commit left off.
+//! where the last commit left off. Every write goes through
+//! [`Runner::write`]: at once, or in a first run queued for a writer
+//! thread that commits the same batches on the other core
+//! (`runner/later.rs`).
 //!
 //! Deterministic: the same state, feeds and `now` give the same result, and
 //! a second run at the same `now` changes nothing. Missed runs catch up:

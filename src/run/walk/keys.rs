@@ -1,7 +1,9 @@
 //! The idempotency keys of a walk's actions: a step's action is queued
 //! under `funnel/contact/entry/step`, and a later visit to the same step
 //! under that key with its moment (`...@2026-05-04T11:00:00Z`), so a
-//! repeated or restarted run still does everything once.
+//! repeated or restarted run still does everything once. Also whether a
+//! split's variant was recorded for an entry. A walk in a funnel new to
+//! the state answers both from what it did itself (see [`Walk::fresh`]).
 
 use chrono::{DateTime, Utc};
 
@@ -14,7 +16,9 @@ impl Walk<'_, '_, '_, '_, '_> {
     /// `Runner::survey`): a contact is walked in it once a run, so an
     /// earlier visit's action under a step's key can only be one this walk
     /// queued. The walk keeps those keys itself and looks there, not in
-    /// the state (two lookups per action, 3% of a first run).
+    /// the state (two lookups per action, 3% of a first run); the same
+    /// for the splits it recorded. A first run that writes on the other
+    /// core (`runner/later.rs`) relies on it: it has no state to look in.
     pub(crate) fn fresh(mut self, fresh: bool) -> Self {
         if fresh {
             self.queued = Some(std::collections::HashMap::new());
