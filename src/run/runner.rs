@@ -359,6 +359,7 @@ impl<'a> Runner<'a> {
             )
             .fresh(new)
             .run()?;
+            // Writing later, the delivery went to the writer with the ledger.
             if self.later.is_some() || self.ledger.delivering.is_some() {
                 let ended = journey.as_ref().map(|j| (j.stage.clone(), j.entry));
                 self.write(tx, move |tx, ledger| match &mut ledger.delivering {

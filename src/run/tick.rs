@@ -18,7 +18,7 @@ use crate::lint::diagnostic::Severity;
 use crate::lint::linter::{Checked, Linter};
 use crate::run::dispatcher::{DeliverError, Delivered, Dispatcher};
 use crate::run::feed::{self, Event, FeedOptions, MaxBadRows, Problem};
-use crate::run::runner::{Ledger, Loaded, Planned, Runner, Summary};
+use crate::run::runner::{Loaded, Planned, Runner, Summary};
 use crate::store::{self, Store, StoreError, Tx};
 
 mod feeds;
@@ -353,9 +353,10 @@ pub fn tick(
     // ahead of the walk.
     let (rows, typed_rows) = std::sync::mpsc::sync_channel(8);
     // A first run writes on the other core (see `runner/later.rs`).
-    let later = match runner.may_write_later() {
-        true => Some(writer::open(&store)?),
-        false => None,
+    let later = if runner.may_write_later() {
+        Some(writer::open(&store)?)
+    } else {
+        None
     };
     std::thread::scope(|scope| -> Result<(), TickError> {
         let (writer, writing) = match later {
@@ -424,7 +425,7 @@ pub fn tick(
                     None => {
                         // Moved out and gone before the next borrows the store.
                         if let Some(done) = { tx } {
-                            end_batch(done, &mut runner.ledger, options.dry_run)?;
+                            writer::end_batch(done, &mut runner.ledger, options.dry_run)?;
                         }
                         tx = Some(store.transaction()?);
                     }
@@ -445,7 +446,7 @@ pub fn tick(
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         match tx {
-            Some(tx) => end_batch(tx, &mut runner.ledger, options.dry_run),
+            Some(tx) => writer::end_batch(tx, &mut runner.ledger, options.dry_run),
             None => Ok(()),
         }
     })?;
@@ -464,14 +465,14 @@ pub fn tick(
             }
             batch += 1;
             if batch == BATCH {
-                end_batch(tx, &mut runner.ledger, options.dry_run)?;
+                writer::end_batch(tx, &mut runner.ledger, options.dry_run)?;
                 tx = store.transaction()?;
                 batch = 0;
             }
         }
     }
     runner.escalate(&tx)?;
-    end_batch(tx, &mut runner.ledger, options.dry_run)?;
+    writer::end_batch(tx, &mut runner.ledger, options.dry_run)?;
     let delivered_as_it_went = (runner.ledger.delivering.as_ref()).map_or(0, |d| d.delivered);
     progress(Progress {
         rows: rows_in_feed,
@@ -592,16 +593,6 @@ fn unknown_contacts(
         .collect();
     unknown.sort_by_key(|u| u.line);
     unknown
-}
-
-/// Ends a batch of walked contacts: their counters written, their file
-/// rows delivered (see `dispatcher/as_it_goes.rs`), then committed.
-fn end_batch(tx: Tx<'_>, ledger: &mut Ledger, dry_run: bool) -> Result<(), TickError> {
-    ledger.tally.flush(&tx)?;
-    if let Some(delivering) = &mut ledger.delivering {
-        delivering.batch(&tx)?;
-    }
-    close(tx, dry_run)
 }
 
 /// Ends a batch: committed, or for a dry run rolled back.

@@ -82,9 +82,9 @@ pub fn cut_back(path: &Path, committed: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Appends `lines` (each from [`line`]) after the committed part of `path`
-/// (`committed`, as the store recorded it). Synced to disk before it returns the new committed
-/// length.
+/// Appends `lines` (each from [`line`]) after the committed part of
+/// `path` (`committed`, as the store recorded it). Synced to disk before
+/// it returns the new committed length.
 pub fn append(path: &Path, committed: u64, lines: &[&[u8]]) -> io::Result<u64> {
     if let Some(dir) = path.parent() {
         crate::private::create_dir(dir)?;

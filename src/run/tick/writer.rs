@@ -1,5 +1,6 @@
-//! The writer thread of a run that writes on the other core (see
-//! `runner/later.rs`). It receives the walk's writes a batch at a time,
+//! How a batch of walked contacts is written: [`end_batch`] ends every
+//! run's batches. The writer thread of a run that writes on the other core
+//! (see `runner/later.rs`) receives the walk's writes a batch at a time,
 //! over a channel a couple of batches deep, and applies each batch as the
 //! walk would have: its writes in order in one transaction, then the
 //! batch's counters and file rows, then the commit. A crash loses whole
@@ -11,9 +12,9 @@
 
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use super::{TickError, end_batch};
+use super::{TickError, close};
 use crate::run::runner::{Ledger, Runner, Write};
-use crate::store::Store;
+use crate::store::{Store, Tx};
 
 /// Batches waiting for the writer: enough to keep it busy while the walk
 /// makes the next one, few enough that memory stays flat.
@@ -55,4 +56,14 @@ pub(super) fn write(
         end_batch(tx, &mut ledger, false)?;
     }
     Ok(ledger)
+}
+
+/// Ends a batch of walked contacts: their counters written, their file
+/// rows delivered (see `dispatcher/as_it_goes.rs`), then committed.
+pub(super) fn end_batch(tx: Tx<'_>, ledger: &mut Ledger, dry_run: bool) -> Result<(), TickError> {
+    ledger.tally.flush(&tx)?;
+    if let Some(delivering) = &mut ledger.delivering {
+        delivering.batch(&tx)?;
+    }
+    close(tx, dry_run)
 }
