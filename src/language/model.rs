@@ -343,6 +343,17 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether this action, or the action of a variant of its split,
+    /// passes `test`.
+    pub fn any(&self, test: &dyn Fn(&Action) -> bool) -> bool {
+        match self {
+            Action::Split(variants) => (variants.iter())
+                .filter_map(|v| v.action.as_ref())
+                .any(|action| action.any(test)),
+            other => test(other),
+        }
+    }
+
     /// The messages this action can send a contact, at most one per channel
     /// (a split sends one of its variants).
     pub fn messages(&self) -> Vec<(Channel, bool)> {

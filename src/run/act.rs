@@ -34,14 +34,7 @@ pub fn default_stale_after(action: &Action) -> TimeDelta {
 
 /// Whether an action (or one of its split variants) creates a staff task.
 pub fn creates_task(action: &Action) -> bool {
-    match action {
-        Action::Task(_) => true,
-        Action::Split(variants) => variants
-            .iter()
-            .filter_map(|v| v.action.as_ref())
-            .any(creates_task),
-        _ => false,
-    }
+    action.any(&|a| matches!(a, Action::Task(_)))
 }
 
 /// What became of a step's action.

@@ -122,18 +122,8 @@ pub(crate) fn reading<'t>(
 /// (`set`, `tag`), in a step or a split's variant.
 fn sets_or_tags(funnel: &crate::language::model::Funnel) -> bool {
     use crate::language::model::Action;
-    fn changes(action: &Action) -> bool {
-        match action {
-            Action::Set(_) | Action::Tag(_) => true,
-            Action::Split(variants) => variants
-                .iter()
-                .filter_map(|v| v.action.as_ref())
-                .any(changes),
-            _ => false,
-        }
-    }
     (funnel.stages.iter())
         .flat_map(|s| &s.steps)
         .filter_map(|step| step.action.as_ref())
-        .any(changes)
+        .any(|action| action.any(&|a| matches!(a, Action::Set(_) | Action::Tag(_))))
 }
