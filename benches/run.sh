@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 count=${1:-1000000}
 command -v sqlite3 >/dev/null || { echo "benches/run.sh needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
 
-cargo build --release --quiet --bin funnel --example gen-contacts --example scan-floor
+cargo build --release --quiet --bin funnel --example gen-contacts --example scan-floor --example insert-floor
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target/release/examples/gen-contacts "$count" > "$work/contacts.csv"
@@ -75,13 +75,22 @@ floor() {
     fi
     {
         echo "PRAGMA journal_mode = WAL; ATTACH '$work/state.db' AS first; BEGIN;"
-        for table in $tables; do echo "INSERT INTO main.$table SELECT * FROM first.$table;"; done
+        for table in $tables; do echo "INSERT INTO main.$table SELECT * FROM first.$table ${3:-};"; done
         echo "COMMIT;"
     } | sqlite3 "$1" >/dev/null
 }
 printf 'floor, state indexes '; measure bash -c "$(declare -f floor); work=$work; floor $work/floor.db all"
 printf 'floor, keys only     '; measure bash -c "$(declare -f floor); work=$work; floor $work/floor-keys.db keys"
 printf 'floor, all it stores '; measure bash -c "$(declare -f floor); work=$work; floor $work/floor-all.db everything"
+# Those loads copy records SQLite had already encoded, in key order (its
+# transfer optimization for INSERT INTO t SELECT * FROM u). A run makes new
+# rows: the same loads with the copy turned off (any WHERE clause does)
+# show what encoding and inserting them costs, and insert-floor what it
+# costs through one statement per row, as a run's writer issues them.
+printf 'floor, keys, inserted'; measure bash -c "$(declare -f floor); work=$work; floor $work/floor-keys-in.db keys 'WHERE true'"
+printf 'floor, all, inserted '; measure bash -c "$(declare -f floor); work=$work; floor $work/floor-all-in.db everything 'WHERE true'"
+printf 'floor, row by row    '; measure target/release/examples/insert-floor "$work/state.db" "$work/floor-rows.db"
+rm -f "$work"/floor*
 # The floor under a tick: reading the feed with borrowed records and looking
 # up every journey by its key; the tick's own work is compared against it.
 printf 'floor, scan          '; measure target/release/examples/scan-floor "$work/tick.csv" "$work/state.db" onboarding
