@@ -362,10 +362,7 @@ impl Store {
     /// and fail (`SQLITE_BUSY_SNAPSHOT`); taken up front, the lock is
     /// waited for instead (the busy timeout).
     pub fn transaction(&mut self) -> StoreResult<Tx<'_>> {
-        let tx = self
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        Ok(Tx::new(tx))
+        Tx::begin(&self.connection)
     }
 
     /// The connection, for the store's own tests, which write rows no

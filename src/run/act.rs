@@ -67,7 +67,7 @@ impl Acted {
     }
 }
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl Walk<'_, '_, '_, '_, '_, '_> {
     /// Does `action` of the step at `index` at the moment `due`; `stale`
     /// when it is too late to go out (the walk decides: see `Walk::step`).
     pub(crate) fn act(

@@ -89,12 +89,12 @@ struct Next {
     cause: Option<String>,
 }
 
-pub(crate) struct Walk<'r, 'a, 't, 'c, 'e> {
+pub(crate) struct Walk<'r, 'a, 't, 's, 'c, 'e> {
     pub(crate) runner: &'r mut Runner<'a>,
     pub(crate) loaded: &'a Loaded,
     /// The batch's transaction; `None` when the run writes later, on the
     /// other core (`runner/later.rs`): such a walk reads nothing.
-    pub(crate) tx: Option<&'t Tx<'t>>,
+    pub(crate) tx: Option<&'t Tx<'s>>,
     pub(crate) contact: &'c Contact,
     /// The contact's events, by time.
     pub(crate) events: &'e [&'e Event],
@@ -121,7 +121,7 @@ pub(crate) struct Walk<'r, 'a, 't, 'c, 'e> {
     pub(crate) splits: Option<std::collections::HashSet<(i64, String)>>,
 }
 
-impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
+impl<'r, 'a, 't, 's, 'c, 'e> Walk<'r, 'a, 't, 's, 'c, 'e> {
     pub(crate) fn funnel(&self) -> &Funnel {
         &self.loaded.funnel
     }
@@ -137,7 +137,7 @@ impl<'r, 'a, 't, 'c, 'e> Walk<'r, 'a, 't, 'c, 'e> {
     /// walk that ends the run (the one that counts what waits).
     pub(crate) fn new(
         runner: &'r mut Runner<'a>,
-        (loaded, tx): (&'a Loaded, Option<&'t Tx<'t>>),
+        (loaded, tx): (&'a Loaded, Option<&'t Tx<'s>>),
         (contact, events): (&'c Contact, &'e [&'e Event]),
         journey: Option<Journey>,
         (seen, until): (DateTime<Utc>, DateTime<Utc>),

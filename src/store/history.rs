@@ -27,12 +27,11 @@ pub struct Transition {
 /// Appends a history line and counts it for `funnel report` (into
 /// `tally`, which must be flushed before `tx` commits).
 pub fn record(tx: &Tx<'_>, tally: &mut Tally, t: &Transition, version: &str) -> StoreResult<()> {
-    let tx = tx.connection();
     let at = time(t.at);
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO history (funnel, contact, entry, at, kind, from_stage, from_step, to_stage, to_step, reason, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![t.funnel, t.contact, t.entry, at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
+        params![t.funnel, t.contact, t.entry, at, t.kind.name(), t.from_stage, t.from_step, t.to_stage, t.to_step, t.reason, version])?;
+    let tx = tx.connection();
     counters::history_line(tx, tally, (tx.last_insert_rowid(), &at), t, version)
 }
 

@@ -136,34 +136,35 @@ pub fn journey(tx: &Tx<'_>, funnel: &str, contact: &str) -> StoreResult<Option<J
 /// SQLite's `INSERT OR REPLACE`, so that the statement runs on PostgreSQL
 /// too; every column but the key is set.
 pub fn save_journey(tx: &Tx<'_>, j: &Journey) -> StoreResult<()> {
-    let tx = tx.connection();
-    tx.prepare_cached(concat!(
-        "INSERT INTO journeys (",
-        journey_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+    tx.execute(
+        concat!(
+            "INSERT INTO journeys (",
+            journey_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
          ON CONFLICT (funnel, contact) DO UPDATE SET entry = excluded.entry, \
          stage = excluded.stage, step = excluded.step, clock = excluded.clock, \
          waiting_since = excluded.waiting_since, stage_since = excluded.stage_since, \
          active = excluded.active, entered_at = excluded.entered_at, \
          left_at = excluded.left_at, version = excluded.version, cause = excluded.cause, \
          deadline = excluded.deadline"
-    ))?
-    .execute(params![
-        j.funnel,
-        j.contact,
-        j.entry,
-        j.stage,
-        j.step,
-        time(j.clock),
-        j.waiting_since.map(time),
-        time(j.stage_since),
-        j.active,
-        time(j.entered_at),
-        j.left_at.map(time),
-        j.version,
-        j.cause,
-        j.deadline.map(time)
-    ])?;
+        ),
+        params![
+            j.funnel,
+            j.contact,
+            j.entry,
+            j.stage,
+            j.step,
+            time(j.clock),
+            j.waiting_since.map(time),
+            time(j.stage_since),
+            j.active,
+            time(j.entered_at),
+            j.left_at.map(time),
+            j.version,
+            j.cause,
+            j.deadline.map(time)
+        ],
+    )?;
     Ok(())
 }
 

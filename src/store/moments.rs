@@ -177,18 +177,16 @@ pub fn settle(
     fields: &str,
     (version, next_due): (&str, Due),
 ) -> StoreResult<()> {
-    let tx = tx.connection();
     let due = super::journeys::due_column(next_due);
     match &sighting.held {
         Held::New { fingerprint } => {
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO sightings (funnel, contact, fingerprint, seen_at, fields, version, next_due) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                  ON CONFLICT (funnel, contact) DO UPDATE SET fingerprint = excluded.fingerprint, \
                  seen_at = excluded.seen_at, fields = excluded.fields, version = excluded.version, \
                  next_due = excluded.next_due",
-            )?
-            .execute(params![
+                params![
                 funnel,
                 contact,
                 fingerprint,
@@ -207,17 +205,11 @@ pub fn settle(
             {
                 return Ok(());
             }
-            tx.prepare_cached(
+            tx.execute(
                 "UPDATE sightings SET seen_at = ?1, version = ?2, next_due = ?3 \
                  WHERE funnel = ?4 AND contact = ?5",
-            )?
-            .execute(params![
-                time(sighting.seen_at),
-                version,
-                due,
-                funnel,
-                contact
-            ])?;
+                params![time(sighting.seen_at), version, due, funnel, contact],
+            )?;
         }
     }
     Ok(())

@@ -133,13 +133,12 @@ pub fn enqueue(
     version: Option<&str>,
     created: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let tx = tx.connection();
     let latest;
     let version = match version {
         Some(version) => Some(version),
         None if counters::is_escalation(&row.key) => None,
         None => {
-            latest = latest_version(tx, &row.funnel)?;
+            latest = latest_version(tx.connection(), &row.funnel)?;
             Some(latest.as_str())
         }
     };
@@ -153,8 +152,8 @@ pub fn enqueue(
         OutboxStatus::Delivered => (1, Some(time(Utc::now()))),
         _ => (0, None),
     };
-    let added = tx.prepare_cached("INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional, attempts, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING")?
-        .execute(params![row.key, row.funnel, row.contact, row.step, row.channel, payload, due, row.status, time(created), version, transactional, attempts, sent])?;
+    let added = tx.execute("INSERT INTO outbox (key, funnel, contact, step, channel, payload, due_at, status, created_at, version, transactional, attempts, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING",
+        params![row.key, row.funnel, row.contact, row.step, row.channel, payload, due, row.status, time(created), version, transactional, attempts, sent])?;
     if added > 0 {
         counters::queued(tally, row, &due, version.unwrap_or_default());
         signals::remember_address(tx, row, created)?;

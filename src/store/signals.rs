@@ -125,7 +125,7 @@ pub fn unsubscribed_by(
 
 /// Remembers which contact a message's address belongs to.
 pub(super) fn remember_address(
-    tx: &Connection,
+    tx: &super::Tx<'_>,
     row: &OutboxRow,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
@@ -135,16 +135,11 @@ pub(super) fn remember_address(
     else {
         return Ok(());
     };
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO addresses (channel, address, contact, at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (channel, address) DO UPDATE SET contact = excluded.contact, at = excluded.at",
-    )?
-    .execute(params![
-        row.channel,
-        normal_address(address),
-        row.contact,
-        time(at)
-    ])?;
+        params![row.channel, normal_address(address), row.contact, time(at)],
+    )?;
     Ok(())
 }
 

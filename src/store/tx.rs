@@ -4,27 +4,44 @@
 //! function that knows its table. The connection inside is the store's
 //! alone ([`Tx::connection`]).
 
-use rusqlite::{Connection, Transaction};
+use std::cell::RefCell;
+
+use rusqlite::{Connection, Params, Statement, Transaction, TransactionBehavior};
 
 use super::StoreResult;
 
 /// A write transaction from [`Store::transaction`](super::Store::transaction).
 /// Dropped without [`commit`](Tx::commit), it rolls back.
 pub struct Tx<'s> {
+    // Declared before `inner`: statements are finalized before the
+    // transaction ends, whichever way it ends.
+    held: RefCell<Vec<(usize, Statement<'s>)>>,
+    connection: &'s Connection,
     inner: Transaction<'s>,
 }
 
 impl<'s> Tx<'s> {
-    pub(super) fn new(inner: Transaction<'s>) -> Self {
-        Tx { inner }
+    /// Begins an immediate transaction on `connection`; the store takes
+    /// it by `&mut` (`Store::transaction`), so it is the only one.
+    pub(super) fn begin(connection: &'s Connection) -> StoreResult<Self> {
+        let inner = Transaction::new_unchecked(connection, TransactionBehavior::Immediate)?;
+        Ok(Tx {
+            held: RefCell::new(Vec::new()),
+            connection,
+            inner,
+        })
     }
 
     pub fn commit(self) -> StoreResult<()> {
-        Ok(self.inner.commit()?)
+        let Tx { held, inner, .. } = self;
+        drop(held);
+        Ok(inner.commit()?)
     }
 
     pub fn rollback(self) -> StoreResult<()> {
-        Ok(self.inner.rollback()?)
+        let Tx { held, inner, .. } = self;
+        drop(held);
+        Ok(inner.rollback()?)
     }
 
     /// The connection the transaction runs on, for the store's functions.
@@ -32,5 +49,25 @@ impl<'s> Tx<'s> {
     /// store function writes.
     pub(super) fn connection(&self) -> &Connection {
         &self.inner
+    }
+
+    /// Runs `sql`, prepared once in this transaction and held until it
+    /// ends: for the writes made for every contact walked (a journey, its
+    /// sighting, history, outbox rows). The connection's own statement
+    /// cache hashes the SQL text twice per use, which cost more than a
+    /// tenth of inserting a first run's rows (`examples/insert-floor.rs`
+    /// with held statements against cached ones). Statements are told
+    /// apart by where their text lives, which is why it is `'static`.
+    pub(super) fn execute(&self, sql: &'static str, params: impl Params) -> StoreResult<usize> {
+        let key = sql.as_ptr() as usize;
+        let mut held = self.held.borrow_mut();
+        let index = match held.iter().position(|(at, _)| *at == key) {
+            Some(index) => index,
+            None => {
+                held.push((key, self.connection.prepare(sql)?));
+                held.len() - 1
+            }
+        };
+        Ok(held[index].1.execute(params)?)
     }
 }

@@ -11,7 +11,7 @@ use crate::store::{self, StoreError, Task, TaskStatus};
 
 use super::Acted;
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl Walk<'_, '_, '_, '_, '_, '_> {
     /// Makes the task of a step: its brief rendered now, for whom the
     /// funnel says or, when that is nobody, for whom [`Walk::assign`] finds.
     pub(super) fn task(

@@ -111,10 +111,10 @@ impl Runner<'_> {
 
 /// Reads the state for a walk: only a walk that writes at once has a
 /// transaction to read; one that writes later must not need to.
-pub(crate) fn reading<'t>(
-    tx: Option<&'t Tx<'t>>,
+pub(crate) fn reading<'a, 't>(
+    tx: Option<&'a Tx<'t>>,
     what: &'static str,
-) -> Result<&'t Tx<'t>, StoreError> {
+) -> Result<&'a Tx<'t>, StoreError> {
     tx.ok_or(StoreError::Deferred { what })
 }
 

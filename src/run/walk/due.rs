@@ -36,7 +36,7 @@ impl Ahead {
     }
 }
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl Walk<'_, '_, '_, '_, '_, '_> {
     /// Notes a moment at which something could move the contact, when it
     /// is past the walk's horizon (what is not was looked at).
     pub(super) fn later(&self, at: DateTime<Utc>) {

@@ -11,7 +11,7 @@ use crate::language::schedule::Reentry;
 use crate::run::feed::Value;
 use crate::store::{HistoryKind, Journey, StoreError};
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl Walk<'_, '_, '_, '_, '_, '_> {
     /// Enters the contact if a trigger fired since it may (re-)enter: at the
     /// moment the trigger belongs to, never before this funnel version
     /// first ran, and not when a global exit fired by then.

@@ -11,7 +11,7 @@ use super::Walk;
 use crate::run::runner::reading;
 use crate::store::StoreError;
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl Walk<'_, '_, '_, '_, '_, '_> {
     /// For a funnel the state held nothing of when the run began (see
     /// `Runner::survey`): a contact is walked in it once a run, so an
     /// earlier visit's action under a step's key can only be one this walk

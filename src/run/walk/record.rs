@@ -11,7 +11,7 @@ use crate::language::model::{StageId, Target};
 use crate::run::migration::{Carry, short};
 use crate::store::{self, HistoryKind, StoreError, Transition};
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl Walk<'_, '_, '_, '_, '_, '_> {
     /// Brings a journey written under another version of the funnel (or by
     /// an older funnel, with a step index) to this one: same ids, or moved
     /// by the funnel's `migrate:` block. False when it cannot be placed:

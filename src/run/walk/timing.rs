@@ -13,7 +13,7 @@ use crate::language::timing::{local_to_utc, on_day_at, working_day_after};
 use crate::run::runner::reading;
 use crate::store::{self, StoreError};
 
-impl Walk<'_, '_, '_, '_, '_> {
+impl Walk<'_, '_, '_, '_, '_, '_> {
     /// When a step falls due, counting from `clock`; `None` when its `on`
     /// expression cannot be evaluated yet (an optional date not set).
     /// Times of day (`at`) and working days are the contact's local ones
