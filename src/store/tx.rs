@@ -72,3 +72,50 @@ impl<'s> Tx<'s> {
         Ok(held[index].1.execute(params)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use crate::store::Store;
+
+    const ADD: &str = "INSERT INTO replays (key, at) VALUES (?1, ?2)";
+    const DROP: &str = "DELETE FROM replays WHERE key = ?1";
+
+    fn keys(store: &Store) -> Vec<String> {
+        let connection = store.connection();
+        let mut statement = connection
+            .prepare("SELECT key FROM replays ORDER BY key")
+            .unwrap();
+        let rows = statement.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn held_statements_run_with_each_call_s_values_and_end_with_the_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.execute(ADD, params!["a", "t"]).unwrap(), 1);
+        assert_eq!(tx.execute(ADD, params!["b", "t"]).unwrap(), 1);
+        assert_eq!(tx.execute(DROP, params!["a"]).unwrap(), 1);
+        assert_eq!(tx.execute(ADD, params!["c", "t"]).unwrap(), 1);
+        // Two statements held, each used again with its own values.
+        assert_eq!(tx.held.borrow().len(), 2);
+        // A failed run of a held statement leaves it ready for the next.
+        assert!(tx.execute(ADD, params!["b", "t"]).is_err());
+        assert_eq!(tx.execute(ADD, params!["d", "t"]).unwrap(), 1);
+        tx.commit().unwrap();
+        assert_eq!(keys(&store), ["b", "c", "d"]);
+
+        // The next transaction prepares its own; a rollback keeps nothing.
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.execute(ADD, params!["e", "t"]).unwrap(), 1);
+        tx.rollback().unwrap();
+        let tx = store.transaction().unwrap();
+        assert_eq!(tx.execute(ADD, params!["f", "t"]).unwrap(), 1);
+        drop(tx);
+        assert_eq!(keys(&store), ["b", "c", "d"]);
+    }
+}
