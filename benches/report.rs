@@ -81,8 +81,8 @@ impl Random {
 }
 
 /// One contact's journey through a five-stage funnel, line by line.
-struct Journey<'a> {
-    tx: &'a Tx<'a>,
+struct Journey<'a, 's> {
+    tx: &'a Tx<'s>,
     contact: String,
     stage: &'static str,
     at: i64,
@@ -91,7 +91,7 @@ struct Journey<'a> {
     tally: &'a mut store::Tally,
 }
 
-impl Journey<'_> {
+impl Journey<'_, '_> {
     fn line(&mut self, kind: HistoryKind, step: Option<&str>, to: (&'static str, Option<&str>)) {
         self.at += 3600 + (self.random.next() % (36 * 3600)) as i64;
         let at = chrono::DateTime::from_timestamp(self.at, 0).expect("time");
