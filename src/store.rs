@@ -80,13 +80,16 @@ fn real_path(path: &Path) -> std::io::Result<PathBuf> {
 /// Times are stored as RFC 3339 text in UTC, which sorts as it should.
 pub fn time(at: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    let year = at.year();
     // Written by hand: a first run formats a dozen times per contact, and
     // chrono's formatter (through `fmt::Write`) was 3% of its profile.
-    // Years past four digits and leap seconds take chrono's way.
-    let year = match u32::try_from(year) {
-        Ok(year @ 0..=9999) if at.nanosecond() < 1_000_000_000 => year,
-        _ => return at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    // Years past four digits and leap seconds take chrono's way. The
+    // fields are read from the naive time once: each read through the
+    // `DateTime` applies the offset again.
+    let chrono_way = || at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let naive = at.naive_utc();
+    let year = match u32::try_from(naive.year()) {
+        Ok(year @ 0..=9999) if naive.nanosecond() < 1_000_000_000 => year,
+        _ => return chrono_way(),
     };
     let mut out = [0u8; 20];
     let mut put = |at: usize, value: u32, digits: u32| {
@@ -96,11 +99,11 @@ pub fn time(at: DateTime<Utc>) -> String {
         }
     };
     put(0, year, 4);
-    put(5, at.month(), 2);
-    put(8, at.day(), 2);
-    put(11, at.hour(), 2);
-    put(14, at.minute(), 2);
-    put(17, at.second(), 2);
+    put(5, naive.month(), 2);
+    put(8, naive.day(), 2);
+    put(11, naive.hour(), 2);
+    put(14, naive.minute(), 2);
+    put(17, naive.second(), 2);
     for (at, mark) in [
         (4, b'-'),
         (7, b'-'),
@@ -111,7 +114,12 @@ pub fn time(at: DateTime<Utc>) -> String {
     ] {
         out[at] = mark;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    // ASCII digits and marks: always text (a char at a time cost as much
+    // as the digits).
+    match std::str::from_utf8(&out) {
+        Ok(text) => text.to_owned(),
+        Err(_) => chrono_way(),
+    }
 }
 
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
