@@ -2,19 +2,17 @@
 //! it): inserting the rows a finished first run kept into an empty state
 //! the way a run's writer must, one statement per row (held for the
 //! transaction), a contact's rows together, a thousand contacts a
-//! transaction, with the state's own settings. Nothing is computed: the rows are read back from the finished
-//! state. A first run does at least this much besides walking.
+//! transaction, with the state's own settings. Nothing is computed: the
+//! rows are read back from the finished state. A first run does at least
+//! this much besides walking.
 //!
 //! ```sh
 //! cargo run --release --example insert-floor -- first.db empty.db
 //! ```
 //!
-//! It prints (on stderr) the seconds the inserting took, the commits and the closing
-//! checkpoint included. The rows are read back into memory first and that
-//! is not counted (about 3.5 GB at a million contacts): read back a batch
-//! at a time between the transactions, the inserting itself took twice as
-//! long on the bench machine, for the reads' sake, which is not a cost a
-//! run has.
+//! It prints (on stderr) the seconds the inserting took, the commits and
+//! the closing checkpoint included. The rows are read into memory before
+//! (about 3.5 GB at a million contacts) and freed after; neither counts.
 
 // A program of its own, not the library: it may talk to its terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
